@@ -1,0 +1,122 @@
+"""Database URLs, engines and migrations.
+
+Two kinds of connection: the *owner* (migrations, ingest, admin commands) and the *api*
+connection the web service reads through. The api connection runs as the ``okaart_api``
+role, whose grants are the last line of access control (pg_featureserv's idea): a mistake
+in Python cannot make the service write a source table or rewrite the audit trail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from app.pgcluster import Cluster, ClusterError
+from app.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg 3 driver whatever scheme the operator wrote."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgres", "postgresql", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def embedded_cluster(settings: Settings) -> Cluster:
+    """The project's own cluster, as configured."""
+    return Cluster.at(settings.data_dir, settings.pg_bindir)
+
+
+def owner_url(settings: Settings) -> str:
+    """The owner connection: DATABASE_URL, else the embedded cluster (which must be started)."""
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    cluster = embedded_cluster(settings)
+    if not cluster.initialised or not cluster.state():
+        raise ClusterError("the embedded database does not exist yet: run `okaart db start`")
+    return cluster.url()
+
+
+def make_engine(
+    url: str,
+    *,
+    role: str | None = None,
+    statement_timeout_ms: int | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine whose every connection runs as ``role`` with a statement timeout."""
+    engine = create_engine(normalise_url(url), pool_pre_ping=True, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            if role:
+                cur.execute(f'SET ROLE "{role}"')
+            if statement_timeout_ms:
+                cur.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+            cur.execute("SET application_name = 'okaart'")
+        dbapi_conn.commit()
+
+    return engine
+
+
+def api_engine(settings: Settings) -> Engine:
+    """The service's read engine, limited to the api role."""
+    if settings.api_database_url:
+        url, role = settings.api_database_url, None
+    else:
+        url, role = owner_url(settings), settings.api_role
+    return make_engine(
+        url,
+        role=role,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        pool_size=settings.pool_size,
+        max_overflow=0,
+        pool_timeout=settings.pool_timeout_s,
+    )
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration built in code, so no ini file needs to be found."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database to ``revision``."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Downgrade the database to ``revision`` (``base`` removes the whole schema)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str | None:
+    """The newest migration in the code."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://localhost/x"))
+    return script.get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def ping(engine: Engine) -> None:
+    """Raise when the database does not answer."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,55 @@
+"""The domain's vocabularies, spelled as the registers and the municipality spell them.
+
+The database enforces the same lists with CHECK constraints (migration 0001);
+tests/test_schema.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+GEBIED_SOORTEN = ("gemeente", "wijk", "buurt", "bedrijventerrein", "buitengebied")
+
+#: The eleven BAG gebruiksdoelen of a verblijfsobject.
+GEBRUIKSDOELEN = (
+    "woonfunctie",
+    "bijeenkomstfunctie",
+    "celfunctie",
+    "gezondheidszorgfunctie",
+    "industriefunctie",
+    "kantoorfunctie",
+    "logiesfunctie",
+    "onderwijsfunctie",
+    "sportfunctie",
+    "winkelfunctie",
+    "overige gebruiksfunctie",
+)
+
+THEMAS = (
+    "drugs",
+    "mensenhandel",
+    "criminogene_branche",
+    "vastgoed",
+    "zorgfraude",
+    "buitengebied",
+    "cyber",
+    "overig",
+)
+
+SIGNAAL_SOORTEN = (
+    "melding",
+    "erfbezoek",
+    "schouw",
+    "bibob",
+    "bestuurlijke_controle",
+    "bestuurlijke_rapportage",
+    "pandsluiting",
+    "waarschuwing",
+    "last_onder_dwangsom",
+    "overig",
+)
+
+#: Data classes, from least to most sensitive.
+DATAKLASSEN = ("openbaar", "intern", "vertrouwelijk", "zeer_vertrouwelijk")
+
+LEEGSTAND_SOORTEN = ("woning", "winkel", "kantoor", "bedrijfspand", "agrarisch", "overig")
+
+ROLLEN = ("beheerder", "analist", "partner", "planner")

@@ -1,0 +1,41 @@
+"""Liveness and readiness: for load balancers and the demo's start-up check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app import db
+from app.errors import problem
+
+router = APIRouter(tags=["Beheer"])
+
+
+@router.get("/healthz", summary="Het proces leeft")
+def healthz() -> dict[str, str]:
+    """Liveness only: no database round trip, so a slow database does not kill the pod."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Klaar voor verkeer: database bereikbaar en schema actueel",
+    responses={503: {"description": "Niet klaar", "content": {"application/problem+json": {}}}},
+)
+def readyz(request: Request) -> Any:
+    """Ready when the database answers and its schema is at the code's newest migration."""
+    engine = request.app.state.engine
+    try:
+        db.ping(engine)
+    except Exception:  # readiness must answer, whatever the database does
+        return problem(503, "de database is niet bereikbaar")
+    head = db.head_revision()
+    try:
+        current = db.current_revision(engine)
+    except Exception:  # no version table, or the api role may not read it: not migrated
+        current = None
+    if current != head:
+        return problem(503, f"databaseschema staat op {current}, de code verwacht {head}")
+    return JSONResponse({"status": "ok", "database": "ok", "schema": current})

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Make sure the machine has what okaart needs beside Python packages: PostgreSQL server
+# binaries with PostGIS, python3-venv, and GDAL's command-line tools (a real OGC API client
+# for the tests, ogr2ogr for the ingest benchmark). As root it installs what is missing
+# with apt; otherwise it prints the one command to run and fails.
+set -euo pipefail
+
+pg_major() {
+    local major=""
+    if command -v pg_config >/dev/null 2>&1; then
+        major=$(pg_config --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+    fi
+    if [ -z "$major" ] || [ ! -x "/usr/lib/postgresql/$major/bin/initdb" ]; then
+        major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1 || true)
+    fi
+    [ -n "$major" ] && [ -x "/usr/lib/postgresql/$major/bin/initdb" ] && echo "$major"
+    return 0
+}
+
+missing() {
+    local major
+    major=$(pg_major)
+    if [ -z "$major" ]; then
+        echo postgresql
+    elif [ ! -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then
+        echo "postgresql-$major-postgis-3"
+    fi
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
+    command -v ogr2ogr >/dev/null 2>&1 || echo gdal-bin
+}
+
+need=$(missing | tr '\n' ' ')
+[ -z "${need// /}" ] && exit 0
+
+if [ "$(id -u)" != "0" ]; then
+    echo "okaart: missing system packages; run as root: apt-get install -y ${need}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "installing system packages: ${need}"
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need >/dev/null
+# A fresh PostgreSQL brings its default major; PostGIS for it comes second.
+need=$(missing | tr '\n' ' ')
+if [ -n "${need// /}" ]; then
+    echo "installing system packages: ${need}"
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi

@@ -1,0 +1,126 @@
+"""Test fixtures: a real, throwaway PostGIS cluster for the whole session.
+
+The cluster is started with the same code as ``okaart db start`` (so the tests exercise
+it), in a temporary directory, with durability switched off for speed. A template
+database is migrated once; every test that commits gets its own clone of it (cheap
+``CREATE DATABASE ... TEMPLATE``), and tests that only read and write inside one
+transaction share a database and roll back. ``TEST_DATABASE_URL`` points the suite at an
+existing server instead (its user needs CREATEDB). There is no fallback: without PostGIS
+the fixtures raise and every database test errors.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+
+from app import db
+from app.pgcluster import Cluster
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data" / "groningen"
+TEMPLATE = "okaart_test_template"
+
+
+@dataclass
+class TestServer:
+    """A PostgreSQL server the tests may create databases on."""
+
+    __test__ = False
+    base_url: str  # SQLAlchemy URL with any database name
+
+    def url(self, dbname: str) -> str:
+        return db.normalise_url(
+            make_url(self.base_url).set(database=dbname).render_as_string(hide_password=False)
+        )
+
+    def dsn(self, dbname: str) -> str:
+        return self.url(dbname).replace("postgresql+psycopg://", "postgresql://")
+
+    def admin(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(self.dsn("postgres"), autocommit=True)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        with self.admin() as conn:
+            stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            conn.execute(stmt)
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        with self.admin() as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+    """The session's PostgreSQL server: TEST_DATABASE_URL, or a fresh embedded cluster."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield TestServer(db.normalise_url(external))
+        return
+    cluster = Cluster.at(tmp_path_factory.mktemp("cluster"), fast=True)
+    cluster.start("postgres")
+    try:
+        yield TestServer(cluster.url("postgres"))
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server: TestServer) -> str:
+    """A database with PostGIS and the schema at head, cloned by ``fresh_db``."""
+    pg_server.drop_database(TEMPLATE)
+    url = pg_server.create_database(TEMPLATE)
+    with psycopg.connect(pg_server.dsn(TEMPLATE), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    db.migrate(url)
+    return url
+
+
+@pytest.fixture
+def fresh_db(pg_server: TestServer, template_url: str) -> Iterator[str]:
+    """A database of its own for a test that commits; dropped afterwards."""
+    name = f"okaart_t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name, template=TEMPLATE)
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def shared_url(pg_server: TestServer, template_url: str) -> str:
+    """One database shared by the tests that roll back."""
+    name = f"okaart_shared_{uuid.uuid4().hex[:8]}"
+    return pg_server.create_database(name, template=TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def shared_engine(shared_url: str) -> Iterator[Engine]:
+    engine = create_engine(shared_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def conn(shared_engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with shared_engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
