@@ -14,16 +14,25 @@ import typer
 from app import db
 from app.pgcluster import ClusterError
 from app.settings import Settings, get_settings
+from ingest.errors import IngestError
 
 cli = typer.Typer(
     help="Ondermijningskaart: kaartlagen en OGC API op PostGIS.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold passwords and keys
 )
-db_cli = typer.Typer(
-    help="The database: embedded PostGIS cluster or DATABASE_URL.", no_args_is_help=True
-)
+db_cli = typer.Typer(help="The database: embedded PostGIS cluster or DATABASE_URL.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+
+
+def _add_subcommands() -> None:
+    from ingest.cli import bronnen_cli, ingest_cli
+
+    cli.add_typer(ingest_cli, name="ingest")
+    cli.add_typer(bronnen_cli, name="bronnen")
+
+
+_add_subcommands()
 
 
 def _fail(message: str) -> None:
@@ -146,6 +155,6 @@ def main() -> None:
     """Entry point of the console script."""
     try:
         cli()
-    except ClusterError as exc:
+    except (ClusterError, IngestError) as exc:
         typer.echo(f"okaart: {exc}", err=True)
         sys.exit(1)

@@ -53,3 +53,6 @@ DATAKLASSEN = ("openbaar", "intern", "vertrouwelijk", "zeer_vertrouwelijk")
 LEEGSTAND_SOORTEN = ("woning", "winkel", "kantoor", "bedrijfspand", "agrarisch", "overig")
 
 ROLLEN = ("beheerder", "analist", "partner", "planner")
+
+#: Themes whose signals are at least this sensitive, whatever the source's default.
+THEMA_MIN_DATAKLASSE = {"mensenhandel": "zeer_vertrouwelijk"}

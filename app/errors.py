@@ -122,9 +122,7 @@ def install(app: FastAPI) -> None:
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc.detail)
-        return problem(
-            exc.status, exc.detail, title=exc.title, instance=request.url.path, **exc.extra
-        )
+        return problem(exc.status, exc.detail, title=exc.title, instance=request.url.path, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -164,6 +162,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            500, "er ging iets mis aan onze kant; de fout is gelogd", instance=request.url.path
-        )
+        return problem(500, "er ging iets mis aan onze kant; de fout is gelogd", instance=request.url.path)

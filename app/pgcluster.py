@@ -83,9 +83,7 @@ def find_bindir(configured: Path | None = None) -> Path:
 
 def server_major(bindir: Path) -> str:
     """The major version of the server binaries, e.g. ``"15"``."""
-    out = subprocess.run(
-        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True)
     return out.stdout.strip().split()[-1].split(".")[0]
 
 
@@ -134,8 +132,7 @@ def _postgres_user() -> pwd.struct_passwd:
         return pwd.getpwnam("postgres")
     except KeyError as exc:
         raise ClusterError(
-            "running as root needs the `postgres` system user: "
-            "run `apt-get install postgresql` as root"
+            "running as root needs the `postgres` system user: run `apt-get install postgresql` as root"
         ) from exc
 
 
@@ -144,9 +141,7 @@ def _accessible_by_postgres(path: Path) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     user = _postgres_user()
     os.chown(path, user.pw_uid, user.pw_gid)
-    probe = subprocess.run(
-        ["runuser", "-u", "postgres", "--", "test", "-w", str(path)], check=False
-    )
+    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(path)], check=False)
     return probe.returncode == 0
 
 
@@ -328,9 +323,7 @@ class Cluster:
                 if result.returncode == 0:
                     break
                 if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"pg_ctl start failed; see {self.logfile}: {self._log_tail()}"
-                    )
+                    raise ClusterError(f"pg_ctl start failed; see {self.logfile}: {self._log_tail()}")
                 time.sleep(1)
         self.ensure_database(dbname)
 
@@ -383,9 +376,7 @@ class Cluster:
 
     def ensure_database(self, dbname: str) -> None:
         with self._connect_admin() as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
-            ).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
         with psycopg.connect(self.dsn(dbname), autocommit=True) as conn:

@@ -61,9 +61,7 @@ class Settings(BaseSettings):
                 if not value
             ]
             if missing:
-                raise ValueError(
-                    "production mode needs " + ", ".join(missing) + " (no embedded database)"
-                )
+                raise ValueError("production mode needs " + ", ".join(missing) + " (no embedded database)")
         return self
 
 

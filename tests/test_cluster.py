@@ -18,12 +18,8 @@ from app.pgcluster import Cluster
 OKAART = [sys.executable, "-m", "app"]
 
 
-def okaart(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OKAART_DATABASE_URL")
-    }
+def okaart(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OKAART_DATABASE_URL")}
     full_env["OKAART_DATA_DIR"] = str(data_dir)
     full_env.update(env or {})
     return subprocess.run(

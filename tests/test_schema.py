@@ -15,9 +15,7 @@ BOWTIE = "ST_Multi(ST_GeomFromText('POLYGON((233000 582000, 234000 583000, 23400
 POINT = "ST_SetSRID(ST_MakePoint(233500, 582500), 28992)"
 
 
-def insert_vbo(
-    conn: Connection, sleutel: str, identificatie: str | None, postcode: str = "9712KB"
-) -> None:
+def insert_vbo(conn: Connection, sleutel: str, identificatie: str | None, postcode: str = "9712KB") -> None:
     conn.execute(
         text(
             "INSERT INTO verblijfsobject (sleutel, identificatie, openbare_ruimte, huisnummer,"
@@ -129,9 +127,7 @@ def test_api_role_cannot_write_bron(api_conn: Connection) -> None:
 
 @pytest.mark.parametrize("verb", ["UPDATE", "DELETE", "TRUNCATE"])
 def test_api_role_cannot_change_audit_log(api_conn: Connection, verb: str) -> None:
-    api_conn.execute(
-        text("INSERT INTO audit_log (methode, route, status) VALUES ('GET', '/x', 200)")
-    )
+    api_conn.execute(text("INSERT INTO audit_log (methode, route, status) VALUES ('GET', '/x', 200)"))
     with pytest.raises(DBAPIError, match="permission denied"), api_conn.begin_nested():
         api_conn.execute(text(WRITES[verb].format(t="audit_log")))
 

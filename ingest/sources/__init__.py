@@ -1,1 +1,11 @@
-"""Ondermijningskaart."""
+"""The source kinds, one file each; ``KINDS`` is what ``okaart ingest <kind>`` accepts."""
+
+from __future__ import annotations
+
+from ingest.base import SourceKind
+from ingest.sources.adressen import Adressen
+from ingest.sources.gebieden import Gebieden
+from ingest.sources.leegstand import Leegstand
+from ingest.sources.signalen import Signalen
+
+KINDS: dict[str, type[SourceKind]] = {kind.name: kind for kind in (Gebieden, Adressen, Leegstand, Signalen)}

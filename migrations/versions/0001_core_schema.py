@@ -150,6 +150,7 @@ def upgrade() -> None:
             gemeentecode text NOT NULL CHECK (gemeentecode ~ '^GM[0-9]{{4}}$'),
             wijkcode text CHECK (wijkcode ~ '^WK[0-9]{{6}}$'),
             jaar smallint NOT NULL CHECK (jaar BETWEEN 1990 AND 2100),
+            kenmerken jsonb NOT NULL DEFAULT '{{}}'::jsonb,
             geom geometry(MultiPolygon, 28992) NOT NULL
                 CHECK (ST_IsValid(geom) AND NOT ST_IsEmpty(geom)),
             geom_3857 geometry(MultiPolygon, 3857)
@@ -170,6 +171,8 @@ def upgrade() -> None:
         CREATE INDEX gebied_gemeente_idx ON gebied (gemeentecode, soort, jaar);
         COMMENT ON TABLE gebied IS
             'Every area: gemeente, wijk, buurt, bedrijventerrein, buitengebied; editions side by side.';
+        COMMENT ON COLUMN gebied.kenmerken IS
+            'Key figures delivered with the boundary (CBS: inwoners, adressendichtheid, misdrijven).';
 
         CREATE TABLE verblijfsobject (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

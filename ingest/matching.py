@@ -1,0 +1,66 @@
+"""Match delivered rows to BAG addresses, in SQL on the staging table.
+
+Order of trust: the BAG identificatie; else postcode + huisnummer (+ huisletter +
+toevoeging); else the row's own point within a few metres of an address. A matched row
+takes the address's point; an unmatched row keeps its own point, and without one it goes
+to quarantine. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from ingest.base import Column, Context
+
+#: Staged for matching only; the target keeps ``verblijfsobject_id`` and the point.
+MATCH_COLUMNS = (
+    Column("vbo_id", "text", stored=False),
+    Column("postcode", "text", stored=False),
+    Column("huisnummer", "integer", stored=False),
+    Column("huisletter", "text", stored=False),
+    Column("huisnummertoevoeging", "text", stored=False),
+    Column("verblijfsobject_id", "bigint"),
+)
+SNAP_METRES = 5
+
+
+def match_addresses(ctx: Context) -> None:
+    """Fill ``verblijfsobject_id`` and ``geom``; quarantine what has neither."""
+    conn = ctx.conn
+    conn.execute(text("CREATE INDEX ON staging (vbo_id)"))
+    conn.execute(text("ANALYZE staging"))
+    conn.execute(
+        text(
+            "UPDATE staging s SET verblijfsobject_id = v.id, geom = v.geom"
+            " FROM verblijfsobject v WHERE s.vbo_id IS NOT NULL AND v.identificatie = s.vbo_id"
+        )
+    )
+    conn.execute(
+        text(
+            "UPDATE staging s SET verblijfsobject_id = v.id, geom = v.geom"
+            " FROM verblijfsobject v"
+            " WHERE s.verblijfsobject_id IS NULL AND s.postcode IS NOT NULL"
+            "   AND v.postcode = s.postcode AND v.huisnummer = s.huisnummer"
+            "   AND v.huisletter IS NOT DISTINCT FROM s.huisletter"
+            "   AND v.huisnummertoevoeging IS NOT DISTINCT FROM s.huisnummertoevoeging"
+        )
+    )
+    conn.execute(
+        text(
+            f"""UPDATE staging s SET verblijfsobject_id = (
+                    SELECT v.id FROM verblijfsobject v
+                    WHERE ST_DWithin(v.geom, s.geom, {SNAP_METRES})
+                    ORDER BY v.geom <-> s.geom LIMIT 1)
+                WHERE s.verblijfsobject_id IS NULL AND s.geom IS NOT NULL
+                  AND s.postcode IS NULL AND s.vbo_id IS NULL"""
+        )
+    )
+    conn.execute(
+        text(
+            "WITH gone AS (DELETE FROM staging WHERE geom IS NULL RETURNING _rij, _raw)"
+            " INSERT INTO ingest_reject (ingest_run_id, rij, reden, detail, gegevens)"
+            " SELECT :run, _rij, 'adres_niet_gevonden',"
+            "  'adres niet gevonden in de BAG en geen eigen locatie', _raw FROM gone"
+        ),
+        {"run": ctx.run_id},
+    )

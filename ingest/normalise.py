@@ -1,0 +1,346 @@
+"""Vectorised normalisers and validators shared by the source kinds.
+
+Each function takes whole columns (pandas Series, numpy arrays) and returns the cleaned
+values together with a per-row reason code where a value is unusable. Reason codes are
+stable snake_case words stored with every quarantined row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+Reasons = np.ndarray[Any, np.dtype[np.object_]]
+
+POSTCODE = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
+HOUSE = re.compile(r"^\s*(\d{1,5})\s*[-\s]?\s*([A-Za-z])?\s*[-\s/]?\s*([0-9A-Za-z]{1,4})?\s*$")
+
+#: RD New extent of the Netherlands and the WGS84 box around it.
+RD_X, RD_Y = (-7_000.0, 300_000.0), (289_000.0, 629_000.0)
+WGS_LON, WGS_LAT = (3.0, 7.5), (50.5, 54.0)
+
+DUTCH_MONTHS = {
+    "jan": 1, "januari": 1, "feb": 2, "februari": 2, "mrt": 3, "maart": 3, "apr": 4,
+    "april": 4, "mei": 5, "jun": 6, "juni": 6, "jul": 7, "juli": 7, "aug": 8, "augustus": 8,
+    "sep": 9, "sept": 9, "september": 9, "okt": 10, "oktober": 10, "nov": 11,
+    "november": 11, "dec": 12, "december": 12,
+}  # fmt: skip
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d", "%Y/%m/%d")
+
+
+def no_reasons(n: int) -> Reasons:
+    """An all-None reason array of length n."""
+    return np.full(n, None, dtype=object)
+
+
+def first_reason(*arrays: Reasons) -> Reasons:
+    """Combine reason arrays: per row the first reason that is set."""
+    out = arrays[0].copy()
+    for other in arrays[1:]:
+        empty = pd.isna(out)
+        out[empty] = other[empty]
+    return out
+
+
+def by_unique(series: pd.Series, fn: Any) -> pd.Series:
+    """Apply ``fn`` once per distinct value: addresses repeat streets, cities, uses."""
+    values = series.dropna().unique()
+    lookup = {v: fn(v) for v in values}
+    return series.map(lookup).astype("object").where(series.notna(), None)
+
+
+def _strip(value: Any) -> str | None:
+    stripped = str(value).strip()
+    return stripped or None
+
+
+def text(series: pd.Series) -> pd.Series:
+    """Stripped text with empty strings as None."""
+    return by_unique(series.astype("object"), _strip)
+
+
+def postcode(series: pd.Series) -> tuple[pd.Series, Reasons]:
+    """'9712 kb' -> '9712KB'; missing or malformed is a reason."""
+    cleaned = by_unique(series, lambda v: re.sub(r"\s+", "", str(v)).upper() or None)
+    valid = by_unique(cleaned, lambda v: bool(POSTCODE.match(v)))
+    ok = valid.fillna(False).to_numpy(dtype=bool)
+    reasons = no_reasons(len(series))
+    absent = cleaned.isna().to_numpy()
+    reasons[absent] = "postcode_ontbreekt"
+    reasons[~ok & ~absent] = "postcode_ongeldig"
+    return cleaned.where(pd.Series(ok, index=series.index), None), reasons
+
+
+def _house_parts(value: Any) -> tuple[int | None, str | None, str | None]:
+    match = HOUSE.match(str(value))
+    if not match:
+        return None, None, None
+    return int(match.group(1)), match.group(2), match.group(3)
+
+
+def _letter(value: Any) -> str | None:
+    return str(value).strip().upper() or None
+
+
+def _addition(value: Any) -> str | None:
+    return re.sub(r"[^0-9A-Z]", "", str(value).upper()) or None
+
+
+def house_number(
+    nummer: pd.Series, letter: pd.Series | None, toevoeging: pd.Series | None
+) -> tuple[pd.DataFrame, Reasons]:
+    """Split '12a-2' into huisnummer 12, huisletter 'A', huisnummertoevoeging '2'.
+
+    Separate letter/addition columns win over what is glued to the number. Plain numbers
+    (almost every row) take a vectorised path; only the rest goes through the regex.
+    """
+    n = len(nummer)
+    index = nummer.index
+    number = pd.to_numeric(nummer, errors="coerce")
+    glued_letter = pd.Series(None, index=index, dtype=object)
+    glued_addition = pd.Series(None, index=index, dtype=object)
+    odd = (number.isna() | (number % 1 != 0)) & nummer.notna()
+    if odd.any():
+        parts = by_unique(nummer[odd], _house_parts)
+        number = number.where(~odd, parts.map(lambda p: p[0]).astype("float64"))
+        glued_letter[odd] = parts.map(lambda p: p[1])
+        glued_addition[odd] = parts.map(lambda p: p[2])
+    reasons = no_reasons(n)
+    reasons[nummer.isna().to_numpy()] = "huisnummer_ontbreekt"
+    bad = (number.isna() | ~number.between(1, 99999)).to_numpy() & nummer.notna().to_numpy()
+    reasons[bad] = "huisnummer_ongeldig"
+
+    def pick(column: pd.Series | None, glued: pd.Series, fn: Any) -> pd.Series:
+        given = by_unique(column, fn) if column is not None else glued.iloc[0:0]
+        merged = given.reindex(index) if column is not None else pd.Series(None, index=index)
+        merged = merged.where(merged.notna(), by_unique(glued, fn))
+        return merged.astype("object").where(merged.notna(), None)
+
+    huisletter = pick(letter, glued_letter, _letter)
+    bad_letter = by_unique(huisletter, lambda v: not re.fullmatch(r"[A-Z]", v)).fillna(False)
+    reasons[bad_letter.to_numpy(dtype=bool) & pd.isna(reasons)] = "huisletter_ongeldig"
+    addition = pick(toevoeging, glued_addition, _addition)
+    bad_addition = by_unique(addition, lambda v: len(v) > 4).fillna(False)
+    reasons[bad_addition.to_numpy(dtype=bool) & pd.isna(reasons)] = "toevoeging_ongeldig"
+    frame = pd.DataFrame(
+        {
+            "huisnummer": number.where(~pd.Series(bad, index=index)).astype("Int64"),
+            "huisletter": huisletter,
+            "huisnummertoevoeging": addition,
+        },
+        index=index,
+    )
+    return frame, reasons
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    """One date in any of the formats partners use; None when none fits."""
+    raw = re.sub(r"[T ]\d{1,2}:\d{2}(:\d{2})?.*$", "", str(value).strip())
+    for fmt in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    match = re.fullmatch(r"(\d{1,2})\s+([a-zA-Z]+)\.?\s+(\d{4})", raw)
+    if match and match.group(2).lower() in DUTCH_MONTHS:
+        try:
+            return dt.date(int(match.group(3)), DUTCH_MONTHS[match.group(2).lower()], int(match.group(1)))
+        except ValueError:
+            return None
+    return None
+
+
+def dates(series: pd.Series, *, required: bool, reason: str = "datum") -> tuple[pd.Series, Reasons]:
+    """Parse the date formats partners use (ISO, d-m-Y, d/m/Y, '5 maart 2024', ...).
+
+    Day-first, as everywhere in the Netherlands. A date outside 1990 .. next year is
+    treated as a typo rather than stored. Parsed once per distinct value.
+    """
+    raw = text(series)
+    upper = dt.date(dt.date.today().year + 1, 12, 31)
+    lower = dt.date(1990, 1, 1)
+    parsed = by_unique(raw, lambda v: d if (d := _parse_date(v)) and lower <= d <= upper else None)
+    reasons = no_reasons(len(series))
+    reasons[(raw.notna() & parsed.isna()).to_numpy()] = f"{reason}_ongeldig"
+    if required:
+        reasons[raw.isna().to_numpy()] = f"{reason}_ontbreekt"
+    return parsed, reasons
+
+
+def before(later: pd.Series, earlier: pd.Series) -> np.ndarray[Any, Any]:
+    """Rows where ``later`` is set and lies before ``earlier`` (both date objects)."""
+    return np.array(
+        [a is not None and b is not None and a < b for a, b in zip(later, earlier, strict=True)],
+        dtype=bool,
+    )
+
+
+def integers(series: pd.Series, low: int, high: int, reason: str) -> tuple[pd.Series, Reasons]:
+    """Whole numbers in [low, high]; missing stays None, anything else is a reason."""
+    raw = text(series)
+    number = pd.to_numeric(raw, errors="coerce")
+    ok = number.between(low, high) & (number.fillna(0) % 1 == 0)
+    reasons = no_reasons(len(series))
+    reasons[(raw.notna() & ~ok).to_numpy()] = reason
+    return number.where(ok).astype("Int64"), reasons
+
+
+@dataclass
+class CrsDecision:
+    """How the run reads coordinates; decided once, on the first batch with geometry."""
+
+    declared: int | None
+    effective: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _inside(
+    xs: np.ndarray[Any, Any],
+    ys: np.ndarray[Any, Any],
+    bx: tuple[float, float],
+    by: tuple[float, float],
+) -> np.ndarray[Any, Any]:
+    return (xs >= bx[0]) & (xs <= bx[1]) & (ys >= by[0]) & (ys <= by[1])
+
+
+def _centres(geometry: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    bounds = shapely.bounds(geometry)
+    return (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+
+
+def decide_crs(decision: CrsDecision, geometry: np.ndarray[Any, Any]) -> None:
+    """Catch the classic mistakes at file level: RD labelled WGS84, no CRS at all."""
+    if decision.effective is not None:
+        return
+    present = geometry[~shapely.is_missing(geometry) & ~shapely.is_empty(geometry)]
+    if len(present) == 0:
+        return
+    xs, ys = _centres(present)
+    rd = _inside(xs, ys, RD_X, RD_Y).mean()
+    wgs = (_inside(xs, ys, WGS_LON, WGS_LAT) | _inside(ys, xs, WGS_LON, WGS_LAT)).mean()
+    declared = decision.declared
+    if declared in (None, 4326, 4258) and rd > 0.5:
+        decision.effective = 28992
+        if declared is not None:
+            decision.notes.append(
+                f"bestand zegt EPSG:{declared}, maar de coördinaten zijn RD New: gelezen als EPSG:28992"
+            )
+    elif declared in (None, 28992) and wgs > 0.5:
+        decision.effective = 4326
+        if declared is not None:
+            decision.notes.append(
+                "bestand zegt EPSG:28992, maar de coördinaten zijn lengte/breedte: gelezen als WGS84"
+            )
+    else:
+        decision.effective = declared if declared is not None else 28992
+        if declared is None:
+            decision.notes.append("geen CRS in het bestand: RD New aangenomen")
+
+
+def _masked(geometry: np.ndarray[Any, Any], keep: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    out = geometry.copy()
+    out[~keep] = None
+    return out
+
+
+_TRANSFORMERS: dict[int, Transformer] = {}
+
+
+def _to_rd(epsg: int) -> Transformer:
+    if epsg not in _TRANSFORMERS:
+        _TRANSFORMERS[epsg] = Transformer.from_crs(epsg, 28992, always_xy=True)
+    return _TRANSFORMERS[epsg]
+
+
+def to_rd(decision: CrsDecision, geometry: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], Reasons, int]:
+    """Geometry in RD New, with per-row reasons; returns how many rows had lon/lat swapped."""
+    decide_crs(decision, geometry)
+    reasons = no_reasons(len(geometry))
+    missing = shapely.is_missing(geometry) | shapely.is_empty(geometry)
+    reasons[missing] = "geometrie_ontbreekt"
+    out = geometry.copy()
+    swapped = 0
+    present = ~missing
+    if not present.any():
+        return out, reasons, swapped
+    xs, ys = _centres(_masked(geometry, present))
+    epsg = decision.effective or 28992
+    if epsg in (4326, 4258):
+        flip = present & _inside(ys, xs, WGS_LON, WGS_LAT) & ~_inside(xs, ys, WGS_LON, WGS_LAT)
+        if flip.any():
+            out[flip] = shapely.transform(out[flip], lambda c: c[:, ::-1])
+            swapped = int(flip.sum())
+        xs, ys = _centres(_masked(out, present))
+        rd_like = present & _inside(xs, ys, RD_X, RD_Y)
+        reasons[rd_like] = "crs_verkeerd"
+        outside = present & ~rd_like & ~_inside(xs, ys, WGS_LON, WGS_LAT)
+        reasons[outside] = "buiten_nederland"
+        ok = present & pd.isna(reasons)
+        transformer = _to_rd(epsg)
+        out[ok] = shapely.transform(
+            out[ok], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
+        )
+    elif epsg != 28992:
+        transformer = _to_rd(epsg)
+        out[present] = shapely.transform(
+            out[present], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
+        )
+    xs, ys = _centres(_masked(out, present))
+    unset = present & pd.isna(reasons)
+    wgs_like = unset & _inside(xs, ys, WGS_LON, WGS_LAT)
+    reasons[wgs_like] = "crs_verkeerd"
+    reasons[unset & ~wgs_like & ~_inside(xs, ys, RD_X, RD_Y)] = "buiten_nederland"
+    return out, reasons, swapped
+
+
+def points(geometry: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], Reasons]:
+    """Single points only (a one-point MultiPoint is accepted as its point)."""
+    reasons = no_reasons(len(geometry))
+    types = shapely.get_type_id(geometry)
+    multi = types == 4
+    single = multi & (shapely.get_num_geometries(geometry) == 1)
+    out = geometry.copy()
+    out[single] = shapely.get_geometry(geometry[single], 0)
+    reasons[(types >= 0) & (types != 0) & ~single] = "geometrie_soort"
+    return out, reasons
+
+
+def multipolygons(geometry: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], Reasons, int]:
+    """Valid MultiPolygons; repair only where the repair keeps the area (within 1 %)."""
+    reasons = no_reasons(len(geometry))
+    out = np.asarray(shapely.force_2d(geometry), dtype=object)
+    types = shapely.get_type_id(out)
+    polygonal = np.isin(types, (3, 6))
+    reasons[(types >= 0) & ~polygonal] = "geometrie_soort"
+    invalid = polygonal & ~shapely.is_valid(out)
+    repaired = 0
+    for i in np.flatnonzero(invalid):
+        fixed = shapely.make_valid(out[i], method="structure", keep_collapsed=False)
+        if fixed.geom_type == "GeometryCollection":
+            fixed = shapely.union_all([g for g in fixed.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
+        before = shapely.area(out[i])
+        if (
+            fixed.is_empty
+            or fixed.geom_type not in ("Polygon", "MultiPolygon")
+            or (before <= 0 or abs(fixed.area - before) / before > 0.01)
+        ):
+            reasons[i] = "geometrie_ongeldig"
+        else:
+            out[i] = fixed
+            repaired += 1
+    single = shapely.get_type_id(out) == 3
+    out[single] = [shapely.MultiPolygon([g]) for g in out[single]]
+    return out, reasons, repaired
+
+
+def ewkb_hex(geometry: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Hex EWKB with SRID 28992: PostGIS reads it straight from COPY."""
+    with_srid = shapely.set_srid(geometry, 28992)
+    return np.asarray(shapely.to_wkb(with_srid, hex=True, include_srid=True), dtype=object)

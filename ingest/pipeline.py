@@ -1,0 +1,396 @@
+"""The shared ingest pipeline: read -> normalise -> validate -> stage -> upsert -> report.
+
+One run is one transaction. Rows stream from the file in batches; each batch is
+normalised and validated with vectorised code; bad rows go whole to ``ingest_reject``
+with a reason; good rows are COPYed into a temporary staging table. Then SQL does the
+rest in bulk: address matching, area assignment (spatial joins on GIST indexes), one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE something changed``, snapshot removal and
+ANALYZE. A crash at any point leaves the previous state intact; the same file twice
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import shapely
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Connection, Engine, text
+
+from ingest import areas
+from ingest.base import Context, Options, SourceKind, canonical
+from ingest.errors import IngestError
+from ingest.normalise import (
+    CrsDecision,
+    Reasons,
+    ewkb_hex,
+    first_reason,
+    multipolygons,
+    points,
+    to_rd,
+)
+from ingest.read import read_batches, sniff
+from ingest.reasons import explain
+
+log = logging.getLogger("okaart.ingest")
+
+INGEST_ROLE = "okaart_ingest"
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one run, as stored in ``ingest_run``."""
+
+    run_id: int
+    soort: str
+    bestand: str
+    sha256: str
+    status: str
+    gelezen: int = 0
+    ingevoegd: int = 0
+    bijgewerkt: int = 0
+    ongewijzigd: int = 0
+    afgekeurd: int = 0
+    verwijderd: int = 0
+    duur_ms: int = 0
+    melding: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def file_sha256(path: Path) -> str:
+    """Hash of the delivered file, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _raw_conn(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+def _json_row(frame: pd.DataFrame, geometry: np.ndarray[Any, Any], i: int) -> bytes:
+    row = {str(k): v for k, v in frame.iloc[i].items() if v is not None}
+    geom = geometry[i]
+    if geom is not None:
+        row["geometrie"] = shapely.to_wkt(geom, rounding_precision=6)
+    return orjson.dumps(row, default=str)
+
+
+class Pipeline:
+    """Runs a source kind over a file against one database."""
+
+    def __init__(self, engine: Engine, kind: SourceKind, console: Console | None = None) -> None:
+        self.engine = engine
+        self.kind = kind
+        self.console = console or Console(stderr=True)
+
+    # -- staging ------------------------------------------------------------------------
+    def _create_staging(self, conn: Connection) -> None:
+        cols = [f"{c.name} {c.sqltype}" for c in self.kind.columns]
+        raw = ["_raw jsonb"] if self.kind.keeps_raw else []
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE staging (_rij integer NOT NULL, "
+                + ", ".join([*raw, *cols, "geom geometry(Geometry, 28992)"])
+                + ") ON COMMIT DROP"
+            )
+        )
+
+    def _copy_staging(self, conn: Connection, table: pa.Table) -> None:
+        buffer = io.BytesIO()
+        pacsv.write_csv(
+            table,
+            buffer,
+            write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+        )
+        names = ", ".join(table.column_names)
+        with (
+            _raw_conn(conn).cursor() as cur,
+            cur.copy(f"COPY staging ({names}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            copy.write(buffer.getvalue())
+
+    def _copy_rejects(self, conn: Connection, rows: list[tuple[int, int, str, str, bytes]]) -> None:
+        if not rows:
+            return
+        with (
+            _raw_conn(conn).cursor() as cur,
+            cur.copy("COPY ingest_reject (ingest_run_id, rij, reden, detail, gegevens) FROM STDIN") as copy,
+        ):
+            for run_id, rij, reden, detail, gegevens in rows:
+                copy.write_row((run_id, rij, reden, detail, gegevens.decode()))
+
+    # -- one batch ----------------------------------------------------------------------
+    def _geometry(self, ctx: Context, geometry: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], Reasons]:
+        if self.kind.geometry == "polygon":
+            rd, reasons, _ = to_rd(ctx.crs, geometry)
+            fixed, poly_reasons, repaired = multipolygons(rd)
+            ctx.extra["hersteld"] = ctx.extra.get("hersteld", 0) + repaired
+            return fixed, first_reason(reasons, poly_reasons)
+        single, type_reasons = points(geometry)
+        rd, reasons, swapped = to_rd(ctx.crs, single)
+        ctx.extra["omgedraaid"] = ctx.extra.get("omgedraaid", 0) + swapped
+        if self.kind.geometry == "optional_point":
+            reasons = reasons.copy()
+            reasons[reasons == "geometrie_ontbreekt"] = None
+        return rd, first_reason(type_reasons, reasons)
+
+    def _batch(self, ctx: Context, mapping: dict[str, str], batch: Any, seen: set[Any]) -> tuple[int, int]:
+        fields = list(self.kind.aliases)
+        frame = canonical(batch.frame, mapping, fields, others=self.kind.keeps_other_columns)
+        geometry, geo_reasons = self._geometry(ctx, batch.geometry)
+        norm = self.kind.normalise(frame, ctx)
+        reasons = first_reason(norm.reasons, geo_reasons)
+        staged = norm.frame
+        # Duplicate keys within the file: the first occurrence wins, later ones are rejected.
+        keys = self.kind.key_values(staged)
+        for i in np.flatnonzero(pd.isna(reasons)):
+            if keys[i] in seen:
+                reasons[i] = "dubbele_sleutel"
+            else:
+                seen.add(keys[i])
+        bad = np.flatnonzero(~pd.isna(reasons))
+        rejects = [
+            (
+                ctx.run_id,
+                int(batch.rows[i]),
+                str(reasons[i]),
+                explain(str(reasons[i])),
+                _json_row(batch.frame, batch.geometry, int(i)),
+            )
+            for i in bad
+        ]
+        self._copy_rejects(ctx.conn, rejects)
+        good = pd.isna(reasons)
+        if good.any():
+            columns: dict[str, Any] = {"_rij": pa.array(batch.rows[good])}
+            if self.kind.keeps_raw:
+                columns["_raw"] = pa.array(
+                    [_json_row(batch.frame, batch.geometry, int(i)).decode() for i in np.flatnonzero(good)]
+                )
+            for col in self.kind.columns:
+                series = staged[col.name][good]
+                columns[col.name] = pa.array(series.astype("object").to_numpy(), from_pandas=True)
+            present = good & ~shapely.is_missing(geometry)
+            geom = np.full(len(geometry), None, dtype=object)
+            geom[present] = ewkb_hex(geometry[present])
+            columns["geom"] = pa.array(geom[good], type=pa.string())
+            self._copy_staging(ctx.conn, pa.table(columns))
+        return len(frame), len(bad)
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self, options: Options) -> IngestReport:
+        """Ingest one file; returns the report (also stored in ``ingest_run``)."""
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        source = sniff(options.path)
+        sha = file_sha256(options.path)
+        report = IngestReport(0, self.kind.name, options.path.name, sha, "mislukt")
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                conn.execute(text(f"SET LOCAL ROLE {INGEST_ROLE}"))
+                run_id = conn.execute(
+                    text(
+                        "INSERT INTO ingest_run (soort, bestand, sha256, bron, laag, status, gestart,"
+                        " opties) VALUES (:soort, :bestand, :sha, :bron, :laag, 'mislukt', :gestart,"
+                        " CAST(:opties AS jsonb)) RETURNING id"
+                    ),
+                    {
+                        "soort": self.kind.name,
+                        "bestand": options.path.name,
+                        "sha": sha,
+                        "bron": options.bron,
+                        "laag": options.layer,
+                        "gestart": started,
+                        "opties": orjson.dumps(
+                            {
+                                "map": options.mapping,
+                                "jaar": options.jaar,
+                                "snapshot": options.snapshot,
+                                "proef": options.dry_run,
+                            }
+                        ).decode(),
+                    },
+                ).scalar_one()
+                report.run_id = run_id
+                ctx = Context(options, source, run_id, conn)
+                self._create_staging(conn)
+                read = self._read_all(ctx)
+                self.kind.after_stage(ctx)
+                rejected = conn.execute(
+                    text("SELECT count(*) FROM ingest_reject WHERE ingest_run_id = :r"),
+                    {"r": run_id},
+                ).scalar_one()
+                report.gelezen, report.afgekeurd = read, rejected
+                notes = list(dict.fromkeys(ctx.notes))
+                for label, key in (
+                    ("omgedraaide coördinaten hersteld", "omgedraaid"),
+                    ("geometrieën hersteld", "hersteld"),
+                ):
+                    if ctx.extra.get(key):
+                        notes.append(f"{label}: {ctx.extra[key]}")
+                if read == 0:
+                    raise IngestError(f"{options.path.name} bevat geen rijen")
+                if rejected / read > options.reject_share:
+                    report.status = "afgewezen"
+                    notes.insert(
+                        0,
+                        f"{rejected} van {read} rijen afgekeurd ({rejected / read:.1%}), meer dan "
+                        f"{options.reject_share:.0%}: niets opgeslagen",
+                    )
+                else:
+                    savepoint = conn.begin_nested() if options.dry_run else None
+                    self._store(ctx, report)
+                    if savepoint is not None:
+                        savepoint.rollback()
+                        report.status = "proef"
+                        notes.insert(0, "proefrun: niets opgeslagen")
+                    else:
+                        report.status = "geslaagd"
+                report.melding = "; ".join(notes) or None
+                report.duur_ms = int((time.perf_counter() - t0) * 1000)
+                self._finish(conn, report)
+            if report.status == "geslaagd":
+                self._analyze()
+        except IngestError as exc:
+            report.melding = str(exc)
+            report.duur_ms = int((time.perf_counter() - t0) * 1000)
+            self._record_failure(report, started)
+            raise
+        except Exception as exc:
+            report.melding = f"onverwachte fout: {type(exc).__name__}"
+            report.duur_ms = int((time.perf_counter() - t0) * 1000)
+            self._record_failure(report, started)
+            raise
+        return report
+
+    def _read_all(self, ctx: Context) -> int:
+        seen: set[Any] = set()
+        read = 0
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,} rijen"),
+            TextColumn("{task.fields[rate]:,.0f} rijen/s"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        )
+        with progress:
+            for layer in self.kind.layers(ctx.source, ctx.options.layer):
+                ctx.layer = layer
+                task = progress.add_task(f"{self.kind.name}: {layer}", total=None, rate=0.0)
+                start = time.perf_counter()
+                mapping: dict[str, str] | None = None
+                for batch in read_batches(ctx.source, layer, ctx.options.batch_size):
+                    if mapping is None:
+                        mapping = self.kind.resolve(ctx, list(batch.frame.columns))
+                        ctx.notes.extend(ctx.crs.notes)
+                        ctx.crs = CrsDecision(batch.crs)
+                    n, _ = self._batch(ctx, mapping, batch, seen)
+                    read += n
+                    elapsed = max(time.perf_counter() - start, 1e-6)
+                    progress.update(task, advance=n)
+                    progress.update(task, rate=progress.tasks[task].completed / elapsed)
+        ctx.notes.extend(ctx.crs.notes)
+        ctx.crs = CrsDecision(None)
+        return read
+
+    def _store(self, ctx: Context, report: IngestReport) -> None:
+        kind, conn = self.kind, ctx.conn
+        staged = conn.execute(text("SELECT count(*) FROM staging")).scalar_one()
+        cols = [c.name for c in kind.columns if c.stored] + ["geom"]
+        select_cols = [f"s.{c}" for c in cols]
+        target_cols = list(cols)
+        joins = ""
+        if kind.assigns_areas:
+            area_select, joins, params = areas.assignment_sql(conn, "s")
+            select_cols += area_select
+            target_cols += areas.AREA_COLUMNS
+        else:
+            params = {}
+        conflict = ", ".join(kind.conflict)
+        updatable = [c for c in target_cols if c not in kind.conflict]
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in updatable)
+        changed = (
+            f"({', '.join('t.' + c for c in updatable)}) IS DISTINCT FROM "
+            f"({', '.join('EXCLUDED.' + c for c in updatable)})"
+        )
+        sql = f"""
+            WITH up AS (
+                INSERT INTO {kind.table} AS t ({", ".join(target_cols)}, ingest_run_id)
+                SELECT {", ".join(select_cols)}, :run
+                FROM staging s {joins}
+                ORDER BY s.geom
+                ON CONFLICT ({conflict}) DO UPDATE
+                    SET {sets}, ingest_run_id = EXCLUDED.ingest_run_id, bijgewerkt_op = now()
+                    WHERE {changed}
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+        """
+        inserted, updated = conn.execute(text(sql), {"run": ctx.run_id, **params}).one()
+        report.ingevoegd, report.bijgewerkt = int(inserted), int(updated)
+        report.ongewijzigd = int(staged) - report.ingevoegd - report.bijgewerkt
+        if ctx.options.snapshot:
+            scope, scope_params = kind.snapshot_scope(ctx)
+            match = " AND ".join(f"s.{c} = t.{c}" for c in kind.conflict)
+            removed = conn.execute(
+                text(
+                    f"DELETE FROM {kind.table} t WHERE ({scope}) AND NOT EXISTS "
+                    f"(SELECT 1 FROM staging s WHERE {match})"
+                ),
+                scope_params,
+            ).rowcount
+            report.verwijderd = int(removed)
+        kind.after_upsert(ctx)
+
+    def _finish(self, conn: Connection, report: IngestReport) -> None:
+        conn.execute(
+            text(
+                "UPDATE ingest_run SET status = :status, gelezen = :gelezen, ingevoegd = :ingevoegd,"
+                " bijgewerkt = :bijgewerkt, ongewijzigd = :ongewijzigd, afgekeurd = :afgekeurd,"
+                " verwijderd = :verwijderd, duur_ms = :duur_ms, melding = :melding,"
+                " beeindigd = now() WHERE id = :run_id"
+            ),
+            report.as_dict(),
+        )
+
+    def _analyze(self) -> None:
+        """Fresh statistics after a load; outside the data transaction, as the owner."""
+        with self.engine.connect() as conn:
+            conn.execute(text(f"ANALYZE {self.kind.table}"))
+            conn.commit()
+
+    def _record_failure(self, report: IngestReport, started: datetime) -> None:
+        """A failed run leaves its report, written apart from the rolled-back data."""
+        try:
+            with self.engine.begin() as conn:
+                report.run_id = conn.execute(
+                    text(
+                        "INSERT INTO ingest_run (soort, bestand, sha256, status, gestart, duur_ms,"
+                        " melding) VALUES (:soort, :bestand, :sha256, 'mislukt', :gestart,"
+                        " :duur_ms, :melding) RETURNING id"
+                    ),
+                    {**report.as_dict(), "gestart": started},
+                ).scalar_one()
+        except Exception:  # the database itself may be the problem; the error still surfaces
+            log.exception("could not record the failed run")

@@ -1,0 +1,296 @@
+"""Read any delivered file as a stream of batches: GeoPackage, GeoJSON, Shapefile (also
+zipped), CSV and XLSX.
+
+Every reader yields :class:`Batch` objects of bounded size, so memory stays flat however
+large the file is. Attribute values come as strings (or None): what a partner wrote is
+what we validate, nothing is coerced silently on the way in. Vector formats are read
+through pyogrio's Arrow stream; CSV through pandas in chunks after sniffing encoding and
+delimiter; XLSX through openpyxl's read-only mode.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.raw
+import shapely
+
+from ingest.errors import IngestError
+
+VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".gml"}
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+
+#: Column names that carry coordinates in tabular files, and the CRS they imply.
+X_RD = ("x", "x_rd", "rd_x", "xcoord", "x_coord", "x-coordinaat", "xcoordinaat")
+Y_RD = ("y", "y_rd", "rd_y", "ycoord", "y_coord", "y-coordinaat", "ycoordinaat")
+LON = ("lon", "lng", "long", "longitude", "lengtegraad")
+LAT = ("lat", "latitude", "breedtegraad")
+
+
+@dataclass
+class Batch:
+    """A slice of rows: attributes, geometry (shapely, or None per row) and row numbers."""
+
+    frame: pd.DataFrame
+    geometry: np.ndarray[Any, np.dtype[np.object_]]
+    rows: np.ndarray[Any, np.dtype[np.int64]]
+    crs: int | None
+
+
+@dataclass
+class SourceFile:
+    """What we learnt about a file before reading it."""
+
+    path: Path
+    fmt: str
+    layers: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+def sniff(path: Path) -> SourceFile:
+    """Identify the format (and for CSV the encoding and delimiter)."""
+    if not path.exists():
+        raise IngestError(f"bestand niet gevonden: {path}")
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        encoding = _csv_encoding(path)
+        return SourceFile(path, "csv", ["csv"], encoding, _csv_delimiter(path, encoding))
+    if suffix in XLSX_SUFFIXES:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+        try:
+            return SourceFile(path, "xlsx", list(wb.sheetnames))
+        finally:
+            wb.close()
+    if suffix in VECTOR_SUFFIXES:
+        try:
+            layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+        except Exception as exc:
+            raise IngestError(f"{path.name} is geen leesbaar GIS-bestand: {exc}") from exc
+        return SourceFile(path, "vector", layers)
+    raise IngestError(
+        f"onbekend bestandsformaat {suffix!r}: gebruik GeoPackage, GeoJSON, Shapefile, CSV of XLSX"
+    )
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes as such, else cp1252."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        head = fh.read(3)
+        bom = head == codecs.BOM_UTF8
+        chunk = head
+        try:
+            while chunk:
+                decoder.decode(chunk)
+                chunk = fh.read(1 << 20)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig" if bom else "utf-8"
+
+
+def _csv_delimiter(path: Path, encoding: str) -> str:
+    """The delimiter that occurs most in the header line."""
+    with path.open(encoding=encoding, newline="") as fh:
+        header = fh.readline()
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def choose_layers(source: SourceFile, layer: str | None) -> list[str]:
+    """The layers to read: the one asked for, or all of them."""
+    if layer is None:
+        return source.layers
+    if layer not in source.layers:
+        raise IngestError(
+            f"laag {layer!r} bestaat niet in {source.path.name}; lagen: {', '.join(source.layers)}"
+        )
+    return [layer]
+
+
+def read_batches(source: SourceFile, layer: str, batch_size: int = 50_000) -> Iterator[Batch]:
+    """Stream one layer of the file in batches."""
+    if source.fmt == "vector":
+        yield from _vector_batches(source.path, layer, batch_size)
+    elif source.fmt == "csv":
+        yield from _csv_batches(source, batch_size)
+    else:
+        yield from _xlsx_batches(source.path, layer, batch_size)
+
+
+def _epsg(crs: str | None) -> int | None:
+    if not crs:
+        return None
+    match = re.search(r"(?:EPSG|epsg)[:/](\d+)", crs)
+    if match:
+        return int(match.group(1))
+    if "CRS84" in crs or "OGC:CRS84" in crs:
+        return 4326
+    try:
+        from pyproj import CRS
+
+        code = CRS.from_user_input(crs).to_epsg(min_confidence=70)
+    except Exception:
+        return None
+    return int(code) if code else None
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Attributes as strings with None for missing: validation sees what was delivered.
+
+    Arrow already hands text columns over as ``str``/``None`` objects; only typed columns
+    are converted, vectorised, so a million-row file does not pay per cell in Python.
+    """
+    out: dict[str, Any] = {}
+    for col in frame.columns:
+        series = frame[col]
+        missing = series.isna().to_numpy()
+        if series.dtype == object:
+            out[str(col)] = series
+            continue
+        if pd.api.types.is_datetime64_any_dtype(series):
+            text = series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+        elif pd.api.types.is_float_dtype(series):
+            values = series.to_numpy(dtype="float64", na_value=np.nan)
+            whole = np.isfinite(values) & (np.mod(values, 1) == 0)
+            text = values.astype(str).astype(object)
+            text[whole] = values[whole].astype("int64").astype(str)
+        else:
+            text = series.astype(str).to_numpy(dtype=object)
+        text[missing] = None
+        out[str(col)] = text
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _vector_batches(path: Path, layer: str, batch_size: int) -> Iterator[Batch]:
+    offset = 0
+    with pyogrio.raw.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True) as (
+        meta,
+        reader,
+    ):
+        crs = _epsg(meta.get("crs"))
+        geom_col = meta.get("geometry_name") or "wkb_geometry"
+        for record_batch in reader:
+            table = record_batch
+            names = table.schema.names
+            wkb = table.column(geom_col).to_numpy(zero_copy_only=False) if geom_col in names else None
+            attrs = table.drop_columns([geom_col]) if geom_col in names else table
+            frame = _as_text(attrs.to_pandas())
+            geometry = (
+                shapely.from_wkb(wkb, on_invalid="ignore")
+                if wkb is not None
+                else np.full(len(frame), None, dtype=object)
+            )
+            rows = np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64)
+            offset += len(frame)
+            frame.index = rows
+            yield Batch(frame, np.asarray(geometry, dtype=object), rows, crs)
+
+
+def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {c.strip().lower(): c for c in columns}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def points_from_columns(frame: pd.DataFrame) -> tuple[np.ndarray[Any, Any], int | None]:
+    """Point geometry from x/y (RD New) or lon/lat (WGS84) columns, where present."""
+    cols = list(frame.columns)
+    pairs = ((X_RD, Y_RD, 28992), (LON, LAT, 4326))
+    for xs, ys, epsg in pairs:
+        xcol, ycol = _find(cols, xs), _find(cols, ys)
+        if xcol and ycol:
+            x = pd.to_numeric(frame[xcol].str.replace(",", ".", regex=False), errors="coerce")
+            y = pd.to_numeric(frame[ycol].str.replace(",", ".", regex=False), errors="coerce")
+            ok = x.notna() & y.notna()
+            geometry = np.full(len(frame), None, dtype=object)
+            geometry[ok.to_numpy()] = shapely.points(x[ok].to_numpy(), y[ok].to_numpy())
+            return geometry, epsg
+    return np.full(len(frame), None, dtype=object), None
+
+
+def _csv_batches(source: SourceFile, batch_size: int) -> Iterator[Batch]:
+    offset = 0
+    try:
+        chunks = pd.read_csv(
+            source.path,
+            sep=source.delimiter,
+            encoding=source.encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            chunksize=batch_size,
+            skipinitialspace=True,
+        )
+        for chunk in chunks:
+            frame = chunk.astype("object").where(chunk.notna(), None)
+            frame.columns = [str(c).strip() for c in frame.columns]
+            geometry, crs = points_from_columns(frame)
+            rows = np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64)
+            offset += len(frame)
+            frame.index = rows
+            yield Batch(frame, geometry, rows, crs)
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise IngestError(f"CSV niet leesbaar ({source.path.name}): {exc}") from exc
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def _xlsx_batches(path: Path, sheet: str, batch_size: int) -> Iterator[Batch]:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows_iter = wb[sheet].iter_rows(values_only=True)
+        header: list[str] | None = None
+        buffer: list[list[str | None]] = []
+        numbers: list[int] = []
+        for number, values in enumerate(rows_iter, start=1):
+            cells = [_cell_text(v) for v in values]
+            if header is None:
+                if any(cells):
+                    header = [c or f"kolom_{i + 1}" for i, c in enumerate(cells)]
+                continue
+            if not any(cells):
+                continue
+            buffer.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
+            numbers.append(number)
+            if len(buffer) >= batch_size:
+                yield _xlsx_batch(header, buffer, numbers)
+                buffer, numbers = [], []
+        if header is not None and buffer:
+            yield _xlsx_batch(header, buffer, numbers)
+    finally:
+        wb.close()
+
+
+def _xlsx_batch(header: list[str], rows: list[list[str | None]], numbers: list[int]) -> Batch:
+    index = np.asarray(numbers, dtype=np.int64)
+    frame = pd.DataFrame(rows, columns=header, index=index, dtype=object)
+    geometry, crs = points_from_columns(frame)
+    return Batch(frame, geometry, index, crs)

@@ -1,0 +1,125 @@
+"""Vacancy (leegstand) of addresses and buildings, from municipal or partner exports.
+
+Each row is matched to a BAG address (id, else postcode + house number, else its own
+point); the key is the source's own ``kenmerk`` or, without one, the address and start
+date, so a re-delivered register updates rather than duplicates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from app.domain import LEEGSTAND_SOORTEN
+from ingest.base import Column, Context, Normalised, SourceKind
+from ingest.matching import MATCH_COLUMNS, match_addresses
+from ingest.normalise import (
+    before,
+    by_unique,
+    dates,
+    first_reason,
+    house_number,
+    no_reasons,
+    postcode,
+    text,
+)
+from ingest.sources.adressen import address_key, bag_id
+
+SYNONYMS = {
+    "bedrijf": "bedrijfspand", "bedrijfsruimte": "bedrijfspand", "bedrijfspand": "bedrijfspand",
+    "bedrijfsgebouw": "bedrijfspand", "loods": "bedrijfspand", "boerderij": "agrarisch",
+    "schuur": "agrarisch", "agrarisch bedrijf": "agrarisch", "stal": "agrarisch",
+    "winkelpand": "winkel", "kantoorpand": "kantoor", "woonhuis": "woning",
+}  # fmt: skip
+
+
+def _soort(value: Any) -> str | None:
+    key = str(value).strip().lower()
+    if key in LEEGSTAND_SOORTEN:
+        return key
+    return SYNONYMS.get(key)
+
+
+class Leegstand(SourceKind):
+    name = "leegstand"
+    table = "leegstand"
+    conflict = ("sleutel",)
+    geometry = "optional_point"
+    keeps_raw = True
+    columns = (
+        Column("sleutel", "text"),
+        Column("bron", "text"),
+        Column("soort", "text"),
+        Column("sinds", "date"),
+        Column("tot", "date"),
+        Column("pand_identificatie", "text"),
+        *MATCH_COLUMNS,
+    )
+    aliases: ClassVar[dict[str, tuple[str, ...]]] = {
+        "kenmerk": ("id", "bron_id", "registratienummer", "zaaknummer", "dossiernummer"),
+        "vbo_id": ("bag_vbo_id", "bag_id", "identificatie", "verblijfsobject_id"),
+        "pand_identificatie": ("pand_id", "bag_pand_id"),
+        "postcode": ("postal_code",),
+        "huisnummer": ("number", "huisnr"),
+        "huisletter": ("letter",),
+        "huisnummertoevoeging": ("toevoeging", "suffix"),
+        "soort": ("type", "categorie", "soort_leegstand"),
+        "sinds": ("leeg_sinds", "begindatum", "startdatum", "datum_leegstand", "datum"),
+        "tot": ("leeg_tot", "einddatum"),
+        "bron": (),
+    }
+    required = ("sinds",)
+
+    def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
+        n = len(frame)
+        bron = text(frame["bron"]).fillna(ctx.options.bron or "gemeente")
+        vbo, vbo_reasons = bag_id(frame["vbo_id"], "bag_id_ongeldig")
+        pand, pand_reasons = bag_id(frame["pand_identificatie"], "pand_id_ongeldig")
+        has_address = frame["postcode"].notna() | frame["huisnummer"].notna()
+        codes, pc_reasons = postcode(frame["postcode"])
+        numbers, nr_reasons = house_number(
+            frame["huisnummer"], frame["huisletter"], frame["huisnummertoevoeging"]
+        )
+        # Address fields are optional when a BAG id or a point locates the row.
+        address_reasons = first_reason(pc_reasons, nr_reasons)
+        address_reasons[~has_address.to_numpy()] = None
+        sinds, sinds_reasons = dates(frame["sinds"], required=True, reason="sinds")
+        tot, tot_reasons = dates(frame["tot"], required=False, reason="tot")
+        tot_reasons[before(tot, sinds)] = "tot_ongeldig"
+        soort = (
+            by_unique(frame["soort"], _soort)
+            if frame["soort"].notna().any()
+            else pd.Series("overig", index=frame.index)
+        )
+        soort_reasons = no_reasons(n)
+        soort_reasons[(frame["soort"].notna() & soort.isna()).to_numpy()] = "soort_onbekend"
+        kenmerk = text(frame["kenmerk"])
+        fallback = vbo.where(vbo.notna(), address_key(codes, numbers)) + ":" + sinds.astype(str)
+        sleutel = bron + ":" + kenmerk.where(kenmerk.notna(), fallback)
+        staged = pd.DataFrame(
+            {
+                "sleutel": sleutel,
+                "bron": bron,
+                "soort": soort.fillna("overig"),
+                "sinds": sinds,
+                "tot": tot,
+                "pand_identificatie": pand,
+                "vbo_id": vbo,
+                "postcode": codes,
+                **numbers,
+                "verblijfsobject_id": None,
+            },
+            index=frame.index,
+        )
+        reasons = first_reason(
+            vbo_reasons, address_reasons, sinds_reasons, tot_reasons, soort_reasons, pand_reasons
+        )
+        return Normalised(staged, reasons)
+
+    def after_stage(self, ctx: Context) -> None:
+        match_addresses(ctx)
+
+    def snapshot_scope(self, ctx: Context) -> tuple[str, dict[str, Any]]:
+        """A snapshot replaces one source's register."""
+        return "t.bron IN (SELECT DISTINCT bron FROM staging)", {}

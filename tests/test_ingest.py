@@ -1,0 +1,427 @@
+"""Ingest: every format and layout, idempotency, quarantine, crash safety."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from ingest.base import Options
+from ingest.errors import IngestError
+from ingest.pipeline import IngestReport, Pipeline
+from ingest.sources import KINDS
+from tests import files
+
+BRONNEN = "code,naam,organisatie,dataklasse,convenant,bewaartermijn_maanden\npolitie,Politie,Politie Noord-Nederland,vertrouwelijk,riec,60\nriec,RIEC,RIEC Noord-Nederland,vertrouwelijk,riec,60\n"
+
+
+@pytest.fixture
+def engine(fresh_db: str) -> Iterator[Engine]:
+    eng = create_engine(fresh_db)
+    yield eng
+    eng.dispose()
+
+
+def ingest(engine: Engine, kind: str, path: Path, **options: Any) -> IngestReport:
+    options.setdefault("reject_share", 0.05)
+    return Pipeline(engine, KINDS[kind]()).run(Options(path=path, **options))
+
+
+def count(engine: Engine, sql: str, **params: Any) -> int:
+    with engine.connect() as c:
+        return int(c.execute(text(sql), params).scalar_one())
+
+
+def checksum(engine: Engine, table: str) -> str:
+    with engine.connect() as c:
+        return str(
+            c.execute(
+                text(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t")
+            ).scalar_one()
+        )
+
+
+def load_areas(engine: Engine, tmp_path: Path) -> None:
+    report = ingest(engine, "gebieden", files.cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
+    assert report.status == "geslaagd", report.melding
+    report = ingest(engine, "gebieden", files.ibis_geojson(tmp_path / "ibis.geojson"), jaar=2024)
+    assert report.status == "geslaagd", report.melding
+
+
+def load_bronnen(engine: Engine, tmp_path: Path) -> None:
+    from ingest import bronnen
+
+    path = tmp_path / "bronnen.csv"
+    path.write_text(BRONNEN)
+    with engine.begin() as c:
+        bronnen.load(c, path)
+
+
+# -- formats and layouts --------------------------------------------------------------------
+
+
+def test_cbs_2022_geopackage_with_three_layers(engine: Engine, tmp_path: Path) -> None:
+    report = ingest(engine, "gebieden", files.cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
+    assert report.status == "geslaagd"
+    with engine.connect() as c:
+        soorten = dict(
+            c.execute(text("SELECT soort, count(*) FROM gebied WHERE jaar = 2024 GROUP BY soort")).all()
+        )
+        kenmerk = c.execute(text("SELECT kenmerken FROM gebied WHERE code = 'BU00140000'")).scalar_one()
+    assert soorten["gemeente"] == 1
+    assert soorten["buurt"] == 151
+    assert soorten["wijk"] == len(files.buurten()["wijkcode"].unique())
+    assert kenmerk["omgevingsadressendichtheid"] == 7001
+    # No buitengebied polygon delivered: one is derived from the low-density buurten.
+    assert soorten["buitengebied"] == 1
+
+
+def test_cbs_before_2022_zipped_shapefile(engine: Engine, tmp_path: Path) -> None:
+    report = ingest(engine, "gebieden", files.cbs_pre2022_zip(tmp_path / "buurt_2021.zip", n=12))
+    assert (report.status, report.ingevoegd, report.afgekeurd) == ("geslaagd", 12, 0)
+    # No density known (no key figures, no addresses yet): no buitengebied is guessed.
+    assert count(engine, "SELECT count(*) FROM gebied WHERE soort = 'buitengebied'") == 0
+    with engine.connect() as c:
+        row = c.execute(
+            text(
+                "SELECT soort, jaar, wijkcode, gemeentecode FROM gebied WHERE soort = 'buurt' ORDER BY code LIMIT 1"
+            )
+        ).one()
+    assert row == ("buurt", 2021, "WK001400", "GM0014")
+
+
+@pytest.mark.parametrize("variant", ["geojson", "shapefile"])
+def test_ibis_business_parks(engine: Engine, tmp_path: Path, variant: str) -> None:
+    ingest(engine, "gebieden", files.cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
+    path = (
+        files.ibis_geojson(tmp_path / "ibis.geojson")
+        if variant == "geojson"
+        else files.ibis_variant_zip(tmp_path / "ibis.zip")
+    )
+    report = ingest(engine, "gebieden", path, jaar=2024)
+    assert (report.status, report.ingevoegd) == ("geslaagd", 16)
+    with engine.connect() as c:
+        names = c.execute(text("SELECT naam FROM gebied WHERE soort = 'bedrijventerrein'")).scalars().all()
+        gemeenten = set(
+            c.execute(text("SELECT gemeentecode FROM gebied WHERE soort = 'bedrijventerrein'")).scalars()
+        )
+        rural_km2 = c.execute(
+            text("SELECT ST_Area(geom) / 1e6 FROM gebied WHERE soort = 'buitengebied'")
+        ).scalar_one()
+        overlap = c.execute(
+            text(
+                "SELECT coalesce(sum(ST_Area(ST_Intersection(b.geom, t.geom))), 0) FROM gebied b, gebied t"
+                " WHERE b.soort = 'buitengebied' AND t.soort = 'bedrijventerrein'"
+            )
+        ).scalar_one()
+    assert "Zernike" in " ".join(names)
+    assert gemeenten == {"GM0014"}  # taken from the gemeente polygon the park lies in
+    assert 50 < rural_km2 < 190
+    assert overlap < 1.0  # business parks are cut out of the derived buitengebied
+
+
+def test_semicolon_csv_in_cp1252(engine: Engine, tmp_path: Path) -> None:
+    path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=200)
+    report = ingest(engine, "adressen", path)
+    assert (report.status, report.gelezen, report.ingevoegd, report.afgekeurd) == ("geslaagd", 200, 200, 0)
+    source = files.addresses(200)
+    with engine.connect() as c:
+        first = c.execute(
+            text(
+                "SELECT openbare_ruimte, postcode, huisnummer FROM verblijfsobject WHERE openbare_ruimte LIKE 'Ru%s Plein'"
+            )
+        ).one()
+        with_letter = source[(source["letter"] != "") & (source["suffix"] == "")].iloc[0]
+        letter = c.execute(
+            text(
+                "SELECT huisletter FROM verblijfsobject WHERE postcode = :p AND huisnummer = :n AND huisletter IS NOT NULL"
+            ),
+            {"p": with_letter["postal_code"], "n": int(with_letter["number"])},
+        ).scalar()
+    assert first.openbare_ruimte == "Rués Plein"
+    assert first.postcode == source.loc[0, "postal_code"]  # '9712 kb' -> '9712KB'
+    assert letter == with_letter["letter"].upper()
+
+
+def test_geopackage_of_the_pdok_bag_layout(engine: Engine, tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    rows = files.addresses(50)
+    frame = gpd.GeoDataFrame(
+        {
+            "identificatie": [f"00140100{i:08d}" for i in range(50)],
+            "openbare_ruimte_naam": rows["street"],
+            "huisnummer": rows["number"].astype(int),
+            "huisletter": rows["letter"].replace("", None),
+            "toevoeging": rows["suffix"].replace("", None),
+            "postcode": rows["postal_code"],
+            "woonplaats_naam": rows["city"],
+            "gebruiksdoel": ["woonfunctie"] * 49 + ["winkelfunctie,woonfunctie"],
+            "oppervlakte": 80,
+            "bouwjaar": 1930,
+            "status": "Verblijfsobject in gebruik",
+        },
+        geometry=gpd.points_from_xy(rows["lon"].astype(float), rows["lat"].astype(float)),
+        crs=4326,
+    ).to_crs(28992)
+    path = tmp_path / "bag-light.gpkg"
+    frame.to_file(path, layer="verblijfsobject", driver="GPKG")
+    frame.head(1).to_file(path, layer="pand", driver="GPKG")  # a second layer, not ours
+    report = ingest(engine, "adressen", path, layer="verblijfsobject")
+    assert (report.ingevoegd, report.afgekeurd) == (50, 0)
+    with engine.connect() as c:
+        uses = c.execute(
+            text("SELECT gebruiksdoel FROM verblijfsobject WHERE identificatie = '0014010000000049'")
+        ).scalar_one()
+        x, y = c.execute(
+            text(
+                "SELECT ST_X(geom), ST_Y(geom) FROM verblijfsobject WHERE identificatie = '0014010000000000'"
+            )
+        ).one()
+    assert uses == ["winkelfunctie", "woonfunctie"]
+    assert abs(x - frame.geometry.iloc[0].x) < 0.01 and abs(y - frame.geometry.iloc[0].y) < 0.01
+
+
+def test_xlsx_signals_with_excel_dates(engine: Engine, tmp_path: Path) -> None:
+    load_areas(engine, tmp_path)
+    ingest(engine, "adressen", files.address_csv_cp1252(tmp_path / "adressen.csv", n=50))
+    load_bronnen(engine, tmp_path)
+    source = files.addresses(50)
+    rows: list[dict[str, object]] = [
+        {
+            "Kenmerk": f"RIEC-{i}",
+            "Thema": "Criminogene branche" if i % 2 else "drugs",
+            "Soort": "Bestuurlijke controle" if i % 2 else "melding",
+            "Datum melding": dt.datetime(2025, 1, 1 + i),
+            "Postcode": source.loc[i, "postal_code"],
+            "Huisnummer": int(source.loc[i, "number"]),
+            "Huisletter": source.loc[i, "letter"] or None,
+            "Toevoeging": source.loc[i, "suffix"] or None,
+        }
+        for i in range(20)
+    ]
+    report = ingest(engine, "signalen", files.signals_xlsx(tmp_path / "riec.xlsx", rows))
+    assert (report.status, report.ingevoegd, report.afgekeurd) == ("geslaagd", 20, 0)
+    with engine.connect() as c:
+        stored = c.execute(
+            text(
+                "SELECT datum, thema, soort, bewaren_tot, dataklasse, convenant, verblijfsobject_id, buurtcode, wijkcode"
+                " FROM signaal WHERE bron_id = 'RIEC-1'"
+            )
+        ).one()
+    assert stored.datum == dt.date(2025, 1, 2)
+    assert (stored.thema, stored.soort) == ("criminogene_branche", "bestuurlijke_controle")
+    assert stored.bewaren_tot == dt.date(2030, 1, 2)  # 60 months, the bron's rule
+    assert (stored.dataklasse, stored.convenant) == ("vertrouwelijk", "riec")
+    assert stored.verblijfsobject_id is not None and stored.buurtcode and stored.wijkcode
+
+
+def test_missing_required_column_lists_what_was_found(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "adressen.csv"
+    path.write_text("straat,nummer,plaats\nGrote Markt,1,Groningen\n")
+    with pytest.raises(IngestError) as err:
+        ingest(engine, "adressen", path)
+    message = str(err.value)
+    assert "huisnummer" in message and "postcode" in message
+    assert "gevonden kolommen: straat, nummer, plaats" in message
+    # With --map the same file gets further (and only then fails on the missing postcode).
+    with pytest.raises(IngestError, match="postcode"):
+        ingest(engine, "adressen", path, mapping={"nummer": "huisnummer"})
+    assert count(engine, "SELECT count(*) FROM ingest_run WHERE status = 'mislukt'") == 2
+
+
+# -- behaviour -------------------------------------------------------------------------------
+
+
+def test_same_file_twice_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    load_areas(engine, tmp_path)
+    path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=300)
+    first = ingest(engine, "adressen", path)
+    assert first.ingevoegd == 300
+    tables = ("gebied", "verblijfsobject")
+    before = {t: checksum(engine, t) for t in tables}
+    second = ingest(engine, "adressen", path)
+    assert (second.ingevoegd, second.bijgewerkt, second.ongewijzigd) == (0, 0, 300)
+    again = ingest(engine, "gebieden", tmp_path / "wijkbuurtkaart_2024.gpkg")
+    assert (again.ingevoegd, again.bijgewerkt) == (0, 0)
+    assert {t: checksum(engine, t) for t in tables} == before
+
+
+def test_snapshot_removes_what_is_no_longer_delivered(engine: Engine, tmp_path: Path) -> None:
+    path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=100)
+    ingest(engine, "adressen", path)
+    lines = path.read_bytes().split(b"\r\n")
+    path.write_bytes(b"\r\n".join(lines[:-11]) + b"\r\n")  # the last ten addresses are gone
+    report = ingest(engine, "adressen", path, snapshot=True)
+    assert (report.verwijderd, report.ongewijzigd) == (10, 90)
+    assert count(engine, "SELECT count(*) FROM verblijfsobject") == 90
+
+
+def test_dry_run_counts_but_stores_nothing(engine: Engine, tmp_path: Path) -> None:
+    path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=100)
+    report = ingest(engine, "adressen", path, dry_run=True)
+    assert (report.status, report.ingevoegd) == ("proef", 100)
+    assert count(engine, "SELECT count(*) FROM verblijfsobject") == 0
+
+
+def planted_signals(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A GeoJSON (WGS84) of signals with one planted mistake of each kind."""
+    source = files.addresses(40, skip=100)
+    features: list[dict[str, Any]] = []
+    for i, r in source.iterrows():
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "kenmerk": f"P-{i}",
+                    "thema": "drugs",
+                    "soort": "melding",
+                    "datum": "2025-03-01",
+                    "postcode": r["postal_code"],
+                    "huisnummer": r["number"] + r["letter"] + (f"-{r['suffix']}" if r["suffix"] else ""),
+                },
+                "geometry": {"type": "Point", "coordinates": [float(r["lon"]), float(r["lat"])]},
+            }
+        )
+    expected: dict[str, str] = {}
+    features[3]["geometry"] = {"type": "LineString", "coordinates": [[6.5, 53.2], [6.6, 53.3]]}
+    expected["P-3"] = "geometrie_soort"
+    features[5]["geometry"]["coordinates"] = [233456.0, 582345.0]  # RD in a WGS84 file
+    expected["P-5"] = "crs_verkeerd"
+    features[8]["properties"]["postcode"] = None  # a house number without postcode
+    expected["P-8"] = "postcode_ontbreekt"
+    features[13]["properties"]["datum"] = "31-13-2024"
+    expected["P-13"] = "datum_ongeldig"
+    features[21]["properties"]["kenmerk"] = "P-20"  # the partner's id twice
+    expected["P-20#2"] = "dubbele_sleutel"
+    features[30]["geometry"]["coordinates"] = features[30]["geometry"]["coordinates"][::-1]  # lat/lon swapped
+    path = tmp_path / "politie.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path, expected
+
+
+def test_planted_bad_rows_are_quarantined_with_their_reason(engine: Engine, tmp_path: Path) -> None:
+    load_areas(engine, tmp_path)
+    load_bronnen(engine, tmp_path)
+    path, expected = planted_signals(tmp_path)
+    report = ingest(engine, "signalen", path, reject_share=0.5)
+    stored = count(engine, "SELECT count(*) FROM signaal")
+    assert report.gelezen == 40
+    assert report.gelezen == stored + report.afgekeurd
+    assert report.afgekeurd == len(expected)
+    with engine.connect() as c:
+        rejects = c.execute(
+            text(
+                "SELECT rij, reden, detail, gegevens FROM ingest_reject WHERE ingest_run_id = :r ORDER BY rij"
+            ),
+            {"r": report.run_id},
+        ).all()
+    by_kenmerk = {}
+    for r in rejects:
+        key = r.gegevens["kenmerk"]
+        by_kenmerk[key + ("#2" if key in by_kenmerk or r.reden == "dubbele_sleutel" else "")] = r.reden
+        assert r.detail  # a human explanation besides the code
+        assert r.gegevens["thema"] == "drugs"  # the row is kept whole
+    assert by_kenmerk == expected
+    assert "omgedraaide coördinaten hersteld: 1" in (report.melding or "")
+
+
+def test_too_many_rejects_store_nothing_but_the_report(engine: Engine, tmp_path: Path) -> None:
+    load_bronnen(engine, tmp_path)
+    path, expected = planted_signals(tmp_path)
+    report = ingest(engine, "signalen", path)  # no addresses loaded: nothing matches
+    assert report.status == "afgewezen"
+    assert count(engine, "SELECT count(*) FROM signaal") == 0
+    assert (
+        count(engine, "SELECT count(*) FROM ingest_reject WHERE ingest_run_id = :r", r=report.run_id)
+        == report.afgekeurd
+    )
+    assert report.afgekeurd > 0.05 * report.gelezen
+
+
+def test_invalid_polygon_is_repaired_only_when_safe(engine: Engine, tmp_path: Path) -> None:
+    ring = [[6.55, 53.20], [6.56, 53.20], [6.56, 53.21], [6.55, 53.21], [6.55, 53.20]]
+    bowtie = [[6.55, 53.20], [6.56, 53.21], [6.56, 53.20], [6.55, 53.21], [6.55, 53.20]]
+    spike = [
+        [6.55, 53.20],
+        [6.56, 53.20],
+        [6.56, 53.21],
+        [6.555, 53.21],
+        [6.555, 53.215],
+        [6.555, 53.21],
+        [6.55, 53.21],
+        [6.55, 53.20],
+    ]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"RIN_NUMMER": code, "PLAN_NAAM": code},
+            "geometry": {"type": "Polygon", "coordinates": [coords]},
+        }
+        for code, coords in (("GOED", ring), ("VLINDER", bowtie), ("PIEK", spike))
+    ]
+    ingest(engine, "gebieden", files.cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
+    path = tmp_path / "ibis.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    report = ingest(engine, "gebieden", path, jaar=2024, reject_share=1.0)
+    with engine.connect() as c:
+        stored = set(c.execute(text("SELECT code FROM gebied WHERE soort = 'bedrijventerrein'")).scalars())
+        reasons = (
+            c.execute(text("SELECT reden FROM ingest_reject WHERE ingest_run_id = :r"), {"r": report.run_id})
+            .scalars()
+            .all()
+        )
+    assert stored == {"GOED", "PIEK"}  # the spike is cut off without changing the area
+    assert reasons == ["geometrie_ongeldig"]  # a bowtie has no safe repair
+    assert "geometrieën hersteld: 1" in (report.melding or "")
+
+
+def test_killed_ingest_leaves_the_previous_state(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    small = files.address_csv_cp1252(tmp_path / "klein.csv", n=500)
+    ingest(engine, "adressen", small)
+    before = {t: checksum(engine, t) for t in ("verblijfsobject", "ingest_run", "ingest_reject")}
+    big = tmp_path / "groot.csv"
+    lines = ["straat;huisnummer;postcode;woonplaats;x;y"]
+    lines += [
+        f"Teststraat;{i % 9000 + 1};{9700 + i // 9000}AB;Groningen;{230000 + i % 997};{580000 + i % 991}"
+        for i in range(400_000)
+    ]
+    big.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "DATABASE_URL": fresh_db}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "ingest", "adressen", str(big)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=files.REPO,
+    )
+    try:
+        # Wait until the run is really halfway: its rows are being copied into staging.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if count(engine, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY staging%'"):
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        else:
+            pytest.fail("the ingest never started copying")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert {t: checksum(engine, t) for t in before} == before
+    report = ingest(engine, "adressen", small)  # no manual cleanup needed
+    assert (report.status, report.ingevoegd, report.bijgewerkt) == ("geslaagd", 0, 0)
