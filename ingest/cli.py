@@ -51,6 +51,8 @@ def print_report(report: IngestReport) -> None:
     )
     if report.melding:
         console.print(f"  {report.melding}")
+    if report.fasen:
+        console.print("  fasen: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.fasen.items()), style="dim")
 
 
 def run_ingest(kind_name: str, options: Options) -> IngestReport:

@@ -56,26 +56,21 @@ def by_unique(series: pd.Series, fn: Any) -> pd.Series:
     return series.map(lookup).astype("object").where(series.notna(), None)
 
 
-def _strip(value: Any) -> str | None:
-    stripped = str(value).strip()
-    return stripped or None
-
-
 def text(series: pd.Series) -> pd.Series:
-    """Stripped text with empty strings as None."""
-    return by_unique(series.astype("object"), _strip)
+    """Stripped text (Arrow-backed string dtype) with empty strings as missing."""
+    stripped = series.astype("string").str.strip()
+    return stripped.where((stripped.str.len() > 0).fillna(False))
 
 
 def postcode(series: pd.Series) -> tuple[pd.Series, Reasons]:
     """'9712 kb' -> '9712KB'; missing or malformed is a reason."""
-    cleaned = by_unique(series, lambda v: re.sub(r"\s+", "", str(v)).upper() or None)
-    valid = by_unique(cleaned, lambda v: bool(POSTCODE.match(v)))
-    ok = valid.fillna(False).to_numpy(dtype=bool)
+    cleaned = text(series.astype("string").str.replace(r"\s+", "", regex=True).str.upper())
+    ok = cleaned.str.fullmatch(POSTCODE.pattern).fillna(False).to_numpy(dtype=bool)
     reasons = no_reasons(len(series))
     absent = cleaned.isna().to_numpy()
     reasons[absent] = "postcode_ontbreekt"
     reasons[~ok & ~absent] = "postcode_ongeldig"
-    return cleaned.where(pd.Series(ok, index=series.index), None), reasons
+    return cleaned.where(ok), reasons
 
 
 def _house_parts(value: Any) -> tuple[int | None, str | None, str | None]:

@@ -45,10 +45,10 @@ BAG_ID = re.compile(r"^\d{1,16}$")
 def bag_id(series: pd.Series, reason: str) -> tuple[pd.Series, np.ndarray[Any, Any]]:
     """16-digit BAG ids; leading zeros lost in a spreadsheet are put back."""
     cleaned = text(series)
-    padded = by_unique(cleaned, lambda v: v.zfill(16) if BAG_ID.match(v) else None)
+    ok = cleaned.str.fullmatch(BAG_ID.pattern).fillna(False)
     reasons = no_reasons(len(series))
-    reasons[(cleaned.notna() & padded.isna()).to_numpy()] = reason
-    return padded, reasons
+    reasons[(cleaned.notna() & ~ok).to_numpy(dtype=bool)] = reason
+    return cleaned.str.zfill(16).where(ok), reasons
 
 
 def address_key(postcodes: pd.Series, numbers: pd.DataFrame) -> pd.Series:

@@ -1,0 +1,1 @@
+"""Side-by-side speed comparisons; run with ``python -m benchmarks [ingest|tiles]``."""

@@ -1,0 +1,92 @@
+"""Shared pieces of the benchmarks: a throwaway cluster, timing with peak RSS, tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from app.pgcluster import Cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "benchmarks" / ".cache"
+console = Console()
+
+
+@dataclass
+class Timing:
+    """One measured command."""
+
+    label: str
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@contextmanager
+def cluster() -> Iterator[Cluster]:
+    """A fresh cluster with production settings (fsync on), removed afterwards."""
+    c = Cluster.at(Path(tempfile.mkdtemp(prefix="okaart-bench-")))
+    c.start("postgres")
+    try:
+        yield c
+    finally:
+        c.destroy()
+
+
+def fresh_database(c: Cluster, name: str) -> str:
+    """Create an empty PostGIS database; returns its SQLAlchemy URL."""
+    with psycopg.connect(c.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    c.ensure_database(name)
+    return c.url(name)
+
+
+def timed(label: str, rows: int, cmd: list[str], env: dict[str, str] | None = None) -> Timing:
+    """Run a command as a child; wall time and its peak RSS (through benchmarks/rss.py)."""
+    launcher = [sys.executable, "-S", str(ROOT / "benchmarks" / "rss.py")]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [*launcher, *cmd], env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, check=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    err = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{label} failed ({proc.returncode}): {err[-2000:]}")
+    peak_kb = int(err.rsplit("OKAART_PEAK_RSS_KB=", 1)[1].split()[0])
+    return Timing(label, rows, seconds, peak_kb / 1024)
+
+
+def report(title: str, timings: list[Timing], peer: str, floor: str) -> None:
+    """Print rows/s, peak RSS and the ratios against the peer and the floor."""
+    by_label = {t.label: t for t in timings}
+    table = Table(title=title)
+    for column in ("tool", "rows", "s", "rows/s", "peak RSS MB", f"× {peer}", f"× {floor}"):
+        table.add_column(column, justify="right" if column != "tool" else "left")
+    for t in timings:
+        table.add_row(
+            t.label,
+            f"{t.rows:,}",
+            f"{t.seconds:.2f}",
+            f"{t.rate:,.0f}",
+            f"{t.peak_rss_mb:,.0f}",
+            f"{t.rate / by_label[peer].rate:.2f}",
+            f"{t.rate / by_label[floor].rate:.2f}",
+        )
+    console.print(table)
