@@ -1,14 +1,109 @@
-"""The demo: load the sample dataset in data/ into the database, once."""
+"""The demo: build the (partly synthetic) Groningen dataset and ingest it, once.
+
+The files are built deterministically by ``data/build_demo.py`` into the data directory
+and loaded through the same ingest pipeline an operator uses. A file whose exact content
+(sha256) was already ingested successfully is skipped, so a second ``okaart demo`` starts
+in seconds and changes nothing.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
+from pathlib import Path
+from typing import Any
 
+from rich.console import Console
+from sqlalchemy import Engine, text
+
+from app import db
 from app.settings import Settings
+from ingest import bronnen
+from ingest.base import Options
+from ingest.pipeline import IngestReport, Pipeline, file_sha256
+from ingest.sources import KINDS
 
 log = logging.getLogger("okaart.demo")
+REPO = Path(__file__).resolve().parent.parent
+BUILDER = REPO / "data" / "build_demo.py"
+
+
+def build_files(out: Path) -> dict[str, Path]:
+    """Build the demo files into ``out`` (skipped when its manifest exists)."""
+    if (out / "MANIFEST.json").exists():
+        return files_in(out)
+    spec = importlib.util.spec_from_file_location("okaart_build_demo", BUILDER)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"demo builder not found at {BUILDER}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the builder loads
+    spec.loader.exec_module(module)
+    module.build(out)
+    return files_in(out)
+
+
+def files_in(out: Path) -> dict[str, Path]:
+    """The demo files in load order: areas, addresses, vacancy, then signals per partner."""
+    plan = {
+        "gebieden": out / "gebieden_cbs_2024.gpkg",
+        "bedrijventerreinen": out / "bedrijventerreinen_ibis.geojson",
+        "adressen": out / "adressen_bag.gpkg",
+        "leegstand": out / "leegstand.csv",
+    }
+    for path in sorted((out / "signalen").iterdir()):
+        if path.suffix in (".csv", ".xlsx") and path.stem != "bronnen":
+            plan[f"signalen:{path.stem}"] = path
+    return plan
+
+
+def _already_loaded(engine: Engine, soort: str, path: Path) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM ingest_run WHERE soort = :soort AND sha256 = :sha"
+                    " AND status = 'geslaagd')"
+                ),
+                {"soort": soort, "sha": file_sha256(path)},
+            ).scalar_one()
+        )
+
+
+def load_into(engine: Engine, out: Path, console: Console | None = None) -> list[IngestReport]:
+    """Ingest every demo file that is not loaded yet; returns the reports of the runs made."""
+    console = console or Console(stderr=True)
+    files = build_files(out)
+    with engine.begin() as conn:
+        bronnen.load(conn, out / "signalen" / "bronnen.csv")
+    reports = []
+    for name, path in files.items():
+        kind = name.split(":")[0]
+        options: dict[str, Any] = {
+            "path": path,
+            "jaar": 2024 if kind in ("gebieden", "bedrijventerreinen") else None,
+        }
+        if kind == "bedrijventerreinen":
+            kind = "gebieden"
+        if kind == "signalen":
+            options["bron"] = path.stem
+        if kind == "leegstand":
+            options["bron"] = "gemeente"
+        if _already_loaded(engine, kind, path):
+            continue
+        report = Pipeline(engine, KINDS[kind](), console).run(Options(**options))
+        console.print(
+            f"demo: {path.name}: {report.status}, {report.ingevoegd:,} nieuw, "
+            f"{report.afgekeurd:,} afgekeurd ({report.duur_ms / 1000:.1f} s)"
+        )
+        reports.append(report)
+    return reports
 
 
 def load(url: str, settings: Settings) -> None:
-    """Load the demo dataset (filled in by the ingest work)."""
-    log.info("demo data: nothing to load yet")
+    """Build and load the demo dataset into the database at ``url``."""
+    engine = db.make_engine(url)
+    try:
+        load_into(engine, settings.data_dir / "demo")
+    finally:
+        engine.dispose()

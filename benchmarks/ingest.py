@@ -110,7 +110,7 @@ def floor_csv(source: Path, workdir: Path) -> tuple[Path, int]:
                 "oppervlakte": None,
                 "bouwjaar": None,
                 "status": None,
-            }  # fmt: skip
+            },
         )
     else:
         gdf = pyogrio.read_dataframe(source, layer="verblijfsobject")
@@ -128,7 +128,7 @@ def floor_csv(source: Path, workdir: Path) -> tuple[Path, int]:
                 "oppervlakte": gdf["oppervlakte"],
                 "bouwjaar": gdf["bouwjaar"],
                 "status": gdf["status"],
-            }  # fmt: skip
+            },
         )
     frame["geom"] = shapely.to_wkb(
         shapely.set_srid(np.asarray(geom.values), 28992), hex=True, include_srid=True

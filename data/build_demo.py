@@ -150,18 +150,19 @@ class Bron:
     datum: str  # strftime pattern of date columns in CSV
 
 
-# partner register: code, dataklasse, convenant, retention in months, naam, organisatie
+# partner register: code, dataklasse, convenant, retention in months, naam, organisatie.
+# Retention is at least 48 months so the 2023-2025 demo signals are all still kept in 2026.
 REGISTER = """
 politie|vertrouwelijk|riec|60|Politie Noord-Nederland|Politie
 riec|vertrouwelijk|riec|60|RIEC Noord-Nederland|RIEC Noord-Nederland
-gemeente_oov|intern|gemeente|36|Openbare Orde en Veiligheid|Gemeente Groningen
-gemeente_vth|intern|gemeente|36|Vergunningen, Toezicht en Handhaving|Gemeente Groningen
-pandenbrigade|intern|gemeente|36|Pandenbrigade|Gemeente Groningen
-waterschap|intern|buitengebied|24|Noorderzijlvest en Hunze en Aa’s|Waterschappen
-lto_noord|intern|buitengebied|24|LTO Noord|LTO Noord
+gemeente_oov|intern|gemeente|60|Openbare Orde en Veiligheid|Gemeente Groningen
+gemeente_vth|intern|gemeente|60|Vergunningen, Toezicht en Handhaving|Gemeente Groningen
+pandenbrigade|intern|gemeente|60|Pandenbrigade|Gemeente Groningen
+waterschap|intern|buitengebied|48|Noorderzijlvest en Hunze en Aa’s|Waterschappen
+lto_noord|intern|buitengebied|48|LTO Noord|LTO Noord
 arbeidsinspectie|vertrouwelijk|riec|60|Nederlandse Arbeidsinspectie|Ministerie van SZW
-meld_misdaad_anoniem|vertrouwelijk|riec|24|Meld Misdaad Anoniem|Stichting M.
-wij_groningen|vertrouwelijk|zorg|24|WIJ Groningen|WIJ Groningen
+meld_misdaad_anoniem|vertrouwelijk|riec|48|Meld Misdaad Anoniem|Stichting M.
+wij_groningen|vertrouwelijk|zorg|48|WIJ Groningen|WIJ Groningen
 bibob_bureau|vertrouwelijk|bibob|84|Bureau Bibob|Gemeente Groningen
 zorg_veiligheidshuis|vertrouwelijk|zorg|60|Zorg- en Veiligheidshuis Groningen|ZVH Groningen
 """

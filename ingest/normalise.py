@@ -51,9 +51,12 @@ def first_reason(*arrays: Reasons) -> Reasons:
 
 def by_unique(series: pd.Series, fn: Any) -> pd.Series:
     """Apply ``fn`` once per distinct value: addresses repeat streets, cities, uses."""
-    values = series.dropna().unique()
-    lookup = {v: fn(v) for v in values}
-    return series.map(lookup).astype("object").where(series.notna(), None)
+    plain = series.astype("object")
+    present = plain.notna()
+    lookup = {v: fn(v) for v in plain[present].unique()}
+    out = plain.map(lookup).astype("object")
+    out[~present] = None
+    return out
 
 
 def text(series: pd.Series) -> pd.Series:

@@ -164,6 +164,13 @@ def bulk_indexes(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
     conn.execute(text(f"SET LOCAL ROLE {INGEST_ROLE}"))
 
 
+def refresh_indicators(conn: Connection) -> None:
+    """Recompute the materialised indicators (after ingests and retention runs)."""
+    conn.execute(text("SET work_mem = '256MB'"))
+    conn.execute(text("REFRESH MATERIALIZED VIEW CONCURRENTLY indicator"))
+    conn.commit()
+
+
 class Pipeline:
     """Runs a source kind over a file against one database."""
 
@@ -275,6 +282,8 @@ class Pipeline:
         report = IngestReport(0, self.kind.name, options.path.name, sha, "mislukt")
         try:
             with self.engine.connect() as conn, conn.begin():
+                # Sorts and hashes over a million staged rows stay in memory.
+                conn.execute(text("SET LOCAL work_mem = '256MB'"))
                 conn.execute(text(f"SET LOCAL ROLE {INGEST_ROLE}"))
                 run_id = conn.execute(
                     text(
@@ -480,10 +489,12 @@ class Pipeline:
         )
 
     def _analyze(self) -> None:
-        """Fresh statistics after a load; outside the data transaction, as the owner."""
+        """Fresh statistics and indicators after a load; outside the data transaction, as
+        the owner. CONCURRENTLY keeps the indicator view readable while it refreshes."""
         with self.engine.connect() as conn:
             conn.execute(text(f"ANALYZE {self.kind.table}"))
             conn.commit()
+            refresh_indicators(conn)
 
     def _record_failure(self, report: IngestReport, started: datetime) -> None:
         """A failed run leaves its report, written apart from the rolled-back data."""

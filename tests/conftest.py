@@ -122,3 +122,27 @@ def conn(shared_engine: Engine) -> Iterator[Connection]:
             yield connection
         finally:
             transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo files, built once per session."""
+    from app.demo import build_files
+
+    out = tmp_path_factory.mktemp("demo")
+    build_files(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_engine(pg_server: TestServer, template_url: str, demo_dir: Path) -> Iterator[Engine]:
+    """A database with the whole demo dataset, loaded once per session; read-only for tests."""
+    from app.demo import load_into
+
+    name = f"okaart_demo_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(pg_server.create_database(name, template=TEMPLATE))
+    reports = load_into(engine, demo_dir)
+    failed = [r for r in reports if r.status != "geslaagd"]
+    assert not failed, [(r.bestand, r.status, r.melding) for r in failed]
+    yield engine
+    engine.dispose()

@@ -338,7 +338,7 @@ def test_planted_bad_rows_are_quarantined_with_their_reason(engine: Engine, tmp_
 
 def test_too_many_rejects_store_nothing_but_the_report(engine: Engine, tmp_path: Path) -> None:
     load_bronnen(engine, tmp_path)
-    path, expected = planted_signals(tmp_path)
+    path, _ = planted_signals(tmp_path)
     report = ingest(engine, "signalen", path)  # no addresses loaded: nothing matches
     assert report.status == "afgewezen"
     assert count(engine, "SELECT count(*) FROM signaal") == 0
@@ -425,3 +425,35 @@ def test_killed_ingest_leaves_the_previous_state(fresh_db: str, engine: Engine, 
     assert {t: checksum(engine, t) for t in before} == before
     report = ingest(engine, "adressen", small)  # no manual cleanup needed
     assert (report.status, report.ingevoegd, report.bijgewerkt) == ("geslaagd", 0, 0)
+
+
+def test_bulk_load_rebuilds_indexes_and_constraints(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import pipeline
+
+    def definitions() -> set[str]:
+        with engine.connect() as c:
+            indexes = c.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE tablename = 'verblijfsobject'")
+            ).scalars()
+            constraints = c.execute(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'verblijfsobject'::regclass"
+                )
+            ).scalars()
+            return {*indexes, *constraints}
+
+    before = definitions()
+    monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 10)
+    path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=300)
+    first = ingest(engine, "adressen", path)  # empty table: plain insert, indexes rebuilt
+    assert (first.ingevoegd, first.bijgewerkt) == (300, 0)
+    assert definitions() == before
+    second = ingest(engine, "adressen", path)
+    assert (second.ingevoegd, second.bijgewerkt, second.ongewijzigd) == (0, 0, 300)
+    with engine.connect() as c:
+        plan = "\n".join(
+            c.execute(text("EXPLAIN SELECT * FROM verblijfsobject WHERE sleutel = 'x'")).scalars()
+        )
+    assert "verblijfsobject_sleutel_key" in plan

@@ -24,10 +24,11 @@ from sqlalchemy import text
 from ingest import areas
 from ingest.base import Column, Context, Normalised, SourceKind, resolve_columns
 from ingest.errors import IngestError
-from ingest.normalise import first_reason, no_reasons
+from ingest.normalise import by_unique, first_reason, no_reasons
 from ingest.normalise import text as clean_text
 
-#: Layouts by area type: the code column decides which one a layer is.
+#: Layouts by area type: the code column decides which one a layer is, checked in this order
+#: (a wijken layer also carries gemeentecode, a business park file may too).
 LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "buurt": {
         "code": ("buurtcode", "bu_code"),
@@ -40,12 +41,12 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
         "naam": ("wijknaam", "wk_naam"),
         "gemeentecode": ("gemeentecode", "gm_code"),
     },
-    "gemeente": {"code": ("gemeentecode", "gm_code"), "naam": ("gemeentenaam", "gm_naam")},
     "bedrijventerrein": {
         "code": ("rin_nummer", "rinnummer"),
         "naam": ("plan_naam", "bedrijvent", "bedrijventerrein", "naam"),
         "gemeentecode": ("gm_code", "gemeentecode"),
     },
+    "gemeente": {"code": ("gemeentecode", "gm_code"), "naam": ("gemeentenaam", "gm_naam")},
 }
 GENERIC = {"code": ("code",), "naam": ("naam", "name"), "gemeentecode": ("gemeentecode", "gm_code")}
 CODE_PATTERNS = {
@@ -133,7 +134,7 @@ class Gebieden(SourceKind):
 
     def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
         soort = str(ctx.extra["soort"])
-        code = clean_text(frame["code"])
+        code = clean_text(frame["code"]).astype("object")
         if soort in ("gemeente", "wijk", "buurt", "buitengebied"):
             code = code.map(lambda v: v.upper() if isinstance(v, str) else v)
         reasons = no_reasons(len(frame))
@@ -143,13 +144,15 @@ class Gebieden(SourceKind):
         naam = clean_text(frame["naam"])
         naam_reasons = no_reasons(len(frame))
         naam_reasons[naam.isna().to_numpy()] = "naam_ontbreekt"
-        gemeente = clean_text(frame["gemeentecode"]).map(
-            lambda v: _gemeentecode(v) if v is not None else None
-        )
+        gemeente = by_unique(clean_text(frame["gemeentecode"]), _gemeentecode)
         if soort in ("buurt", "wijk", "gemeente"):
             derived = code.map(lambda v: f"GM{v[2:6]}" if isinstance(v, str) and len(v) >= 6 else None)
             gemeente = gemeente.where(gemeente.notna(), derived)
-        wijk = clean_text(frame["wijkcode"]) if soort == "buurt" else pd.Series(None, index=frame.index)
+        wijk = (
+            clean_text(frame["wijkcode"]).astype("object")
+            if soort == "buurt"
+            else pd.Series(None, index=frame.index, dtype=object)
+        )
         if soort == "buurt":
             wijk = wijk.where(wijk.notna(), code.map(lambda v: f"WK{v[2:8]}" if isinstance(v, str) else None))
         others = [c for c in frame.columns if c.startswith("+")]

@@ -1,0 +1,130 @@
+"""Principals, API keys and the clearance a role gives.
+
+A key is shown once and stored only as its sha256: keys are 32 random bytes, so a fast
+hash is enough (no password stretching needed), and a lookup by its non-secret prefix
+avoids comparing against every stored hash. Every route resolves the caller through
+:func:`current_principal`; what a principal may see is decided in one place
+(:func:`can_see`), and a layer it may not see answers exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Connection, text
+
+Rol = Literal["beheerder", "analist", "partner", "planner"]
+Clearance = Literal["aggregaat", "signalen", "adressen"]
+
+#: What each role may see. Planners: suppressed aggregates only. Partners: aggregates and
+#: the signal points of the covenants they are party to. Analysts: everything of their
+#: municipality, addresses included. Beheerders: everything.
+ROLE_CLEARANCE: dict[str, frozenset[str]] = {
+    "planner": frozenset({"aggregaat"}),
+    "partner": frozenset({"aggregaat", "signalen"}),
+    "analist": frozenset({"aggregaat", "signalen", "adressen"}),
+    "beheerder": frozenset({"aggregaat", "signalen", "adressen"}),
+}
+KEY_PREFIX = "okk"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: role, organisation, covenants, municipalities, allowed purposes."""
+
+    id: int
+    naam: str
+    rol: str
+    organisatie: str
+    convenanten: tuple[str, ...]
+    gemeenten: tuple[str, ...]
+    doelen: tuple[str, ...]
+
+    @property
+    def suppressed(self) -> bool:
+        """Aggregate-only principals get small counts withheld."""
+        return self.rol == "planner"
+
+    def can_see(self, clearance: str) -> bool:
+        return clearance in ROLE_CLEARANCE.get(self.rol, frozenset())
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its lookup prefix: ``okk_<prefix>_<secret>``."""
+    prefix = secrets.token_urlsafe(9)[:12].replace("-", "x").replace("_", "y")
+    return f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def create_principal_key(
+    conn: Connection,
+    *,
+    naam: str,
+    rol: str,
+    organisatie: str,
+    convenanten: list[str],
+    gemeenten: list[str],
+    doelen: list[str],
+) -> tuple[str, int]:
+    """Create (or reuse by name) a principal and give it a new key; returns (key, key id)."""
+    principal_id = conn.execute(
+        text(
+            "INSERT INTO principal (naam, rol, organisatie, convenanten, gemeenten, doelen)"
+            " VALUES (:naam, :rol, :organisatie, :convenanten, :gemeenten, :doelen)"
+            " ON CONFLICT (naam) DO UPDATE SET rol = EXCLUDED.rol, organisatie = EXCLUDED.organisatie,"
+            " convenanten = EXCLUDED.convenanten, gemeenten = EXCLUDED.gemeenten,"
+            " doelen = EXCLUDED.doelen, actief = true RETURNING id"
+        ),
+        {
+            "naam": naam,
+            "rol": rol,
+            "organisatie": organisatie,
+            "convenanten": convenanten,
+            "gemeenten": gemeenten,
+            "doelen": doelen,
+        },
+    ).scalar_one()
+    key, prefix = new_key()
+    key_id = conn.execute(
+        text("INSERT INTO api_key (principal_id, prefix, hash) VALUES (:p, :prefix, :hash) RETURNING id"),
+        {"p": principal_id, "prefix": prefix, "hash": hash_key(key)},
+    ).scalar_one()
+    return key, int(key_id)
+
+
+def principal_for_key(conn: Connection, key: str) -> Principal | None:
+    """The active principal a presented key belongs to, or None."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    row = (
+        conn.execute(
+            text(
+                "SELECT k.hash, p.id, p.naam, p.rol, p.organisatie, p.convenanten, p.gemeenten, p.doelen"
+                " FROM api_key k JOIN principal p ON p.id = k.principal_id"
+                " WHERE k.prefix = :prefix AND k.ingetrokken_op IS NULL AND p.actief"
+                " AND (k.verloopt_op IS NULL OR k.verloopt_op > now())"
+            ),
+            {"prefix": parts[1]},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or not hmac.compare_digest(row["hash"], hash_key(key)):
+        return None
+    return Principal(
+        id=row["id"],
+        naam=row["naam"],
+        rol=row["rol"],
+        organisatie=row["organisatie"],
+        convenanten=tuple(row["convenanten"]),
+        gemeenten=tuple(row["gemeenten"]),
+        doelen=tuple(row["doelen"]),
+    )

@@ -1,0 +1,83 @@
+"""The ``Layer`` model: everything every output needs to publish one map layer.
+
+A layer is one small file that builds one frozen ``Layer``; unknown fields are errors, so
+a typo cannot silently publish a layer without, say, its clearance. The registry
+(``layers/__init__.py``) feeds features, tiles, maps and exports the same way.
+The checklist follows martin's table source: id column, geometry column, SRID, zoom
+range, properties; plus what a public-sector map needs: clearance and suppression.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.security import Clearance
+
+
+class Property(BaseModel):
+    """One published attribute."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: Literal["string", "integer", "number", "boolean", "date"]
+    title: str
+    #: A filter parameter of that name is allowed on items (``?thema=drugs``).
+    filterable: bool = False
+    #: A count (or a rate derived from one) that aggregate-only users see suppressed.
+    suppress: Literal["count", "derived"] | None = None
+
+
+class LegendClass(BaseModel):
+    """One class of a classed legend: values >= ``min`` get ``colour``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min: float
+    colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    label: str
+
+
+class Style(BaseModel):
+    """How maps draw the layer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    colour: str = Field(default="#3182bd", pattern=r"^#[0-9a-fA-F]{6}$")
+    property: str | None = None  # the property the legend classes apply to
+    classes: tuple[LegendClass, ...] = ()
+
+
+class Layer(BaseModel):
+    """A published map layer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    description: str
+    kind: Literal["gebied", "punten"]
+    #: The view or table the layer reads (created by a migration; never user input).
+    source: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    id_column: str = "id"
+    geometry_column: str = "geom"
+    #: A stored EPSG:3857 copy with its own GIST index, for tiles (DESIGN §10).
+    tile_geometry_column: str = "geom_3857"
+    geometry_type: Literal["Point", "MultiPolygon"]
+    properties: tuple[Property, ...]
+    datetime_column: str | None = None
+    #: Source tables whose ingests change this layer (for the ETag's data version).
+    tables: tuple[str, ...]
+    minzoom: int = Field(default=8, ge=0, le=22)
+    maxzoom: int = Field(default=18, ge=0, le=22)
+    style: Style = Style()
+    clearance: Clearance
+    #: Counts below this are withheld for aggregate-only users (None: settings default).
+    suppression_k: int | None = None
+    #: Rows carry a ``convenant`` column: partners see only their covenants' rows.
+    by_convenant: bool = False
+
+    def property(self, name: str) -> Property | None:
+        return next((p for p in self.properties if p.name == name), None)
