@@ -26,8 +26,10 @@ cli.add_typer(db_cli, name="db")
 
 
 def _add_subcommands() -> None:
+    from app.keys_cli import keys_cli
     from ingest.cli import bronnen_cli, ingest_cli
 
+    cli.add_typer(keys_cli, name="keys")
     cli.add_typer(ingest_cli, name="ingest")
     cli.add_typer(bronnen_cli, name="bronnen")
 

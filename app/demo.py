@@ -21,7 +21,7 @@ from app import db
 from app.settings import Settings
 from ingest import bronnen
 from ingest.base import Options
-from ingest.pipeline import IngestReport, Pipeline, file_sha256
+from ingest.pipeline import IngestReport, Pipeline, file_sha256, refresh_indicators
 from ingest.sources import KINDS
 
 log = logging.getLogger("okaart.demo")
@@ -97,6 +97,9 @@ def load_into(engine: Engine, out: Path, console: Console | None = None) -> list
             f"{report.afgekeurd:,} afgekeurd ({report.duur_ms / 1000:.1f} s)"
         )
         reports.append(report)
+    if reports:
+        with engine.connect() as conn:
+            refresh_indicators(conn)
     return reports
 
 

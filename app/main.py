@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from app import db, errors
-from app.routers import health
+from app.dataversion import DataVersions
+from app.routers import gebieden, health, ogc, tiles
 from app.settings import Settings, get_settings
 
 
@@ -41,6 +42,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.versions = DataVersions(engine)
+    app.state.principal_cache = {}
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(ogc.router)
+    app.include_router(tiles.router)
+    app.include_router(gebieden.router)
     return app

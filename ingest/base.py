@@ -45,6 +45,8 @@ class Options:
     dry_run: bool = False
     reject_share: float = 0.05
     batch_size: int = 50_000
+    #: Refresh the indicator view after the run (a batch of loads refreshes once at the end).
+    refresh: bool = True
 
 
 @dataclass

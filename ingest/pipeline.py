@@ -351,7 +351,7 @@ class Pipeline:
                 report.duur_ms = int((time.perf_counter() - t0) * 1000)
                 self._finish(conn, report)
             if report.status == "geslaagd":
-                self._analyze()
+                self._analyze(refresh=options.refresh)
                 report.phase("analyze", mark)
         except IngestError as exc:
             report.melding = str(exc)
@@ -488,13 +488,14 @@ class Pipeline:
             {**report.as_dict(), "fasen_json": orjson.dumps(report.fasen).decode()},
         )
 
-    def _analyze(self) -> None:
+    def _analyze(self, *, refresh: bool) -> None:
         """Fresh statistics and indicators after a load; outside the data transaction, as
         the owner. CONCURRENTLY keeps the indicator view readable while it refreshes."""
         with self.engine.connect() as conn:
             conn.execute(text(f"ANALYZE {self.kind.table}"))
             conn.commit()
-            refresh_indicators(conn)
+            if refresh:
+                refresh_indicators(conn)
 
     def _record_failure(self, report: IngestReport, started: datetime) -> None:
         """A failed run leaves its report, written apart from the rolled-back data."""

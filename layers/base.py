@@ -26,8 +26,10 @@ class Property(BaseModel):
     title: str
     #: A filter parameter of that name is allowed on items (``?thema=drugs``).
     filterable: bool = False
-    #: A count (or a rate derived from one) that aggregate-only users see suppressed.
+    #: A count (or a figure derived from one) that aggregate-only users see suppressed.
     suppress: Literal["count", "derived"] | None = None
+    #: For a derived figure: the count it is computed from (withheld together).
+    basis: str | None = None
 
 
 class LegendClass(BaseModel):
@@ -78,6 +80,20 @@ class Layer(BaseModel):
     suppression_k: int | None = None
     #: Rows carry a ``convenant`` column: partners see only their covenants' rows.
     by_convenant: bool = False
+    #: Fixed conditions on the source (allow-listed column = value), e.g. the area type.
+    where: dict[str, str] = Field(default_factory=dict)
+    #: Filters applied to maps and tiles when the request names none (period, theme);
+    #: items without filters list every row.
+    defaults: dict[str, str] = Field(default_factory=dict)
+
+    def defaults_for(self, given: dict[str, str]) -> dict[str, str]:
+        """The default filters a request did not override. A default on ``x_soort`` gives
+        way when ``x`` itself is given (``periode=2024-K1`` needs no ``periode_soort``)."""
+        return {
+            k: v
+            for k, v in self.defaults.items()
+            if k not in given and not (k.endswith("_soort") and k.removesuffix("_soort") in given)
+        }
 
     def property(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -146,3 +147,86 @@ def demo_engine(pg_server: TestServer, template_url: str, demo_dir: Path) -> Ite
     assert not failed, [(r.bestand, r.status, r.melding) for r in failed]
     yield engine
     engine.dispose()
+
+
+PRINCIPALS = {
+    "beheerder": dict(
+        rol="beheerder",
+        organisatie="Gemeente Groningen",
+        convenanten=[],
+        gemeenten=["GM0014"],
+        doelen=["beheer"],
+    ),
+    "analist": dict(
+        rol="analist",
+        organisatie="Gemeente Groningen",
+        convenanten=["gemeente", "riec"],
+        gemeenten=["GM0014"],
+        doelen=["analyse"],
+    ),
+    "analist_elders": dict(
+        rol="analist",
+        organisatie="Gemeente Assen",
+        convenanten=["gemeente"],
+        gemeenten=["GM0106"],
+        doelen=["analyse"],
+    ),
+    "planner": dict(
+        rol="planner",
+        organisatie="Gemeente Groningen",
+        convenanten=[],
+        gemeenten=["GM0014"],
+        doelen=["planvorming"],
+    ),
+    "partner_riec": dict(
+        rol="partner",
+        organisatie="Politie Noord-Nederland",
+        convenanten=["riec"],
+        gemeenten=["GM0014"],
+        doelen=["opsporing"],
+    ),
+    "partner_zorg": dict(
+        rol="partner",
+        organisatie="WIJ Groningen",
+        convenanten=["zorg"],
+        gemeenten=["GM0014"],
+        doelen=["zorg"],
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def api_keys(demo_engine: Engine) -> dict[str, str]:
+    """One API key per kind of principal, on the demo database."""
+    from app.security import create_principal_key
+
+    keys = {}
+    with demo_engine.begin() as conn:
+        for name, spec in PRINCIPALS.items():
+            keys[name], _ = create_principal_key(conn, naam=f"test-{name}", **spec)  # type: ignore[arg-type]
+    return keys
+
+
+@pytest.fixture(scope="session")
+def demo_app(demo_engine: Engine) -> Iterator[Any]:
+    """The service on the demo database, reading as the api role (as in production)."""
+    from app.main import create_app
+    from app.settings import Settings
+
+    url = demo_engine.url.render_as_string(hide_password=False)
+    api = db.make_engine(url, role="okaart_api", statement_timeout_ms=5000)
+    app = create_app(Settings(database_url=url, environment="test"), engine=api)
+    yield app
+    api.dispose()
+
+
+@pytest.fixture(scope="session")
+def client(demo_app: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(demo_app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

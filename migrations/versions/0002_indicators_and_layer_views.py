@@ -34,19 +34,19 @@ def upgrade() -> None:
         WHERE g.jaar = (SELECT max(x.jaar) FROM gebied x WHERE x.soort = g.soort);
         COMMENT ON VIEW actueel_gebied IS 'Areas of the newest boundary edition per area type.';
 
-        -- Every point once per area it lies in: buurt, wijk, bedrijventerrein, buitengebied.
+        -- Every signal once per area it lies in: buurt, wijk, bedrijventerrein, buitengebied.
         CREATE VIEW punt_gebied AS
-        SELECT 'signaal'::text AS bron_tabel, s.id, s.gemeentecode, s.thema, s.soort, s.datum,
-               NULL::date AS tot, a.gebied_soort, a.code
-        FROM signaal s CROSS JOIN LATERAL (VALUES
-            ('buurt', s.buurtcode), ('wijk', s.wijkcode),
-            ('bedrijventerrein', s.bedrijventerreincode),
-            ('buitengebied', CASE WHEN s.buitengebied THEN (
-                SELECT b.code FROM actueel_gebied b
-                WHERE b.soort = 'buitengebied' AND b.gemeentecode = s.gemeentecode
-                ORDER BY b.code LIMIT 1) END)
-        ) AS a(gebied_soort, code)
-        WHERE a.code IS NOT NULL;
+        WITH bg AS (
+            SELECT DISTINCT ON (gemeentecode) gemeentecode, code FROM actueel_gebied
+            WHERE soort = 'buitengebied' ORDER BY gemeentecode, code
+        )
+        SELECT s.id, s.gemeentecode, s.thema, s.soort, s.datum, u.gebied_soort, u.code
+        FROM signaal s
+        LEFT JOIN bg ON s.buitengebied AND bg.gemeentecode = s.gemeentecode
+        CROSS JOIN LATERAL (VALUES ('buurt', s.buurtcode), ('wijk', s.wijkcode),
+            ('bedrijventerrein', s.bedrijventerreincode), ('buitengebied', bg.code))
+            AS u(gebied_soort, code)
+        WHERE u.code IS NOT NULL;
 
         CREATE MATERIALIZED VIEW indicator AS
         WITH area AS (
@@ -68,15 +68,23 @@ def upgrade() -> None:
             FROM span, generate_series(date_trunc('quarter', lo), date_trunc('quarter', hi), interval '3 months') d
         ),
         thema AS (SELECT unnest(ARRAY[{THEMAS}]) AS thema),
+        bg AS (
+            SELECT DISTINCT ON (gemeentecode) gemeentecode, code FROM actueel_gebied
+            WHERE soort = 'buitengebied' ORDER BY gemeentecode, code
+        ),
+        adres_in AS (
+            SELECT u.gebied_soort, u.code, count(*) AS adressen
+            FROM verblijfsobject v
+            LEFT JOIN bg ON v.buitengebied AND bg.gemeentecode = v.gemeentecode
+            CROSS JOIN LATERAL (VALUES ('buurt', v.buurtcode), ('wijk', v.wijkcode),
+                ('bedrijventerrein', v.bedrijventerreincode), ('buitengebied', bg.code))
+                AS u(gebied_soort, code)
+            WHERE u.code IS NOT NULL
+            GROUP BY u.gebied_soort, u.code
+        ),
         adres AS (
-            SELECT a.soort, a.code, count(v.id) AS adressen
-            FROM area a
-            LEFT JOIN verblijfsobject v ON v.gemeentecode = a.gemeentecode AND (
-                (a.soort = 'buurt' AND v.buurtcode = a.code)
-                OR (a.soort = 'wijk' AND v.wijkcode = a.code)
-                OR (a.soort = 'bedrijventerrein' AND v.bedrijventerreincode = a.code)
-                OR (a.soort = 'buitengebied' AND v.buitengebied))
-            GROUP BY a.soort, a.code
+            SELECT a.soort, a.code, coalesce(ai.adressen, 0) AS adressen
+            FROM area a LEFT JOIN adres_in ai ON ai.gebied_soort = a.soort AND ai.code = a.code
         ),
         telling AS (
             SELECT p.gebied_soort, p.code, pe.periode, t.thema,
@@ -101,15 +109,15 @@ def upgrade() -> None:
             SELECT gemeentecode, count(*) AS adressen FROM verblijfsobject GROUP BY gemeentecode
         ),
         leeg AS (
-            SELECT a.soort, a.code, pe.periode, count(l.id) AS leegstand
-            FROM area a CROSS JOIN periode pe
-            JOIN leegstand l ON l.gemeentecode = a.gemeentecode
-                AND l.sinds < pe.tot AND (l.tot IS NULL OR l.tot >= pe.van) AND (
-                    (a.soort = 'buurt' AND l.buurtcode = a.code)
-                    OR (a.soort = 'wijk' AND l.wijkcode = a.code)
-                    OR (a.soort = 'bedrijventerrein' AND l.bedrijventerreincode = a.code)
-                    OR (a.soort = 'buitengebied' AND l.buitengebied))
-            GROUP BY a.soort, a.code, pe.periode
+            SELECT u.gebied_soort AS soort, u.code, pe.periode, count(*) AS leegstand
+            FROM leegstand l
+            LEFT JOIN bg ON l.buitengebied AND bg.gemeentecode = l.gemeentecode
+            CROSS JOIN LATERAL (VALUES ('buurt', l.buurtcode), ('wijk', l.wijkcode),
+                ('bedrijventerrein', l.bedrijventerreincode), ('buitengebied', bg.code))
+                AS u(gebied_soort, code)
+            JOIN periode pe ON l.sinds < pe.tot AND (l.tot IS NULL OR l.tot >= pe.van)
+            WHERE u.code IS NOT NULL
+            GROUP BY u.gebied_soort, u.code, pe.periode
         ),
         basis AS (
             SELECT a.id AS gebied_id, a.soort AS gebied_soort, a.code, a.naam, a.gemeentecode,

@@ -1,0 +1,55 @@
+"""Data versions for ETags: a layer's version changes when an ingest changes its tables.
+
+Each successful ingest run has a new id; a layer's version is a hash of the newest run id
+of each source kind it reads. Looked up at most every two seconds per process, so a tile
+request usually costs no extra query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+
+from sqlalchemy import Engine, text
+
+from layers.base import Layer
+
+TABLE_KIND = {
+    "gebied": "gebieden",
+    "verblijfsobject": "adressen",
+    "leegstand": "leegstand",
+    "signaal": "signalen",
+}
+TTL = 2.0
+
+
+class DataVersions:
+    """The newest successful run per ingest kind, cached briefly."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._at = -TTL
+        self._runs: dict[str, int] = {}
+
+    def runs(self) -> dict[str, int]:
+        with self._lock:
+            if time.monotonic() - self._at > TTL:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(
+                        text("SELECT soort, max(id) FROM ingest_run WHERE status = 'geslaagd' GROUP BY soort")
+                    ).all()
+                self._runs = {str(soort): int(run) for soort, run in rows}
+                self._at = time.monotonic()
+            return dict(self._runs)
+
+    def expire(self) -> None:
+        with self._lock:
+            self._at = -TTL
+
+    def of(self, layer: Layer, *extra: str) -> str:
+        """The layer's data version, combined with whatever else shapes the response."""
+        runs = self.runs()
+        parts = [layer.id, *(f"{t}={runs.get(TABLE_KIND[t], 0)}" for t in layer.tables), *extra]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]

@@ -1,0 +1,156 @@
+"""SQL for a layer as a principal may see it: one place for every output.
+
+Features, tiles and exports all start from :func:`visible_rows`: the layer's source,
+limited to the principal's municipalities (and covenants, for partners), with the request's
+filters, and with suppression applied in SQL for aggregate-only principals. The database
+then builds GeoJSON, MVT or CSV and the bytes go straight out; no per-row Python.
+Identifiers come only from the ``Layer`` model (validated names), values only as bound
+parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.security import Principal
+from layers.base import Layer
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
+CRS_SRID = {CRS84: 4326, RD: 28992, "EPSG:4326": 4326, "EPSG:28992": 28992}
+
+
+@dataclass
+class Selection:
+    """What a request asks of a layer."""
+
+    filters: dict[str, str] = field(default_factory=dict)
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_srid: int = 4326
+    start: dt.date | None = None
+    end: dt.date | None = None
+    ids: list[str] | None = None
+
+
+def _suppressed(layer: Layer, name: str, k_param: str) -> str:
+    prop = layer.property(name)
+    if prop is None or prop.suppress is None:
+        return f"t.{name}"
+    if prop.suppress == "count":
+        return f"CASE WHEN t.{name} < {k_param} THEN NULL ELSE (round(t.{name} / 5.0) * 5)::bigint END"
+    basis = prop.basis or "signalen"
+    return f"CASE WHEN t.{basis} < {k_param} THEN NULL ELSE t.{name} END"
+
+
+def visible_rows(
+    layer: Layer,
+    principal: Principal,
+    selection: Selection,
+    *,
+    geometry: str | None,
+    k: int,
+) -> tuple[str, dict[str, Any]]:
+    """``SELECT id, [geom,] <properties> FROM source WHERE <access and filters>``."""
+    params: dict[str, Any] = {}
+    columns = ["t.id AS id"]
+    if geometry:
+        columns.append(f"{geometry} AS geom")
+    suppress = principal.suppressed and any(p.suppress for p in layer.properties)
+    for prop in layer.properties:
+        expr = _suppressed(layer, prop.name, ":k") if suppress else f"t.{prop.name}"
+        columns.append(f"{expr} AS {prop.name}")
+    if suppress:
+        counts = [p.name for p in layer.properties if p.suppress == "count"]
+        columns.append("(" + " OR ".join(f"t.{c} < :k" for c in counts) + ") AS onderdrukt")
+        params["k"] = k
+    where, where_params = conditions(layer, principal, selection)
+    params.update(where_params)
+    sql = f"SELECT {', '.join(columns)} FROM {layer.source} t WHERE {where}"
+    return sql, params
+
+
+def conditions(layer: Layer, principal: Principal, selection: Selection) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause: access first, then the request's filters."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    for i, (column, value) in enumerate(sorted(layer.where.items())):
+        parts.append(f"t.{column} = :w{i}")
+        params[f"w{i}"] = value
+    if principal.rol != "beheerder" or principal.gemeenten:
+        parts.append("t.gemeentecode = ANY(:gemeenten)")
+        params["gemeenten"] = list(principal.gemeenten)
+    if layer.by_convenant and principal.rol == "partner":
+        parts.append("t.convenant = ANY(:convenanten)")
+        params["convenanten"] = list(principal.convenanten)
+    for i, (name, value) in enumerate(sorted(selection.filters.items())):
+        parts.append(f"t.{name}::text = :f{i}")
+        params[f"f{i}"] = value
+    if selection.bbox:
+        envelope = "ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, :bsrid)"
+        if selection.bbox_srid != 28992:
+            envelope = f"ST_Transform({envelope}, 28992)"
+        parts.append(f"t.{layer.geometry_column} && {envelope}")
+        params.update(dict(zip(("bx0", "by0", "bx1", "by1"), selection.bbox, strict=True)))
+        params["bsrid"] = selection.bbox_srid
+    if layer.datetime_column and selection.start:
+        parts.append(f"t.{layer.datetime_column} >= :start")
+        params["start"] = selection.start
+    if layer.datetime_column and selection.end:
+        parts.append(f"t.{layer.datetime_column} <= :end")
+        params["end"] = selection.end
+    if selection.ids is not None:
+        parts.append("t.id = ANY(:ids)")
+        params["ids"] = selection.ids
+    return " AND ".join(parts) or "true", params
+
+
+def geojson_features(
+    layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, offset: int, k: int
+) -> tuple[str, dict[str, Any]]:
+    """The features of a page as comma-separated GeoJSON built in SQL, and their number."""
+    geometry = (
+        f"t.{layer.geometry_column}" if srid == 28992 else f"ST_Transform(t.{layer.geometry_column}, {srid})"
+    )
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
+    decimals = 9 if srid == 28992 else 7
+    names = [p.name for p in layer.properties]
+    if principal.suppressed and any(p.suppress for p in layer.properties):
+        names.append("onderdrukt")
+    props = ", ".join(f"'{n}', r.{n}" for n in names)
+    sql = f"""
+        SELECT coalesce(string_agg(json_build_object(
+                   'type', 'Feature', 'id', r.id,
+                   'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
+                   'properties', json_build_object({props}))::text, ',' ORDER BY r.id), ''),
+               count(*)
+        FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r
+    """
+    return sql, {**params, "limit": limit, "offset": offset}
+
+
+def count_matched(layer: Layer, principal: Principal, selection: Selection) -> tuple[str, dict[str, Any]]:
+    where, params = conditions(layer, principal, selection)
+    return f"SELECT count(*) FROM {layer.source} t WHERE {where}", params
+
+
+def mvt(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> tuple[str, dict[str, Any]]:
+    """One MVT tile of the layer (ST_AsMVT over ST_AsMVTGeom on the stored 3857 copy)."""
+    rows, params = visible_rows(layer, principal, selection, geometry=f"t.{layer.tile_geometry_column}", k=k)
+    rows = rows.replace(
+        " WHERE ",
+        f" WHERE t.{layer.tile_geometry_column} && ST_TileEnvelope(:z, :x, :y, margin => 0.015625) AND ",
+        1,
+    )
+    names = ["id", *(p.name for p in layer.properties)]
+    if principal.suppressed and any(p.suppress for p in layer.properties):
+        names.append("onderdrukt")
+    sql = f"""
+        SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom') FROM (
+            SELECT ST_AsMVTGeom(r.geom, ST_TileEnvelope(:z, :x, :y), 4096, 64, true) AS geom,
+                   {", ".join("r." + n for n in names)}
+            FROM ({rows}) r
+        ) m WHERE m.geom IS NOT NULL
+    """
+    return sql, params

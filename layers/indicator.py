@@ -1,0 +1,97 @@
+"""The shared shape of the four indicator layers (one per area type).
+
+Not a layer itself: ``buurten.py``, ``wijken.py``, ``bedrijventerreinen.py`` and
+``buitengebied.py`` each build one with their own titles.
+"""
+
+from __future__ import annotations
+
+from layers.base import Layer, LegendClass, Property, Style
+
+PROPERTIES = (
+    Property(name="code", type="string", title="Gebiedscode", filterable=True),
+    Property(name="naam", type="string", title="Naam"),
+    Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
+    Property(name="periode", type="string", title="Periode (jaar of kwartaal)", filterable=True),
+    Property(name="periode_soort", type="string", title="Jaar of kwartaal", filterable=True),
+    Property(name="thema", type="string", title="Thema ('alle' voor alle thema's)", filterable=True),
+    Property(name="signalen", type="integer", title="Aantal signalen", suppress="count"),
+    Property(name="adressen", type="integer", title="Aantal adressen (BAG)", suppress="count"),
+    Property(
+        name="per_1000_adressen",
+        basis="signalen",
+        type="number",
+        title="Signalen per 1.000 adressen",
+        suppress="derived",
+    ),
+    Property(name="leegstand", type="integer", title="Leegstaande objecten", suppress="count"),
+    Property(
+        name="leegstand_pct",
+        basis="leegstand",
+        type="number",
+        title="Leegstand (% van de adressen)",
+        suppress="derived",
+    ),
+    Property(name="pandsluitingen", type="integer", title="Pandsluitingen", suppress="count"),
+    Property(name="bibob", type="integer", title="Bibob-onderzoeken", suppress="count"),
+    Property(name="controles", type="integer", title="Bestuurlijke controles", suppress="count"),
+    Property(name="meldingen", type="integer", title="Meldingen", suppress="count"),
+    Property(
+        name="verwacht",
+        basis="signalen",
+        type="number",
+        title="Verwacht aantal (rest van de gemeente)",
+        suppress="derived",
+    ),
+    Property(
+        name="z", basis="signalen", type="number", title="Afwijking (z-score, Poisson)", suppress="derived"
+    ),
+    Property(
+        name="afwijkend",
+        basis="signalen",
+        type="boolean",
+        title="Wijkt af van de rest van de gemeente",
+        filterable=True,
+        suppress="derived",
+    ),
+    Property(
+        name="trend_z",
+        basis="signalen",
+        type="number",
+        title="Trend t.o.v. vorige periode (z)",
+        suppress="derived",
+    ),
+)
+
+#: Colour-blind-safe sequential classes (ColorBrewer YlOrRd) for signals per 1,000 addresses.
+STYLE = Style(
+    colour="#bd0026",
+    property="per_1000_adressen",
+    classes=(
+        LegendClass(min=0, colour="#ffffb2", label="minder dan 5"),
+        LegendClass(min=5, colour="#fecc5c", label="5 tot 15"),
+        LegendClass(min=15, colour="#fd8d3c", label="15 tot 40"),
+        LegendClass(min=40, colour="#f03b20", label="40 tot 100"),
+        LegendClass(min=100, colour="#bd0026", label="100 of meer"),
+    ),
+)
+
+
+def indicator_layer(layer_id: str, soort: str, title: str, description: str, minzoom: int = 8) -> Layer:
+    """An indicator layer for one area type."""
+    return Layer(
+        id=layer_id,
+        title=title,
+        description=description,
+        kind="gebied",
+        source="laag_indicator",
+        where={"gebied_soort": soort},
+        geometry_type="MultiPolygon",
+        properties=PROPERTIES,
+        tables=("gebied", "verblijfsobject", "leegstand", "signaal"),
+        minzoom=minzoom,
+        maxzoom=18,
+        style=STYLE,
+        clearance="aggregaat",
+        defaults={"periode_soort": "jaar", "thema": "alle"},
+    )

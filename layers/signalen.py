@@ -1,0 +1,33 @@
+"""Partner signals as points: for partners (their covenants) and analysts only."""
+
+from layers.base import Layer, Property, Style
+
+LAYER = Layer(
+    id="signalen",
+    title="Signalen",
+    description="Signalen van partners als punten. Vertrouwelijk: alleen voor wie daartoe is "
+    "gemachtigd, met doelbinding. Demo: synthetisch.",
+    kind="punten",
+    source="laag_signaal",
+    geometry_type="Point",
+    properties=(
+        Property(name="bron", type="string", title="Bron", filterable=True),
+        Property(name="thema", type="string", title="Thema", filterable=True),
+        Property(name="soort", type="string", title="Soort signaal", filterable=True),
+        Property(name="datum", type="date", title="Datum"),
+        Property(name="einddatum", type="date", title="Einddatum"),
+        Property(name="dataklasse", type="string", title="Dataklasse", filterable=True),
+        Property(name="convenant", type="string", title="Convenant", filterable=True),
+        Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
+        Property(name="buurtcode", type="string", title="Buurt", filterable=True),
+        Property(name="wijkcode", type="string", title="Wijk", filterable=True),
+        Property(name="bedrijventerreincode", type="string", title="Bedrijventerrein", filterable=True),
+        Property(name="buitengebied", type="boolean", title="In het buitengebied", filterable=True),
+    ),
+    datetime_column="datum",
+    tables=("signaal", "gebied"),
+    minzoom=12,
+    style=Style(colour="#d95f02"),
+    clearance="signalen",
+    by_convenant=True,
+)
