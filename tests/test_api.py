@@ -291,3 +291,64 @@ def test_empty_tiles_are_cheap_and_valid(client: Any, api_keys: dict[str, str]) 
     tilejson = client.get("/collections/signalen/tiles/WebMercatorQuad", headers=headers).json()
     assert tilejson["minzoom"] == REGISTRY["signalen"].minzoom
     assert tilejson["tiles"][0].endswith("/{z}/{x}/{y}")
+
+
+def test_ingest_changes_the_indicator_layer_and_its_etag_only(fresh_db: str, tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+
+    from app import db
+    from app.main import create_app
+    from app.security import create_principal_key
+    from app.settings import Settings
+    from tests import files
+    from tests.test_ingest import ingest, load_areas, load_bronnen
+
+    engine = create_engine(fresh_db)
+    load_areas(engine, tmp_path)
+    ingest(engine, "adressen", files.address_csv_cp1252(tmp_path / "adressen.csv", n=200))
+    load_bronnen(engine, tmp_path)
+    with engine.begin() as c:
+        key, _ = create_principal_key(
+            c,
+            naam="etag",
+            rol="analist",
+            organisatie="x",
+            convenanten=["riec"],
+            gemeenten=["GM0014"],
+            doelen=[],
+        )
+    api = db.make_engine(fresh_db, role="okaart_api")
+    app = create_app(Settings(database_url=fresh_db, environment="test"), engine=api)
+    headers = auth(key)
+    source = files.addresses(200)
+    lon, lat = float(source.loc[0, "lon"]), float(source.loc[0, "lat"])
+    t = TMS.tile(lon, lat, 12)
+
+    def snapshot(client: Any) -> tuple[str, str, int]:
+        app.state.versions.expire()
+        buurten = client.get(
+            f"/collections/buurten/tiles/WebMercatorQuad/12/{t.x}/{t.y}",
+            params={"periode": "2025"},
+            headers=headers,
+        )
+        gebieden = client.get(f"/collections/gebieden/tiles/WebMercatorQuad/12/{t.x}/{t.y}", headers=headers)
+        located = client.get("/locate", params={"lon": lon, "lat": lat}, headers=headers).json()["gebieden"]
+        buurt = next(a for a in located if a["soort"] == "buurt")
+        return buurten.headers["etag"], gebieden.headers["etag"], buurt["indicatoren"]["signalen"]
+
+    rows = [
+        {"Kenmerk": f"N-{i}", "Thema": "drugs", "Soort": "melding", "Datum": f"2025-02-{i + 1:02d}",
+         "Postcode": source.loc[0, "postal_code"], "Huisnummer": source.loc[0, "number"] + source.loc[0, "letter"]}
+        for i in range(7)
+    ]  # fmt: skip
+    with TestClient(app) as client:
+        before = snapshot(client)
+        report = ingest(engine, "signalen", files.signals_xlsx(tmp_path / "riec.xlsx", rows))
+        assert report.ingevoegd == 7
+        after = snapshot(client)
+    assert after[2] == before[2] + 7  # the figure changed...
+    assert after[0] != before[0]  # ...and so did the indicator layer's ETag
+    assert after[1] == before[1]  # the areas layer was not touched: same ETag
+    api.dispose()
+    engine.dispose()

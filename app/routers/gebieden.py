@@ -106,8 +106,10 @@ def locate(
         areas = (
             conn.execute(
                 text(
-                    f"SELECT soort, code, naam, gemeentecode FROM actueel_gebied WHERE ST_Intersects(geom, {point})"
-                    " AND (gemeentecode = ANY(:gm) OR :alle) ORDER BY array_position(ARRAY['gemeente','wijk','buurt','bedrijventerrein','buitengebied'], soort)"
+                    "SELECT soort, code, naam, gemeentecode FROM actueel_gebied"
+                    f" WHERE ST_Intersects(geom, {point}) AND (gemeentecode = ANY(:gm) OR :alle)"
+                    " ORDER BY array_position(ARRAY['gemeente', 'wijk', 'buurt', 'bedrijventerrein',"
+                    " 'buitengebied'], soort)"
                 ),
                 {
                     **params,

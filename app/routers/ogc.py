@@ -90,7 +90,7 @@ def landing(request: Request, f: str | None = None) -> Any:
             "title": "Collecties (kaartlagen)",
         },
     ]
-    body = {
+    body: dict[str, Any] = {
         "title": "Ondermijningskaart",
         "description": "Kaartlagen over ondermijning per bedrijventerrein, buitengebied en buurt/wijk "
         "(gemeente Groningen en partners). Aanmelden met een API-sleutel.",
@@ -144,7 +144,8 @@ def extents(request: Request) -> dict[str, list[float]]:
     with request.app.state.engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom), 28992), 4326) e FROM actueel_gebied) x"
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT"
+                " ST_Transform(ST_SetSRID(ST_Extent(geom), 28992), 4326) e FROM actueel_gebied) x"
             )
         ).one()
     extent = [round(float(v), 6) for v in row] if row[0] is not None else []
@@ -234,7 +235,8 @@ def selection_from(
     unknown = sorted(set(filters) - allowed)
     if unknown:
         raise BadRequestError(
-            f"onbekende parameter(s) {', '.join(unknown)}; filters op deze laag: {', '.join(sorted(allowed)) or '(geen)'}"
+            f"onbekende parameter(s) {', '.join(unknown)}; "
+            f"filters op deze laag: {', '.join(sorted(allowed)) or '(geen)'}"
         )
     box, srid = parse_bbox(bbox, bbox_crs)
     start, end = parse_datetime(datetime)
@@ -351,7 +353,10 @@ def _csv(
     )
     rows, params = layer_sql.visible_rows(layer, principal, selection, geometry=geometry, k=k)
     names = ", ".join(["r.id", *(f"r.{p.name}" for p in layer.properties)])
-    query = f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r ORDER BY r.id"
+    query = (
+        f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie"
+        f" FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r ORDER BY r.id"
+    )
     bound = text(query).bindparams(**params, limit=limit, offset=offset)
     with engine.connect() as conn:
         compiled = bound.compile(conn, compile_kwargs={"literal_binds": False})
