@@ -148,6 +148,10 @@ def demo(
     db.migrate(url)
     demo_module.load(url, settings)
     base = f"http://{settings.host}:{port or settings.port}"
+    for naam, rol in (("demo-analist", "analist"), ("demo-planner", "planner")):
+        key = demo_module.demo_key(url, naam, rol)
+        typer.echo(f"API-sleutel {naam}: {key}")
+    typer.echo(f"  bijvoorbeeld: curl -H 'Authorization: Bearer <sleutel>' {base}/collections")
     typer.echo(f"Ondermijningskaart draait op {base}/  (gezondheid: {base}/readyz)")
     if not no_serve:
         serve(host=None, port=port, workers=1)

@@ -103,6 +103,27 @@ def load_into(engine: Engine, out: Path, console: Console | None = None) -> list
     return reports
 
 
+def demo_key(url: str, naam: str, rol: str) -> str:
+    """A fresh API key for a demo principal of Groningen (earlier demo keys stay valid)."""
+    from app.security import create_principal_key
+
+    engine = db.make_engine(url)
+    try:
+        with engine.begin() as conn:
+            key, _ = create_principal_key(
+                conn,
+                naam=naam,
+                rol=rol,
+                organisatie="Gemeente Groningen (demo)",
+                convenanten=["gemeente", "riec", "bibob", "buitengebied", "zorg"],
+                gemeenten=["GM0014"],
+                doelen=["demo"],
+            )
+    finally:
+        engine.dispose()
+    return key
+
+
 def load(url: str, settings: Settings) -> None:
     """Build and load the demo dataset into the database at ``url``."""
     engine = db.make_engine(url)

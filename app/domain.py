@@ -56,3 +56,15 @@ ROLLEN = ("beheerder", "analist", "partner", "planner")
 
 #: Themes whose signals are at least this sensitive, whatever the source's default.
 THEMA_MIN_DATAKLASSE = {"mensenhandel": "zeer_vertrouwelijk"}
+
+#: BAG statuses of a verblijfsobject.
+VBO_STATUS = (
+    "Verblijfsobject gevormd",
+    "Niet gerealiseerd verblijfsobject",
+    "Verblijfsobject in gebruik (niet ingemeten)",
+    "Verblijfsobject in gebruik",
+    "Verbouwing verblijfsobject",
+    "Verblijfsobject ingetrokken",
+    "Verblijfsobject buiten gebruik",
+    "Verblijfsobject ten onrechte opgevoerd",
+)

@@ -8,9 +8,11 @@ to quarantine. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import text
 
 from ingest.base import Column, Context
+from ingest.normalise import Reasons, bag_id, first_reason, house_number, postcode
 
 #: Staged for matching only; the target keeps ``verblijfsobject_id`` and the point.
 MATCH_COLUMNS = (
@@ -22,6 +24,35 @@ MATCH_COLUMNS = (
     Column("verblijfsobject_id", "bigint"),
 )
 SNAP_METRES = 5
+
+#: How partner exports name the address fields.
+ADDRESS_ALIASES: dict[str, tuple[str, ...]] = {
+    "vbo_id": ("bag_vbo_id", "bag_id", "identificatie", "verblijfsobject_id"),
+    "postcode": ("postal_code",),
+    "huisnummer": ("number", "huisnr"),
+    "huisletter": ("letter",),
+    "huisnummertoevoeging": ("toevoeging", "suffix"),
+}
+
+
+def address_fields(frame: pd.DataFrame) -> tuple[pd.DataFrame, Reasons]:
+    """The staged matching columns of a batch, and their reasons.
+
+    Address fields are optional when a BAG id or the row's own point locates it; given,
+    they must be valid.
+    """
+    vbo, vbo_reasons = bag_id(frame["vbo_id"], "bag_id_ongeldig")
+    has_address = (frame["postcode"].notna() | frame["huisnummer"].notna()).to_numpy()
+    codes, pc_reasons = postcode(frame["postcode"])
+    numbers, nr_reasons = house_number(
+        frame["huisnummer"], frame["huisletter"], frame["huisnummertoevoeging"]
+    )
+    address_reasons = first_reason(pc_reasons, nr_reasons)
+    address_reasons[~has_address] = None
+    staged = pd.DataFrame(
+        {"vbo_id": vbo, "postcode": codes, **numbers, "verblijfsobject_id": None}, index=frame.index
+    )
+    return staged, first_reason(vbo_reasons, address_reasons)
 
 
 def match_addresses(ctx: Context) -> None:

@@ -20,6 +20,7 @@ from pyproj import Transformer
 Reasons = np.ndarray[Any, np.dtype[np.object_]]
 
 POSTCODE = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
+BAG_ID = re.compile(r"^\d{1,16}$")
 HOUSE = re.compile(r"^\s*(\d{1,5})\s*[-\s]?\s*([A-Za-z])?\s*[-\s/]?\s*([0-9A-Za-z]{1,4})?\s*$")
 
 #: RD New extent of the Netherlands and the WGS84 box around it.
@@ -342,3 +343,26 @@ def ewkb_hex(geometry: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Hex EWKB with SRID 28992: PostGIS reads it straight from COPY."""
     with_srid = shapely.set_srid(geometry, 28992)
     return np.asarray(shapely.to_wkb(with_srid, hex=True, include_srid=True), dtype=object)
+
+
+def bag_id(series: pd.Series, reason: str) -> tuple[pd.Series, np.ndarray[Any, Any]]:
+    """16-digit BAG ids; leading zeros lost in a spreadsheet are put back."""
+    cleaned = text(series)
+    ok = cleaned.str.fullmatch(BAG_ID.pattern).fillna(False)
+    reasons = no_reasons(len(series))
+    reasons[(cleaned.notna() & ~ok).to_numpy(dtype=bool)] = reason
+    return cleaned.str.zfill(16).where(ok), reasons
+
+
+def address_key(postcodes: pd.Series, numbers: pd.DataFrame) -> pd.Series:
+    """The stable key of an address without BAG id: ``A:9712KB:2:A:1``."""
+    return (
+        "A:"
+        + postcodes.fillna("").astype(str)
+        + ":"
+        + numbers["huisnummer"].astype("string").fillna("")
+        + ":"
+        + numbers["huisletter"].fillna("").astype(str)
+        + ":"
+        + numbers["huisnummertoevoeging"].fillna("").astype(str)
+    )

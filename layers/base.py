@@ -32,6 +32,16 @@ class Property(BaseModel):
     basis: str | None = None
 
 
+#: The areas every point layer row is assigned to at ingest, filterable everywhere.
+AREA_PROPERTIES = (
+    Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
+    Property(name="buurtcode", type="string", title="Buurt", filterable=True),
+    Property(name="wijkcode", type="string", title="Wijk", filterable=True),
+    Property(name="bedrijventerreincode", type="string", title="Bedrijventerrein", filterable=True),
+    Property(name="buitengebied", type="boolean", title="In het buitengebied", filterable=True),
+)
+
+
 class LegendClass(BaseModel):
     """One class of a classed legend: values >= ``min`` get ``colour``."""
 

@@ -1,6 +1,6 @@
 """Vacant objects (leegstand) as points: for analysts."""
 
-from layers.base import Layer, Property, Style
+from layers.base import AREA_PROPERTIES, Layer, Property, Style
 
 LAYER = Layer(
     id="leegstand",
@@ -14,11 +14,7 @@ LAYER = Layer(
         Property(name="sinds", type="date", title="Leeg sinds"),
         Property(name="tot", type="date", title="Leeg tot"),
         Property(name="bron", type="string", title="Bron", filterable=True),
-        Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
-        Property(name="buurtcode", type="string", title="Buurt", filterable=True),
-        Property(name="wijkcode", type="string", title="Wijk", filterable=True),
-        Property(name="bedrijventerreincode", type="string", title="Bedrijventerrein", filterable=True),
-        Property(name="buitengebied", type="boolean", title="In het buitengebied", filterable=True),
+        *AREA_PROPERTIES,
     ),
     datetime_column="sinds",
     tables=("leegstand", "gebied"),

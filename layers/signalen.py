@@ -1,6 +1,6 @@
 """Partner signals as points: for partners (their covenants) and analysts only."""
 
-from layers.base import Layer, Property, Style
+from layers.base import AREA_PROPERTIES, Layer, Property, Style
 
 LAYER = Layer(
     id="signalen",
@@ -18,11 +18,7 @@ LAYER = Layer(
         Property(name="einddatum", type="date", title="Einddatum"),
         Property(name="dataklasse", type="string", title="Dataklasse", filterable=True),
         Property(name="convenant", type="string", title="Convenant", filterable=True),
-        Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
-        Property(name="buurtcode", type="string", title="Buurt", filterable=True),
-        Property(name="wijkcode", type="string", title="Wijk", filterable=True),
-        Property(name="bedrijventerreincode", type="string", title="Bedrijventerrein", filterable=True),
-        Property(name="buitengebied", type="boolean", title="In het buitengebied", filterable=True),
+        *AREA_PROPERTIES,
     ),
     datetime_column="datum",
     tables=("signaal", "gebied"),

@@ -1,6 +1,6 @@
 """BAG addresses (verblijfsobjecten): for analysts."""
 
-from layers.base import Layer, Property, Style
+from layers.base import AREA_PROPERTIES, Layer, Property, Style
 
 LAYER = Layer(
     id="verblijfsobjecten",
@@ -22,11 +22,7 @@ LAYER = Layer(
         Property(name="oppervlakte", type="integer", title="Oppervlakte (m²)"),
         Property(name="bouwjaar", type="integer", title="Bouwjaar"),
         Property(name="status", type="string", title="Status"),
-        Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
-        Property(name="buurtcode", type="string", title="Buurt", filterable=True),
-        Property(name="wijkcode", type="string", title="Wijk", filterable=True),
-        Property(name="bedrijventerreincode", type="string", title="Bedrijventerrein", filterable=True),
-        Property(name="buitengebied", type="boolean", title="In het buitengebied", filterable=True),
+        *AREA_PROPERTIES,
     ),
     tables=("verblijfsobject", "gebied"),
     minzoom=14,

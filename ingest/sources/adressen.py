@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 
-from app.domain import GEBRUIKSDOELEN
+from app.domain import GEBRUIKSDOELEN, VBO_STATUS
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.normalise import (
+    address_key,
+    bag_id,
     by_unique,
     first_reason,
     house_number,
@@ -26,43 +27,7 @@ from ingest.normalise import (
     text,
 )
 
-VBO_STATUSSEN = {
-    s.lower(): s
-    for s in (
-        "Verblijfsobject gevormd",
-        "Niet gerealiseerd verblijfsobject",
-        "Verblijfsobject in gebruik (niet ingemeten)",
-        "Verblijfsobject in gebruik",
-        "Verbouwing verblijfsobject",
-        "Verblijfsobject ingetrokken",
-        "Verblijfsobject buiten gebruik",
-        "Verblijfsobject ten onrechte opgevoerd",
-    )
-}
-BAG_ID = re.compile(r"^\d{1,16}$")
-
-
-def bag_id(series: pd.Series, reason: str) -> tuple[pd.Series, np.ndarray[Any, Any]]:
-    """16-digit BAG ids; leading zeros lost in a spreadsheet are put back."""
-    cleaned = text(series)
-    ok = cleaned.str.fullmatch(BAG_ID.pattern).fillna(False)
-    reasons = no_reasons(len(series))
-    reasons[(cleaned.notna() & ~ok).to_numpy(dtype=bool)] = reason
-    return cleaned.str.zfill(16).where(ok), reasons
-
-
-def address_key(postcodes: pd.Series, numbers: pd.DataFrame) -> pd.Series:
-    """The stable key of an address without BAG id: ``A:9712KB:2:A:1``."""
-    return (
-        "A:"
-        + postcodes.fillna("").astype(str)
-        + ":"
-        + numbers["huisnummer"].astype("string").fillna("")
-        + ":"
-        + numbers["huisletter"].fillna("").astype(str)
-        + ":"
-        + numbers["huisnummertoevoeging"].fillna("").astype(str)
-    )
+VBO_STATUSSEN = {s.lower(): s for s in VBO_STATUS}
 
 
 def _gebruiksdoel(value: Any) -> str | None:

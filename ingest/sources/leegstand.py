@@ -13,18 +13,17 @@ import pandas as pd
 
 from app.domain import LEEGSTAND_SOORTEN
 from ingest.base import Column, Context, Normalised, SourceKind
-from ingest.matching import MATCH_COLUMNS, match_addresses
+from ingest.matching import ADDRESS_ALIASES, MATCH_COLUMNS, address_fields, match_addresses
 from ingest.normalise import (
+    address_key,
+    bag_id,
     before,
     by_unique,
     dates,
     first_reason,
-    house_number,
     no_reasons,
-    postcode,
     text,
 )
-from ingest.sources.adressen import address_key, bag_id
 
 SYNONYMS = {
     "bedrijf": "bedrijfspand", "bedrijfsruimte": "bedrijfspand", "bedrijfspand": "bedrijfspand",
@@ -58,12 +57,8 @@ class Leegstand(SourceKind):
     )
     aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "kenmerk": ("id", "bron_id", "registratienummer", "zaaknummer", "dossiernummer"),
-        "vbo_id": ("bag_vbo_id", "bag_id", "identificatie", "verblijfsobject_id"),
+        **ADDRESS_ALIASES,
         "pand_identificatie": ("pand_id", "bag_pand_id"),
-        "postcode": ("postal_code",),
-        "huisnummer": ("number", "huisnr"),
-        "huisletter": ("letter",),
-        "huisnummertoevoeging": ("toevoeging", "suffix"),
         "soort": ("type", "categorie", "soort_leegstand"),
         "sinds": ("leeg_sinds", "begindatum", "startdatum", "datum_leegstand", "datum"),
         "tot": ("leeg_tot", "einddatum"),
@@ -74,16 +69,8 @@ class Leegstand(SourceKind):
     def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
         n = len(frame)
         bron = text(frame["bron"]).fillna(ctx.options.bron or "gemeente")
-        vbo, vbo_reasons = bag_id(frame["vbo_id"], "bag_id_ongeldig")
+        address, address_reasons = address_fields(frame)
         pand, pand_reasons = bag_id(frame["pand_identificatie"], "pand_id_ongeldig")
-        has_address = frame["postcode"].notna() | frame["huisnummer"].notna()
-        codes, pc_reasons = postcode(frame["postcode"])
-        numbers, nr_reasons = house_number(
-            frame["huisnummer"], frame["huisletter"], frame["huisnummertoevoeging"]
-        )
-        # Address fields are optional when a BAG id or a point locates the row.
-        address_reasons = first_reason(pc_reasons, nr_reasons)
-        address_reasons[~has_address.to_numpy()] = None
         sinds, sinds_reasons = dates(frame["sinds"], required=True, reason="sinds")
         tot, tot_reasons = dates(frame["tot"], required=False, reason="tot")
         tot_reasons[before(tot, sinds)] = "tot_ongeldig"
@@ -95,7 +82,8 @@ class Leegstand(SourceKind):
         soort_reasons = no_reasons(n)
         soort_reasons[(frame["soort"].notna() & soort.isna()).to_numpy()] = "soort_onbekend"
         kenmerk = text(frame["kenmerk"])
-        fallback = vbo.where(vbo.notna(), address_key(codes, numbers)) + ":" + sinds.astype(str)
+        vbo = address["vbo_id"]
+        fallback = vbo.where(vbo.notna(), address_key(address["postcode"], address)) + ":" + sinds.astype(str)
         sleutel = bron + ":" + kenmerk.where(kenmerk.notna(), fallback)
         staged = pd.DataFrame(
             {
@@ -105,16 +93,11 @@ class Leegstand(SourceKind):
                 "sinds": sinds,
                 "tot": tot,
                 "pand_identificatie": pand,
-                "vbo_id": vbo,
-                "postcode": codes,
-                **numbers,
-                "verblijfsobject_id": None,
+                **address,
             },
             index=frame.index,
         )
-        reasons = first_reason(
-            vbo_reasons, address_reasons, sinds_reasons, tot_reasons, soort_reasons, pand_reasons
-        )
+        reasons = first_reason(address_reasons, sinds_reasons, tot_reasons, soort_reasons, pand_reasons)
         return Normalised(staged, reasons)
 
     def after_stage(self, ctx: Context) -> None:

@@ -17,18 +17,15 @@ from sqlalchemy import text
 from app.domain import DATAKLASSEN, SIGNAAL_SOORTEN, THEMA_MIN_DATAKLASSE, THEMAS
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.errors import IngestError
-from ingest.matching import MATCH_COLUMNS, match_addresses
+from ingest.matching import ADDRESS_ALIASES, MATCH_COLUMNS, address_fields, match_addresses
 from ingest.normalise import (
     before,
     by_unique,
     dates,
     first_reason,
-    house_number,
     no_reasons,
-    postcode,
 )
 from ingest.normalise import text as clean_text
-from ingest.sources.adressen import bag_id
 
 THEMA_SYNONYMS = {
     "drugshandel": "drugs", "drugs": "drugs", "hennep": "drugs", "vastgoedfraude": "vastgoed",
@@ -80,11 +77,7 @@ class Signalen(SourceKind):
         "datum": ("datum_melding", "meldingsdatum", "peildatum", "startdatum", "date"),
         "einddatum": ("afgehandeld", "datum_einde", "einde"),
         "toelichting": ("omschrijving", "opmerking", "beschrijving"),
-        "vbo_id": ("bag_vbo_id", "bag_id", "identificatie", "verblijfsobject_id"),
-        "postcode": ("postal_code",),
-        "huisnummer": ("number", "huisnr"),
-        "huisletter": ("letter",),
-        "huisnummertoevoeging": ("toevoeging", "suffix"),
+        **ADDRESS_ALIASES,
     }
     required = ("bron_id", "thema", "soort", "datum")
 
@@ -117,14 +110,7 @@ class Signalen(SourceKind):
         datum, datum_reasons = dates(frame["datum"], required=True)
         einde, einde_reasons = dates(frame["einddatum"], required=False, reason="einddatum")
         einde_reasons[before(einde, datum)] = "einddatum_ongeldig"
-        vbo, vbo_reasons = bag_id(frame["vbo_id"], "bag_id_ongeldig")
-        has_address = frame["postcode"].notna() | frame["huisnummer"].notna()
-        codes, pc_reasons = postcode(frame["postcode"])
-        numbers, nr_reasons = house_number(
-            frame["huisnummer"], frame["huisletter"], frame["huisnummertoevoeging"]
-        )
-        address_reasons = first_reason(pc_reasons, nr_reasons)
-        address_reasons[~has_address.to_numpy()] = None
+        address, address_reasons = address_fields(frame)
         base = DATAKLASSEN.index(bron["dataklasse"])
         dataklasse = thema.map(
             lambda t: DATAKLASSEN[max(base, DATAKLASSEN.index(THEMA_MIN_DATAKLASSE.get(t, "openbaar")))]
@@ -141,16 +127,13 @@ class Signalen(SourceKind):
                 "dataklasse": dataklasse,
                 "convenant": bron["convenant"],
                 "bewaren_tot": None,
-                "vbo_id": vbo,
-                "postcode": codes,
-                **numbers,
-                "verblijfsobject_id": None,
+                **address,
             },
             index=frame.index,
         )
         reasons = first_reason(
             id_reasons, thema_reasons, soort_reasons, datum_reasons, einde_reasons,
-            vbo_reasons, address_reasons,
+            address_reasons,
         )  # fmt: skip
         return Normalised(staged, reasons)
 
