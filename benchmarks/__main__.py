@@ -5,16 +5,25 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("ingest",)
+BENCHMARKS = ("ingest", "tiles")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="which to run")
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the generated file")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="size: rows of the generated file (ingest, 1,000,000), requests per list (tiles, 2,000)",
+    )
     args = parser.parse_args()
     for name in args.names or BENCHMARKS:
-        importlib.import_module(f"benchmarks.{name}").run(rows=args.rows)
+        run = importlib.import_module(f"benchmarks.{name}").run
+        if args.rows is None:
+            run()
+        else:
+            run(rows=args.rows)
 
 
 main()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hypothesis  # noqa: F401  (imported early: see the note in app/routers/ogc.py)
 import psycopg
 import pytest
 from psycopg import sql

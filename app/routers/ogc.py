@@ -28,6 +28,10 @@ from layers.base import Layer
 
 router = APIRouter(tags=["OGC API Features"])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+# Compile at import, in the main thread: CPython 3.11 before 3.11.8 can fail with "AST
+# constructor recursion depth mismatch" when two threads compile at once (gh-106905), and
+# Jinja would otherwise compile on first use in a worker thread.
+templates.get_template("page.html")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -1,0 +1,482 @@
+"""Tile and items speed: okaart vs tipg vs the bare ``ST_AsMVT`` SQL, in one run.
+
+One throwaway cluster with the demo dataset; okaart and tipg (pinned, in its own virtualenv
+``benchmarks/.venv-tipg``, as tipg pins its own FastAPI/pydantic) serve the same database,
+both with 2 uvicorn workers. ``wrk`` replays the same seeded requests against each (city
+centre tiles full of points, and random ones that are often empty) at 8 and 32 connections.
+The floor is okaart's own tile SQL sent straight to PostgreSQL from a thread pool: what is
+left when HTTP and Python are taken away, so the gap to it is the price of the service.
+
+Fair by construction: tipg gets the same properties (``properties=``) and filters, no
+feature cap below okaart's (``TIPG_MAX_FEATURES_PER_TILE``), and access logs are off on
+both. Signal tiles use zoom 12-16 because okaart answers below its minzoom without a query.
+tipg reprojects its first geometry column (RD) per row; the extra row ``tipg 3857`` asks it
+(``geom-column=geom_3857``) for the stored 3857 copy: reprojection apart from the rest of its cost.
+The machine has 2 cores for servers, database and load generator alike: run nothing else.
+
+Run: ``.venv/bin/python -m benchmarks tiles [--rows N]`` (N requests per list);
+``OKAART_BENCH_SECONDS=3`` for a quick smoke run (default 20 s per measurement).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+
+from app import db, demo, layer_sql
+from app.pgcluster import Cluster, free_port
+from app.security import Principal, create_principal_key
+from benchmarks.common import ROOT, cluster, console, fresh_database
+from layers import REGISTRY
+
+HERE = ROOT / "benchmarks"
+TIPG_VENV = HERE / ".venv-tipg"
+TIPG_REQUIREMENTS = HERE / "requirements-tipg.txt"
+TIPG_VERSION = "1.6.1"
+RESULTS = HERE / "results"
+SEED = 20240014
+CONCURRENCY = (8, 32)
+EXTENT = (6.45, 53.10, 6.75, 53.30)  # Groningen, lon/lat
+CENTRE = (6.567, 53.219)
+TMS = morecantile.tms.get("WebMercatorQuad")
+TILE = "tiles/WebMercatorQuad/{z}/{x}/{y}"
+BEHEERDER = Principal(
+    id=0, naam="benchmark", rol="beheerder", organisatie="Gemeente Groningen (benchmark)",
+    convenanten=(), gemeenten=("GM0014",), doelen=("benchmark",),
+)  # fmt: skip
+BUURT_FILTERS = {"periode": "2024", "thema": "alle"}
+COLUMNS = ("tool", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
+
+
+def _props(layer_id: str) -> str:
+    """The columns okaart publishes for a layer, as tipg's ``properties=`` list."""
+    return ",".join(["id", *(p.name for p in REGISTRY[layer_id].properties)])
+
+
+@dataclass
+class Workload:
+    """One comparison: the same requests as each tool spells them, in the same order."""
+
+    name: str
+    title: str
+    paths: dict[str, list[str]]
+    requests: list[str]  # short labels (z/x/y or bbox) for the sanity table
+    floor_sql: str | None = None  # tiles only
+    floor_params: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    """One measured (tool, concurrency) pair."""
+
+    tool: str
+    concurrency: int
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    busy_before: float = 0.0  # CPU share in use just before, while our servers idled
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def tile_list(rng: np.random.Generator, n: int, zooms: range) -> list[tuple[int, int, int]]:
+    """Three centre tiles (the sanity samples), then half near the centre, half anywhere."""
+    first = [TMS.tile(*CENTRE, z) for z in (zooms[0], (zooms[0] + zooms[-1]) // 2, zooms[-1])]
+    m = n - len(first)
+    near = rng.random(m) < 0.5
+    lon = np.where(near, rng.normal(CENTRE[0], 0.012, m), rng.uniform(EXTENT[0], EXTENT[2], m))
+    lat = np.where(near, rng.normal(CENTRE[1], 0.008, m), rng.uniform(EXTENT[1], EXTENT[3], m))
+    zs = rng.integers(zooms.start, zooms.stop, m)
+    rest = [TMS.tile(float(a), float(b), int(z)) for a, b, z in zip(lon, lat, zs, strict=True)]
+    return [(t.z, t.x, t.y) for t in [*first, *rest]]
+
+
+def bbox_list(rng: np.random.Generator, n: int) -> list[str]:
+    """Small CRS84 boxes (200-800 m) in the city; the first three on the centre itself."""
+    lon = np.concatenate([[CENTRE[0]] * 3, rng.normal(CENTRE[0], 0.02, n - 3)])
+    lat = np.concatenate([[CENTRE[1]] * 3, rng.normal(CENTRE[1], 0.012, n - 3)])
+    half = rng.uniform(0.0015, 0.006, n)
+    return [
+        f"{x - h:.6f},{y - h * 0.6:.6f},{x + h:.6f},{y + h * 0.6:.6f}"
+        for x, y, h in zip(lon, lat, half, strict=True)
+    ]
+
+
+def mvt_sql(layer_id: str, filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The SQL okaart's tile route sends for a beheerder of GM0014, in psycopg's placeholders."""
+    layer = REGISTRY[layer_id]
+    selection = layer_sql.Selection(filters=dict(filters))
+    selection.filters = {**layer.defaults_for(selection.filters), **selection.filters}
+    sql, params = layer_sql.mvt(layer, BEHEERDER, selection, k=10)
+    return str(text(sql).compile(dialect=psycopg_dialect())), params  # type: ignore[no-untyped-call]
+
+
+def ensure_wrk() -> str:
+    """wrk from Debian; installed when missing and we are root."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise RuntimeError("wrk is missing: run `apt-get install -y wrk` as root")
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+def ensure_tipg() -> Path:
+    """tipg in its own virtualenv from the pinned list; never touches the project's .venv."""
+    python = TIPG_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('tipg'))"]
+    installed = python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout
+    if installed and installed.strip() == TIPG_VERSION:
+        return TIPG_VENV / "bin" / "uvicorn"
+    console.print(f"installing tipg {TIPG_VERSION} into {TIPG_VENV}")
+    subprocess.run([shutil.which("python3") or "python3", "-m", "venv", str(TIPG_VENV)], check=True)
+    pip = [str(TIPG_VENV / "bin" / "pip"), "install", "-q", "-r", str(TIPG_REQUIREMENTS)]
+    subprocess.run(pip, check=True)
+    return TIPG_VENV / "bin" / "uvicorn"
+
+
+def prepare(c: Cluster, workdir: Path) -> tuple[str, str]:
+    """A migrated database with the demo data and a beheerder key (not timed)."""
+    url = fresh_database(c, "tiles")
+    db.migrate(url)
+    engine = create_engine(url)
+    try:
+        demo.load_into(engine, workdir / "demo", console)
+        with engine.begin() as conn:
+            key, _ = create_principal_key(
+                conn, naam=BEHEERDER.naam, rol=BEHEERDER.rol, organisatie=BEHEERDER.organisatie,
+                convenanten=[], gemeenten=list(BEHEERDER.gemeenten), doelen=list(BEHEERDER.doelen),
+            )  # fmt: skip
+            conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
+    return url, key
+
+
+@contextmanager
+def serving(label: str, cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
+    """Start a server, wait until ``probe`` answers 200, and always stop it again."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{label} exited ({proc.returncode}): {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(probe, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{label} did not answer {probe}: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wrk(base: str, paths: list[str], concurrency: int, seconds: int, headers: dict[str, str]) -> Result:
+    """One wrk run over the paths; its Lua script prints requests, errors and percentiles."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(paths) + "\n")
+    cmd = [
+        "wrk", "-t", "2", "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "30s",
+        "-s", str(HERE / "cycle.lua"), *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}")),
+        base, "--", f.name, "2",
+    ]  # fmt: skip
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    finally:
+        Path(f.name).unlink()
+    s = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    errors = sum(s[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return Result(
+        "", concurrency, s["requests"], s["duration_us"] / 1e6, errors,
+        s["p50_us"] / 1e3, s["p95_us"] / 1e3, s["p99_us"] / 1e3,
+    )  # fmt: skip
+
+
+def floor(dsn: str, sql: str, params: list[dict[str, Any]], concurrency: int, seconds: int) -> Result:
+    """The same SQL straight to PostgreSQL: one connection per thread, each cycling the list.
+
+    psycopg releases the GIL while it waits for the server, so the threads overlap like the
+    servers' connections do; the Python left per query is a few microseconds.
+    """
+    conns = [psycopg.connect(dsn, autocommit=True) for _ in range(concurrency)]
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+    deadline = time.perf_counter() + seconds
+
+    def work(i: int) -> None:
+        n = i * len(params) // concurrency
+        while (start := time.perf_counter()) < deadline:
+            try:
+                conns[i].execute(sql, params[n % len(params)]).fetchone()
+            except psycopg.Error:
+                errors[i] += 1
+            latencies[i].append(time.perf_counter() - start)
+            n += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    for conn in conns:
+        conn.close()
+    ms = np.concatenate([np.asarray(x) for x in latencies]) * 1e3
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return Result("floor", concurrency, len(ms), elapsed, sum(errors), p50, p95, p99)
+
+
+def _features(body: bytes, tiles: bool) -> int:
+    if not tiles:
+        return int(json.loads(body)["numberReturned"])
+    return sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(body).values()) if body else 0
+
+
+def _auth(tool: str, key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if tool == "okaart" else {}
+
+
+def _show(table: Table) -> None:
+    """Tables at a readable width also when the output goes to a file (rich assumes 80)."""
+    (console if console.is_terminal else Console(width=120)).print(table)
+
+
+def sanity(plan: list[Workload], bases: dict[str, str], key: str, dsn: str) -> list[dict[str, Any]]:
+    """Before timing: the first three requests of each list answer 200, with data wherever the
+    floor (or the other server) has data; bytes and feature counts side by side."""
+    rows: list[dict[str, Any]] = []
+    tools = [*plan[0].paths, "floor"]
+    table = Table(title="Sanity: first three requests of each list (bytes / features)")
+    for column in ("workload", "request", *tools):
+        table.add_column(column, justify="left" if column in ("workload", "request") else "right")
+    with httpx.Client(timeout=60) as client, psycopg.connect(dsn) as conn:
+        for w in plan:
+            for i in range(3):
+                got: dict[str, tuple[int, int]] = {}
+                for tool, paths in w.paths.items():
+                    r = client.get(bases[tool] + paths[i], headers=_auth(tool, key))
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{tool} {paths[i]}: {r.status_code} {r.text[:300]}")
+                    got[tool] = (len(r.content), _features(r.content, w.floor_sql is not None))
+                if w.floor_sql:
+                    row = conn.execute(w.floor_sql, w.floor_params[i]).fetchone()
+                    body = bytes(row[0] or b"") if row else b""
+                    got["floor"] = (len(body), _features(body, True))
+                if max(n for _, n in got.values()) and not min(n for _, n in got.values()):
+                    raise RuntimeError(f"{w.name}: an empty answer where others have data: {got}")
+                request = w.requests[i]
+                cells = (f"{got[t][0]:,} / {got[t][1]:,}" if t in got else "-" for t in tools)
+                table.add_row(w.name, request, *cells)
+                rows.append({"workload": w.name, "request": request, "bytes_features": got})
+    _show(table)
+    return rows
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of the CPUs in use over a moment: with our servers idle, that is someone else."""
+
+    def sample() -> tuple[int, int]:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    time.sleep(0.5)  # the previous run's last requests finish first
+    all0, idle0 = sample()
+    time.sleep(seconds)
+    all1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, all1 - all0)
+
+
+def measure(w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int) -> list[Result]:
+    """Every tool at every concurrency, each after a short warm-up at that concurrency."""
+    warm = max(1, seconds // 10)
+    results: list[Result] = []
+    for c in CONCURRENCY:
+        first = len(results)
+        for tool, paths in w.paths.items():
+            busy = cpu_busy()
+            wrk(bases[tool], paths, c, warm, _auth(tool, key))
+            results.append(wrk(bases[tool], paths, c, seconds, _auth(tool, key)))
+            results[-1].tool, results[-1].busy_before = tool, busy
+        if w.floor_sql:
+            busy = cpu_busy()
+            floor(dsn, w.floor_sql, w.floor_params, c, warm)
+            results.append(floor(dsn, w.floor_sql, w.floor_params, c, seconds))
+            results[-1].busy_before = busy
+        done = ", ".join(
+            f"{r.tool} {r.rate:,.0f}/s"
+            + (f" [yellow](CPU {r.busy_before:.0%} busy before)[/]" if r.busy_before > 0.1 else "")
+            for r in results[first:]
+        )
+        console.print(f"  {w.name}, {c} connections: {done}")
+    return results
+
+
+def report(w: Workload, results: list[Result]) -> None:
+    """req/s and latency per tool and concurrency, with each row's ratio to tipg and the floor."""
+    by = {(r.tool, r.concurrency): r for r in results}
+    peers = ["tipg", *(["floor"] if w.floor_sql else [])]
+    table = Table(title=f"{w.name}: {w.title}")
+    for column in (*COLUMNS, *(f"× {p}" for p in peers)):
+        table.add_column(column, justify="left" if column == "tool" else "right")
+    for r in results:
+        ratios = (f"{r.rate / by[(p, r.concurrency)].rate:.2f}" for p in peers)
+        table.add_row(
+            r.tool, str(r.concurrency), f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}",
+            f"{r.p99_ms:.1f}", f"{r.errors:,}", *ratios,
+        )  # fmt: skip
+    _show(table)
+
+
+def workloads(rows: int) -> list[Workload]:
+    """The seeded request lists: signal tiles, buurt tiles, signal items."""
+    rng = np.random.default_rng(SEED)
+    points, areas = tile_list(rng, rows, range(12, 17)), tile_list(rng, rows, range(10, 17))
+    boxes = bbox_list(rng, rows)
+    sig_q = f"properties={_props('signalen')}"
+    area_q = f"gebied_soort=buurt&periode=2024&thema=alle&properties={_props('buurten')}"
+    sig_sql, sig_params = mvt_sql("signalen", {})
+    area_sql, area_params = mvt_sql("buurten", BUURT_FILTERS)
+
+    def tiles(collection: str, query: str, tiles: list[tuple[int, int, int]]) -> list[str]:
+        return [f"/collections/{collection}/{TILE.format(z=z, x=x, y=y)}{query}" for z, x, y in tiles]
+
+    return [
+        Workload(
+            "tiles signalen",
+            "signal points, zoom 12-16 (tipg: public.signaal)",
+            {
+                "okaart": tiles("signalen", "", points),
+                "tipg": tiles("public.signaal", f"?{sig_q}", points),
+                "tipg 3857": tiles("public.signaal", f"?{sig_q}&geom-column=geom_3857", points),
+            },
+            [f"{z}/{x}/{y}" for z, x, y in points],
+            sig_sql,
+            [{**sig_params, "z": z, "x": x, "y": y} for z, x, y in points],
+        ),
+        Workload(
+            "tiles buurten",
+            "buurt polygons 2024, zoom 10-16 (tipg: public.laag_indicator)",
+            {
+                "okaart": tiles("buurten", "?periode=2024&thema=alle", areas),
+                "tipg": tiles("public.laag_indicator", f"?{area_q}", areas),
+                "tipg 3857": tiles("public.laag_indicator", f"?{area_q}&geom-column=geom_3857", areas),
+            },
+            [f"{z}/{x}/{y}" for z, x, y in areas],
+            area_sql,
+            [{**area_params, "z": z, "x": x, "y": y} for z, x, y in areas],
+        ),
+        Workload(
+            "items signalen",
+            "signal points as GeoJSON, limit 100, small bbox (tipg: public.signaal)",
+            {
+                "okaart": [f"/collections/signalen/items?limit=100&bbox={b}" for b in boxes],
+                "tipg": [f"/collections/public.signaal/items?limit=100&bbox={b}&{sig_q}" for b in boxes],
+            },
+            boxes,
+        ),
+    ]
+
+
+def start_servers(stack: ExitStack, url: str, tipg: Path, workdir: Path) -> dict[str, str]:
+    """okaart and tipg on the same database, 2 workers each, access logs off; stopped by ``stack``."""
+    ports = {"okaart": free_port(), "tipg": free_port()}
+    env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
+    env["OKAART_LOG_LEVEL"] = "WARNING"  # like uvicorn's --log-level: no per-request logging
+    cmd = [
+        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", str(ports["okaart"]), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
+    ]  # fmt: skip
+    probe = f"http://127.0.0.1:{ports['okaart']}/readyz"
+    stack.enter_context(serving("okaart", cmd, env, probe, workdir / "okaart.log"))
+    # tipg runs from its own virtualenv: nothing of ours may leak into its imports.
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env |= {
+        "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://", 1),
+        "TIPG_DB_SCHEMAS": '["public"]',
+        "TIPG_DB_TABLES": '["public.signaal", "public.laag_indicator"]',
+        "TIPG_DB_FUNCTIONS": "[]",
+        "TIPG_MAX_FEATURES_PER_TILE": "1000000",  # its default 10,000 would cut the centre tiles
+    }
+    cmd = [
+        str(tipg), "tipg.main:app", "--host", "127.0.0.1", "--port", str(ports["tipg"]), "--workers", "2",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    probe = f"http://127.0.0.1:{ports['tipg']}/healthz"
+    stack.enter_context(serving("tipg", cmd, env, probe, workdir / "tipg.log"))
+    bases = {tool: f"http://127.0.0.1:{port}" for tool, port in ports.items()}
+    return {**bases, "tipg 3857": bases["tipg"]}
+
+
+def run(rows: int = 2_000) -> None:
+    """Setup, sanity check, every workload, tables and a JSON file; one cluster, one run."""
+    seconds = int(os.environ.get("OKAART_BENCH_SECONDS", "20"))
+    console.print(f"[bold]tiles benchmark[/]: {rows:,} requests per list, {seconds} s per measurement")
+    ensure_wrk()
+    tipg = ensure_tipg()
+    plan = workloads(rows)
+    results: dict[str, list[Result]] = {}
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okaart-bench-tiles-")))
+        c = stack.enter_context(cluster())
+        url, key = prepare(c, workdir)
+        bases = start_servers(stack, url, tipg, workdir)
+        dsn = c.dsn("tiles")
+        checks = sanity(plan, bases, key, dsn)
+        for w in plan:
+            results[w.name] = measure(w, bases, key, dsn, seconds)
+        for w in plan:
+            report(w, results[w.name])
+        for log in (workdir / "okaart.log", workdir / "tipg.log"):
+            if log.read_text().strip():
+                console.print(f"[yellow]{log.name} (last lines)[/]:\n{log.read_text()[-1500:]}")
+        with psycopg.connect(dsn) as conn:
+            versions = conn.execute("SELECT version(), postgis_lib_version()").fetchone()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"tiles-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    doc = {
+        "seconds": seconds, "rows": rows, "seed": SEED, "concurrency": CONCURRENCY, "tipg": TIPG_VERSION,
+        "postgres_postgis": list(versions or ()), "sanity": checks,
+        "first_request": {w.name: {t: p[0] for t, p in w.paths.items()} for w in plan},
+        "results": {name: [{**asdict(r), "rate": r.rate} for r in rs] for name, rs in results.items()},
+    }  # fmt: skip
+    out.write_text(json.dumps(doc, indent=2))
+    console.print(f"results written to {out.relative_to(ROOT)}")
