@@ -132,6 +132,8 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        loop="uvloop",
+        http="httptools",
     )
 
 

@@ -12,6 +12,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from app.errors import NotFoundError, UnauthorizedError
@@ -23,7 +24,7 @@ from layers.base import Layer
 PRINCIPAL_TTL = 10.0
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -39,8 +40,12 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def current_principal(request: Request, engine: EngineDep) -> Principal | None:
-    """The caller, from ``Authorization: Bearer <key>``; None when anonymous or unknown."""
+async def current_principal(request: Request, engine: EngineDep) -> Principal | None:
+    """The caller, from ``Authorization: Bearer <key>``; None when anonymous or unknown.
+
+    The dependencies are ``async`` so FastAPI does not send each one to the thread pool; only
+    a cache miss looks the key up, in a worker thread.
+    """
     key = _bearer(request)
     if key is None:
         return None
@@ -50,15 +55,19 @@ def current_principal(request: Request, engine: EngineDep) -> Principal | None:
     now = time.monotonic()
     if hit and now - hit[0] < PRINCIPAL_TTL:
         return hit[1]
-    with engine.connect() as conn:
-        principal = principal_for_key(conn, key)
+    principal = await run_in_threadpool(_lookup, engine, key)
     if len(cache) > 10_000:
         cache.clear()
     cache[digest] = (now, principal)
     return principal
 
 
-def require_principal(
+def _lookup(engine: Engine, key: str) -> Principal | None:
+    with engine.connect() as conn:
+        return principal_for_key(conn, key)
+
+
+async def require_principal(
     principal: Annotated[Principal | None, Depends(current_principal)],
 ) -> Principal:
     if principal is None:
@@ -72,7 +81,7 @@ def require_principal(
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 
-def visible_layer(collection_id: str, principal: PrincipalDep) -> Layer:
+async def visible_layer(collection_id: str, principal: PrincipalDep) -> Layer:
     """The layer, if this principal may see it; otherwise exactly like a missing one."""
     layer = REGISTRY.get(collection_id)
     if layer is None or not principal.can_see(layer.clearance):

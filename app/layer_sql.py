@@ -107,13 +107,23 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> tupl
 
 
 def geojson_features(
-    layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, offset: int, k: int
+    layer: Layer,
+    principal: Principal,
+    selection: Selection,
+    *,
+    srid: int,
+    limit: int,
+    offset: int,
+    k: int,
+    count: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """The features of a page as comma-separated GeoJSON built in SQL, and their number."""
+    """The features of a page as comma-separated GeoJSON built in SQL, and their number;
+    with ``count`` also ``numberMatched``, in the same round trip."""
     geometry = (
         f"t.{layer.geometry_column}" if srid == 28992 else f"ST_Transform(t.{layer.geometry_column}, {srid})"
     )
     rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
+    count_sql, _ = count_matched(layer, principal, selection)
     decimals = 9 if srid == 28992 else 7
     names = [p.name for p in layer.properties]
     if principal.suppressed and any(p.suppress for p in layer.properties):
@@ -124,7 +134,7 @@ def geojson_features(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
                    'properties', json_build_object({props}))::text, ',' ORDER BY r.id), ''),
-               count(*)
+               count(*){", (" + count_sql + ")" if count else ""}
         FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r
     """
     return sql, {**params, "limit": limit, "offset": offset}

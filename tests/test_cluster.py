@@ -125,3 +125,35 @@ def test_missing_postgis_is_one_clear_line(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert "postgresql-99-postgis-3" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_demo_serves_a_ready_service_and_prints_its_url(data_dir: Path) -> None:
+    """`okaart demo` from nothing: own cluster, schema, demo data, service answering /readyz."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OKAART_DATABASE_URL")}
+    env["OKAART_DATA_DIR"] = str(data_dir)
+    proc = subprocess.Popen(
+        [*OKAART, "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                    status = response.status
+                    break
+            except OSError:
+                time.sleep(1)
+        assert status == 200
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "API-sleutel demo-analist: okk_" in output

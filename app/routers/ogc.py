@@ -309,12 +309,10 @@ def items(
     if fmt == "csv":
         return _csv(engine, layer, principal, selection, srid, limit, offset, k)
     sql, params = layer_sql.geojson_features(
-        layer, principal, selection, srid=srid, limit=limit, offset=offset, k=k
+        layer, principal, selection, srid=srid, limit=limit, offset=offset, k=k, count=True
     )
-    count_sql, count_params = layer_sql.count_matched(layer, principal, selection)
     with engine.connect() as conn:
-        features, returned = conn.execute(text(sql), params).one()
-        matched = conn.execute(text(count_sql), count_params).scalar_one()
+        features, returned, matched = conn.execute(text(sql), params).one()
     links = _page_links(request, offset, limit, returned, matched)
     if fmt == "html":
         parsed = json.loads("[" + features + "]")
