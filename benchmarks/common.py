@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,12 +41,14 @@ class Timing:
 @contextmanager
 def cluster() -> Iterator[Cluster]:
     """A fresh cluster with production settings (fsync on), removed afterwards."""
-    c = Cluster.at(Path(tempfile.mkdtemp(prefix="okaart-bench-")))
+    workdir = Path(tempfile.mkdtemp(prefix="okaart-bench-"))
+    c = Cluster.at(workdir)
     c.start("postgres")
     try:
         yield c
     finally:
         c.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def fresh_database(c: Cluster, name: str) -> str:
