@@ -350,7 +350,7 @@ class Pipeline:
                 report.melding = "; ".join(notes) or None
                 report.duur_ms = int((time.perf_counter() - t0) * 1000)
                 self._finish(conn, report)
-            if report.status == "geslaagd":
+            if report.status == "geslaagd" and report.ingevoegd + report.bijgewerkt + report.verwijderd:
                 self._analyze(refresh=options.refresh)
                 report.phase("analyze", mark)
         except IngestError as exc:
@@ -402,57 +402,55 @@ class Pipeline:
         kind, conn = self.kind, ctx.conn
         staged = conn.execute(text("SELECT count(*) FROM staging")).scalar_one()
         cols = [c.name for c in kind.columns if c.stored] + ["geom"]
+        # Rows identical to what is stored are counted and left alone: an upsert would lock
+        # and rewrite every one of them, and their areas are already current (an area load
+        # re-assigns every point), so they skip the spatial joins too. A re-delivered
+        # national file is mostly these.
+        mark = time.perf_counter()
+        match = " AND ".join(f"t.{c} = s.{c}" for c in kind.conflict)
+        compared = [c for c in cols if c not in kind.conflict]
+        same = (
+            f"({', '.join('t.' + c for c in compared)}) IS NOT DISTINCT FROM "
+            f"({', '.join('s.' + c for c in compared)})"
+        )
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT s.* FROM staging s"
+                f" WHERE NOT EXISTS (SELECT 1 FROM {kind.table} t WHERE {match} AND {same})"
+            )
+        )
+        changed = conn.execute(text("SELECT count(*) FROM incoming")).scalar_one()
+        unchanged = int(staged) - int(changed)
+        mark = report.phase("vergelijken", mark)
         select_cols = [f"s.{c}" for c in cols]
         target_cols = list(cols)
         joins = ""
-        mark = time.perf_counter()
         if kind.assigns_areas:
-            conn.execute(text("CREATE INDEX ON staging USING gist (geom)"))
-            conn.execute(text("ANALYZE staging"))
-            areas.assign(conn, "staging", "_rij")
+            conn.execute(text("CREATE INDEX ON incoming USING gist (geom)"))
+            conn.execute(text("ANALYZE incoming"))
+            areas.assign(conn, "incoming", "_rij")
             select_cols += [f"a.{c}" for c in areas.AREA_COLUMNS]
             target_cols += areas.AREA_COLUMNS
             joins = f"JOIN {areas.RESULT} a ON a.key = s._rij"
             mark = report.phase("gebieden_toewijzen", mark)
-        # Rows identical to what is stored are counted and left alone: an upsert would
-        # lock and rewrite every one of them (a re-delivered national file is mostly these).
-        conn.execute(
-            text(
-                f"CREATE TEMP TABLE incoming ON COMMIT DROP AS"
-                f" SELECT {', '.join(f'{e} AS {c}' for e, c in zip(select_cols, target_cols, strict=True))}"
-                f" FROM staging s {joins}"
-            )
-        )
-        conn.execute(text("ANALYZE incoming"))
-        match = " AND ".join(f"t.{c} = i.{c}" for c in kind.conflict)
-        updatable = [c for c in target_cols if c not in kind.conflict]
-        same = (
-            f"({', '.join('t.' + c for c in updatable)}) IS NOT DISTINCT FROM "
-            f"({', '.join('i.' + c for c in updatable)})"
-        )
-        unchanged = conn.execute(
-            text(f"DELETE FROM incoming i USING {kind.table} t WHERE {match} AND {same}")
-        ).rowcount
-        mark = report.phase("vergelijken", mark)
         conflict = ", ".join(kind.conflict)
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in updatable)
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in target_cols if c not in kind.conflict)
         sql = f"""
             WITH up AS (
                 INSERT INTO {kind.table} AS t ({", ".join(target_cols)}, ingest_run_id)
-                SELECT {", ".join(target_cols)}, :run FROM incoming ORDER BY geom
+                SELECT {", ".join(select_cols)}, :run FROM incoming s {joins} ORDER BY s.geom
                 ON CONFLICT ({conflict}) DO UPDATE
                     SET {sets}, ingest_run_id = EXCLUDED.ingest_run_id, bijgewerkt_op = now()
                 RETURNING (xmax = 0) AS inserted
             )
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
         """
-        incoming = int(staged) - int(unchanged)
-        with bulk_indexes(conn, kind.table, incoming) as empty:
+        with bulk_indexes(conn, kind.table, int(changed)) as empty:
             if empty:
                 inserted = conn.execute(
                     text(
                         f"INSERT INTO {kind.table} ({', '.join(target_cols)}, ingest_run_id)"
-                        f" SELECT {', '.join(target_cols)}, :run FROM incoming ORDER BY geom"
+                        f" SELECT {', '.join(select_cols)}, :run FROM incoming s {joins} ORDER BY s.geom"
                     ),
                     {"run": ctx.run_id},
                 ).rowcount
