@@ -13,14 +13,11 @@ import time
 
 from sqlalchemy import Engine, text
 
+from ingest.sources import KINDS
 from layers.base import Layer
 
-TABLE_KIND = {
-    "gebied": "gebieden",
-    "verblijfsobject": "adressen",
-    "leegstand": "leegstand",
-    "signaal": "signalen",
-}
+#: Which ingest kind writes which table: the runs that change a layer's data.
+TABLE_KIND = {kind.table: name for name, kind in KINDS.items()}
 TTL = 2.0
 
 

@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from app.pgcluster import Cluster, ClusterError
 from app.settings import Settings
 
+#: The read-only role the migrations create for the service.
+API_ROLE = "okaart_api"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -76,7 +78,7 @@ def api_engine(settings: Settings) -> Engine:
     if settings.api_database_url:
         url, role = settings.api_database_url, None
     else:
-        url, role = owner_url(settings), settings.api_role
+        url, role = owner_url(settings), API_ROLE
     return make_engine(
         url,
         role=role,

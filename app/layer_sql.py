@@ -78,7 +78,7 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> tupl
     for i, (column, value) in enumerate(sorted(layer.where.items())):
         parts.append(f"t.{column} = :w{i}")
         params[f"w{i}"] = value
-    if principal.rol != "beheerder" or principal.gemeenten:
+    if not principal.all_gemeenten:
         parts.append("t.gemeentecode = ANY(:gemeenten)")
         params["gemeenten"] = list(principal.gemeenten)
     if layer.by_convenant and principal.rol == "partner":
@@ -106,6 +106,12 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> tupl
     return " AND ".join(parts) or "true", params
 
 
+def geometry_in(layer: Layer, srid: int) -> str:
+    """The layer's geometry in ``srid`` (stored in RD New: no transform for 28992)."""
+    column = f"t.{layer.geometry_column}"
+    return column if srid == 28992 else f"ST_Transform({column}, {srid})"
+
+
 def geojson_features(
     layer: Layer,
     principal: Principal,
@@ -119,11 +125,8 @@ def geojson_features(
 ) -> tuple[str, dict[str, Any]]:
     """The features of a page as comma-separated GeoJSON built in SQL, and their number;
     with ``count`` also ``numberMatched``, in the same round trip."""
-    geometry = (
-        f"t.{layer.geometry_column}" if srid == 28992 else f"ST_Transform(t.{layer.geometry_column}, {srid})"
-    )
-    rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
-    count_sql, _ = count_matched(layer, principal, selection)
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
+    matched = f", ({count_matched(layer, principal, selection)[0]})" if count else ""
     decimals = 9 if srid == 28992 else 7
     names = [p.name for p in layer.properties]
     if principal.suppressed and any(p.suppress for p in layer.properties):
@@ -134,7 +137,7 @@ def geojson_features(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
                    'properties', json_build_object({props}))::text, ',' ORDER BY r.id), ''),
-               count(*){", (" + count_sql + ")" if count else ""}
+               count(*){matched}
         FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r
     """
     return sql, {**params, "limit": limit, "offset": offset}

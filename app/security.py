@@ -49,6 +49,14 @@ class Principal:
         """Aggregate-only principals get small counts withheld."""
         return self.rol == "planner"
 
+    @property
+    def all_gemeenten(self) -> bool:
+        """A beheerder without listed municipalities sees every municipality."""
+        return self.rol == "beheerder" and not self.gemeenten
+
+    def sees_gemeente(self, code: str) -> bool:
+        return self.all_gemeenten or code in self.gemeenten
+
     def can_see(self, clearance: str) -> bool:
         return clearance in ROLE_CLEARANCE.get(self.rol, frozenset())
 

@@ -36,14 +36,9 @@ class Settings(BaseSettings):
     pg_bindir: Path | None = Field(default=None, description="PostgreSQL binaries directory.")
     host: str = "127.0.0.1"
     port: int = 8000
-    api_role: str = "okaart_api"
-    ingest_role: str = "okaart_ingest"
     statement_timeout_ms: int = 5000
     pool_size: int = 10
     pool_timeout_s: float = 2.0
-    basemap_url: str = (
-        "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png"
-    )
     reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
     suppression_k: int = Field(default=10, ge=1)
     log_level: str = "INFO"

@@ -471,7 +471,8 @@ class Pipeline:
                 scope_params,
             ).rowcount
             report.verwijderd = int(removed)
-        kind.after_upsert(ctx)
+        if report.ingevoegd or report.bijgewerkt or report.verwijderd:
+            kind.after_upsert(ctx)  # re-assigning every point costs seconds per million
         report.phase("nabewerking", mark)
 
     def _finish(self, conn: Connection, report: IngestReport) -> None:

@@ -70,11 +70,7 @@ def gebied(
             .mappings()
             .first()
         )
-    visible = area is not None and (
-        (principal.rol == "beheerder" and not principal.gemeenten)
-        or area["gemeentecode"] in principal.gemeenten
-    )
-    if not visible or area is None:
+    if area is None or not principal.sees_gemeente(area["gemeentecode"]):
         raise NotFoundError(f"gebied {code!r} bestaat niet")
     rows = _indicators(
         engine,
@@ -114,7 +110,7 @@ def locate(
                 {
                     **params,
                     "gm": list(principal.gemeenten),
-                    "alle": principal.rol == "beheerder" and not principal.gemeenten,
+                    "alle": principal.all_gemeenten,
                 },
             )
             .mappings()

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from app import layer_sql
-from app.deps import EngineDep, LayerDep, PrincipalDep, current_principal
+from app.deps import EngineDep, LayerDep, PrincipalDep
 from app.errors import BadRequestError, NotAcceptableError, NotFoundError
 from app.layer_sql import CRS84, CRS_SRID, RD, Selection
 from app.security import Principal
@@ -350,10 +350,9 @@ def _csv(
     offset: int,
     k: int,
 ) -> Response:
-    geometry = (
-        f"t.{layer.geometry_column}" if srid == 28992 else f"ST_Transform(t.{layer.geometry_column}, {srid})"
+    rows, params = layer_sql.visible_rows(
+        layer, principal, selection, geometry=layer_sql.geometry_in(layer, srid), k=k
     )
-    rows, params = layer_sql.visible_rows(layer, principal, selection, geometry=geometry, k=k)
     names = ", ".join(["r.id", *(f"r.{p.name}" for p in layer.properties)])
     query = (
         f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie"
@@ -413,6 +412,3 @@ def item(
     return Response(
         orjson.dumps(doc), media_type=GEOJSON, headers={"Content-Crs": f"<{CRS84 if srid == 4326 else RD}>"}
     )
-
-
-__all__ = ["current_principal", "router"]
