@@ -1,8 +1,12 @@
 # Production image: build wheels in one stage, run as a non-root user in the next.
 FROM python:3.11-slim-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY scripts/vendor-web.sh scripts/
 COPY app app
+# Map assets from their npm packages (integrity-checked), into the wheel's static folder.
+RUN scripts/vendor-web.sh
 COPY layers layers
 COPY ingest ingest
 COPY migrations migrations

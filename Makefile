@@ -19,8 +19,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
+# Leaflet and Leaflet.VectorGrid, from their npm packages (pinned, integrity-checked), never
+# copied into the repo: see docs/web-assets.md.
+app/static/vendor/.installed: scripts/vendor-web.sh
+	scripts/vendor-web.sh
+	@touch $@
+
 .PHONY: install
-install: system $(BIN)/.installed ## Create .venv and install the project with its dev tools
+install: system $(BIN)/.installed app/static/vendor/.installed ## Create .venv, install the project, fetch map assets
 
 .PHONY: demo
 demo: install ## Start the embedded PostGIS, load the demo data and serve the map

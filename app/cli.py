@@ -27,9 +27,12 @@ cli.add_typer(db_cli, name="db")
 
 def _add_subcommands() -> None:
     from app.keys_cli import keys_cli
+    from app.ops_cli import audit_cli, retention_cli
     from ingest.cli import bronnen_cli, ingest_cli
 
     cli.add_typer(keys_cli, name="keys")
+    cli.add_typer(retention_cli, name="retention")
+    cli.add_typer(audit_cli, name="audit")
     cli.add_typer(ingest_cli, name="ingest")
     cli.add_typer(bronnen_cli, name="bronnen")
 
@@ -150,9 +153,14 @@ def demo(
     db.migrate(url)
     demo_module.load(url, settings)
     base = f"http://{settings.host}:{port or settings.port}"
+    from app.keys_cli import signin_url
+
     for naam, rol in (("demo-analist", "analist"), ("demo-planner", "planner")):
-        key = demo_module.demo_key(url, naam, rol)
+        key, token = demo_module.demo_access(url, naam, rol, settings.signin_link_minutes)
         typer.echo(f"API-sleutel {naam}: {key}")
+        typer.echo(
+            f"  kaart in de browser (eenmalige aanmeldlink): {signin_url(base, token or '', '/kaart')}"
+        )
     typer.echo(f"  bijvoorbeeld: curl -H 'Authorization: Bearer <sleutel>' {base}/collections")
     typer.echo(f"Ondermijningskaart draait op {base}/  (gezondheid: {base}/readyz)")
     if not no_serve:

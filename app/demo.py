@@ -105,12 +105,20 @@ def load_into(engine: Engine, out: Path, console: Console | None = None) -> list
 
 def demo_key(url: str, naam: str, rol: str) -> str:
     """A fresh API key for a demo principal of Groningen (earlier demo keys stay valid)."""
+    key, _ = demo_access(url, naam, rol)
+    return key
+
+
+def demo_access(url: str, naam: str, rol: str, link_minutes: float | None = None) -> tuple[str, str | None]:
+    """A fresh API key for a demo principal and, with ``link_minutes``, a one-time sign-in
+    link token for it that opens the map (so the demo needs no key pasted into a browser)."""
     from app.security import create_principal_key
+    from app.sessions import create_link
 
     engine = db.make_engine(url)
     try:
         with engine.begin() as conn:
-            key, _ = create_principal_key(
+            key, key_id = create_principal_key(
                 conn,
                 naam=naam,
                 rol=rol,
@@ -119,9 +127,10 @@ def demo_key(url: str, naam: str, rol: str) -> str:
                 gemeenten=["GM0014"],
                 doelen=["demo"],
             )
+            token = create_link(conn, key_id, "/kaart", link_minutes) if link_minutes else None
     finally:
         engine.dispose()
-    return key
+    return key, token
 
 
 def load(url: str, settings: Settings) -> None:

@@ -1,8 +1,10 @@
 """Request dependencies: the engine, the caller, and the layer the caller may see.
 
-Every data route depends on :func:`visible_layer` (or :func:`require_principal`), so no
-endpoint is born open: without a key the answer is 401, and a layer the caller may not see
-answers exactly like one that does not exist (404).
+The caller comes from ``Authorization: Bearer <key>`` or, in a browser, from the session
+cookie. The access gate (:mod:`app.access`) has already refused anonymous callers on
+every non-open route; :func:`visible_layer` then decides per layer: a layer the caller may
+not see answers exactly like one that does not exist (404), and a layer with data below
+aggregate level needs a purpose (``doel``) from the caller's allowed list.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
-from app.errors import NotFoundError, UnauthorizedError
+from app import audit
+from app.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from app.security import Principal, principal_for_key
+from app.sessions import SESSION_COOKIE, principal_for_session
 from layers import REGISTRY
 from layers.base import Layer
 
@@ -48,7 +52,10 @@ async def current_principal(request: Request, engine: EngineDep) -> Principal | 
     """
     key = _bearer(request)
     if key is None:
-        return None
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        key = "sessie:" + token
     cache: dict[str, tuple[float, Principal | None]] = request.app.state.principal_cache
     digest = hashlib.sha256(key.encode()).hexdigest()
     hit = cache.get(digest)
@@ -62,8 +69,18 @@ async def current_principal(request: Request, engine: EngineDep) -> Principal | 
     return principal
 
 
+def forget_principal(request: Request, *, key: str | None = None, session_token: str | None = None) -> None:
+    """Drop a cached lookup at once (sign-out, revocation through the service)."""
+    cache: dict[str, tuple[float, Principal | None]] = request.app.state.principal_cache
+    for value in (key, "sessie:" + session_token if session_token else None):
+        if value:
+            cache.pop(hashlib.sha256(value.encode()).hexdigest(), None)
+
+
 def _lookup(engine: Engine, key: str) -> Principal | None:
     with engine.connect() as conn:
+        if key.startswith("sessie:"):
+            return principal_for_session(conn, key.removeprefix("sessie:"))
         return principal_for_key(conn, key)
 
 
@@ -81,11 +98,37 @@ async def require_principal(
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 
-async def visible_layer(collection_id: str, principal: PrincipalDep) -> Layer:
-    """The layer, if this principal may see it; otherwise exactly like a missing one."""
+def doel_of(request: Request) -> str | None:
+    """The purpose the request states: header ``X-Doel``, else parameter ``doel``."""
+    value = request.headers.get("x-doel") or request.query_params.get("doel")
+    return value.strip() if value and value.strip() else None
+
+
+async def visible_layer(request: Request, collection_id: str, principal: PrincipalDep) -> Layer:
+    """The layer, if this principal may see it; otherwise exactly like a missing one.
+
+    A request for data below aggregate level (signals, addresses, vacancy points; not the
+    layer's metadata) must state a purpose the principal is allowed: missing is a 400, not
+    allowed a 403. Both are audited with the purpose given.
+    """
     layer = REGISTRY.get(collection_id)
     if layer is None or not principal.can_see(layer.clearance):
         raise NotFoundError(f"collectie {collection_id!r} bestaat niet")
+    entry = audit.entry_of(request)
+    doel = doel_of(request)
+    if entry is not None:
+        entry.laag, entry.doel = layer.id, doel
+    if layer.clearance != "aggregaat" and (entry is None or entry.data):
+        if doel is None:
+            raise BadRequestError(
+                f"laag {layer.id!r} bevat gegevens op objectniveau: vermeld het doel van uw verzoek "
+                f"met de header 'X-Doel' of de parameter 'doel' (toegestaan: {', '.join(principal.doelen)})"
+            )
+        if not principal.allows_doel(doel):
+            raise ForbiddenError(
+                f"doel {doel!r} is voor u niet toegestaan; "
+                f"toegestaan: {', '.join(principal.doelen) or '(geen)'}"
+            )
     return layer
 
 

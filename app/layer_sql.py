@@ -35,13 +35,37 @@ class Selection:
 
 
 def _suppressed(layer: Layer, name: str, k_param: str) -> str:
+    """The figure as an aggregate-only principal gets it: counts below k withheld and the
+    rest rounded to 5; derived figures withheld with their count, and otherwise computed
+    from the published counts only (rounding a count is pointless if its rate still holds
+    the exact value)."""
     prop = layer.property(name)
     if prop is None or prop.suppress is None:
         return f"t.{name}"
     if prop.suppress == "count":
         return f"CASE WHEN t.{name} < {k_param} THEN NULL ELSE (round(t.{name} / 5.0) * 5)::bigint END"
     basis = prop.basis or "signalen"
-    return f"CASE WHEN t.{basis} < {k_param} THEN NULL ELSE t.{name} END"
+    if prop.published is None:
+        return f"NULL::{SQL_TYPES[prop.type]}"
+    refs = _Published(layer, k_param)
+    return f"CASE WHEN t.{basis} < {k_param} THEN NULL ELSE ({prop.published.format_map(refs)}) END"
+
+
+SQL_TYPES = {"string": "text", "integer": "bigint", "number": "numeric", "boolean": "boolean", "date": "date"}
+
+
+class _Published(dict[str, str]):
+    """``{name}`` in a published formula: that figure as the principal gets it (on demand,
+    so formulas may refer to each other without building every expression)."""
+
+    def __init__(self, layer: Layer, k_param: str) -> None:
+        super().__init__()
+        self.layer, self.k_param = layer, k_param
+
+    def __missing__(self, name: str) -> str:
+        if self.layer.property(name) is None:
+            raise KeyError(f"published formula refers to unknown property {name!r}")
+        return f"({_suppressed(self.layer, name, self.k_param)})"
 
 
 def visible_rows(
@@ -84,6 +108,9 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> tupl
     if layer.by_convenant and principal.rol == "partner":
         parts.append("t.convenant = ANY(:convenanten)")
         params["convenanten"] = list(principal.convenanten)
+    if layer.by_dataklasse:
+        parts.append("t.dataklasse = ANY(:dataklassen)")
+        params["dataklassen"] = principal.dataklassen
     for i, (name, value) in enumerate(sorted(selection.filters.items())):
         parts.append(f"t.{name}::text = :f{i}")
         params[f"f{i}"] = value
@@ -123,10 +150,12 @@ def geojson_features(
     k: int,
     count: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """The features of a page as comma-separated GeoJSON built in SQL, and their number;
-    with ``count`` also ``numberMatched``, in the same round trip."""
+    """The features of a page as comma-separated GeoJSON built in SQL, their number and
+    (for layers below aggregate level, for the audit trail) their ids; with ``count`` also
+    ``numberMatched``, in the same round trip. Columns: features, returned, ids, matched."""
     rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
-    matched = f", ({count_matched(layer, principal, selection)[0]})" if count else ""
+    matched = f"({count_matched(layer, principal, selection)[0]})" if count else "NULL::bigint"
+    ids = "array_agg(r.id ORDER BY r.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
     decimals = 9 if srid == 28992 else 7
     names = [p.name for p in layer.properties]
     if principal.suppressed and any(p.suppress for p in layer.properties):
@@ -137,7 +166,7 @@ def geojson_features(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
                    'properties', json_build_object({props}))::text, ',' ORDER BY r.id), ''),
-               count(*){matched}
+               count(*), {ids}, {matched}
         FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r
     """
     return sql, {**params, "limit": limit, "offset": offset}
@@ -149,7 +178,8 @@ def count_matched(layer: Layer, principal: Principal, selection: Selection) -> t
 
 
 def mvt(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> tuple[str, dict[str, Any]]:
-    """One MVT tile of the layer (ST_AsMVT over ST_AsMVTGeom on the stored 3857 copy)."""
+    """One MVT tile of the layer (ST_AsMVT over ST_AsMVTGeom on the stored 3857 copy), with
+    its feature count and (below aggregate level, for the audit trail) its ids."""
     rows, params = visible_rows(layer, principal, selection, geometry=f"t.{layer.tile_geometry_column}", k=k)
     rows = rows.replace(
         " WHERE ",
@@ -159,8 +189,9 @@ def mvt(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> 
     names = ["id", *(p.name for p in layer.properties)]
     if principal.suppressed and any(p.suppress for p in layer.properties):
         names.append("onderdrukt")
+    ids = "array_agg(m.id ORDER BY m.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
     sql = f"""
-        SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom') FROM (
+        SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom'), count(*), {ids} FROM (
             SELECT ST_AsMVTGeom(r.geom, ST_TileEnvelope(:z, :x, :y), 4096, 64, true) AS geom,
                    {", ".join("r." + n for n in names)}
             FROM ({rows}) r

@@ -5,20 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from app import db, errors
+from app.access import RateLimiter, gate
+from app.audit import AuditMiddleware
 from app.dataversion import DataVersions
-from app.routers import gebieden, health, ogc, tiles
+from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, install_log_redaction
+from app.routers import aanmelden, gebieden, health, kaart, ogc, selectie, tiles
 from app.settings import Settings, get_settings
+from app.tilecache import TileCache
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; tests pass their own settings and engine."""
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
+    install_log_redaction()
     owns_engine = engine is None
     engine = engine or db.api_engine(settings)
 
@@ -39,14 +48,39 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url="/api.html",
         redoc_url=None,
         lifespan=lifespan,
+        # Every route passes the access gate first; see app/access.py.
+        dependencies=[Depends(gate)],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.versions = DataVersions(engine)
     app.state.principal_cache = {}
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     errors.install(app)
     app.include_router(health.router)
     app.include_router(ogc.router)
     app.include_router(tiles.router)
     app.include_router(gebieden.router)
+    app.include_router(selectie.router)
+    app.include_router(kaart.router)
+    app.include_router(aanmelden.router)
+    aanmelden.install(app)
+    # Scripts and stylesheets of the map pages (the CSP allows no other origin for them).
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
+
+    def engine_of(scope: Any) -> Engine:
+        return scope["app"].state.engine  # type: ignore[no-any-return]
+
+    # Outermost last: body cap first, then headers on every answer, then the audit hold.
+    app.add_middleware(AuditMiddleware, engine_of=engine_of)
+    app.add_middleware(SecurityHeadersMiddleware, basemap_origin=_origin(settings.basemap_url))
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app
+
+
+def _origin(url: str | None) -> str:
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""

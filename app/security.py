@@ -15,7 +15,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping, text
+
+from app.domain import DATAKLASSEN
 
 Rol = Literal["beheerder", "analist", "partner", "planner"]
 Clearance = Literal["aggregaat", "signalen", "adressen"]
@@ -43,6 +45,8 @@ class Principal:
     convenanten: tuple[str, ...]
     gemeenten: tuple[str, ...]
     doelen: tuple[str, ...]
+    #: The most sensitive data class of signal this principal may see.
+    dataklasse: str = "vertrouwelijk"
 
     @property
     def suppressed(self) -> bool:
@@ -59,6 +63,26 @@ class Principal:
 
     def can_see(self, clearance: str) -> bool:
         return clearance in ROLE_CLEARANCE.get(self.rol, frozenset())
+
+    @property
+    def dataklassen(self) -> list[str]:
+        """The data classes up to and including this principal's own."""
+        if self.dataklasse not in DATAKLASSEN:
+            return []
+        return list(DATAKLASSEN[: DATAKLASSEN.index(self.dataklasse) + 1])
+
+    def allows_doel(self, doel: str) -> bool:
+        return doel in self.doelen
+
+
+#: The data class a new principal gets when none is given: only beheerders see the most
+#: sensitive class (human trafficking) by default; others need it granted explicitly.
+DEFAULT_DATAKLASSE = {
+    "planner": "intern",
+    "partner": "vertrouwelijk",
+    "analist": "vertrouwelijk",
+    "beheerder": "zeer_vertrouwelijk",
+}
 
 
 def hash_key(key: str) -> str:
@@ -80,17 +104,19 @@ def create_principal_key(
     convenanten: list[str],
     gemeenten: list[str],
     doelen: list[str],
+    dataklasse: str | None = None,
 ) -> tuple[str, int]:
     """Create (or reuse by name) a principal and give it a new key; returns (key, key id)."""
     principal_id = conn.execute(
         text(
-            "INSERT INTO principal (naam, rol, organisatie, convenanten, gemeenten, doelen)"
-            " VALUES (:naam, :rol, :organisatie, :convenanten, :gemeenten, :doelen)"
+            "INSERT INTO principal (naam, rol, organisatie, convenanten, gemeenten, doelen, dataklasse)"
+            " VALUES (:naam, :rol, :organisatie, :convenanten, :gemeenten, :doelen, :dataklasse)"
             " ON CONFLICT (naam) DO UPDATE SET rol = EXCLUDED.rol, organisatie = EXCLUDED.organisatie,"
             " convenanten = EXCLUDED.convenanten, gemeenten = EXCLUDED.gemeenten,"
-            " doelen = EXCLUDED.doelen, actief = true RETURNING id"
+            " doelen = EXCLUDED.doelen, dataklasse = EXCLUDED.dataklasse, actief = true RETURNING id"
         ),
         {
+            "dataklasse": dataklasse or DEFAULT_DATAKLASSE.get(rol, "openbaar"),
             "naam": naam,
             "rol": rol,
             "organisatie": organisatie,
@@ -115,10 +141,8 @@ def principal_for_key(conn: Connection, key: str) -> Principal | None:
     row = (
         conn.execute(
             text(
-                "SELECT k.hash, p.id, p.naam, p.rol, p.organisatie, p.convenanten, p.gemeenten, p.doelen"
-                " FROM api_key k JOIN principal p ON p.id = k.principal_id"
-                " WHERE k.prefix = :prefix AND k.ingetrokken_op IS NULL AND p.actief"
-                " AND (k.verloopt_op IS NULL OR k.verloopt_op > now())"
+                f"SELECT k.hash, {PRINCIPAL_COLUMNS} FROM api_key k JOIN principal p ON p.id = k.principal_id"
+                f" WHERE k.prefix = :prefix AND {ACTIVE_KEY}"
             ),
             {"prefix": parts[1]},
         )
@@ -127,6 +151,16 @@ def principal_for_key(conn: Connection, key: str) -> Principal | None:
     )
     if row is None or not hmac.compare_digest(row["hash"], hash_key(key)):
         return None
+    return principal_from_row(row)
+
+
+#: The columns :func:`principal_from_row` needs, from ``principal p``.
+PRINCIPAL_COLUMNS = "p.id, p.naam, p.rol, p.organisatie, p.convenanten, p.gemeenten, p.doelen, p.dataklasse"
+#: A key (``api_key k`` of ``principal p``) that may still be used.
+ACTIVE_KEY = "k.ingetrokken_op IS NULL AND p.actief AND (k.verloopt_op IS NULL OR k.verloopt_op > now())"
+
+
+def principal_from_row(row: RowMapping) -> Principal:
     return Principal(
         id=row["id"],
         naam=row["naam"],
@@ -135,4 +169,5 @@ def principal_for_key(conn: Connection, key: str) -> Principal | None:
         convenanten=tuple(row["convenanten"]),
         gemeenten=tuple(row["gemeenten"]),
         doelen=tuple(row["doelen"]),
+        dataklasse=row["dataklasse"],
     )

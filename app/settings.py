@@ -42,6 +42,33 @@ class Settings(BaseSettings):
     reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
     suppression_k: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    rate_limit_per_minute: int = Field(
+        default=1200, ge=0, description="Sustained requests per key per minute per worker (0: off)."
+    )
+    rate_limit_burst: int = Field(default=300, ge=1, description="Requests a key may send at once.")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest request body accepted.")
+    point_bbox_max_km2: float = Field(
+        default=100.0, gt=0, description="Largest bbox a point-layer items request may cover."
+    )
+    tile_cache_mb: int = Field(
+        default=64, ge=0, description="Built vector tiles kept in memory per worker (0: none)."
+    )
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 7, description="Browser session lifetime.")
+    basemap_url: str | None = Field(
+        default="https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png",
+        description="Basemap tile template for maps; empty: no basemap (tests, offline).",
+    )
+    basemap_attribution: str = Field(
+        default="Kaartgegevens © Kadaster (BRT-Achtergrondkaart)",
+        description="Attribution shown with the basemap.",
+    )
+    signin_link_minutes: float = Field(
+        default=30.0, gt=0, le=7 * 24 * 60, description="How long a one-time sign-in link can be used."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Address users reach the service at, for sign-in links. Unset: http://host:port.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

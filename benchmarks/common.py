@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from rich.console import Console
@@ -58,6 +59,26 @@ def fresh_database(c: Cluster, name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     c.ensure_database(name)
     return c.url(name)
+
+
+def demo_database(c: Cluster, workdir: Path, name: str, **principal: Any) -> tuple[str, str]:
+    """A migrated database with the demo data, analysed, and a key for ``principal`` (not timed)."""
+    from sqlalchemy import create_engine, text
+
+    from app import db, demo
+    from app.security import create_principal_key
+
+    url = fresh_database(c, name)
+    db.migrate(url)
+    engine = create_engine(url)
+    try:
+        demo.load_into(engine, workdir / "demo", console)
+        with engine.begin() as conn:
+            key, _ = create_principal_key(conn, **principal)
+            conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
+    return url, key
 
 
 def timed(label: str, rows: int, cmd: list[str], env: dict[str, str] | None = None) -> Timing:

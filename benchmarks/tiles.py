@@ -42,13 +42,13 @@ import numpy as np
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-from app import db, demo, layer_sql
+from app import layer_sql
 from app.pgcluster import Cluster, free_port
-from app.security import Principal, create_principal_key
-from benchmarks.common import ROOT, cluster, console, fresh_database
+from app.security import Principal
+from benchmarks.common import ROOT, cluster, console, demo_database
 from layers import REGISTRY
 
 HERE = ROOT / "benchmarks"
@@ -64,7 +64,7 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 TILE = "tiles/WebMercatorQuad/{z}/{x}/{y}"
 BEHEERDER = Principal(
     id=0, naam="benchmark", rol="beheerder", organisatie="Gemeente Groningen (benchmark)",
-    convenanten=(), gemeenten=("GM0014",), doelen=("benchmark",),
+    convenanten=(), gemeenten=("GM0014",), doelen=("benchmark",), dataklasse="zeer_vertrouwelijk",
 )  # fmt: skip
 BUURT_FILTERS = {"periode": "2024", "thema": "alle"}
 COLUMNS = ("tool", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
@@ -165,20 +165,11 @@ def ensure_tipg() -> Path:
 
 def prepare(c: Cluster, workdir: Path) -> tuple[str, str]:
     """A migrated database with the demo data and a beheerder key (not timed)."""
-    url = fresh_database(c, "tiles")
-    db.migrate(url)
-    engine = create_engine(url)
-    try:
-        demo.load_into(engine, workdir / "demo", console)
-        with engine.begin() as conn:
-            key, _ = create_principal_key(
-                conn, naam=BEHEERDER.naam, rol=BEHEERDER.rol, organisatie=BEHEERDER.organisatie,
-                convenanten=[], gemeenten=list(BEHEERDER.gemeenten), doelen=list(BEHEERDER.doelen),
-            )  # fmt: skip
-            conn.execute(text("ANALYZE"))
-    finally:
-        engine.dispose()
-    return url, key
+    return demo_database(
+        c, workdir, "tiles", naam=BEHEERDER.naam, rol=BEHEERDER.rol, organisatie=BEHEERDER.organisatie,
+        convenanten=[], gemeenten=list(BEHEERDER.gemeenten), doelen=list(BEHEERDER.doelen),
+        dataklasse=BEHEERDER.dataklasse,
+    )  # fmt: skip
 
 
 @contextmanager
@@ -272,7 +263,7 @@ def _features(body: bytes, tiles: bool) -> int:
 
 
 def _auth(tool: str, key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"} if tool == "okaart" else {}
+    return {"Authorization": f"Bearer {key}", "X-Doel": "benchmark"} if tool == "okaart" else {}
 
 
 def _show(table: Table) -> None:
@@ -421,6 +412,8 @@ def start_servers(stack: ExitStack, url: str, tipg: Path, workdir: Path) -> dict
     ports = {"okaart": free_port(), "tipg": free_port()}
     env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
     env["OKAART_LOG_LEVEL"] = "WARNING"  # like uvicorn's --log-level: no per-request logging
+    # One key sends every request: the per-key rate limit would measure the policy, not the server.
+    env["OKAART_RATE_LIMIT_PER_MINUTE"] = "0"
     cmd = [
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
         "--port", str(ports["okaart"]), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),

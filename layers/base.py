@@ -30,6 +30,10 @@ class Property(BaseModel):
     suppress: Literal["count", "derived"] | None = None
     #: For a derived figure: the count it is computed from (withheld together).
     basis: str | None = None
+    #: For a derived figure: how aggregate-only users get it, as SQL over the *published*
+    #: figures (``{signalen}`` is the withheld-or-rounded count), so that nothing they see
+    #: can be solved back to an exact count. None: the figure is withheld from them.
+    published: str | None = None
 
 
 #: The areas every point layer row is assigned to at ingest, filterable everywhere.
@@ -90,6 +94,8 @@ class Layer(BaseModel):
     suppression_k: int | None = None
     #: Rows carry a ``convenant`` column: partners see only their covenants' rows.
     by_convenant: bool = False
+    #: Rows carry a ``dataklasse`` column: a principal sees only classes up to its own.
+    by_dataklasse: bool = False
     #: Fixed conditions on the source (allow-listed column = value), e.g. the area type.
     where: dict[str, str] = Field(default_factory=dict)
     #: Filters applied to maps and tiles when the request names none (period, theme);

@@ -20,6 +20,7 @@ PROPERTIES = (
     Property(
         name="per_1000_adressen",
         basis="signalen",
+        published="round(1000.0 * {signalen} / NULLIF({adressen}, 0), 2)",
         type="number",
         title="Signalen per 1.000 adressen",
         suppress="derived",
@@ -28,6 +29,7 @@ PROPERTIES = (
     Property(
         name="leegstand_pct",
         basis="leegstand",
+        published="round(100.0 * {leegstand} / NULLIF({adressen}, 0), 2)",
         type="number",
         title="Leegstand (% van de adressen)",
         suppress="derived",
@@ -39,16 +41,24 @@ PROPERTIES = (
     Property(
         name="verwacht",
         basis="signalen",
+        published="round(t.verwacht / 5.0) * 5",
         type="number",
         title="Verwacht aantal (rest van de gemeente)",
         suppress="derived",
     ),
     Property(
-        name="z", basis="signalen", type="number", title="Afwijking (z-score, Poisson)", suppress="derived"
+        name="z",
+        basis="signalen",
+        published="round(({signalen} - {verwacht}) / sqrt(NULLIF({verwacht}, 0)), 2)",
+        type="number",
+        title="Afwijking (z-score, Poisson)",
+        suppress="derived",
     ),
     Property(
         name="afwijkend",
         basis="signalen",
+        published="coalesce(({signalen} - {verwacht}) / sqrt(NULLIF({verwacht}, 0)) >= 3"
+        " AND {signalen} >= 10, false)",
         type="boolean",
         title="Wijkt af van de rest van de gemeente",
         filterable=True,

@@ -26,4 +26,5 @@ LAYER = Layer(
     style=Style(colour="#d95f02"),
     clearance="signalen",
     by_convenant=True,
+    by_dataklasse=True,
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make sure the machine has what okaart needs beside Python packages: PostgreSQL server
-# binaries with PostGIS, python3-venv, and GDAL's command-line tools (a real OGC API client
-# for the tests, ogr2ogr for the ingest benchmark). As root it installs what is missing
-# with apt; otherwise it prints the one command to run and fails.
+# binaries with PostGIS, python3-venv, GDAL's command-line tools (a real OGC API client
+# for the tests, ogr2ogr for the ingest benchmark), Chromium and pdftotext (browser and PDF
+# tests), npm (map assets are fetched from their packages at install time). As root it installs what is missing with apt; otherwise it prints the one command
+# to run and fails.
 set -euo pipefail
 
 pg_major() {
@@ -27,6 +28,12 @@ missing() {
     fi
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || echo python3-venv
     command -v ogr2ogr >/dev/null 2>&1 || echo gdal-bin
+    # Browser tests and the map benchmark (headless, driven by Playwright's Python package).
+    command -v chromium >/dev/null 2>&1 || echo chromium
+    # The PDF test reads the area overview back with pdftotext.
+    command -v pdftotext >/dev/null 2>&1 || echo poppler-utils
+    # Fetches Leaflet and Leaflet.VectorGrid from their packages at install time.
+    command -v npm >/dev/null 2>&1 || echo npm
 }
 
 need=$(missing | tr '\n' ' ')

@@ -142,7 +142,8 @@ def demo_engine(pg_server: TestServer, template_url: str, demo_dir: Path) -> Ite
     from app.demo import load_into
 
     name = f"okaart_demo_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(pg_server.create_database(name, template=TEMPLATE))
+    # Pre-ping: a test that copies the demo database ends idle sessions on it.
+    engine = create_engine(pg_server.create_database(name, template=TEMPLATE), pool_pre_ping=True)
     reports = load_into(engine, demo_dir)
     failed = [r for r in reports if r.status != "geslaagd"]
     assert not failed, [(r.bestand, r.status, r.melding) for r in failed]
@@ -205,6 +206,7 @@ def api_keys(demo_engine: Engine) -> dict[str, str]:
     with demo_engine.begin() as conn:
         for name, spec in PRINCIPALS.items():
             keys[name], _ = create_principal_key(conn, naam=f"test-{name}", **spec)  # type: ignore[arg-type]
+            DOELEN[keys[name]] = spec["doelen"][0]  # type: ignore[index]
     return keys
 
 
@@ -229,5 +231,14 @@ def client(demo_app: Any) -> Iterator[Any]:
         yield c
 
 
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+#: The first allowed purpose of each test key: :func:`auth` states it, as a client would.
+DOELEN: dict[str, str] = {}
+
+
+def auth(key: str, doel: str | None = None) -> dict[str, str]:
+    """Headers of a signed-in request stating the key's purpose (or ``doel``)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    stated = doel or DOELEN.get(key)
+    if stated:
+        headers["X-Doel"] = stated
+    return headers

@@ -47,7 +47,11 @@ def expected_count(engine: Engine, layer_id: str) -> int:
 def test_gdal_reads_every_collection_completely(
     live_url: str, api_keys: dict[str, str], demo_engine: Engine, tmp_path: Path, layer_id: str
 ) -> None:
-    auth = ["--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {api_keys['beheerder']}"]
+    auth = [
+        "--config",
+        "GDAL_HTTP_HEADERS",
+        f"Authorization: Bearer {api_keys['beheerder']}\r\nX-Doel: beheer",
+    ]
     info = subprocess.run(
         ["ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{live_url}/", layer_id, *auth],
         capture_output=True,
@@ -72,7 +76,7 @@ def test_owslib_reads_every_collection_completely(
 ) -> None:
     from owslib.ogcapi.features import Features
 
-    api = Features(live_url, headers={"Authorization": f"Bearer {api_keys['beheerder']}"})
+    api = Features(live_url, headers={"Authorization": f"Bearer {api_keys['beheerder']}", "X-Doel": "beheer"})
     ids = {c["id"] for c in api.collections()["collections"]}
     assert ids == set(REGISTRY)
     for layer_id in sorted(ids):

@@ -1,42 +1,52 @@
-"""Area overviews as JSON (``/gebieden``) and point lookup (``/locate``).
+"""Area overviews (``/gebieden/{code}``), area exports (``/gebieden?soort=``) and ``/locate``.
 
-Both read the same indicator layers as the map, through the same access and suppression
-rules, so an overview never shows what the map withholds.
+All read the indicator layers through the map's own SQL (:mod:`app.overview`), so an
+overview or export never shows what the map withholds; every answer is audited in the same
+transaction as its read. ``/gebieden/{code}`` answers JSON, HTML (the gebiedsoverzicht),
+an A4 PDF or CSV; ``/gebieden?soort=`` answers JSON, CSV or a GeoPackage.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from sqlalchemy import text
 
-from app import layer_sql
+from app import audit, exports, pdf
+from app.access import rule
 from app.deps import EngineDep, PrincipalDep
-from app.errors import BadRequestError, NotFoundError
-from app.layer_sql import Selection
-from app.security import Principal
-from layers import REGISTRY
-from layers.base import Layer
+from app.errors import BadRequestError, NotAcceptableError
+from app.overview import SOORTEN, build, find_area, indicator_rows
+from app.pages import render, wants_html
+from app.svg import area_map, trend_chart
 
 router = APIRouter(tags=["Gebieden"])
-SOORTEN = ("buurt", "wijk", "bedrijventerrein", "buitengebied")
 
 
-def indicator_layer(soort: str) -> Layer:
-    return next(layer for layer in REGISTRY.values() if layer.where.get("gebied_soort") == soort)
+def _format(request: Request, f: str | None, allowed: tuple[str, ...]) -> str:
+    chosen = f or ("html" if "html" in allowed and wants_html(request) else "json")
+    if chosen not in allowed:
+        raise NotAcceptableError(
+            f"formaat {chosen!r} wordt hier niet geleverd; kies uit {', '.join(allowed)}"
+        )
+    return chosen
 
 
-def _indicators(
-    engine: Any, principal: Principal, soort: str, filters: dict[str, str], k: int
-) -> list[dict[str, Any]]:
-    layer = indicator_layer(soort)
-    rows, params = layer_sql.visible_rows(layer, principal, Selection(filters=filters), geometry=None, k=k)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(rows + " ORDER BY t.id"), params).mappings()]
+def _download(body: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
-@router.get("/gebieden", summary="Gebieden van een soort met hun kerncijfers")
+@router.get(
+    "/gebieden",
+    summary="Gebieden van een soort met hun kerncijfers (JSON, CSV of GeoPackage)",
+    responses={200: {"content": {"application/json": {}, exports.CSV_TYPE: {}, exports.GPKG_TYPE: {}}}},
+    openapi_extra=rule("gegevens"),
+)
 def gebieden(
     request: Request,
     principal: PrincipalDep,
@@ -44,53 +54,92 @@ def gebieden(
     soort: Annotated[str, Query(description="buurt, wijk, bedrijventerrein of buitengebied")],
     periode: str | None = None,
     thema: str = "alle",
-) -> dict[str, Any]:
+    f: Annotated[str | None, Query(description="json (standaard), csv of gpkg")] = None,
+) -> Any:
     if soort not in SOORTEN:
         raise BadRequestError(f"soort {soort!r} bestaat niet; kies uit {', '.join(SOORTEN)}")
+    fmt = _format(request, f, ("json", "csv", "gpkg"))
     filters = {"thema": thema, "periode_soort": "jaar"}
     if periode:
-        filters["periode"] = periode
-    rows = _indicators(engine, principal, soort, filters, request.app.state.settings.suppression_k)
+        filters = {"thema": thema, "periode": periode}
+    k = request.app.state.settings.suppression_k
+    with audit.audited_read(request, engine) as conn:
+        if fmt == "gpkg":
+            rows = exports.rows_with_geometry(conn, principal, soort, filters, k)
+        else:
+            rows = indicator_rows(conn, principal, soort, filters, k)
+        audit.note(request, aantal=len(rows), gebied=soort)
+    name = f"{soort}-{periode or 'alle-jaren'}-{thema}"
+    if fmt == "csv":
+        return _download(exports.csv_bytes(rows, principal.suppressed), exports.CSV_TYPE, f"{name}.csv")
+    if fmt == "gpkg":
+        body = exports.gpkg_bytes(rows, principal.suppressed, soort)
+        return _download(body, exports.GPKG_TYPE, f"{name}.gpkg")
     return {"soort": soort, "thema": thema, "gebieden": rows}
 
 
-@router.get("/gebieden/{code}", summary="Kerncijfers van één gebied per jaar")
+@router.get(
+    "/gebieden/{code}",
+    summary="Gebiedsoverzicht: kerncijfers, afwijking en trend van één gebied (JSON, HTML, PDF of CSV)",
+    responses={
+        200: {
+            "content": {"application/json": {}, "text/html": {}, "application/pdf": {}, exports.CSV_TYPE: {}}
+        }
+    },
+    openapi_extra=rule("gegevens"),
+)
 def gebied(
-    request: Request, code: str, principal: PrincipalDep, engine: EngineDep, thema: str = "alle"
-) -> dict[str, Any]:
-    with engine.connect() as conn:
-        area = (
-            conn.execute(
-                text(
-                    "SELECT soort, code, naam, gemeentecode FROM actueel_gebied"
-                    " WHERE code = :c AND soort = ANY(:s)"
-                ),
-                {"c": code, "s": list(SOORTEN)},
+    request: Request,
+    code: str,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    thema: str = "alle",
+    periode: Annotated[
+        str | None, Query(description="Jaar van de kerncijfers (standaard het laatste)")
+    ] = None,
+    f: Annotated[str | None, Query(description="json, html, pdf of csv")] = None,
+) -> Any:
+    fmt = _format(request, f, ("json", "html", "pdf", "csv"))
+    k = request.app.state.settings.suppression_k
+    if fmt == "json":
+        with audit.audited_read(request, engine) as conn:
+            area = find_area(conn, principal, code)
+            rows = indicator_rows(
+                conn, principal, area["soort"], {"code": code, "thema": thema, "periode_soort": "jaar"}, k
             )
-            .mappings()
-            .first()
-        )
-    if area is None or not principal.sees_gemeente(area["gemeentecode"]):
-        raise NotFoundError(f"gebied {code!r} bestaat niet")
-    rows = _indicators(
-        engine,
-        principal,
-        area["soort"],
-        {"code": code, "thema": thema, "periode_soort": "jaar"},
-        request.app.state.settings.suppression_k,
+            audit.note(request, aantal=len(rows), gebied=code)
+        return {**area, "thema": thema, "perioden": rows}
+    with audit.audited_read(request, engine) as conn:
+        overview = build(conn, principal, code, periode, k)
+        audit.note(request, aantal=overview.aantal(), gebied=code)
+    filename = f"gebiedsoverzicht-{code}-{overview.periode or 'geen'}"
+    if fmt == "csv":
+        rows = overview.jaren + (overview.themas or [])
+        return _download(exports.csv_bytes(rows, principal.suppressed), exports.CSV_TYPE, f"{filename}.csv")
+    if fmt == "pdf":
+        body = pdf.render(overview, pdf.made_for(principal.naam, principal.rol))
+        return _download(body, "application/pdf", f"{filename}.pdf")
+    return render(
+        request,
+        "gebied.html",
+        title=f"Gebiedsoverzicht {overview.gebied['naam']}",
+        principal=principal,
+        o=overview,
+        kaart=area_map(overview.shapes, overview.box),
+        grafiek=trend_chart(overview.trend(), "Signalen per jaar (alle thema's)"),
+        query=urlencode({"periode": overview.periode or ""}),
     )
-    return {**dict(area), "thema": thema, "perioden": rows}
 
 
-@router.get("/locate", summary="De gebieden waarin een punt ligt")
+@router.get("/locate", summary="De gebieden waarin een punt ligt", openapi_extra=rule("gegevens"))
 def locate(
     request: Request,
     principal: PrincipalDep,
     engine: EngineDep,
-    lon: float | None = None,
-    lat: float | None = None,
-    x: float | None = None,
-    y: float | None = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180, description="Lengte (WGS84)")] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90, description="Breedte (WGS84)")] = None,
+    x: Annotated[float | None, Query(ge=-1e6, le=2e6, description="x (RD New)")] = None,
+    y: Annotated[float | None, Query(ge=-1e6, le=2e6, description="y (RD New)")] = None,
 ) -> dict[str, Any]:
     if lon is not None and lat is not None:
         point, params = "ST_Transform(ST_SetSRID(ST_MakePoint(:a, :b), 4326), 28992)", {"a": lon, "b": lat}
@@ -98,7 +147,9 @@ def locate(
         point, params = "ST_SetSRID(ST_MakePoint(:a, :b), 28992)", {"a": x, "b": y}
     else:
         raise BadRequestError("geef lon en lat (WGS84) of x en y (RD New)")
-    with engine.connect() as conn:
+    k = request.app.state.settings.suppression_k
+    result = []
+    with audit.audited_read(request, engine) as conn:
         areas = (
             conn.execute(
                 text(
@@ -107,27 +158,17 @@ def locate(
                     " ORDER BY array_position(ARRAY['gemeente', 'wijk', 'buurt', 'bedrijventerrein',"
                     " 'buitengebied'], soort)"
                 ),
-                {
-                    **params,
-                    "gm": list(principal.gemeenten),
-                    "alle": principal.all_gemeenten,
-                },
+                {**params, "gm": list(principal.gemeenten), "alle": principal.all_gemeenten},
             )
             .mappings()
             .all()
         )
-    k = request.app.state.settings.suppression_k
-    result = []
-    for area in areas:
-        entry: dict[str, Any] = dict(area)
-        if area["soort"] in SOORTEN:
-            latest = _indicators(
-                engine,
-                principal,
-                area["soort"],
-                {"code": area["code"], "thema": "alle", "periode_soort": "jaar"},
-                k,
-            )
-            entry["indicatoren"] = latest[-1] if latest else None
-        result.append(entry)
+        for area in areas:
+            entry: dict[str, Any] = dict(area)
+            if area["soort"] in SOORTEN:
+                filters = {"code": area["code"], "thema": "alle", "periode_soort": "jaar"}
+                latest = indicator_rows(conn, principal, area["soort"], filters, k)
+                entry["indicatoren"] = latest[-1] if latest else None
+            result.append(entry)
+        audit.note(request, aantal=len(result), gebied=",".join(a["code"] for a in areas) or None)
     return {"gebieden": result}

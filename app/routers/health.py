@@ -8,12 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app import db
+from app.access import rule
 from app.errors import problem
 
 router = APIRouter(tags=["Beheer"])
 
 
-@router.get("/healthz", summary="Het proces leeft")
+@router.get("/healthz", summary="Het proces leeft", openapi_extra=rule("open"))
 def healthz() -> dict[str, str]:
     """Liveness only: no database round trip, so a slow database does not kill the pod."""
     return {"status": "ok"}
@@ -23,6 +24,7 @@ def healthz() -> dict[str, str]:
     "/readyz",
     summary="Klaar voor verkeer: database bereikbaar en schema actueel",
     responses={503: {"description": "Niet klaar", "content": {"application/problem+json": {}}}},
+    openapi_extra=rule("open"),
 )
 def readyz(request: Request) -> Any:
     """Ready when the database answers and its schema is at the code's newest migration."""

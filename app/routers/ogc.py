@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
-from app import layer_sql
+from app import audit, layer_sql
+from app.access import rule
 from app.deps import EngineDep, LayerDep, PrincipalDep
 from app.errors import BadRequestError, NotAcceptableError, NotFoundError
 from app.layer_sql import CRS84, CRS_SRID, RD, Selection
@@ -35,7 +37,7 @@ templates.get_template("page.html")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-RESERVED = {"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime"}
+RESERVED = {"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "doel"}
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
@@ -69,7 +71,7 @@ def _html(request: Request, title: str, **context: Any) -> HTMLResponse:
     )
 
 
-@router.get("/", summary="Startpagina (OGC API landing page)")
+@router.get("/", summary="Startpagina (OGC API landing page)", openapi_extra=rule("open"))
 def landing(request: Request, f: str | None = None) -> Any:
     root = _root(request)
     links = [
@@ -105,7 +107,7 @@ def landing(request: Request, f: str | None = None) -> Any:
     return body
 
 
-@router.get("/conformance", summary="Conformiteitsklassen")
+@router.get("/conformance", summary="Conformiteitsklassen", openapi_extra=rule("open"))
 def conformance(request: Request, f: str | None = None) -> Any:
     if _format(request, f, ("json", "html")) == "html":
         return _html(request, "Conformiteit", links=[{"href": c, "rel": "conformance"} for c in CONFORMANCE])
@@ -157,7 +159,7 @@ def extents(request: Request) -> dict[str, list[float]]:
     return request.app.state.extents  # type: ignore[no-any-return]
 
 
-@router.get("/collections", summary="Kaartlagen die u mag zien")
+@router.get("/collections", summary="Kaartlagen die u mag zien", openapi_extra=rule("aangemeld"))
 def collections(request: Request, principal: PrincipalDep, engine: EngineDep, f: str | None = None) -> Any:
     root = _root(request)
     boxes = extents(request)
@@ -176,7 +178,7 @@ def collections(request: Request, principal: PrincipalDep, engine: EngineDep, f:
     }
 
 
-@router.get("/collections/{collection_id}", summary="Eén kaartlaag")
+@router.get("/collections/{collection_id}", summary="Eén kaartlaag", openapi_extra=rule("aangemeld"))
 def collection(request: Request, layer: LayerDep, engine: EngineDep, f: str | None = None) -> Any:
     doc = collection_doc(_root(request), layer, extents(request).get(layer.id))
     if _format(request, f, ("json", "html")) == "html":
@@ -209,7 +211,20 @@ def parse_bbox(
         raise BadRequestError("bbox moet vier getallen zijn: minx,miny,maxx,maxy") from exc
     if len(values) != 4 or values[0] > values[2] or values[1] > values[3]:
         raise BadRequestError("bbox moet vier getallen zijn: minx,miny,maxx,maxy met min <= max")
+    if not all(math.isfinite(v) for v in values):
+        raise BadRequestError("bbox bevat een getal dat niet eindig is")
+    if srid == 4326 and not (values[0] >= -180 and values[2] <= 180 and values[1] >= -90 and values[3] <= 90):
+        raise BadRequestError("bbox in CRS84 ligt buiten -180..180 (lengte) en -90..90 (breedte)")
     return (values[0], values[1], values[2], values[3]), srid
+
+
+def bbox_km2(box: tuple[float, float, float, float], srid: int) -> float:
+    """The area a bbox covers, in km² (degrees scaled at the box's middle latitude)."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    if srid == 28992:
+        return width * height / 1e6
+    middle = math.radians((box[1] + box[3]) / 2)
+    return (width * 111.32 * max(math.cos(middle), 0.0)) * (height * 110.57)
 
 
 def parse_datetime(value: str | None) -> tuple[dt.date | None, dt.date | None]:
@@ -243,6 +258,14 @@ def selection_from(
             f"filters op deze laag: {', '.join(sorted(allowed)) or '(geen)'}"
         )
     box, srid = parse_bbox(bbox, bbox_crs)
+    if box is not None:
+        audit.note(request, bbox=f"{','.join(f'{v:g}' for v in box)} (EPSG:{srid})")
+        cap = request.app.state.settings.point_bbox_max_km2
+        if layer.kind == "punten" and bbox_km2(box, srid) > cap:
+            raise BadRequestError(
+                f"bbox is te groot voor een puntenlaag: hoogstens {cap:g} km²; "
+                "vraag een kleiner gebied op of laat bbox weg en blader met limit/offset"
+            )
     start, end = parse_datetime(datetime)
     if (start or end) and not layer.datetime_column:
         raise BadRequestError(f"laag {layer.id!r} heeft geen tijd; datetime kan hier niet")
@@ -286,6 +309,7 @@ def _page_links(
     summary="Objecten van een kaartlaag",
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}, "text/html": {}, "text/csv": {}}}},
+    openapi_extra=rule("gegevens"),
 )
 def items(
     request: Request,
@@ -307,12 +331,13 @@ def items(
     selection = selection_from(request, layer, bbox, bbox_crs, datetime)
     k = request.app.state.settings.suppression_k
     if fmt == "csv":
-        return _csv(engine, layer, principal, selection, srid, limit, offset, k)
+        return _csv(request, engine, layer, principal, selection, srid, limit, offset, k)
     sql, params = layer_sql.geojson_features(
         layer, principal, selection, srid=srid, limit=limit, offset=offset, k=k, count=True
     )
-    with engine.connect() as conn:
-        features, returned, matched = conn.execute(text(sql), params).one()
+    with audit.audited_read(request, engine) as conn:
+        features, returned, ids, matched = conn.execute(text(sql), params).one()
+        audit.note(request, aantal=returned, ids=ids)
     links = _page_links(request, offset, limit, returned, matched)
     if fmt == "html":
         parsed = json.loads("[" + features + "]")
@@ -341,6 +366,7 @@ def items(
 
 
 def _csv(
+    request: Request,
     engine: Any,
     layer: Layer,
     principal: Principal,
@@ -359,14 +385,17 @@ def _csv(
         f" FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r ORDER BY r.id"
     )
     bound = text(query).bindparams(**params, limit=limit, offset=offset)
-    with engine.connect() as conn:
+    with audit.audited_read(request, engine) as conn:
         compiled = bound.compile(conn, compile_kwargs={"literal_binds": False})
         raw = conn.connection.driver_connection
+        assert raw is not None  # a checked-out connection always has its driver connection
         buffer = io.BytesIO()
         statement = f"COPY ({compiled.string}) TO STDOUT WITH (FORMAT csv, HEADER)"
-        with raw.cursor() as cur, cur.copy(statement, compiled.params) as copy:
-            for chunk in copy:
-                buffer.write(chunk)
+        with raw.cursor() as cur:
+            with cur.copy(statement, compiled.params) as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            audit.note(request, aantal=max(cur.rowcount, 0))
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -379,6 +408,7 @@ def _csv(
     summary="Eén object",
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}}}},
+    openapi_extra=rule("gegevens"),
 )
 def item(
     request: Request,
@@ -395,8 +425,9 @@ def item(
     sql, params = layer_sql.geojson_features(
         layer, principal, selection, srid=srid, limit=1, offset=0, k=request.app.state.settings.suppression_k
     )
-    with engine.connect() as conn:
-        feature, returned = conn.execute(text(sql), params).one()
+    with audit.audited_read(request, engine) as conn:
+        feature, returned, _ids, _matched = conn.execute(text(sql), params).one()
+        audit.note(request, aantal=returned, ids=[feature_id] if returned else [])
     if not returned:
         raise NotFoundError(f"object {feature_id!r} bestaat niet in {layer.id!r}")
     if fmt == "html":

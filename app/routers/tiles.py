@@ -15,11 +15,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 
-from app import layer_sql
+from app import audit, layer_sql
+from app.access import rule
 from app.deps import EngineDep, LayerDep, PrincipalDep
 from app.errors import NotFoundError
 from app.routers.ogc import extents, selection_from
 from app.security import Principal
+from app.tilecache import CachedTile, TileCache
 
 router = APIRouter(tags=["OGC API Tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -29,10 +31,13 @@ TMS_ID = "WebMercatorQuad"
 
 def _view(principal: Principal) -> str:
     """What shapes this caller's tiles: role, municipalities, covenants."""
-    return f"{principal.rol}|{','.join(principal.gemeenten)}|{','.join(principal.convenanten)}"
+    return (
+        f"{principal.rol}|{','.join(principal.gemeenten)}|{','.join(principal.convenanten)}"
+        f"|{principal.dataklasse}"
+    )
 
 
-@router.get("/tileMatrixSets", summary="Ondersteunde tegelschema's")
+@router.get("/tileMatrixSets", summary="Ondersteunde tegelschema's", openapi_extra=rule("open"))
 def tile_matrix_sets(request: Request) -> dict[str, Any]:
     root = str(request.base_url).rstrip("/")
     return {
@@ -48,14 +53,18 @@ def tile_matrix_sets(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/tileMatrixSets/{tms_id}", summary="Definitie van een tegelschema")
+@router.get("/tileMatrixSets/{tms_id}", summary="Definitie van een tegelschema", openapi_extra=rule("open"))
 def tile_matrix_set(tms_id: str) -> Any:
     if tms_id != TMS_ID:
         raise NotFoundError(f"tegelschema {tms_id!r} bestaat niet; beschikbaar: {TMS_ID}")
     return TMS.model_dump(exclude_none=True, mode="json")
 
 
-@router.get("/collections/{collection_id}/tiles", summary="Tegelsets van een kaartlaag")
+@router.get(
+    "/collections/{collection_id}/tiles",
+    summary="Tegelsets van een kaartlaag",
+    openapi_extra=rule("aangemeld"),
+)
 def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
     root = str(request.base_url).rstrip("/")
     base = f"{root}/collections/{layer.id}/tiles/{TMS_ID}"
@@ -75,7 +84,11 @@ def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}/tiles/{tms_id}", summary="TileJSON van een kaartlaag")
+@router.get(
+    "/collections/{collection_id}/tiles/{tms_id}",
+    summary="TileJSON van een kaartlaag",
+    openapi_extra=rule("aangemeld"),
+)
 def tilejson(request: Request, tms_id: str, layer: LayerDep) -> dict[str, Any]:
     if tms_id != TMS_ID:
         raise NotFoundError(f"tegelschema {tms_id!r} bestaat niet; beschikbaar: {TMS_ID}")
@@ -109,6 +122,7 @@ def tilejson(request: Request, tms_id: str, layer: LayerDep) -> dict[str, Any]:
     summary="Eén vectortegel (MVT)",
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 304: {"description": "Niet gewijzigd"}},
+    openapi_extra=rule("gegevens"),
 )
 def tile(
     request: Request,
@@ -142,10 +156,22 @@ def tile(
         return Response(status_code=304, headers=headers)
     if z < layer.minzoom or z > layer.maxzoom or not _touches_extent(request, layer.id, z, x, y):
         return Response(b"", media_type=MVT, headers=headers)
-    sql, sql_params = layer_sql.mvt(layer, principal, selection, k=request.app.state.settings.suppression_k)
-    with engine.connect() as conn:
-        data = conn.execute(text(sql), {**sql_params, "z": z, "x": x, "y": y}).scalar_one()
-    return Response(bytes(data or b""), media_type=MVT, headers=headers)
+    cache: TileCache = request.app.state.tile_cache
+    cached = cache.get(etag)
+    if cached is None:
+        sql, sql_params = layer_sql.mvt(
+            layer, principal, selection, k=request.app.state.settings.suppression_k
+        )
+        with audit.audited_read(request, engine) as conn:
+            data, count, ids = conn.execute(text(sql), {**sql_params, "z": z, "x": x, "y": y}).one()
+            cached = CachedTile(bytes(data or b""), int(count), tuple(ids) if ids is not None else None)
+            audit.note(request, aantal=cached.count, ids=cached.ids, bbox=f"tegel {z}/{x}/{y}")
+        cache.put(etag, cached)
+    else:
+        # Served from memory, recorded all the same.
+        with audit.audited_read(request, engine):
+            audit.note(request, aantal=cached.count, ids=cached.ids, bbox=f"tegel {z}/{x}/{y}")
+    return Response(cached.data, media_type=MVT, headers=headers)
 
 
 def _touches_extent(request: Request, layer_id: str, z: int, x: int, y: int) -> bool:

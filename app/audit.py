@@ -1,0 +1,233 @@
+"""The audit trail: one row per access to non-open data, denials included.
+
+How it is guaranteed rather than hoped for:
+
+* the access gate (:mod:`app.access`) opens an :class:`AuditEntry` for every request on a
+  route that is not open, before any check can fail, so denials are recorded too;
+* a data route reads through :func:`audited_read`, which writes the row with the count and
+  ids it served *in the same transaction as the read*: if the row cannot be written the
+  read is rolled back and the client gets a 503, never the data;
+* :class:`AuditMiddleware` holds back the start of every response on such a route until its
+  row is written (errors, denials, and data routes that answered without reading); if that
+  write fails the response becomes a 503.
+
+A ``304 Not Modified`` discloses nothing new and is not recorded, nor is a ``503`` (the
+database that holds the trail is what failed; the service log records it). Rows go to the
+append-only, hash-chained ``audit_log`` (migration 0001); the api role may only insert.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import orjson
+from fastapi import Request
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PROBLEM_JSON, ProblemError
+from app.security import Principal
+
+log = logging.getLogger("okaart.audit")
+
+STATE_KEY = "okaart_audit"
+#: Answers that disclose nothing and are not recorded: 304 (nothing new) and 503 (the
+#: database, which holds the trail, is what failed; the service log has them).
+UNRECORDED = {304, 503}
+#: Ids beyond this many are recorded as a count only (a page holds at most 1,000).
+MAX_IDS = 1000
+
+
+class AuditUnavailableError(ProblemError):
+    status = 503
+    title = "Dienst tijdelijk niet beschikbaar"
+
+
+@dataclass
+class AuditEntry:
+    """What one request touched; filled in as the request is handled."""
+
+    methode: str
+    route: str
+    client: str | None
+    principal: Principal | None = None
+    #: Data routes are recorded whatever the outcome; other gated routes only on denial.
+    data: bool = False
+    doel: str | None = None
+    laag: str | None = None
+    gebied: str | None = None
+    bbox: str | None = None
+    object_ids: list[str] | None = None
+    aantal: int | None = None
+    written: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def params(self, status: int) -> dict[str, Any]:
+        p = self.principal
+        return {
+            "principal_id": p.id if p else None,
+            "principal": p.naam if p else None,
+            "organisatie": p.organisatie if p else None,
+            "rol": p.rol if p else None,
+            "doel": self.doel,
+            "methode": self.methode,
+            "route": self.route,
+            "laag": self.laag,
+            "gebied": self.gebied,
+            "bbox": self.bbox,
+            "object_ids": self.object_ids,
+            "aantal": self.aantal,
+            "status": status,
+            "client": self.client,
+        }
+
+
+INSERT = text(
+    "INSERT INTO audit_log (principal_id, principal, organisatie, rol, doel, methode, route, laag,"
+    " gebied, bbox, object_ids, aantal, status, client) VALUES (:principal_id, :principal,"
+    " :organisatie, :rol, :doel, :methode, :route, :laag, :gebied, :bbox, :object_ids, :aantal,"
+    " :status, :client)"
+)
+
+
+def open_entry(request: Request, route: str, *, data: bool) -> AuditEntry:
+    """Start the request's entry (called by the access gate before any check)."""
+    entry = AuditEntry(
+        methode=request.method,
+        route=route,
+        client=request.client.host if request.client else None,
+        data=data,
+    )
+    request.scope.setdefault("state", {})[STATE_KEY] = entry
+    return entry
+
+
+def entry_of(request: Request) -> AuditEntry | None:
+    state = request.scope.get("state") or {}
+    found = state.get(STATE_KEY)
+    return found if isinstance(found, AuditEntry) else None
+
+
+def note(
+    request: Request,
+    *,
+    aantal: int | None = None,
+    ids: Sequence[str] | None = None,
+    gebied: str | None = None,
+    bbox: str | None = None,
+) -> None:
+    """Record what the request served (ids only up to :data:`MAX_IDS`)."""
+    entry = entry_of(request)
+    if entry is None:
+        return
+    if aantal is not None:
+        entry.aantal = aantal
+    if ids is not None:
+        entry.object_ids = [str(i) for i in ids] if len(ids) <= MAX_IDS else None
+        if entry.aantal is None:
+            entry.aantal = len(ids)
+    if gebied is not None:
+        entry.gebied = gebied
+    if bbox is not None:
+        entry.bbox = bbox
+
+
+def write(conn: Connection, entry: AuditEntry, status: int) -> None:
+    conn.execute(INSERT, entry.params(status))
+    entry.written = True
+
+
+@contextmanager
+def audited_read(request: Request, engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction whose audit row (status 200) commits with the read.
+
+    Call :func:`note` inside the block with what was served. Without an entry (an open
+    route) this is a plain transaction.
+    """
+    entry = entry_of(request)
+    with engine.connect() as conn, conn.begin():
+        yield conn
+        if entry is not None:
+            try:
+                write(conn, entry, 200)
+            except DBAPIError as exc:
+                entry.written = True  # the failure itself is logged; no second attempt
+                log.error("audit row could not be written; refusing the response: %s", exc.orig)
+                raise AuditUnavailableError(
+                    "het toegangslogboek kan nu niet worden bijgewerkt; daarom worden geen "
+                    "gegevens geleverd. Probeer het later opnieuw."
+                ) from exc
+
+
+def _write_alone(engine: Engine, entry: AuditEntry, status: int) -> None:
+    with engine.begin() as conn:
+        write(conn, entry, status)
+
+
+class AuditMiddleware:
+    """Holds each gated response until its audit row is written (pure ASGI, no buffering
+    of bodies: only the start message waits)."""
+
+    def __init__(self, app: ASGIApp, engine_of: Any) -> None:
+        self.app = app
+        self.engine_of = engine_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        replaced = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                entry = scope["state"].get(STATE_KEY)
+                status = int(message["status"])
+                if (
+                    isinstance(entry, AuditEntry)
+                    and not entry.written
+                    and status not in UNRECORDED
+                    and (entry.data or status >= 400)
+                ):
+                    try:
+                        await anyio.to_thread.run_sync(_write_alone, self.engine_of(scope), entry, status)
+                    except Exception as exc:
+                        log.error("audit row could not be written; answering 503: %s", exc)
+                        replaced = True
+                        await _send_unavailable(send)
+                        return
+            await send(message)
+
+        await self.app(scope, receive, guarded_send)
+
+
+async def _send_unavailable(send: Send) -> None:
+    body = orjson.dumps(
+        {
+            "type": "about:blank",
+            "title": "Dienst tijdelijk niet beschikbaar",
+            "status": 503,
+            "detail": "het toegangslogboek kan nu niet worden bijgewerkt; probeer het later opnieuw",
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"5"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

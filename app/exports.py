@@ -1,0 +1,76 @@
+"""Downloads of area figures: CSV and GeoPackage, built from the same rows the map shows.
+
+Rows come from :func:`app.layer_sql.visible_rows` (see :mod:`app.overview`), so a planner's
+export carries the same withheld and rounded figures, with the ``onderdrukt`` flag, as the
+planner's map; indicator rows hold no points, addresses or signal ids for anyone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import Connection, text
+
+from app import layer_sql
+from app.layer_sql import Selection
+from app.overview import KOLOMMEN, indicator_layer
+from app.security import Principal
+
+CSV_TYPE = "text/csv; charset=utf-8"
+GPKG_TYPE = "application/geopackage+sqlite3"
+FLOATS = {"per_1000_adressen", "leegstand_pct", "verwacht", "z", "trend_z"}
+BOOLEANS = {"afwijkend", "onderdrukt"}
+COUNTS = {"signalen", "adressen", "leegstand", "pandsluitingen", "bibob", "controles", "meldingen"}
+
+
+def columns(suppressed: bool) -> list[str]:
+    return [*KOLOMMEN, *(["onderdrukt"] if suppressed else [])]
+
+
+def csv_bytes(rows: list[dict[str, Any]], suppressed: bool) -> bytes:
+    """CSV with a header; a withheld figure is an empty cell with ``onderdrukt`` true."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns(suppressed), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue().encode("utf-8")
+
+
+def rows_with_geometry(
+    conn: Connection, principal: Principal, soort: str, filters: dict[str, str], k: int
+) -> list[dict[str, Any]]:
+    """Indicator rows with each area's polygon (RD New, WKB) for the GeoPackage."""
+    rows, params = layer_sql.visible_rows(
+        indicator_layer(soort), principal, Selection(filters=filters), geometry="t.geom", k=k
+    )
+    result = conn.execute(
+        text(f"SELECT r.*, ST_AsBinary(r.geom) AS wkb FROM ({rows}) r ORDER BY r.code, r.periode, r.thema"),
+        params,
+    ).mappings()
+    return [dict(r) for r in result]
+
+
+def gpkg_bytes(rows: list[dict[str, Any]], suppressed: bool, layer_name: str) -> bytes:
+    """A GeoPackage with one layer of polygons in EPSG:28992 (RD New)."""
+    names = columns(suppressed)
+    data = {name: [row.get(name) for row in rows] for name in names}
+    geometry = shapely.from_wkb([bytes(row["wkb"]) for row in rows]) if rows else []
+    frame = gpd.GeoDataFrame(data, geometry=geometry, crs="EPSG:28992")
+    for name in names:
+        if name in FLOATS:
+            frame[name] = frame[name].astype("float64")
+        elif name in BOOLEANS:
+            frame[name] = frame[name].astype("boolean")
+        elif name in COUNTS:
+            frame[name] = frame[name].astype("Int64")
+    with tempfile.TemporaryDirectory(prefix="okaart-gpkg-") as tmp:
+        path = Path(tmp) / f"{layer_name}.gpkg"
+        frame.to_file(path, layer=layer_name, driver="GPKG", engine="pyogrio")
+        return path.read_bytes()

@@ -1,0 +1,262 @@
+"""The interactive map page: folium builds it, every asset comes from ``/static``.
+
+Polygons and points arrive as vector tiles from the app's own tile routes (so the page stays
+a few kilobytes whatever the layer's size, and each tile passes the same access, suppression
+and audit as the API); ``static/kaart.js`` styles them from the legend classes below, and
+opens tooltips and popups. folium's defaults point at CDNs, which the Content-Security-Policy
+forbids: the classes here replace them with the vendored copies (``static/vendor/README.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import folium
+from branca.element import Element, Figure, MacroElement
+from folium.plugins import VectorGridProtobuf
+from folium.template import Template
+
+from app.security import Principal
+from layers import REGISTRY
+from layers.base import Layer, LegendClass
+from layers.indicator import STYLE
+
+VENDOR = "/static/vendor"
+TILES = "/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
+SOORT_LAYER = {"buurt": "buurten", "wijk": "wijken", "bedrijventerrein": "bedrijventerreinen",
+               "buitengebied": "buitengebied"}  # fmt: skip
+SOORT_TITEL = {"buurt": "Buurten", "wijk": "Wijken", "bedrijventerrein": "Bedrijventerreinen",
+               "buitengebied": "Buitengebied"}  # fmt: skip
+#: Drawn for areas whose figure is withheld or missing.
+GEEN_WAARDE = "#bdbdbd"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One choosable indicator: the property it colours by and its classed legend."""
+
+    id: str
+    title: str
+    property: str
+    classes: tuple[LegendClass, ...]
+    #: How the figure is shown: count, rate (per 1,000), percent, z-score or yes/no.
+    unit: str
+
+
+def _classes(*rows: tuple[float, str, str]) -> tuple[LegendClass, ...]:
+    return tuple(LegendClass(min=m, colour=c, label=label) for m, c, label in rows)
+
+
+#: Colour-blind-safe ColorBrewer schemes: sequential YlOrRd and PuBu, diverging PuOr.
+COUNT_CLASSES = _classes(
+    (0, "#ffffb2", "minder dan 10"),
+    (10, "#fecc5c", "10 tot 25"),
+    (25, "#fd8d3c", "25 tot 50"),
+    (50, "#f03b20", "50 tot 100"),
+    (100, "#bd0026", "100 of meer"),
+)
+VACANCY_CLASSES = _classes(
+    (0, "#f1eef6", "minder dan 1 %"),
+    (1, "#bdc9e1", "1 tot 2 %"),
+    (2, "#74a9cf", "2 tot 4 %"),
+    (4, "#2b8cbe", "4 tot 8 %"),
+    (8, "#045a8d", "8 % of meer"),
+)
+DEVIATION_CLASSES = _classes(
+    (-1e9, "#f7f7f7", "lager of gelijk (z < 1)"),
+    (1, "#fee0b6", "iets hoger (z 1 tot 3)"),
+    (3, "#f1a340", "duidelijk hoger (z 3 tot 5)"),
+    (5, "#b35806", "sterk afwijkend (z 5 of meer)"),
+)
+TREND_CLASSES = _classes(
+    (-1e9, "#542788", "sterke afname (z < -2)"),
+    (-2, "#998ec3", "afname (z -2 tot -1)"),
+    (-1, "#f7f7f7", "stabiel (z -1 tot 1)"),
+    (1, "#f1a340", "toename (z 1 tot 2)"),
+    (2, "#b35806", "sterke toename (z 2 of meer)"),
+)
+INDICATOREN: dict[str, Indicator] = {
+    i.id: i
+    for i in (
+        Indicator(
+            "per_1000_adressen", "Signalen per 1.000 adressen", "per_1000_adressen", STYLE.classes, "rate"
+        ),
+        Indicator("signalen", "Aantal signalen", "signalen", COUNT_CLASSES, "count"),
+        Indicator(
+            "leegstand_pct", "Leegstand (% van de adressen)", "leegstand_pct", VACANCY_CLASSES, "percent"
+        ),
+        Indicator("afwijkend", "Afwijking van de rest van de gemeente (z)", "z", DEVIATION_CLASSES, "z"),
+        Indicator("trend_z", "Trend t.o.v. vorig jaar (z)", "trend_z", TREND_CLASSES, "z"),
+    )
+}
+
+
+class _LocalAssets:
+    """Mixin data: the vendored Leaflet instead of folium's CDN list (no jQuery, no Bootstrap)."""
+
+    default_js: ClassVar[list[tuple[str, str]]] = [
+        ("leaflet", f"{VENDOR}/leaflet/leaflet.js"),
+        ("okaart", "/static/kaart.js"),
+    ]
+    default_css: ClassVar[list[tuple[str, str]]] = [
+        ("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"),
+        ("okaart_css", "/static/okaart.css"),
+    ]
+
+
+class LocalMap(_LocalAssets, folium.Map):
+    """folium's Map with every script and stylesheet served by the app."""
+
+
+class LocalVectorGrid(VectorGridProtobuf):
+    """folium's VectorGridProtobuf with the vendored Leaflet.VectorGrid."""
+
+    default_js = [  # noqa: RUF012
+        ("vectorGrid", f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+        ("vectorGridZoomOffset", "/static/vectorgrid-zoomoffset.js"),
+    ]
+    default_css: list[tuple[str, str]] = []  # noqa: RUF012
+
+
+class Page(Figure):
+    """The HTML document around the map, in Dutch."""
+
+    _template = Template(
+        '<!DOCTYPE html>\n<html lang="nl">\n<head>\n<title>{{ this.title }}</title>\n'
+        '{{ this.header.render(**kwargs) }}\n</head>\n<body class="kaartpagina">\n'
+        "{{ this.html.render(**kwargs) }}\n</body>\n"
+        "<script>\n{{ this.script.render(**kwargs) }}\n</script>\n</html>\n"
+    )
+
+
+class Hookup(MacroElement):
+    """Hands the map and its tile layers to ``kaart.js`` once folium has created them."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "okaart.start({{ this._parent.get_name() }}, {{ this.config }}, { "
+        "{% for name, layer in this.layers.items() %}"
+        "{{ name|tojson }}: {{ layer.get_name() }},"
+        "{% endfor %}});\n"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, config: dict[str, Any], layers: dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Hookup"
+        # Escape "</" so no value can close the inline <script> element.
+        self.config = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
+        self.layers = layers
+
+
+@dataclass
+class MapRequest:
+    """What the page shows: area type, indicator, theme, period and (for points) purpose."""
+
+    soort: str
+    indicator: str
+    thema: str
+    periode: str
+    periode_soort: str
+    doel: str | None
+    perioden: list[str]
+    bounds: list[list[float]] | None
+
+
+def _style_options(layer_id: str, interactive: bool, minzoom: int, maxzoom: int) -> str:
+    """VectorGrid options as JavaScript: styles come from kaart.js by layer id.
+
+    Tiles are drawn at 512 pixels, one zoom level below the map's: a quarter of the requests
+    (each one audited) for the same detail, as an MVT tile holds 4096 units. So the layer's
+    tile zoom range is the map's zoom range shifted by one.
+    """
+    return (
+        "{"
+        f'"vectorTileLayerStyles": {{{json.dumps(layer_id)}: okaart.stijl({json.dumps(layer_id)})}}, '
+        f'"interactive": {json.dumps(interactive)}, "tileSize": 512, "zoomOffset": -1, '
+        f'"minZoom": {minzoom + 1}, "maxNativeZoom": {maxzoom + 1}, '
+        '"getFeatureId": function (f) { return f.properties.id; }, '
+        '"fetchOptions": {"credentials": "same-origin"}'
+        "}"
+    )
+
+
+def _tiles(layer: Layer, query: dict[str, str]) -> str:
+    return TILES.format(layer=layer.id) + ("?" + urlencode(query) if query else "")
+
+
+def period_range(periode: str) -> str:
+    """An OGC ``datetime`` interval for a year (``2024``) or a quarter (``2024-K2``)."""
+    year, _, quarter = periode.partition("-K")
+    if not quarter:
+        return f"{year}-01-01/{year}-12-31"
+    start = 3 * (int(quarter) - 1) + 1
+    end_day = {3: 31, 6: 30, 9: 30, 12: 31}[start + 2]
+    return f"{year}-{start:02d}-01/{year}-{start + 2:02d}-{end_day}"
+
+
+def build_page(
+    principal: Principal, req: MapRequest, basemap_url: str | None, basemap_attribution: str, panel: str
+) -> str:
+    """The whole HTML page for one request."""
+    indicator = INDICATOREN[req.indicator]
+    area = REGISTRY[SOORT_LAYER[req.soort]]
+    page = Page(title=f"Kaart: {SOORT_TITEL[req.soort].lower()} · Ondermijningskaart")
+    m = LocalMap(location=[53.22, 6.57], zoom_start=11, tiles=None, control_scale=True, max_zoom=19)
+    page.add_child(m)
+    if req.bounds:
+        m.fit_bounds(req.bounds)
+    if basemap_url:
+        folium.TileLayer(
+            tiles=basemap_url, attr=basemap_attribution, name="Achtergrondkaart (BRT)", max_zoom=19,
+            max_native_zoom=19, overlay=False, control=True,
+        ).add_to(m)  # fmt: skip
+    filters = {"periode": req.periode, "thema": req.thema}
+    layers: dict[str, Any] = {}
+    layers[area.id] = LocalVectorGrid(
+        _tiles(area, filters), f"{SOORT_TITEL[req.soort]}: {indicator.title.lower()}",
+        _style_options(area.id, True, area.minzoom, area.maxzoom),
+    ).add_to(m)  # fmt: skip
+    if req.soort != "bedrijventerrein":
+        parks = REGISTRY["bedrijventerreinen"]
+        layers[parks.id] = LocalVectorGrid(
+            _tiles(parks, filters), "Bedrijventerreinen (omtrek)",
+            _style_options(parks.id, True, parks.minzoom, parks.maxzoom),
+        ).add_to(m)  # fmt: skip
+    points = []
+    for layer_id in ("leegstand", "signalen"):
+        layer = REGISTRY[layer_id]
+        if not principal.can_see(layer.clearance) or req.doel is None:
+            continue
+        query = {"doel": req.doel}
+        if layer_id == "signalen":
+            query["datetime"] = period_range(req.periode)
+            if req.thema != "alle":
+                query["thema"] = req.thema
+        layers[layer.id] = LocalVectorGrid(
+            _tiles(layer, query), f"{layer.title} (punten, vanaf zoomniveau {layer.minzoom + 1})",
+            _style_options(layer.id, True, layer.minzoom, layer.maxzoom), show=layer_id == "signalen",
+        ).add_to(m)  # fmt: skip
+        points.append({"id": layer.id, "kleur": layer.style.colour, "titel": layer.title})
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    config = {
+        "gebied": area.id,
+        "soort": req.soort,
+        "periode": req.periode,
+        "thema": req.thema,
+        "indicator": {**asdict(indicator), "classes": [c.model_dump() for c in indicator.classes]},
+        "geenWaarde": GEEN_WAARDE,
+        "omtrek": "bedrijventerreinen" if req.soort != "bedrijventerrein" else None,
+        "punten": points,
+        "onderdrukt": principal.suppressed,
+    }
+    Hookup(config, layers).add_to(m)
+    page.header.add_child(
+        Element('<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'), name="icon"
+    )
+    page.html.add_child(Element(panel), name="paneel")
+    rendered: str = page.render()
+    return rendered

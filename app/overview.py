@@ -1,0 +1,226 @@
+"""The gebiedsoverzicht: everything one area's overview shows, read once for HTML, PDF and CSV.
+
+Every figure comes through :func:`app.layer_sql.visible_rows`, the same SQL as the map's
+tiles and the features API: municipality scope, suppression for planners (counts below k
+withheld, the rest rounded to 5, rates of withheld counts withheld). The three formats only
+render what this module returns, so they cannot disclose more than the map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from app import layer_sql
+from app.errors import NotFoundError
+from app.formats import getal, procent
+from app.layer_sql import Selection
+from app.security import Principal
+from app.svg import Shape
+from layers import REGISTRY
+from layers.base import Layer
+
+SOORTEN = ("buurt", "wijk", "bedrijventerrein", "buitengebied")
+SOORT_NAMEN = {
+    "buurt": "buurt",
+    "wijk": "wijk",
+    "bedrijventerrein": "bedrijventerrein",
+    "buitengebied": "buitengebied",
+}
+#: Key figures in the order the overview shows them.
+KERNCIJFERS = (
+    "signalen", "adressen", "per_1000_adressen", "leegstand", "leegstand_pct",
+    "pandsluitingen", "bibob", "controles", "meldingen",
+)  # fmt: skip
+AFWIJKING = ("verwacht", "z", "afwijkend", "trend_z")
+#: Columns of the CSV exports (plus ``onderdrukt`` for suppressed callers).
+KOLOMMEN = ("code", "naam", "gemeentecode", "periode", "periode_soort", "thema", *KERNCIJFERS, *AFWIJKING)
+BRON_TITELS = {
+    "gebieden": "Gebiedsindeling (CBS Wijk- en Buurtkaart; bedrijventerreinen uit IBIS)",
+    "adressen": "Adressen (BAG-verblijfsobjecten)",
+    "leegstand": "Leegstand",
+    "signalen": "Signalen van partners",
+}
+
+
+def indicator_layer(soort: str) -> Layer:
+    """The indicator layer of an area type (``buurt`` -> ``buurten``)."""
+    return next(layer for layer in REGISTRY.values() if layer.where.get("gebied_soort") == soort)
+
+
+def indicator_rows(
+    conn: Connection, principal: Principal, soort: str, filters: dict[str, str], k: int
+) -> list[dict[str, Any]]:
+    """Indicator rows of one area type as this principal may see them, by area and period."""
+    rows, params = layer_sql.visible_rows(
+        indicator_layer(soort), principal, Selection(filters=filters), geometry=None, k=k
+    )
+    result = conn.execute(text(rows + " ORDER BY t.code, t.periode, t.thema"), params).mappings()
+    return [dict(r) for r in result]
+
+
+def format_figure(name: str, value: Any) -> str:
+    return procent(value) if name == "leegstand_pct" else getal(value)
+
+
+def titles(soort: str) -> dict[str, str]:
+    return {p.name: p.title for p in indicator_layer(soort).properties}
+
+
+@dataclass
+class Overview:
+    """One area's overview as the caller may see it."""
+
+    gebied: dict[str, Any]
+    periode: str | None
+    jaren: list[dict[str, Any]]
+    huidig: dict[str, Any] | None
+    themas: list[dict[str, Any]] | None
+    shapes: list[Shape]
+    box: tuple[float, float, float, float]
+    bronnen: list[dict[str, Any]]
+    signaalbronnen: list[str] | None
+    suppressed: bool
+    k: int
+    titels: dict[str, str] = field(default_factory=dict)
+
+    def kerncijfers(self) -> list[tuple[str, str]]:
+        row = self.huidig or {}
+        return [(self.titels[n], format_figure(n, row.get(n))) for n in KERNCIJFERS]
+
+    def afwijking(self) -> str:
+        """The deviation from the rest of the municipality, in one sentence."""
+        row = self.huidig
+        if row is None:
+            return "Voor deze periode zijn er geen cijfers."
+        if row.get("z") is None:
+            if self.suppressed and row.get("signalen") is None:
+                return (
+                    f"Onderdrukt: minder dan {self.k} signalen, "
+                    "dus geen vergelijking met de rest van de gemeente."
+                )
+            return "Geen vergelijking mogelijk (geen adressen of geen signalen in de rest van de gemeente)."
+        oordeel = "wijkt daarmee duidelijk af" if row.get("afwijkend") else "wijkt daarmee niet duidelijk af"
+        return (
+            f"{getal(row.get('signalen'))} signalen, waar {getal(row.get('verwacht'))} "
+            "te verwachten was bij het "
+            f"niveau van de rest van de gemeente (z = {getal(row.get('z'))}); het gebied {oordeel}. "
+            f"Trend ten opzichte van het jaar ervoor: z = {getal(row.get('trend_z'))}."
+        )
+
+    def trend(self) -> list[tuple[str, float | None]]:
+        return [(r["periode"], None if r["signalen"] is None else float(r["signalen"])) for r in self.jaren]
+
+    def aantal(self) -> int:
+        return len(self.jaren) + len(self.themas or [])
+
+
+def find_area(conn: Connection, principal: Principal, code: str) -> dict[str, Any]:
+    """The newest edition of an area of one of the four types, if the caller may see it."""
+    row = (
+        conn.execute(
+            text(
+                "SELECT soort, code, naam, gemeentecode, jaar FROM actueel_gebied"
+                " WHERE code = :c AND soort = ANY(:s)"
+            ),
+            {"c": code, "s": list(SOORTEN)},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or not principal.sees_gemeente(row["gemeentecode"]):
+        raise NotFoundError(f"gebied {code!r} bestaat niet")
+    return dict(row)
+
+
+def _shapes(
+    conn: Connection, principal: Principal, area: dict[str, Any], k: int
+) -> tuple[list[Shape], tuple[float, float, float, float]]:
+    """The area and, around it, the areas of the same type (buurten around business parks and
+    the rural area), simplified to what a 320-pixel map can show."""
+    env = conn.execute(
+        text(
+            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM actueel_gebied"
+            " WHERE soort = :s AND code = :c"
+        ),
+        {"s": area["soort"], "c": area["code"]},
+    ).one()
+    x0, y0, x1, y1 = (float(v) for v in env)
+    pad = max(0.2 * max(x1 - x0, y1 - y0), 300.0)
+    box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    tolerance = round(max(box[2] - box[0], box[3] - box[1]) / 600, 1)
+    # Clipped to the box: fpdf2 does not clip an embedded SVG to its viewport.
+    envelope = f"ST_MakeEnvelope({box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, {box[3]:.1f}, 28992)"
+    simplified = f"ST_SimplifyPreserveTopology(t.geom, {tolerance})"
+    geometry = f"ST_CollectionExtract(ST_Intersection({simplified}, {envelope}), 3)"
+    layer = REGISTRY["gebieden"]
+    context = "buurt" if area["soort"] in ("bedrijventerrein", "buitengebied") else area["soort"]
+    shapes: list[Shape] = []
+    for soort, selection in (
+        (context, Selection(filters={"soort": context}, bbox=box, bbox_srid=28992)),
+        (area["soort"], Selection(filters={"soort": area["soort"], "code": area["code"]})),
+    ):
+        rows, params = layer_sql.visible_rows(layer, principal, selection, geometry=geometry, k=k)
+        for code, path in conn.execute(
+            text(f"SELECT r.code, ST_AsSVG(r.geom, 0, 0) FROM ({rows}) r WHERE NOT ST_IsEmpty(r.geom)"),
+            params,
+        ):
+            main = soort == area["soort"] and code == area["code"]
+            if main or soort == context:
+                shapes.append(Shape(code=code, path=path, main=main))
+    return shapes, box
+
+
+def _bronnen(conn: Connection, cleared: bool) -> tuple[list[dict[str, Any]], list[str] | None]:
+    runs = conn.execute(
+        text(
+            "SELECT soort, max(beeindigd) AS tot FROM ingest_run WHERE status = 'geslaagd'"
+            " GROUP BY soort ORDER BY soort"
+        )
+    ).all()
+    bronnen = [
+        {"soort": r.soort, "titel": BRON_TITELS.get(r.soort, r.soort), "stand": f"{r.tot:%d-%m-%Y}"}
+        for r in runs
+    ]
+    if not cleared:
+        return bronnen, None
+    partners = conn.execute(
+        text(
+            "SELECT DISTINCT bron FROM ingest_run WHERE soort = 'signalen' AND status = 'geslaagd'"
+            " AND bron IS NOT NULL ORDER BY bron"
+        )
+    ).scalars()
+    return bronnen, list(partners)
+
+
+def build(conn: Connection, principal: Principal, code: str, periode: str | None, k: int) -> Overview:
+    """Read one area's overview; ``periode`` picks the year of the key figures (default: latest)."""
+    area = find_area(conn, principal, code)
+    soort = area["soort"]
+    jaren = [
+        r
+        for r in indicator_rows(
+            conn, principal, soort, {"code": code, "thema": "alle", "periode_soort": "jaar"}, k
+        )
+    ]
+    chosen = periode or (jaren[-1]["periode"] if jaren else None)
+    huidig = next((r for r in jaren if r["periode"] == chosen), None)
+    if periode is not None and huidig is None:
+        # A quarter, or a year without figures: read it directly so any period of the map works.
+        found = indicator_rows(conn, principal, soort, {"code": code, "thema": "alle", "periode": periode}, k)
+        if not found:
+            raise NotFoundError(f"geen cijfers voor periode {periode!r} in gebied {code!r}")
+        huidig = found[0]
+    cleared = principal.can_see("signalen")
+    themas = None
+    if cleared and chosen is not None:
+        rows = indicator_rows(conn, principal, soort, {"code": code, "periode": chosen}, k)
+        themas = [r for r in rows if r["thema"] != "alle"]
+    shapes, box = _shapes(conn, principal, area, k)
+    bronnen, partners = _bronnen(conn, cleared)
+    return Overview(
+        gebied=area, periode=chosen, jaren=jaren, huidig=huidig, themas=themas, shapes=shapes, box=box,
+        bronnen=bronnen, signaalbronnen=partners, suppressed=principal.suppressed, k=k, titels=titles(soort),
+    )  # fmt: skip

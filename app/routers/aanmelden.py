@@ -1,0 +1,179 @@
+"""Browser sign-in: an API key or a one-time link becomes a session cookie.
+
+The key travels once, in a form body; afterwards the browser holds only a random session
+token (HttpOnly, SameSite=Strict, Secure except on localhost), whose sha256 is stored. The
+only URL that ever carries a secret is the one-time link, which stops working on first use,
+and log lines mask it (:mod:`app.middleware`). Anonymous browsers that navigate to a page are
+sent here instead of getting a 401 document; scripts still get the 401.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+
+from app import sessions
+from app.access import rule
+from app.deps import EngineDep, current_principal, forget_principal
+from app.errors import ForbiddenError, UnauthorizedError, problem
+from app.pages import render, wants_html
+from app.security import Principal
+
+router = APIRouter(tags=["Aanmelden"])
+DEFAULT_NEXT = "/kaart"
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+OptionalPrincipal = Annotated[Principal | None, Depends(current_principal)]
+
+
+def _next(value: str | None) -> str:
+    target = sessions.safe_next(value)
+    return (
+        target if target and target.startswith("/") and not target.startswith("/aanmelden") else DEFAULT_NEXT
+    )
+
+
+def _signed_in(request: Request, token: str, target: str) -> RedirectResponse:
+    """Redirect to ``target`` with the session cookie set."""
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        sessions.SESSION_COOKIE,
+        token,
+        max_age=int(request.app.state.settings.session_hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=(request.url.hostname or "") not in LOCAL_HOSTS,
+    )
+    return response
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse a form posted from another site (login CSRF).
+
+    Browsers say where a request comes from in ``Sec-Fetch-Site``; with our
+    ``Referrer-Policy: no-referrer`` their ``Origin`` on a form POST is ``null``, so Origin is
+    only the fallback for clients that do not send the former.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site not in ("same-origin", "none"):
+            raise ForbiddenError("aanmelden of afmelden vanaf een andere website is niet toegestaan")
+        return
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise ForbiddenError("aanmelden of afmelden vanaf een andere website is niet toegestaan")
+
+
+def _form(
+    request: Request, principal: Principal | None, target: str, melding: str | None, status: int
+) -> Response:
+    return render(
+        request,
+        "aanmelden.html",
+        status,
+        title="Aanmelden",
+        principal=principal,
+        volgende=target,
+        melding=melding,
+        uren=f"{request.app.state.settings.session_hours:g}",
+    )
+
+
+def _redeem(engine: Engine, token: str, hours: float) -> tuple[str, str] | None:
+    with engine.begin() as conn:
+        redeemed = sessions.redeem_link(conn, token)
+        if redeemed is None:
+            return None
+        key_id, target = redeemed
+        return sessions.create_session(conn, key_id, hours), target
+
+
+def _sign_in(engine: Engine, key: str, hours: float) -> str | None:
+    with engine.begin() as conn:
+        key_id = sessions.key_id_for(conn, key)
+        return sessions.create_session(conn, key_id, hours) if key_id is not None else None
+
+
+@router.get("/aanmelden", summary="Aanmelden in de browser", openapi_extra=rule("open"))
+async def aanmelden_form(
+    request: Request, engine: EngineDep, principal: OptionalPrincipal, token: str | None = None
+) -> Response:
+    """The sign-in form; with ``token`` (a one-time link) the session starts at once."""
+    target = _next(request.query_params.get("next"))
+    if token:
+        hours = request.app.state.settings.session_hours
+        started = await run_in_threadpool(_redeem, engine, token, hours)
+        if started is None:
+            return _form(
+                request, None, target, "Deze aanmeldlink is ongeldig, al gebruikt of verlopen. "
+                "Vraag een nieuwe aan of meld u aan met uw API-sleutel.", 400,
+            )  # fmt: skip
+        session, link_target = started
+        return _signed_in(request, session, _next(link_target))
+    return _form(request, principal, target, None, 200)
+
+
+@router.post("/aanmelden", summary="Aanmelden met een API-sleutel (formulier)", openapi_extra=rule("open"))
+async def aanmelden(request: Request, engine: EngineDep) -> Response:
+    """Exchange a key (form field ``sleutel``) for a session cookie."""
+    _same_origin(request)
+    fields = parse_qs((await request.body()).decode("utf-8", errors="replace"), max_num_fields=10)
+    key = (fields.get("sleutel") or [""])[0]
+    target = _next((fields.get("next") or [""])[0])
+    hours = request.app.state.settings.session_hours
+    session = await run_in_threadpool(_sign_in, engine, key, hours) if key else None
+    if session is None:
+        melding = "Deze API-sleutel is onbekend, ingetrokken of verlopen."
+        if wants_html(request):
+            return _form(request, None, target, melding, 401)
+        return problem(401, melding.lower(), instance=request.url.path)
+    return _signed_in(request, session, target)
+
+
+@router.post("/afmelden", summary="Afmelden: de sessie eindigt", openapi_extra=rule("open"))
+async def afmelden(request: Request, engine: EngineDep) -> Response:
+    """End this browser's session at once and drop the cookie."""
+    _same_origin(request)
+    token = request.cookies.get(sessions.SESSION_COOKIE)
+    if token:
+
+        def end() -> None:
+            with engine.begin() as conn:
+                sessions.end_session(conn, token)
+
+        await run_in_threadpool(end)
+        # The principal lookup is cached per token for a few seconds; forget it here so
+        # this worker refuses the ended session at once.
+        forget_principal(request, session_token=token)
+    response = RedirectResponse("/aanmelden", status_code=303)
+    response.delete_cookie(
+        sessions.SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=(request.url.hostname or "") not in LOCAL_HOSTS,
+    )
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Send anonymous browsers that open a page to the sign-in form (303) instead of a 401.
+
+    Only GETs that ask for HTML and carry no Authorization header; everything else keeps the
+    problem document. The access rule is unchanged: no data is served either way.
+    """
+
+    @app.exception_handler(UnauthorizedError)
+    async def _unauthorized(request: Request, exc: UnauthorizedError) -> Response:
+        if request.method == "GET" and wants_html(request) and "authorization" not in request.headers:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/aanmelden?" + urlencode({"next": target}), status_code=303)
+        response: JSONResponse = problem(
+            exc.status, exc.detail, title=exc.title, instance=request.url.path, headers=exc.headers
+        )
+        return response

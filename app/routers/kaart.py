@@ -1,0 +1,126 @@
+"""``/kaart``: the interactive map for analysts, planners and partners.
+
+The page itself holds no figures: it names the tile layers the caller may see, and the
+figures arrive through the tile routes (audited, suppressed for planners, scoped to the
+caller's municipalities and covenants). So the map shows exactly what the API would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine, text
+
+from app import layer_sql, maps
+from app.access import rule
+from app.deps import EngineDep, PrincipalDep
+from app.domain import THEMAS
+from app.errors import BadRequestError
+from app.layer_sql import Selection
+from app.pages import render, templates
+from app.security import Principal
+from layers import REGISTRY
+
+router = APIRouter(tags=["Kaart"])
+THEMA_TITELS = {"alle": "alle thema's", **{t: t.replace("_", " ") for t in THEMAS}}
+
+
+def perioden_en_grenzen(
+    engine: Engine, principal: Principal, soort: str, periode: str | None, k: int
+) -> tuple[list[str], str | None, list[list[float]] | None]:
+    """The periods with figures for this caller, the chosen one (default: the latest year),
+    and the bounds of the caller's areas of this type (to open the map on them)."""
+    layer = REGISTRY[maps.SOORT_LAYER[soort]]
+    rows, params = layer_sql.visible_rows(
+        layer, principal, Selection(filters={"thema": "alle"}), geometry=None, k=k
+    )
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(f"SELECT DISTINCT r.periode, r.periode_soort FROM ({rows}) r ORDER BY r.periode"), params
+        ).all()
+        perioden = [r.periode for r in found]
+        jaren = [r.periode for r in found if r.periode_soort == "jaar"]
+        chosen = periode if periode is not None else (jaren[-1] if jaren else None)
+        if chosen is None:
+            return perioden, None, None
+        rows, params = layer_sql.visible_rows(
+            layer, principal, Selection(filters={"thema": "alle", "periode": chosen}), geometry="t.geom", k=k
+        )
+        box = conn.execute(
+            text(
+                "SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM (SELECT"
+                f" ST_Transform(ST_SetSRID(ST_Extent(r.geom), 28992), 4326) AS e FROM ({rows}) r) x"
+            ),
+            params,
+        ).one()
+    bounds = [[float(box[0]), float(box[1])], [float(box[2]), float(box[3])]] if box[0] is not None else None
+    return perioden, chosen, bounds
+
+
+def _choose(value: str, allowed: dict[str, Any] | tuple[str, ...] | list[str], what: str) -> str:
+    if value not in allowed:
+        raise BadRequestError(f"{what} {value!r} bestaat niet; kies uit {', '.join(allowed)}")
+    return value
+
+
+@router.get(
+    "/kaart",
+    summary="Interactieve kaart (HTML)",
+    response_class=HTMLResponse,
+    openapi_extra=rule("aangemeld"),
+)
+async def kaart(
+    request: Request,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    soort: str = "buurt",
+    indicator: str = "per_1000_adressen",
+    thema: str = "alle",
+    periode: str | None = None,
+    doel: str | None = None,
+) -> HTMLResponse:
+    _choose(soort, maps.SOORT_LAYER, "soort")
+    _choose(indicator, maps.INDICATOREN, "indicator")
+    _choose(thema, THEMA_TITELS, "thema")
+    cleared = [i for i in ("signalen", "leegstand") if principal.can_see(REGISTRY[i].clearance)]
+    if doel == "" or not cleared:
+        doel = None
+    if doel is not None:
+        _choose(doel, principal.doelen, "doel")
+    settings = request.app.state.settings
+    perioden, chosen, bounds = await run_in_threadpool(
+        perioden_en_grenzen, engine, principal, soort, periode, settings.suppression_k
+    )
+    if chosen is None:
+        # Nothing in this principal's municipalities yet: say so on a page, not as an error.
+        return render(
+            request,
+            "melding.html",
+            title="Kaart",
+            principal=principal,
+            melding="Er zijn (nog) geen cijfers voor de gebieden die u mag zien. Zodra er gegevens "
+            "zijn ingelezen, verschijnt hier de kaart.",
+        )
+    _choose(chosen, perioden, "periode")
+    req = maps.MapRequest(
+        soort=soort, indicator=indicator, thema=thema, periode=chosen,
+        periode_soort="kwartaal" if "-K" in chosen else "jaar", doel=doel, perioden=perioden, bounds=bounds,
+    )  # fmt: skip
+    panel = templates.get_template("kaart_paneel.html").render(
+        keuze=req,
+        principal=principal,
+        soorten=[(s, maps.SOORT_TITEL[s]) for s in maps.SOORT_LAYER],
+        indicatoren=[(i.id, i.title) for i in maps.INDICATOREN.values()],
+        themas=list(THEMA_TITELS.items()),
+        doelen=list(principal.doelen) if cleared else [],
+        soort_titel=maps.SOORT_TITEL[soort],
+        export_query=urlencode({"soort": soort, "periode": chosen, "thema": thema}),
+    )
+    html = await run_in_threadpool(
+        maps.build_page, principal, req, settings.basemap_url, settings.basemap_attribution, panel
+    )
+    return HTMLResponse(html)

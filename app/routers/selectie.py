@@ -1,0 +1,211 @@
+"""Figures for a custom area (``POST /selectie``): a plan area, a street block, a polygon
+drawn on the map.
+
+A custom area is the classic way round disclosure control: ask for a published buurt, then
+for the same buurt minus three addresses, and subtract. So aggregate-only principals never
+get a fresh count over the polygon: they get the sum of the *published* figures of the
+buurten whose interior point lies inside it, with withheld buurten left out and said so.
+Whatever polygon they draw, the answer is a function of what the buurt layer already shows
+them. Cleared principals (analysts, partners) get exact counts over the polygon, within
+their own municipality, covenants and data class, and the request is audited like any read
+of signal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from typing import Annotated, Any
+
+import shapely.errors
+import shapely.geometry
+from fastapi import APIRouter, Body, Query, Request
+from sqlalchemy import Connection, text
+
+from app import audit, layer_sql
+from app.access import rule
+from app.deps import EngineDep, PrincipalDep
+from app.errors import BadRequestError
+from app.layer_sql import CRS_SRID, RD, Selection
+from app.security import Principal
+from layers import REGISTRY
+
+router = APIRouter(tags=["Gebieden"])
+MAX_KM2 = 500.0
+PERIODE = re.compile(r"^(?P<jaar>\d{4})(-K(?P<kwartaal>[1-4]))?$")
+FIGURES = ("signalen", "adressen", "leegstand")
+
+
+def _period(periode: str) -> tuple[dt.date, dt.date]:
+    match = PERIODE.match(periode)
+    if not match:
+        raise BadRequestError(f"periode {periode!r} is geen jaar (2024) of kwartaal (2024-K1)")
+    year = int(match["jaar"])
+    if match["kwartaal"]:
+        q = int(match["kwartaal"])
+        start = dt.date(year, 3 * q - 2, 1)
+        end = dt.date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(days=1)
+        return start, end
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def _geometry(body: dict[str, Any], srid: int) -> str:
+    geometry = body.get("geometry") if body.get("type") == "Feature" else body
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise BadRequestError("stuur een GeoJSON Polygon of MultiPolygon (of een Feature daarmee)")
+    try:
+        parsed = shapely.geometry.shape(geometry)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise BadRequestError(f"de geometrie is geen geldige GeoJSON {geometry['type']}: {exc}") from exc
+    if parsed.is_empty or not all(math.isfinite(v) for v in parsed.bounds):
+        raise BadRequestError("de geometrie heeft geen (eindige) coördinaten")
+    minx, miny, maxx, maxy = parsed.bounds
+    if srid == 4326 and not (minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90):
+        raise BadRequestError("coördinaten in CRS84 liggen buiten -180..180 (lengte) en -90..90 (breedte)")
+    if srid == 28992 and not (minx >= -1e6 and maxx <= 2e6 and miny >= -1e6 and maxy <= 2e6):
+        raise BadRequestError("coördinaten in RD New liggen ver buiten Nederland")
+    return json.dumps(shapely.geometry.mapping(parsed))
+
+
+@router.post(
+    "/selectie",
+    summary="Kerncijfers voor een zelfgekozen gebied",
+    openapi_extra=rule("gegevens"),
+)
+def selectie(
+    request: Request,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    geometrie: Annotated[
+        dict[str, Any],
+        Body(
+            description="GeoJSON Polygon/MultiPolygon (of Feature), in CRS84 tenzij 'crs' anders zegt",
+            examples=[
+                {
+                    "type": "Polygon",
+                    "coordinates": [[[6.55, 53.21], [6.58, 53.21], [6.58, 53.23], [6.55, 53.21]]],
+                }
+            ],
+        ),
+    ],
+    periode: Annotated[str, Query(description="Jaar (2024) of kwartaal (2024-K1)")] = "2024",
+    thema: Annotated[str, Query(description="Thema, of 'alle'")] = "alle",
+    crs: str | None = None,
+) -> dict[str, Any]:
+    srid = CRS_SRID.get(crs or "EPSG:4326")
+    if srid is None:
+        raise BadRequestError(f"crs {crs!r} wordt niet ondersteund; gebruik CRS84 of {RD}")
+    start, end = _period(periode)
+    shape = _geometry(geometrie, srid)
+    audit.note(request, gebied="selectie")
+    with audit.audited_read(request, engine) as conn:
+        area_km2, buurten = _area(conn, shape, srid)
+        if principal.suppressed:
+            figures = _published(
+                conn, principal, buurten, periode, thema, request.app.state.settings.suppression_k
+            )
+        else:
+            figures = _exact(conn, principal, shape, srid, start, end, thema)
+        audit.note(request, aantal=figures.get("signalen"))
+    return {
+        "periode": periode,
+        "thema": thema,
+        "oppervlakte_km2": round(area_km2, 3),
+        "buurten": buurten,
+        **figures,
+    }
+
+
+GEOM = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), :srid), 28992)"
+
+
+def _area(conn: Connection, shape: str, srid: int) -> tuple[float, list[str]]:
+    row = conn.execute(
+        text(
+            f"WITH sel AS (SELECT {GEOM} AS g) SELECT ST_IsValid(g), ST_IsValidReason(g), ST_Area(g) / 1e6,"
+            " ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g) FROM sel"
+        ),
+        {"g": shape, "srid": srid},
+    ).one()
+    valid, reason, km2 = row[0], row[1], float(row[2] or 0)
+    if not valid:
+        raise BadRequestError(f"de geometrie is ongeldig: {reason}")
+    if not (row[3] > -7000 and row[5] < 300000 and row[4] > 289000 and row[6] < 629000):
+        raise BadRequestError("de geometrie ligt niet in Nederland (controleer de volgorde lon,lat en 'crs')")
+    if km2 > MAX_KM2:
+        raise BadRequestError(f"het gebied is {km2:.0f} km²; hoogstens {MAX_KM2:.0f} km²")
+    buurten = conn.execute(
+        text(
+            f"WITH sel AS (SELECT {GEOM} AS g) SELECT b.code FROM actueel_gebied b, sel"
+            " WHERE b.soort = 'buurt' AND ST_Intersects(ST_PointOnSurface(b.geom), sel.g) ORDER BY b.code"
+        ),
+        {"g": shape, "srid": srid},
+    ).scalars()
+    return km2, list(buurten)
+
+
+def _published(
+    conn: Connection, principal: Principal, buurten: list[str], periode: str, thema: str, k: int
+) -> dict[str, Any]:
+    """Sums of the buurt layer's published figures; withheld buurten are left out."""
+    layer = REGISTRY["buurten"]
+    ids = [f"buurt:{code}:{periode}:{thema}" for code in buurten]
+    rows_sql, params = layer_sql.visible_rows(layer, principal, Selection(ids=ids), geometry=None, k=k)
+    rows = [dict(r) for r in conn.execute(text(rows_sql), params).mappings()]
+    sums: dict[str, Any] = {}
+    for name in FIGURES:
+        shown = [r[name] for r in rows if r[name] is not None]
+        sums[name] = sum(shown) if shown else None
+    withheld = sorted({r["code"] for r in rows if r["onderdrukt"]})
+    signalen, adressen = sums["signalen"], sums["adressen"]
+    return {
+        **sums,
+        "per_1000_adressen": round(1000 * signalen / adressen, 2) if signalen and adressen else None,
+        "onderdrukt": bool(withheld),
+        "onderdrukte_buurten": len(withheld),
+        "toelichting": "Som van de gepubliceerde buurtcijfers van de buurten waarvan het middelpunt in het "
+        "gebied ligt; buurten met minder dan de drempel zijn weggelaten.",
+    }
+
+
+def _exact(
+    conn: Connection,
+    principal: Principal,
+    shape: str,
+    srid: int,
+    start: dt.date,
+    end: dt.date,
+    thema: str,
+) -> dict[str, Any]:
+    """Exact counts inside the polygon, within what the principal may see."""
+    signals = REGISTRY["signalen"]
+    filters = {} if thema == "alle" else {"thema": thema}
+    where, params = layer_sql.conditions(signals, principal, Selection(filters=filters, start=start, end=end))
+    scope = "TRUE" if principal.all_gemeenten else "x.gemeentecode = ANY(:gemeenten)"
+    row = conn.execute(
+        text(
+            f"WITH sel AS (SELECT {GEOM} AS g) SELECT"
+            f" (SELECT count(*) FROM {signals.source} t, sel WHERE ST_Intersects(t.geom, sel.g) AND {where}),"
+            f" (SELECT count(*) FROM verblijfsobject x, sel WHERE ST_Intersects(x.geom, sel.g) AND {scope}),"
+            f" (SELECT count(*) FROM leegstand x, sel WHERE ST_Intersects(x.geom, sel.g) AND {scope}"
+            "   AND x.sinds <= :end AND (x.tot IS NULL OR x.tot >= :start))"
+        ),
+        {
+            **params,
+            "g": shape,
+            "srid": srid,
+            "start": start,
+            "end": end,
+            "gemeenten": list(principal.gemeenten),
+        },
+    ).one()
+    signalen, adressen, leegstand = (int(v) for v in row)
+    return {
+        "signalen": signalen,
+        "adressen": adressen,
+        "leegstand": leegstand,
+        "per_1000_adressen": round(1000 * signalen / adressen, 2) if adressen else None,
+        "onderdrukt": False,
+    }

@@ -1,0 +1,142 @@
+"""Browser sessions: a cookie that stands for an API key, without the key in the browser.
+
+Only the sha256 of a session token is stored; a session ends when it expires, when the
+user signs out, or when its key is revoked (it is looked up through the key every time).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, text
+
+from app.security import ACTIVE_KEY, KEY_PREFIX, PRINCIPAL_COLUMNS, Principal, hash_key, principal_from_row
+
+#: The cookie that carries the session token.
+SESSION_COOKIE = "okaart_sessie"
+
+
+def principal_for_session(conn: Connection, token: str) -> Principal | None:
+    """The principal of a live session token, or None."""
+    if not token or len(token) > 200:
+        return None
+    row = (
+        conn.execute(
+            text(
+                f"SELECT {PRINCIPAL_COLUMNS} FROM sessie s"
+                " JOIN api_key k ON k.id = s.api_key_id JOIN principal p ON p.id = k.principal_id"
+                f" WHERE s.token_hash = :h AND s.beeindigd_op IS NULL AND s.verloopt_op > now()"
+                f" AND {ACTIVE_KEY}"
+            ),
+            {"h": hash_key(token)},
+        )
+        .mappings()
+        .first()
+    )
+    return principal_from_row(row) if row else None
+
+
+#: How long a one-time sign-in link stays usable when none is given.
+LINK_MINUTES = 30
+
+
+def key_id_for(conn: Connection, key: str) -> int | None:
+    """The id of an active API key presented in a sign-in form, or None.
+
+    Looked up by the key's non-secret prefix and compared in constant time, like
+    :func:`app.security.principal_for_key`; a session then stands for this key, so revoking
+    the key ends its sessions too.
+    """
+    parts = key.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    row = conn.execute(
+        text(
+            "SELECT k.id, k.hash FROM api_key k JOIN principal p ON p.id = k.principal_id"
+            f" WHERE k.prefix = :prefix AND {ACTIVE_KEY}"
+        ),
+        {"prefix": parts[1]},
+    ).first()
+    if row is None or not hmac.compare_digest(row.hash, hash_key(key.strip())):
+        return None
+    return int(row.id)
+
+
+def create_session(conn: Connection, api_key_id: int, hours: float) -> str:
+    """A new session for a key; returns the token for the cookie (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        text(
+            "INSERT INTO sessie (token_hash, api_key_id, verloopt_op)"
+            " VALUES (:h, :k, now() + make_interval(secs => :s))"
+        ),
+        {"h": hash_key(token), "k": api_key_id, "s": hours * 3600},
+    )
+    return token
+
+
+def end_session(conn: Connection, token: str) -> bool:
+    """Sign out: the session stops working at once (other sessions of the key stay)."""
+    if not token or len(token) > 200:
+        return False
+    done = conn.execute(
+        text("UPDATE sessie SET beeindigd_op = now() WHERE token_hash = :h AND beeindigd_op IS NULL"),
+        {"h": hash_key(token)},
+    ).rowcount
+    return bool(done)
+
+
+def safe_next(path: str | None) -> str | None:
+    """``path`` when it is a path on this site, else None (no open redirect).
+
+    Refused: absolute and scheme-relative URLs (``//host``), backslashes (browsers read
+    ``/\\host`` as ``//host``), control characters and anything that is not a plain path.
+    """
+    if not path or len(path) > 500 or not path.startswith("/") or path.startswith("//"):
+        return None
+    if "\\" in path or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return None
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
+        return None
+    return path
+
+
+def create_link(conn: Connection, api_key_id: int, volgende: str, minutes: float = LINK_MINUTES) -> str:
+    """A one-time sign-in link token for a key, leading to ``volgende`` (a local path)."""
+    target = safe_next(volgende)
+    if target is None or len(target) < 2:
+        raise ValueError(f"next must be a local path such as /kaart, not {volgende!r}")
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        text(
+            "INSERT INTO aanmeldlink (token_hash, api_key_id, volgende, verloopt_op)"
+            " VALUES (:h, :k, :v, now() + make_interval(secs => :s))"
+        ),
+        {"h": hash_key(token), "k": api_key_id, "v": target, "s": minutes * 60},
+    )
+    return token
+
+
+def redeem_link(conn: Connection, token: str) -> tuple[int, str] | None:
+    """Use a sign-in link: (key id, next path) once, before it expires and while its key
+    is active; None otherwise.
+
+    The single UPDATE that marks it used is the check: of two concurrent redemptions only
+    one sees ``gebruikt_op IS NULL``.
+    """
+    if not token or len(token) > 200:
+        return None
+    row = conn.execute(
+        text(
+            "UPDATE aanmeldlink l SET gebruikt_op = now()"
+            " FROM api_key k JOIN principal p ON p.id = k.principal_id"
+            " WHERE l.token_hash = :h AND l.gebruikt_op IS NULL AND l.verloopt_op > now()"
+            f" AND k.id = l.api_key_id AND {ACTIVE_KEY}"
+            " RETURNING l.api_key_id, l.volgende"
+        ),
+        {"h": hash_key(token)},
+    ).first()
+    return (int(row.api_key_id), str(row.volgende)) if row else None

@@ -1,0 +1,163 @@
+/* Ondermijningskaart: styles, tooltips, popups and the legend for the map page.
+ * The page (app/maps.py) creates the Leaflet map and the vector tile layers with folium and
+ * then calls okaart.start(map, config, layers). window.okaart also records what was drawn
+ * (distinct feature ids per layer) and when each layer finished loading, for the browser
+ * tests and the benchmark. */
+(function () {
+  "use strict";
+
+  var config = null;
+  var okaart = {
+    getekend: {},
+    geladen: {},
+    klaar: false,
+    kaart: null,
+  };
+  window.okaart = okaart;
+
+  var nf = function (decimals) {
+    return new Intl.NumberFormat("nl-NL", { maximumFractionDigits: decimals, minimumFractionDigits: 0 });
+  };
+
+  function escape(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function waarde(v, unit) {
+    if (v === null || v === undefined || v === "") return "onderdrukt";
+    if (typeof v === "boolean") return v ? "ja" : "nee";
+    var n = Number(v);
+    if (unit === "percent") return nf(1).format(n) + " %";
+    if (unit === "count") return nf(0).format(n);
+    return nf(n >= 10 || n <= -10 ? 1 : 2).format(n);
+  }
+
+  function kleur(v) {
+    if (v === null || v === undefined) return config.geenWaarde;
+    var classes = config.indicator.classes;
+    var colour = config.geenWaarde;
+    for (var i = 0; i < classes.length; i++) {
+      if (Number(v) >= classes[i].min) colour = classes[i].colour;
+    }
+    return colour;
+  }
+
+  function noteer(layerId, props) {
+    var seen = okaart.getekend[layerId] || (okaart.getekend[layerId] = new Set());
+    seen.add(props.id);
+  }
+
+  /* The style function VectorGrid calls for every feature of a tile it draws. */
+  okaart.stijl = function (layerId) {
+    return function (props, zoom, dimension) {
+      noteer(layerId, props);
+      if (dimension === 1) {
+        var punt = (config.punten || []).filter(function (p) { return p.id === layerId; })[0];
+        var c = punt ? punt.kleur : "#333333";
+        return { radius: 4, weight: 1, color: "#ffffff", fill: true, fillColor: c, fillOpacity: 0.9 };
+      }
+      if (layerId === config.omtrek) {
+        return { weight: 2.5, color: "#252525", dashArray: "4 3", fill: true, fillOpacity: 0 };
+      }
+      return {
+        weight: 0.8, color: "#525252", opacity: 0.9, fill: true,
+        fillColor: kleur(props[config.indicator.property]), fillOpacity: 0.7,
+      };
+    };
+  };
+
+  function gebiedPopup(props) {
+    var ind = config.indicator;
+    var rows = [
+      ["Signalen", waarde(props.signalen, "count")],
+      ["Adressen", waarde(props.adressen, "count")],
+      ["Signalen per 1.000 adressen", waarde(props.per_1000_adressen, "rate")],
+      ["Leegstand", waarde(props.leegstand, "count") + " (" + waarde(props.leegstand_pct, "percent") + ")"],
+      ["Afwijkend van de rest van de gemeente", waarde(props.afwijkend) + " (z " + waarde(props.z, "z") + ")"],
+      ["Trend t.o.v. vorig jaar (z)", waarde(props.trend_z, "z")],
+    ];
+    var html = '<div class="popup"><h3>' + escape(props.naam) + ' <span class="code">' + escape(props.code) + "</span></h3>";
+    html += '<p class="hoofdcijfer">' + escape(ind.title) + ': <strong class="waarde" data-waarde="' +
+      escape(props[ind.property] === null || props[ind.property] === undefined ? "" : props[ind.property]) + '">' +
+      escape(waarde(props[ind.property], ind.unit)) + "</strong></p><table>";
+    rows.forEach(function (r) { html += "<tr><th>" + escape(r[0]) + "</th><td>" + escape(r[1]) + "</td></tr>"; });
+    html += "</table>";
+    if (props.onderdrukt) html += '<p class="noot">Kleine aantallen (onder 10) zijn onderdrukt, de rest is afgerond op 5.</p>';
+    html += '<p><a class="overzicht" href="/gebieden/' + encodeURIComponent(props.code) + "?periode=" +
+      encodeURIComponent(config.periode) + '">Gebiedsoverzicht</a> · Periode ' + escape(config.periode) +
+      (config.thema !== "alle" ? ", thema " + escape(config.thema) : "") + "</p></div>";
+    return html;
+  }
+
+  function puntPopup(layerId, props) {
+    var rows = layerId === "signalen"
+      ? [["Soort", props.soort], ["Thema", props.thema], ["Datum", props.datum], ["Bron", props.bron]]
+      : [["Soort object", props.soort], ["Leeg sinds", props.sinds], ["Bron", props.bron]];
+    var html = '<div class="popup"><h3>' + (layerId === "signalen" ? "Signaal" : "Leegstand") + "</h3><table>";
+    rows.forEach(function (r) {
+      html += "<tr><th>" + escape(r[0]) + "</th><td>" + escape(r[1] === null || r[1] === undefined ? "" : r[1]) + "</td></tr>";
+    });
+    return html + "</table></div>";
+  }
+
+  function legenda(map) {
+    var control = L.control({ position: "bottomright" });
+    control.onAdd = function () {
+      var div = L.DomUtil.create("div", "legenda");
+      var ind = config.indicator;
+      var html = "<h4>" + escape(ind.title) + "</h4><ul>";
+      ind.classes.slice().reverse().forEach(function (c) {
+        html += '<li><span class="vlak" style="background:' + c.colour + '"></span>' + escape(c.label) + "</li>";
+      });
+      html += '<li><span class="vlak" style="background:' + config.geenWaarde + '"></span>' +
+        (config.onderdrukt ? "onderdrukt (minder dan 10)" : "geen waarde") + "</li>";
+      if (config.omtrek) html += '<li><span class="vlak omtrek"></span>bedrijventerrein</li>';
+      (config.punten || []).forEach(function (p) {
+        html += '<li><span class="punt" style="background:' + p.kleur + '"></span>' + escape(p.titel) + "</li>";
+      });
+      div.innerHTML = html + "</ul>";
+      return div;
+    };
+    control.addTo(map);
+  }
+
+  okaart.start = function (map, cfg, layers) {
+    config = cfg;
+    okaart.kaart = map;
+    okaart.lagen = layers;
+    var tooltip = L.tooltip({ sticky: true, direction: "top", offset: [0, -6] });
+    var wachten = Object.keys(layers).filter(function (id) { return map.hasLayer(layers[id]) && !(cfg.punten || []).some(function (p) { return p.id === id; }); });
+    Object.keys(layers).forEach(function (id) {
+      var layer = layers[id];
+      var punt = (cfg.punten || []).some(function (p) { return p.id === id; });
+      layer.on("load", function () {
+        okaart.geladen[id] = performance.now();
+        okaart.klaar = wachten.every(function (w) { return okaart.geladen[w] !== undefined; });
+      });
+      layer.on("click", function (e) {
+        L.DomEvent.stop(e);
+        var props = e.layer.properties;
+        L.popup({ maxWidth: 340, autoPanPaddingTopLeft: L.point(60, 190) }).setLatLng(e.latlng)
+          .setContent(punt ? puntPopup(id, props) : gebiedPopup(props)).openOn(map);
+      });
+      if (!punt) {
+        layer.on("mouseover", function (e) {
+          var p = e.layer.properties;
+          var ind = cfg.indicator;
+          tooltip.setLatLng(e.latlng).setContent(escape(p.naam) + ": " + escape(waarde(p[ind.property], ind.unit)));
+          map.openTooltip(tooltip);
+        });
+        layer.on("mouseout", function () { map.closeTooltip(tooltip); });
+      }
+    });
+    legenda(map);
+    var form = document.getElementById("keuze");
+    if (form) {
+      Array.prototype.forEach.call(form.querySelectorAll("select"), function (s) {
+        s.addEventListener("change", function () { form.submit(); });
+      });
+    }
+  };
+})();

@@ -1,0 +1,150 @@
+"""Map page speed: how long until the buurt map has drawn all buurten and the business parks
+in headless Chromium, and how big its HTML is.
+
+One throwaway cluster with the demo dataset; the app serves it with one uvicorn worker, no
+basemap (the machine has no internet; basemap images would not change when the polygons are
+drawn). Each run opens ``/kaart?periode=2024`` in a fresh browser context (empty cache), signed
+in as an analyst, and reads from the page when each vector tile layer fired its ``load`` event
+(``window.okaart.geladen``, milliseconds since navigation started) once every buurt and every
+business park has been drawn. Debian's Chromium is driven by Playwright's Python package.
+
+Run: ``.venv/bin/python -m benchmarks kaart [--rows N]`` (N runs, default 7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import sync_playwright
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+from app.pgcluster import free_port
+from benchmarks.common import ROOT, cluster, console, demo_database
+from benchmarks.tiles import serving
+
+RESULTS = ROOT / "benchmarks" / "results"
+PATH = "/kaart?periode=2024"
+TARGET_MS = 2000
+TARGET_BYTES = 500_000
+
+
+def prepare(c: Any, workdir: Path) -> tuple[str, str, dict[str, int]]:
+    """A migrated database with the demo data, an analyst key and the expected area counts."""
+    url, key = demo_database(
+        c, workdir, "kaart", naam="benchmark-analist", rol="analist",
+        organisatie="Gemeente Groningen (benchmark)", convenanten=["gemeente"], gemeenten=["GM0014"],
+        doelen=["benchmark"],
+    )  # fmt: skip
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            counts = dict(
+                conn.execute(
+                    text(
+                        "SELECT gebied_soort, count(*) FROM indicator"
+                        " WHERE periode = '2024' AND thema = 'alle'"
+                        " AND gebied_soort IN ('buurt', 'bedrijventerrein') GROUP BY gebied_soort"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    return url, key, {"buurten": counts["buurt"], "bedrijventerreinen": counts["bedrijventerrein"]}
+
+
+def session_cookie(base: str, key: str) -> str:
+    r = httpx.post(f"{base}/aanmelden", data={"sleutel": key}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return r.cookies["okaart_sessie"]
+
+
+def measure(base: str, cookie: str, expected: dict[str, int], runs: int) -> list[dict[str, Any]]:
+    chromium = shutil.which("chromium")
+    if not chromium:
+        raise RuntimeError("chromium is missing: run scripts/system-deps.sh as root")
+    results = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--headless=new"])
+        for i in range(runs + 1):  # the first run warms the server and is not counted
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.add_cookies([{"name": "okaart_sessie", "value": cookie, "url": base}])
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+            page.goto(base + PATH)
+            page.wait_for_function("() => window.okaart && window.okaart.klaar === true", timeout=60_000)
+            doc = page.evaluate(
+                """() => ({
+                    drawn: Object.fromEntries(Object.entries(okaart.getekend).map(([k, v]) => [k, v.size])),
+                    loaded: okaart.geladen,
+                    dcl: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+                    tiles: performance.getEntriesByType('resource')
+                        .filter(r => r.name.includes('/tiles/')).length,
+                })"""
+            )
+            context.close()
+            for layer, n in expected.items():
+                if doc["drawn"].get(layer) != n:
+                    raise RuntimeError(f"run {i}: {layer} drew {doc['drawn'].get(layer)} of {n}")
+            if errors:
+                raise RuntimeError(f"run {i}: console errors {errors}")
+            drawn_ms = max(doc["loaded"][layer] for layer in expected)
+            if i:
+                results.append({"run": i, "drawn_ms": drawn_ms, "dom_ms": doc["dcl"], "tiles": doc["tiles"]})
+        browser.close()
+    return results
+
+
+def run(rows: int = 7) -> None:
+    console.print(f"[bold]map benchmark[/]: {rows} cold page loads of {PATH} in headless Chromium")
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okaart-bench-kaart-")))
+        c = stack.enter_context(cluster())
+        url, key, expected = prepare(c, workdir)
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development",
+               "OKAART_LOG_LEVEL": "WARNING", "OKAART_BASEMAP_URL": ""}  # fmt: skip
+        cmd = [
+            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--log-level", "warning", "--app-dir", str(ROOT),
+        ]  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart.log"))
+        cookie = session_cookie(base, key)
+        html = httpx.get(base + PATH, cookies={"okaart_sessie": cookie}, headers={"Accept": "text/html"})
+        html.raise_for_status()
+        runs = measure(base, cookie, expected, rows)
+    drawn = [r["drawn_ms"] for r in runs]
+    summary = {
+        "html_bytes": len(html.content),
+        "drawn_ms_median": statistics.median(drawn),
+        "drawn_ms_min": min(drawn),
+        "drawn_ms_max": max(drawn),
+        "areas": expected,
+        "tiles_per_load": runs[0]["tiles"],
+    }
+    table = Table(
+        title=f"/kaart (buurten {expected['buurten']}, bedrijventerreinen {expected['bedrijventerreinen']})"
+    )
+    for column in ("measure", "value", "target"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    table.add_row("HTML size", f"{summary['html_bytes']:,} B", f"< {TARGET_BYTES:,} B")
+    table.add_row("all drawn, median", f"{summary['drawn_ms_median']:.0f} ms", f"< {TARGET_MS} ms")
+    table.add_row("all drawn, min / max", f"{min(drawn):.0f} / {max(drawn):.0f} ms", "")
+    table.add_row("tile requests per load", str(summary["tiles_per_load"]), "")
+    console.print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"kaart-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps({"path": PATH, "summary": summary, "runs": runs}, indent=2))
+    console.print(f"results written to {out.relative_to(ROOT)}")

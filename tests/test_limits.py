@@ -1,0 +1,200 @@
+"""Limits (DESIGN §7): page size, bbox and zoom caps, statement timeout, pool exhaustion,
+request size, per-key rate limit; security headers; secrets kept out of logs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from app import db
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import auth
+
+
+@pytest.fixture
+def make_client(demo_engine: Engine) -> Iterator[Any]:
+    """A client of a service on the demo database with its own settings and pool."""
+    made: list[tuple[Any, Engine]] = []
+    url = demo_engine.url.render_as_string(hide_password=False)
+
+    def build(**overrides: Any) -> tuple[TestClient, Engine]:
+        settings = Settings(database_url=url, environment="test", **overrides)
+        api = db.make_engine(
+            url,
+            role="okaart_api",
+            statement_timeout_ms=settings.statement_timeout_ms,
+            pool_size=settings.pool_size,
+            max_overflow=0,
+            pool_timeout=settings.pool_timeout_s,
+        )
+        client = TestClient(create_app(settings, engine=api), raise_server_exceptions=False)
+        client.__enter__()
+        made.append((client, api))
+        return client, api
+
+    yield build
+    for client, api in made:
+        client.__exit__(None, None, None)
+        api.dispose()
+
+
+def test_page_size_default_and_maximum(client: Any, api_keys: dict[str, str]) -> None:
+    headers = auth(api_keys["analist"])
+    default = client.get("/collections/buurten/items", headers=headers).json()
+    assert default["numberReturned"] == 100
+    too_many = client.get("/collections/buurten/items", params={"limit": 1001}, headers=headers)
+    assert too_many.status_code == 400 and "1000" in too_many.json()["detail"]
+
+
+def test_point_layers_cap_the_bbox_and_the_zoom(client: Any, api_keys: dict[str, str]) -> None:
+    headers = auth(api_keys["analist"])
+    whole_province = client.get(
+        "/collections/signalen/items", params={"bbox": "6.0,53.0,7.2,53.6"}, headers=headers
+    )
+    assert whole_province.status_code == 400
+    assert whole_province.headers["content-type"] == "application/problem+json"
+    assert "km²" in whole_province.json()["detail"]
+    a_street = client.get(
+        "/collections/signalen/items", params={"bbox": "6.55,53.21,6.57,53.22"}, headers=headers
+    )
+    assert a_street.status_code == 200
+    # The same bbox on an area layer is fine: areas are few and aggregated.
+    assert (
+        client.get(
+            "/collections/buurten/items", params={"bbox": "6.0,53.0,7.2,53.6"}, headers=headers
+        ).status_code
+        == 200
+    )
+    # Below the layer's minimum zoom a point tile is empty, whatever lies under it.
+    low = client.get("/collections/signalen/tiles/WebMercatorQuad/9/263/164", headers=headers)
+    assert low.status_code == 200 and low.content == b""
+
+
+def test_statement_timeout_is_a_503_within_six_seconds_and_frees_the_connection(
+    make_client: Any, api_keys: dict[str, str], demo_engine: Engine
+) -> None:
+    client, api = make_client(pool_size=2)
+    headers = auth(api_keys["analist"])
+    assert client.get("/collections/gebieden/items", params={"limit": 1}, headers=headers).status_code == 200
+    blocker = create_engine(demo_engine.url)
+    with blocker.connect() as holder:
+        holder.execute(text("BEGIN"))
+        holder.execute(text("LOCK TABLE gebied IN ACCESS EXCLUSIVE MODE"))
+        started = time.monotonic()
+        response = client.get("/collections/gebieden/items", params={"limit": 1}, headers=headers)
+        took = time.monotonic() - started
+        holder.execute(text("ROLLBACK"))
+    blocker.dispose()
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "te lang" in response.json()["detail"]
+    assert 4.5 < took < 6.0
+    assert api.pool.checkedout() == 0  # type: ignore[attr-defined]
+    again = client.get("/collections/gebieden/items", params={"limit": 1}, headers=headers)
+    assert again.status_code == 200
+
+
+def test_pool_exhaustion_is_a_503_within_two_and_a_half_seconds(
+    make_client: Any, api_keys: dict[str, str]
+) -> None:
+    client, api = make_client(pool_size=1, pool_timeout_s=2.0)
+    headers = auth(api_keys["analist"])
+    assert client.get("/collections/wijken/items", params={"limit": 1}, headers=headers).status_code == 200
+    held = api.connect()
+    try:
+        started = time.monotonic()
+        response = client.get("/collections/wijken/items", params={"limit": 1}, headers=headers)
+        took = time.monotonic() - started
+    finally:
+        held.close()
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert "bezet" in response.json()["detail"]
+    assert took < 2.5
+    assert client.get("/collections/wijken/items", params={"limit": 1}, headers=headers).status_code == 200
+
+
+def test_request_bodies_are_capped(make_client: Any, api_keys: dict[str, str]) -> None:
+    client, _ = make_client(max_body_bytes=4096)
+    headers = {**auth(api_keys["analist"]), "Content-Type": "application/json"}
+    big = b'{"type": "Polygon", "coordinates": [' + b"[1.0, 2.0]," * 2000 + b"[1.0, 2.0]]}"
+    response = client.post("/selectie", content=big, headers=headers)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+        for _ in range(10):
+            yield b" " * 1000
+
+    streamed = client.post("/selectie", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+
+
+def test_rate_limit_per_key_answers_429_with_retry_after(make_client: Any, api_keys: dict[str, str]) -> None:
+    client, _ = make_client(rate_limit_per_minute=6, rate_limit_burst=3)
+    analyst, planner = auth(api_keys["analist"]), auth(api_keys["planner"])
+    statuses = [
+        client.get("/collections/wijken/items", params={"limit": 1}, headers=analyst).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    limited = client.get("/collections/wijken/items", params={"limit": 1}, headers=analyst)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 10
+    assert limited.headers["content-type"] == "application/problem+json"
+    # Another key is not affected.
+    assert client.get("/collections/wijken/items", params={"limit": 1}, headers=planner).status_code == 200
+
+
+def test_html_pages_carry_security_headers(client: Any, api_keys: dict[str, str]) -> None:
+    page = client.get("/", params={"f": "html"})
+    assert page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
+    data = client.get("/collections/buurten/items", params={"limit": 1}, headers=auth(api_keys["analist"]))
+    assert data.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in data.headers
+
+
+def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture, demo_app: Any) -> None:
+    key = "okk_abcdefgh1234_" + "s" * 43
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "GET", "/aanmelden?token=geheimtoken&next=/kaart", 303
+        )
+        logging.getLogger("okaart.errors").warning("bad key %s; header Bearer %s", key, key)
+        logging.getLogger("uvicorn.error").info("cookie okaart_sessie=sessietoken; Path=/")
+    text_logged = caplog.text
+    assert "geheimtoken" not in text_logged and "token=[verborgen]" in text_logged
+    assert key not in text_logged and "s" * 43 not in text_logged
+    assert "sessietoken" not in text_logged
+
+
+def test_concurrent_requests_share_the_pool_without_errors(
+    make_client: Any, api_keys: dict[str, str]
+) -> None:
+    """More callers than connections wait their turn (within the pool timeout), no 5xx."""
+    client, _ = make_client(pool_size=2, pool_timeout_s=5.0)
+    headers = auth(api_keys["analist"])
+    statuses: list[int] = []
+
+    def call() -> None:
+        statuses.append(
+            client.get("/collections/buurten/items", params={"limit": 20}, headers=headers).status_code
+        )
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 8
