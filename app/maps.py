@@ -4,7 +4,8 @@ Polygons and points arrive as vector tiles from the app's own tile routes (so th
 a few kilobytes whatever the layer's size, and each tile passes the same access, suppression
 and audit as the API); ``static/kaart.js`` styles them from the legend classes below, and
 opens tooltips and popups. folium's defaults point at CDNs, which the Content-Security-Policy
-forbids: the classes here replace them with the vendored copies (``static/vendor/README.md``).
+forbids: the classes here replace them with copies fetched from their npm packages at install
+time into ``static/vendor`` (``docs/web-assets.md``).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ INDICATOREN: dict[str, Indicator] = {
 
 
 class _LocalAssets:
-    """Mixin data: the vendored Leaflet instead of folium's CDN list (no jQuery, no Bootstrap)."""
+    """Mixin data: the locally served Leaflet instead of folium's CDN list (no jQuery, no Bootstrap)."""
 
     default_js: ClassVar[list[tuple[str, str]]] = [
         ("leaflet", f"{VENDOR}/leaflet/leaflet.js"),
@@ -112,7 +113,7 @@ class LocalMap(_LocalAssets, folium.Map):
 
 
 class LocalVectorGrid(VectorGridProtobuf):
-    """folium's VectorGridProtobuf with the vendored Leaflet.VectorGrid."""
+    """folium's VectorGridProtobuf with the locally served Leaflet.VectorGrid."""
 
     default_js = [  # noqa: RUF012
         ("vectorGrid", f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),

@@ -1,7 +1,7 @@
 /* Leaflet.VectorGrid 1.3.0 draws a tile at options.tileSize but asks the server for the map's
  * own zoom level, ignoring options.zoomOffset. The map pages ask for 512-pixel tiles one zoom
  * level down (a quarter of the requests for the same detail), so the request's z is shifted
- * here. Loaded right after the vendored VectorGrid (app/maps.py). */
+ * here. Loaded right after the locally served VectorGrid (app/maps.py). */
 (function () {
   "use strict";
   var original = L.VectorGrid.Protobuf.prototype._getVectorTilePromise;
