@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import orjson
 from fastapi import Request
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +42,12 @@ STATE_KEY = "okaart_audit"
 UNRECORDED = {304, 503}
 #: Ids beyond this many are recorded as a count only (a page holds at most 1,000).
 MAX_IDS = 1000
+
+
+NO_TRAIL_NO_DATA = (
+    "het toegangslogboek kan nu niet worden bijgewerkt; daarom worden geen gegevens geleverd. "
+    "Probeer het later opnieuw."
+)
 
 
 class AuditUnavailableError(ProblemError):
@@ -159,10 +165,62 @@ def audited_read(request: Request, engine: Engine) -> Iterator[Connection]:
             except DBAPIError as exc:
                 entry.written = True  # the failure itself is logged; no second attempt
                 log.error("audit row could not be written; refusing the response: %s", exc.orig)
-                raise AuditUnavailableError(
-                    "het toegangslogboek kan nu niet worden bijgewerkt; daarom worden geen "
-                    "gegevens geleverd. Probeer het later opnieuw."
-                ) from exc
+                raise AuditUnavailableError(NO_TRAIL_NO_DATA) from exc
+
+
+#: The audit columns bound from the entry, with their types (a bound NULL needs one).
+_BOUND = (
+    ("principal_id", "bigint"), ("principal", "text"), ("organisatie", "text"), ("rol", "text"),
+    ("doel", "text"), ("methode", "text"), ("route", "text"), ("laag", "text"), ("gebied", "text"),
+    ("bbox", "text"), ("status", "integer"), ("client", "text"),
+)  # fmt: skip
+
+
+def audited_one(request: Request, engine: Engine, sql: str, params: dict[str, Any]) -> Row[Any]:
+    """Run a one-row read (with columns ``aantal`` and ``ids``) and insert its audit row in
+    the same statement, so both commit together in one implicit transaction and one round
+    trip. The chain's lock is then held only inside the server, for the insert and the
+    commit, never across a round trip to a busy Python worker; this is what keeps the
+    hash-chained trail from serialising the tile traffic.
+    """
+    entry = entry_of(request)
+    autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit as conn:
+        if entry is None:
+            return conn.execute(text(sql), params).one()
+        names = ", ".join(name for name, _ in _BOUND)
+        values = ", ".join(f"CAST(:audit_{name} AS {kind})" for name, kind in _BOUND)
+        wrapped = (
+            f"WITH r AS ({sql}), a AS (INSERT INTO audit_log ({names}, aantal, object_ids)"
+            f" SELECT {values}, r.aantal, r.ids FROM r RETURNING 1) SELECT r.* FROM r"
+        )
+        bound = {f"audit_{k}": v for k, v in entry.params(200).items()}
+        try:
+            row = conn.execute(text(wrapped), {**params, **bound}).one()
+        except DBAPIError as exc:
+            if "audit_log" not in str(exc.orig):
+                raise  # a timeout or a broken connection: the error handlers answer
+            entry.written = True
+            log.error("audit row could not be written; refusing the response: %s", exc.orig)
+            raise AuditUnavailableError(NO_TRAIL_NO_DATA) from exc
+    entry.written = True
+    entry.aantal, entry.object_ids = row.aantal, list(row.ids) if row.ids is not None else None
+    return row
+
+
+def record_now(request: Request, engine: Engine, *, aantal: int, ids: Sequence[str] | None) -> None:
+    """The audit row of an answer served without a read (a cached tile), in one statement."""
+    entry = entry_of(request)
+    if entry is None:
+        return
+    note(request, aantal=aantal, ids=ids)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            write(conn, entry, 200)
+    except DBAPIError as exc:
+        entry.written = True
+        log.error("audit row could not be written; refusing the response: %s", exc.orig)
+        raise AuditUnavailableError(NO_TRAIL_NO_DATA) from exc
 
 
 def _write_alone(engine: Engine, entry: AuditEntry, status: int) -> None:

@@ -19,6 +19,8 @@ from layers.base import Layer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
+#: Tiles with more features than this record their count, not their ids, in the audit trail.
+MAX_TILE_IDS = 200
 CRS_SRID = {CRS84: 4326, RD: 28992, "EPSG:4326": 4326, "EPSG:28992": 28992}
 
 
@@ -165,8 +167,8 @@ def geojson_features(
         SELECT coalesce(string_agg(json_build_object(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
-                   'properties', json_build_object({props}))::text, ',' ORDER BY r.id), ''),
-               count(*), {ids}, {matched}
+                   'properties', json_build_object({props}))::text, ',' ORDER BY r.id), '') AS features,
+               count(*) AS aantal, {ids} AS ids, {matched} AS matched
         FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r
     """
     return sql, {**params, "limit": limit, "offset": offset}
@@ -189,9 +191,14 @@ def mvt(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> 
     names = ["id", *(p.name for p in layer.properties)]
     if principal.suppressed and any(p.suppress for p in layer.properties):
         names.append("onderdrukt")
-    ids = "array_agg(m.id ORDER BY m.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
+    # A street-level tile's ids go to the audit trail; a city-wide one's count and address.
+    ids = (
+        f"CASE WHEN count(*) <= {MAX_TILE_IDS} THEN array_agg(m.id ORDER BY m.id) END"
+        if layer.clearance != "aggregaat"
+        else "NULL::text[]"
+    )
     sql = f"""
-        SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom'), count(*), {ids} FROM (
+        SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom') AS tile, count(*) AS aantal, {ids} AS ids FROM (
             SELECT ST_AsMVTGeom(r.geom, ST_TileEnvelope(:z, :x, :y), 4096, 64, true) AS geom,
                    {", ".join("r." + n for n in names)}
             FROM ({rows}) r

@@ -67,6 +67,8 @@ BEHEERDER = Principal(
     convenanten=(), gemeenten=("GM0014",), doelen=("benchmark",), dataklasse="zeer_vertrouwelijk",
 )  # fmt: skip
 BUURT_FILTERS = {"periode": "2024", "thema": "alle"}
+#: okaart with its tile cache off: every tile built by PostGIS, as tipg and the floor do.
+NOCACHE = "okaart zonder cache"
 COLUMNS = ("tool", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
 
 
@@ -263,7 +265,7 @@ def _features(body: bytes, tiles: bool) -> int:
 
 
 def _auth(tool: str, key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "X-Doel": "benchmark"} if tool == "okaart" else {}
+    return {"Authorization": f"Bearer {key}", "X-Doel": "benchmark"} if tool.startswith("okaart") else {}
 
 
 def _show(table: Table) -> None:
@@ -376,6 +378,7 @@ def workloads(rows: int) -> list[Workload]:
             "signal points, zoom 12-16 (tipg: public.signaal)",
             {
                 "okaart": tiles("signalen", "", points),
+                NOCACHE: tiles("signalen", "", points),
                 "tipg": tiles("public.signaal", f"?{sig_q}", points),
                 "tipg 3857": tiles("public.signaal", f"?{sig_q}&geom-column=geom_3857", points),
             },
@@ -388,6 +391,7 @@ def workloads(rows: int) -> list[Workload]:
             "buurt polygons 2024, zoom 10-16 (tipg: public.laag_indicator)",
             {
                 "okaart": tiles("buurten", "?periode=2024&thema=alle", areas),
+                NOCACHE: tiles("buurten", "?periode=2024&thema=alle", areas),
                 "tipg": tiles("public.laag_indicator", f"?{area_q}", areas),
                 "tipg 3857": tiles("public.laag_indicator", f"?{area_q}&geom-column=geom_3857", areas),
             },
@@ -409,17 +413,21 @@ def workloads(rows: int) -> list[Workload]:
 
 def start_servers(stack: ExitStack, url: str, tipg: Path, workdir: Path) -> dict[str, str]:
     """okaart and tipg on the same database, 2 workers each, access logs off; stopped by ``stack``."""
-    ports = {"okaart": free_port(), "tipg": free_port()}
-    env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
-    env["OKAART_LOG_LEVEL"] = "WARNING"  # like uvicorn's --log-level: no per-request logging
-    # One key sends every request: the per-key rate limit would measure the policy, not the server.
-    env["OKAART_RATE_LIMIT_PER_MINUTE"] = "0"
-    cmd = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-        "--port", str(ports["okaart"]), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
-    ]  # fmt: skip
-    probe = f"http://127.0.0.1:{ports['okaart']}/readyz"
-    stack.enter_context(serving("okaart", cmd, env, probe, workdir / "okaart.log"))
+    ports = {"okaart": free_port(), NOCACHE: free_port(), "tipg": free_port()}
+    for tool in ("okaart", NOCACHE):
+        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
+        env["OKAART_LOG_LEVEL"] = "WARNING"  # like uvicorn's --log-level: no per-request logging
+        # One key sends every request: the per-key rate limit would measure the policy, not the server.
+        env["OKAART_RATE_LIMIT_PER_MINUTE"] = "0"
+        # The tile cache (keyed by ETag) answers repeated tiles from memory; the second
+        # server shows what every cache miss costs.
+        env["OKAART_TILE_CACHE_MB"] = "64" if tool == "okaart" else "0"
+        cmd = [
+            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(ports[tool]), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
+        ]  # fmt: skip
+        probe = f"http://127.0.0.1:{ports[tool]}/readyz"
+        stack.enter_context(serving(tool, cmd, env, probe, workdir / f"{tool.replace(' ', '-')}.log"))
     # tipg runs from its own virtualenv: nothing of ours may leak into its imports.
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
     env |= {
@@ -458,7 +466,7 @@ def run(rows: int = 2_000) -> None:
             results[w.name] = measure(w, bases, key, dsn, seconds)
         for w in plan:
             report(w, results[w.name])
-        for log in (workdir / "okaart.log", workdir / "tipg.log"):
+        for log in sorted(workdir.glob("*.log")):
             if log.read_text().strip():
                 console.print(f"[yellow]{log.name} (last lines)[/]:\n{log.read_text()[-1500:]}")
         with psycopg.connect(dsn) as conn:

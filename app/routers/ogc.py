@@ -335,9 +335,8 @@ def items(
     sql, params = layer_sql.geojson_features(
         layer, principal, selection, srid=srid, limit=limit, offset=offset, k=k, count=True
     )
-    with audit.audited_read(request, engine) as conn:
-        features, returned, ids, matched = conn.execute(text(sql), params).one()
-        audit.note(request, aantal=returned, ids=ids)
+    row = audit.audited_one(request, engine, sql, params)
+    features, returned, matched = row.features, row.aantal, row.matched
     links = _page_links(request, offset, limit, returned, matched)
     if fmt == "html":
         parsed = json.loads("[" + features + "]")
@@ -425,9 +424,8 @@ def item(
     sql, params = layer_sql.geojson_features(
         layer, principal, selection, srid=srid, limit=1, offset=0, k=request.app.state.settings.suppression_k
     )
-    with audit.audited_read(request, engine) as conn:
-        feature, returned, _ids, _matched = conn.execute(text(sql), params).one()
-        audit.note(request, aantal=returned, ids=[feature_id] if returned else [])
+    row = audit.audited_one(request, engine, sql, params)
+    feature, returned = row.features, row.aantal
     if not returned:
         raise NotFoundError(f"object {feature_id!r} bestaat niet in {layer.id!r}")
     if fmt == "html":

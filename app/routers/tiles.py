@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import morecantile
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 
 from app import audit, layer_sql
 from app.access import rule
@@ -158,19 +157,17 @@ def tile(
         return Response(b"", media_type=MVT, headers=headers)
     cache: TileCache = request.app.state.tile_cache
     cached = cache.get(etag)
+    audit.note(request, bbox=f"tegel {z}/{x}/{y}")
     if cached is None:
         sql, sql_params = layer_sql.mvt(
             layer, principal, selection, k=request.app.state.settings.suppression_k
         )
-        with audit.audited_read(request, engine) as conn:
-            data, count, ids = conn.execute(text(sql), {**sql_params, "z": z, "x": x, "y": y}).one()
-            cached = CachedTile(bytes(data or b""), int(count), tuple(ids) if ids is not None else None)
-            audit.note(request, aantal=cached.count, ids=cached.ids, bbox=f"tegel {z}/{x}/{y}")
+        row = audit.audited_one(request, engine, sql, {**sql_params, "z": z, "x": x, "y": y})
+        cached = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
         cache.put(etag, cached)
     else:
         # Served from memory, recorded all the same.
-        with audit.audited_read(request, engine):
-            audit.note(request, aantal=cached.count, ids=cached.ids, bbox=f"tegel {z}/{x}/{y}")
+        audit.record_now(request, engine, aantal=cached.count, ids=cached.ids)
     return Response(cached.data, media_type=MVT, headers=headers)
 
 
