@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -72,7 +72,6 @@ class AuditEntry:
     object_ids: list[str] | None = None
     aantal: int | None = None
     written: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def params(self, status: int) -> dict[str, Any]:
         p = self.principal
@@ -94,11 +93,24 @@ class AuditEntry:
         }
 
 
+#: The audit columns bound from the entry, with their types (a bound NULL needs one).
+_BOUND = (
+    ("principal_id", "bigint"), ("principal", "text"), ("organisatie", "text"), ("rol", "text"),
+    ("doel", "text"), ("methode", "text"), ("route", "text"), ("laag", "text"), ("gebied", "text"),
+    ("bbox", "text"), ("status", "integer"), ("client", "text"),
+)  # fmt: skip
+_COLUMNS = ", ".join(name for name, _ in _BOUND) + ", aantal, object_ids"
 INSERT = text(
-    "INSERT INTO audit_log (principal_id, principal, organisatie, rol, doel, methode, route, laag,"
-    " gebied, bbox, object_ids, aantal, status, client) VALUES (:principal_id, :principal,"
-    " :organisatie, :rol, :doel, :methode, :route, :laag, :gebied, :bbox, :object_ids, :aantal,"
-    " :status, :client)"
+    f"INSERT INTO audit_log ({_COLUMNS}) VALUES ("
+    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _BOUND)
+    + ", :aantal, :object_ids)"
+)
+#: The same row, filled from a read ``r`` with columns ``aantal`` and ``ids`` (see
+#: :func:`audited_one`).
+_FROM_READ = (
+    f"INSERT INTO audit_log ({_COLUMNS}) SELECT "
+    + ", ".join(f"CAST(:audit_{name} AS {kind})" for name, kind in _BOUND)
+    + ", r.aantal, r.ids FROM r"
 )
 
 
@@ -163,17 +175,7 @@ def audited_read(request: Request, engine: Engine) -> Iterator[Connection]:
             try:
                 write(conn, entry, 200)
             except DBAPIError as exc:
-                entry.written = True  # the failure itself is logged; no second attempt
-                log.error("audit row could not be written; refusing the response: %s", exc.orig)
-                raise AuditUnavailableError(NO_TRAIL_NO_DATA) from exc
-
-
-#: The audit columns bound from the entry, with their types (a bound NULL needs one).
-_BOUND = (
-    ("principal_id", "bigint"), ("principal", "text"), ("organisatie", "text"), ("rol", "text"),
-    ("doel", "text"), ("methode", "text"), ("route", "text"), ("laag", "text"), ("gebied", "text"),
-    ("bbox", "text"), ("status", "integer"), ("client", "text"),
-)  # fmt: skip
+                raise _refused(entry, exc) from exc
 
 
 def audited_one(request: Request, engine: Engine, sql: str, params: dict[str, Any]) -> Row[Any]:
@@ -188,21 +190,14 @@ def audited_one(request: Request, engine: Engine, sql: str, params: dict[str, An
     with autocommit as conn:
         if entry is None:
             return conn.execute(text(sql), params).one()
-        names = ", ".join(name for name, _ in _BOUND)
-        values = ", ".join(f"CAST(:audit_{name} AS {kind})" for name, kind in _BOUND)
-        wrapped = (
-            f"WITH r AS ({sql}), a AS (INSERT INTO audit_log ({names}, aantal, object_ids)"
-            f" SELECT {values}, r.aantal, r.ids FROM r RETURNING 1) SELECT r.* FROM r"
-        )
+        wrapped = f"WITH r AS ({sql}), a AS ({_FROM_READ} RETURNING 1) SELECT r.* FROM r"
         bound = {f"audit_{k}": v for k, v in entry.params(200).items()}
         try:
             row = conn.execute(text(wrapped), {**params, **bound}).one()
         except DBAPIError as exc:
             if "audit_log" not in str(exc.orig):
                 raise  # a timeout or a broken connection: the error handlers answer
-            entry.written = True
-            log.error("audit row could not be written; refusing the response: %s", exc.orig)
-            raise AuditUnavailableError(NO_TRAIL_NO_DATA) from exc
+            raise _refused(entry, exc) from exc
     entry.written = True
     entry.aantal, entry.object_ids = row.aantal, list(row.ids) if row.ids is not None else None
     return row
@@ -215,17 +210,22 @@ def record_now(request: Request, engine: Engine, *, aantal: int, ids: Sequence[s
         return
     note(request, aantal=aantal, ids=ids)
     try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            write(conn, entry, 200)
+        _write_alone(engine, entry, 200)
     except DBAPIError as exc:
-        entry.written = True
-        log.error("audit row could not be written; refusing the response: %s", exc.orig)
-        raise AuditUnavailableError(NO_TRAIL_NO_DATA) from exc
+        raise _refused(entry, exc) from exc
 
 
 def _write_alone(engine: Engine, entry: AuditEntry, status: int) -> None:
-    with engine.begin() as conn:
+    """The row on its own, one statement in autocommit: one round trip."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         write(conn, entry, status)
+
+
+def _refused(entry: AuditEntry, exc: DBAPIError) -> AuditUnavailableError:
+    """No row, no data: the request ends in a 503 (and the middleware does not try again)."""
+    entry.written = True
+    log.error("audit row could not be written; refusing the response: %s", exc.orig)
+    return AuditUnavailableError(NO_TRAIL_NO_DATA)
 
 
 class AuditMiddleware:

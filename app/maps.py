@@ -21,16 +21,16 @@ from folium.plugins import VectorGridProtobuf
 from folium.template import Template
 
 from app.security import Principal
-from layers import REGISTRY
+from layers import INDICATOR_LAYERS, REGISTRY
 from layers.base import Layer, LegendClass
 from layers.indicator import STYLE
 
 VENDOR = "/static/vendor"
 TILES = "/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
-SOORT_LAYER = {"buurt": "buurten", "wijk": "wijken", "bedrijventerrein": "bedrijventerreinen",
-               "buitengebied": "buitengebied"}  # fmt: skip
 SOORT_TITEL = {"buurt": "Buurten", "wijk": "Wijken", "bedrijventerrein": "Bedrijventerreinen",
                "buitengebied": "Buitengebied"}  # fmt: skip
+#: The layer each area type is drawn from, in the order the map offers them.
+SOORT_LAYER = {soort: INDICATOR_LAYERS[soort].id for soort in SOORT_TITEL}
 #: Drawn for areas whose figure is withheld or missing.
 GEEN_WAARDE = "#bdbdbd"
 

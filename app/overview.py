@@ -19,16 +19,10 @@ from app.formats import getal, procent
 from app.layer_sql import Selection
 from app.security import Principal
 from app.svg import Shape
-from layers import REGISTRY
+from layers import INDICATOR_LAYERS, REGISTRY
 from layers.base import Layer
 
 SOORTEN = ("buurt", "wijk", "bedrijventerrein", "buitengebied")
-SOORT_NAMEN = {
-    "buurt": "buurt",
-    "wijk": "wijk",
-    "bedrijventerrein": "bedrijventerrein",
-    "buitengebied": "buitengebied",
-}
 #: Key figures in the order the overview shows them.
 KERNCIJFERS = (
     "signalen", "adressen", "per_1000_adressen", "leegstand", "leegstand_pct",
@@ -47,7 +41,7 @@ BRON_TITELS = {
 
 def indicator_layer(soort: str) -> Layer:
     """The indicator layer of an area type (``buurt`` -> ``buurten``)."""
-    return next(layer for layer in REGISTRY.values() if layer.where.get("gebied_soort") == soort)
+    return INDICATOR_LAYERS[soort]
 
 
 def indicator_rows(

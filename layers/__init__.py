@@ -24,3 +24,7 @@ def _collect() -> dict[str, Layer]:
 
 
 REGISTRY: dict[str, Layer] = _collect()
+#: The indicator layer of each area type (``buurt`` -> ``buurten``), derived from the registry.
+INDICATOR_LAYERS: dict[str, Layer] = {
+    layer.where["gebied_soort"]: layer for layer in REGISTRY.values() if "gebied_soort" in layer.where
+}

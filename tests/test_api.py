@@ -214,6 +214,7 @@ def test_a_hidden_layer_looks_like_a_missing_one(client: Any, api_keys: dict[str
     missing = client.get("/collections/bestaat_niet/items", headers=headers)
     assert hidden.status_code == missing.status_code == 404
     assert set(hidden.json()) == set(missing.json())
+    assert hidden.json()["title"] == missing.json()["title"]
     listed = {c["id"] for c in client.get("/collections", headers=headers).json()["collections"]}
     assert listed == {"buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden"}
 

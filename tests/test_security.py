@@ -215,15 +215,6 @@ def assert_nothing_of_groningen(response: Any, url: str) -> None:
         assert b"GM0014" not in body and b"BU0014" not in body, url
 
 
-def test_forbidden_and_missing_layers_look_the_same(client: Any, api_keys: dict[str, str]) -> None:
-    headers = auth(api_keys["planner"])
-    hidden = client.get("/collections/signalen/items", headers=headers)
-    missing = client.get("/collections/bestaat_niet/items", headers=headers)
-    assert hidden.status_code == missing.status_code == 404
-    assert set(hidden.json()) == set(missing.json())
-    assert hidden.json()["title"] == missing.json()["title"]
-
-
 # -- purpose binding ---------------------------------------------------------------------------
 
 

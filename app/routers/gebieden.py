@@ -18,21 +18,12 @@ from sqlalchemy import text
 from app import audit, exports, pdf
 from app.access import rule
 from app.deps import EngineDep, PrincipalDep
-from app.errors import BadRequestError, NotAcceptableError
+from app.errors import BadRequestError
 from app.overview import SOORTEN, build, find_area, indicator_rows
-from app.pages import render, wants_html
+from app.pages import negotiate, render
 from app.svg import area_map, trend_chart
 
 router = APIRouter(tags=["Gebieden"])
-
-
-def _format(request: Request, f: str | None, allowed: tuple[str, ...]) -> str:
-    chosen = f or ("html" if "html" in allowed and wants_html(request) else "json")
-    if chosen not in allowed:
-        raise NotAcceptableError(
-            f"formaat {chosen!r} wordt hier niet geleverd; kies uit {', '.join(allowed)}"
-        )
-    return chosen
 
 
 def _download(body: bytes, media_type: str, filename: str) -> Response:
@@ -58,7 +49,7 @@ def gebieden(
 ) -> Any:
     if soort not in SOORTEN:
         raise BadRequestError(f"soort {soort!r} bestaat niet; kies uit {', '.join(SOORTEN)}")
-    fmt = _format(request, f, ("json", "csv", "gpkg"))
+    fmt = negotiate(request, f, ("json", "csv", "gpkg"))
     filters = {"thema": thema, "periode_soort": "jaar"}
     if periode:
         filters = {"thema": thema, "periode": periode}
@@ -99,7 +90,7 @@ def gebied(
     ] = None,
     f: Annotated[str | None, Query(description="json, html, pdf of csv")] = None,
 ) -> Any:
-    fmt = _format(request, f, ("json", "html", "pdf", "csv"))
+    fmt = negotiate(request, f, ("json", "html", "pdf", "csv"))
     k = request.app.state.settings.suppression_k
     if fmt == "json":
         with audit.audited_read(request, engine) as conn:

@@ -10,30 +10,24 @@ import datetime as dt
 import io
 import json
 import math
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from app import audit, layer_sql
 from app.access import rule
 from app.deps import EngineDep, LayerDep, PrincipalDep
-from app.errors import BadRequestError, NotAcceptableError, NotFoundError
+from app.errors import BadRequestError, NotFoundError
 from app.layer_sql import CRS84, CRS_SRID, RD, Selection
+from app.pages import negotiate, templates
 from app.security import Principal
 from layers import REGISTRY
 from layers.base import Layer
 
 router = APIRouter(tags=["OGC API Features"])
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-# Compile at import, in the main thread: CPython 3.11 before 3.11.8 can fail with "AST
-# constructor recursion depth mismatch" when two threads compile at once (gh-106905), and
-# Jinja would otherwise compile on first use in a worker thread.
-templates.get_template("page.html")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -50,15 +44,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 GEOJSON = "application/geo+json"
-
-
-def _format(request: Request, f: str | None, allowed: tuple[str, ...]) -> str:
-    if f is None:
-        accept = request.headers.get("accept", "")
-        f = "html" if "text/html" in accept and "json" not in accept else "json"
-    if f not in allowed:
-        raise NotAcceptableError(f"formaat {f!r} wordt hier niet geleverd; kies uit {', '.join(allowed)}")
-    return f
 
 
 def _root(request: Request) -> str:
@@ -102,14 +87,14 @@ def landing(request: Request, f: str | None = None) -> Any:
         "(gemeente Groningen en partners). Aanmelden met een API-sleutel.",
         "links": links,
     }
-    if _format(request, f, ("json", "html")) == "html":
+    if negotiate(request, f, ("json", "html")) == "html":
         return _html(request, body["title"], description=body["description"], links=links)
     return body
 
 
 @router.get("/conformance", summary="Conformiteitsklassen", openapi_extra=rule("open"))
 def conformance(request: Request, f: str | None = None) -> Any:
-    if _format(request, f, ("json", "html")) == "html":
+    if negotiate(request, f, ("json", "html")) == "html":
         return _html(request, "Conformiteit", links=[{"href": c, "rel": "conformance"} for c in CONFORMANCE])
     return {"conformsTo": CONFORMANCE}
 
@@ -165,7 +150,7 @@ def collections(request: Request, principal: PrincipalDep, engine: EngineDep, f:
     boxes = extents(request)
     visible = [layer for layer in REGISTRY.values() if principal.can_see(layer.clearance)]
     docs = [collection_doc(root, layer, boxes.get(layer.id)) for layer in visible]
-    if _format(request, f, ("json", "html")) == "html":
+    if negotiate(request, f, ("json", "html")) == "html":
         rows = [{"id": d["id"], "titel": d["title"], "beschrijving": d["description"]} for d in docs]
         links = [
             {"href": f"{root}/collections/{d['id']}/items?f=html", "rel": "items", "title": d["title"]}
@@ -181,7 +166,7 @@ def collections(request: Request, principal: PrincipalDep, engine: EngineDep, f:
 @router.get("/collections/{collection_id}", summary="Eén kaartlaag", openapi_extra=rule("aangemeld"))
 def collection(request: Request, layer: LayerDep, engine: EngineDep, f: str | None = None) -> Any:
     doc = collection_doc(_root(request), layer, extents(request).get(layer.id))
-    if _format(request, f, ("json", "html")) == "html":
+    if negotiate(request, f, ("json", "html")) == "html":
         rows = [
             {"eigenschap": k, "type": v["type"], "omschrijving": v["title"]}
             for k, v in doc["properties"].items()
@@ -326,7 +311,7 @@ def items(
 ) -> Response:
     if limit > MAX_LIMIT:
         raise BadRequestError(f"limit is hoogstens {MAX_LIMIT}; vraag de volgende pagina op met offset")
-    fmt = _format(request, f, ("json", "html", "csv"))
+    fmt = negotiate(request, f, ("json", "html", "csv"))
     srid = _crs(crs)
     selection = selection_from(request, layer, bbox, bbox_crs, datetime)
     k = request.app.state.settings.suppression_k
@@ -418,7 +403,7 @@ def item(
     crs: str | None = None,
     f: str | None = None,
 ) -> Response:
-    fmt = _format(request, f, ("json", "html"))
+    fmt = negotiate(request, f, ("json", "html"))
     srid = _crs(crs)
     selection = Selection(ids=[feature_id])
     sql, params = layer_sql.geojson_features(

@@ -122,28 +122,27 @@ GEOM = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), :srid), 28992)"
 
 
 def _area(conn: Connection, shape: str, srid: int) -> tuple[float, list[str]]:
+    """Validate the polygon and find the buurten whose interior point lies in it, in one
+    statement (the GeoJSON is parsed and transformed once)."""
     row = conn.execute(
         text(
-            f"WITH sel AS (SELECT {GEOM} AS g) SELECT ST_IsValid(g), ST_IsValidReason(g), ST_Area(g) / 1e6,"
-            " ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g) FROM sel"
+            f"WITH sel AS (SELECT {GEOM} AS g) SELECT ST_IsValid(g) AS valid,"
+            " ST_IsValidReason(g) AS reason, ST_Area(g) / 1e6 AS km2,"
+            " ST_XMin(g) AS x0, ST_YMin(g) AS y0, ST_XMax(g) AS x1, ST_YMax(g) AS y1,"
+            " CASE WHEN ST_IsValid(g) THEN ARRAY(SELECT b.code FROM actueel_gebied b WHERE b.soort = 'buurt'"
+            "   AND ST_Intersects(ST_PointOnSurface(b.geom), g) ORDER BY b.code) END AS buurten"
+            " FROM sel"
         ),
         {"g": shape, "srid": srid},
     ).one()
-    valid, reason, km2 = row[0], row[1], float(row[2] or 0)
-    if not valid:
-        raise BadRequestError(f"de geometrie is ongeldig: {reason}")
-    if not (row[3] > -7000 and row[5] < 300000 and row[4] > 289000 and row[6] < 629000):
+    km2 = float(row.km2 or 0)
+    if not row.valid:
+        raise BadRequestError(f"de geometrie is ongeldig: {row.reason}")
+    if not (row.x0 > -7000 and row.x1 < 300000 and row.y0 > 289000 and row.y1 < 629000):
         raise BadRequestError("de geometrie ligt niet in Nederland (controleer de volgorde lon,lat en 'crs')")
     if km2 > MAX_KM2:
         raise BadRequestError(f"het gebied is {km2:.0f} km²; hoogstens {MAX_KM2:.0f} km²")
-    buurten = conn.execute(
-        text(
-            f"WITH sel AS (SELECT {GEOM} AS g) SELECT b.code FROM actueel_gebied b, sel"
-            " WHERE b.soort = 'buurt' AND ST_Intersects(ST_PointOnSurface(b.geom), sel.g) ORDER BY b.code"
-        ),
-        {"g": shape, "srid": srid},
-    ).scalars()
-    return km2, list(buurten)
+    return km2, list(row.buurten)
 
 
 def _published(

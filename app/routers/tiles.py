@@ -18,7 +18,7 @@ from app import audit, layer_sql
 from app.access import rule
 from app.deps import EngineDep, LayerDep, PrincipalDep
 from app.errors import NotFoundError
-from app.routers.ogc import extents, selection_from
+from app.routers.ogc import _root, extents, selection_from
 from app.security import Principal
 from app.tilecache import CachedTile, TileCache
 
@@ -38,7 +38,7 @@ def _view(principal: Principal) -> str:
 
 @router.get("/tileMatrixSets", summary="Ondersteunde tegelschema's", openapi_extra=rule("open"))
 def tile_matrix_sets(request: Request) -> dict[str, Any]:
-    root = str(request.base_url).rstrip("/")
+    root = _root(request)
     return {
         "tileMatrixSets": [
             {
@@ -65,7 +65,7 @@ def tile_matrix_set(tms_id: str) -> Any:
     openapi_extra=rule("aangemeld"),
 )
 def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
-    root = str(request.base_url).rstrip("/")
+    root = _root(request)
     base = f"{root}/collections/{layer.id}/tiles/{TMS_ID}"
     return {
         "tilesets": [
@@ -91,7 +91,7 @@ def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
 def tilejson(request: Request, tms_id: str, layer: LayerDep) -> dict[str, Any]:
     if tms_id != TMS_ID:
         raise NotFoundError(f"tegelschema {tms_id!r} bestaat niet; beschikbaar: {TMS_ID}")
-    root = str(request.base_url).rstrip("/")
+    root = _root(request)
     query = request.url.query
     template = f"{root}/collections/{layer.id}/tiles/{TMS_ID}/{{z}}/{{x}}/{{y}}" + (
         f"?{query}" if query else ""
