@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from app.pgcluster import Cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / ".cache"
+RESULTS = ROOT / "benchmarks" / "results"
 console = Console()
 
 
@@ -114,3 +117,12 @@ def report(title: str, timings: list[Timing], peer: str, floor: str) -> None:
             f"{t.rate / by_label[floor].rate:.2f}",
         )
     console.print(table)
+
+
+def save_results(name: str, doc: dict[str, Any]) -> Path:
+    """Write one run's figures to ``benchmarks/results/<name>-<UTC time>.json``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(doc, indent=2))
+    console.print(f"results written to {out.relative_to(ROOT)}")
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,7 +26,17 @@ import shapely
 
 from app import db
 from app.pgcluster import Cluster
-from benchmarks.common import CACHE, ROOT, Timing, cluster, console, fresh_database, report, timed
+from benchmarks.common import (
+    CACHE,
+    ROOT,
+    Timing,
+    cluster,
+    console,
+    fresh_database,
+    report,
+    save_results,
+    timed,
+)
 
 SOURCE = ROOT / "data" / "source"
 REAL = SOURCE / "bag_adressen_groningen_sample25k.csv"
@@ -205,10 +216,13 @@ def run(rows: int = 1_000_000) -> None:
     console.print(f"[bold]ingest benchmark[/]: generating/reading files ({rows:,} generated rows)")
     big = generated_gpkg(rows)
     workdir = Path(tempfile.mkdtemp(prefix="okaart-bench-files-"))
+    doc: dict[str, list[dict[str, float | str | int]]] = {}
     try:
         with cluster() as c:
             for label, source in (("real25k", REAL), (f"generated{rows}", big)):
                 timings = measure(c, label, source, rows, workdir)
                 report(f"Ingest of {source.name}", timings, peer="ogr2ogr", floor="bare COPY")
+                doc[source.name] = [{**asdict(t), "rows_per_s": t.rate} for t in timings]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    save_results("ingest", doc)

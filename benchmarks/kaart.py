@@ -13,14 +13,12 @@ Run: ``.venv/bin/python -m benchmarks kaart [--rows N]`` (N runs, default 7).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +28,9 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from app.pgcluster import free_port
-from benchmarks.common import ROOT, cluster, console, demo_database
+from benchmarks.common import ROOT, cluster, console, demo_database, save_results
 from benchmarks.tiles import serving
 
-RESULTS = ROOT / "benchmarks" / "results"
 PATH = "/kaart?periode=2024"
 TARGET_MS = 2000
 TARGET_BYTES = 500_000
@@ -144,7 +141,4 @@ def run(rows: int = 7) -> None:
     table.add_row("all drawn, min / max", f"{min(drawn):.0f} / {max(drawn):.0f} ms", "")
     table.add_row("tile requests per load", str(summary["tiles_per_load"]), "")
     console.print(table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"kaart-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"path": PATH, "summary": summary, "runs": runs}, indent=2))
-    console.print(f"results written to {out.relative_to(ROOT)}")
+    save_results("kaart", {"path": PATH, "summary": summary, "runs": runs})

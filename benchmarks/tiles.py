@@ -31,7 +31,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +47,13 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from app import layer_sql
 from app.pgcluster import Cluster, free_port
 from app.security import Principal
-from benchmarks.common import ROOT, cluster, console, demo_database
+from benchmarks.common import ROOT, cluster, console, demo_database, save_results
 from layers import REGISTRY
 
 HERE = ROOT / "benchmarks"
 TIPG_VENV = HERE / ".venv-tipg"
 TIPG_REQUIREMENTS = HERE / "requirements-tipg.txt"
 TIPG_VERSION = "1.6.1"
-RESULTS = HERE / "results"
 SEED = 20240014
 CONCURRENCY = (8, 32)
 EXTENT = (6.45, 53.10, 6.75, 53.30)  # Groningen, lon/lat
@@ -471,13 +469,10 @@ def run(rows: int = 2_000) -> None:
                 console.print(f"[yellow]{log.name} (last lines)[/]:\n{log.read_text()[-1500:]}")
         with psycopg.connect(dsn) as conn:
             versions = conn.execute("SELECT version(), postgis_lib_version()").fetchone()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"tiles-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     doc = {
         "seconds": seconds, "rows": rows, "seed": SEED, "concurrency": CONCURRENCY, "tipg": TIPG_VERSION,
         "postgres_postgis": list(versions or ()), "sanity": checks,
         "first_request": {w.name: {t: p[0] for t, p in w.paths.items()} for w in plan},
         "results": {name: [{**asdict(r), "rate": r.rate} for r in rs] for name, rs in results.items()},
     }  # fmt: skip
-    out.write_text(json.dumps(doc, indent=2))
-    console.print(f"results written to {out.relative_to(ROOT)}")
+    save_results("tiles", doc)

@@ -145,9 +145,13 @@ class SourceKind(ABC):
         """The column mapping for this layer."""
         return resolve_columns(found, self.aliases, ctx.options.mapping, self.required)
 
+    def before_read(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+        """Database lookups the kind needs while reading: ``normalise`` may not query the
+        database, as the staging COPY holds the connection while batches are read."""
+
     @abstractmethod
     def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
-        """Turn a batch (canonical fields) into staged columns plus reasons."""
+        """Turn a batch (canonical fields) into staged columns plus reasons (no database)."""
 
     def key_values(self, staged: pd.DataFrame) -> np.ndarray[Any, Any]:
         """The key of each staged row, for duplicate detection within the file."""

@@ -14,11 +14,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import Transformer
 
 Reasons = np.ndarray[Any, np.dtype[np.object_]]
 
+#: Text columns are Arrow-backed (with pd.NA for missing): string operations then run in
+#: Arrow's C++ kernels instead of once per value in Python, about ten times faster.
+TEXT = pd.StringDtype("pyarrow")
+
+#: Whitespace spelled out as characters: a ``\s`` would send pandas to Python's ``re``
+#: once per value instead of Arrow's RE2 once per column.
+WHITESPACE = "[ \t\n\r\f\v\xa0]+"
 POSTCODE = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
 BAG_ID = re.compile(r"^\d{1,16}$")
 HOUSE = re.compile(r"^\s*(\d{1,5})\s*[-\s]?\s*([A-Za-z])?\s*[-\s/]?\s*([0-9A-Za-z]{1,4})?\s*$")
@@ -51,24 +60,46 @@ def first_reason(*arrays: Reasons) -> Reasons:
 
 
 def by_unique(series: pd.Series, fn: Any) -> pd.Series:
-    """Apply ``fn`` once per distinct value: addresses repeat streets, cities, uses."""
-    plain = series.astype("object")
-    present = plain.notna()
-    lookup = {v: fn(v) for v in plain[present].unique()}
-    out = plain.map(lookup).astype("object")
-    out[~present] = None
-    return out
+    """Apply ``fn`` once per distinct value: addresses repeat streets, cities, uses.
+
+    ``pd.factorize`` finds the distinct values in one pass (in Arrow for text columns);
+    the results are spread back by their codes, with None for missing values.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.empty(len(uniques), dtype=object)
+    for i, value in enumerate(uniques):
+        mapped[i] = fn(value)
+    out = np.full(len(series), None, dtype=object)
+    present = codes >= 0
+    out[present] = mapped[codes[present]]
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def numeric(series: pd.Series) -> pd.Series:
+    """Numbers from delivered text, NaN where a value is not a number.
+
+    Arrow casts a column of plain integers (nearly every delivered column) in one C++ pass;
+    only a column with decimals, commas or junk takes pandas' per-value parser.
+    """
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.astype("float64")
+    cleaned = series.astype(TEXT).str.strip()
+    try:
+        values = pc.cast(pa.array(cleaned), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(series, errors="coerce").astype("float64")
+    return pd.Series(values.to_numpy(zero_copy_only=False), index=series.index, dtype="float64")
 
 
 def text(series: pd.Series) -> pd.Series:
     """Stripped text (Arrow-backed string dtype) with empty strings as missing."""
-    stripped = series.astype("string").str.strip()
+    stripped = series.astype(TEXT).str.strip()
     return stripped.where((stripped.str.len() > 0).fillna(False))
 
 
 def postcode(series: pd.Series) -> tuple[pd.Series, Reasons]:
     """'9712 kb' -> '9712KB'; missing or malformed is a reason."""
-    cleaned = text(series.astype("string").str.replace(r"\s+", "", regex=True).str.upper())
+    cleaned = text(series.astype(TEXT).str.replace(WHITESPACE, "", regex=True).str.upper())
     ok = cleaned.str.fullmatch(POSTCODE.pattern).fillna(False).to_numpy(dtype=bool)
     reasons = no_reasons(len(series))
     absent = cleaned.isna().to_numpy()
@@ -102,7 +133,7 @@ def house_number(
     """
     n = len(nummer)
     index = nummer.index
-    number = pd.to_numeric(nummer, errors="coerce")
+    number = numeric(nummer)
     glued_letter = pd.Series(None, index=index, dtype=object)
     glued_addition = pd.Series(None, index=index, dtype=object)
     odd = (number.isna() | (number % 1 != 0)) & nummer.notna()
@@ -184,7 +215,7 @@ def before(later: pd.Series, earlier: pd.Series) -> np.ndarray[Any, Any]:
 def integers(series: pd.Series, low: int, high: int, reason: str) -> tuple[pd.Series, Reasons]:
     """Whole numbers in [low, high]; missing stays None, anything else is a reason."""
     raw = text(series)
-    number = pd.to_numeric(raw, errors="coerce")
+    number = numeric(raw)
     ok = number.between(low, high) & (number.fillna(0) % 1 == 0)
     reasons = no_reasons(len(series))
     reasons[(raw.notna() & ~ok).to_numpy()] = reason
@@ -360,7 +391,7 @@ def address_key(postcodes: pd.Series, numbers: pd.DataFrame) -> pd.Series:
         "A:"
         + postcodes.fillna("").astype(str)
         + ":"
-        + numbers["huisnummer"].astype("string").fillna("")
+        + numbers["huisnummer"].astype(TEXT).fillna("")
         + ":"
         + numbers["huisletter"].fillna("").astype(str)
         + ":"

@@ -21,11 +21,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import pyogrio.raw
 import shapely
 
 from ingest.errors import IngestError
+from ingest.normalise import TEXT
 
 VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".gml"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -151,29 +154,30 @@ def _epsg(crs: str | None) -> int | None:
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Attributes as strings with None for missing: validation sees what was delivered.
+    """Attributes as text with missing values missing: validation sees what was delivered.
 
-    Arrow already hands text columns over as ``str``/``None`` objects; only typed columns
-    are converted, vectorised, so a million-row file does not pay per cell in Python.
+    Columns become Arrow-backed text (``normalise.TEXT``) without a detour through Python
+    objects: Arrow casts numbers and passes strings through in C++, so a million-row file
+    does not pay per cell in Python. Object columns (mixed types) keep their values.
     """
     out: dict[str, Any] = {}
     for col in frame.columns:
         series = frame[col]
-        missing = series.isna().to_numpy()
         if series.dtype == object:
             out[str(col)] = series
             continue
         if pd.api.types.is_datetime64_any_dtype(series):
-            text = series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+            out[str(col)] = series.dt.strftime("%Y-%m-%d").astype(TEXT)
         elif pd.api.types.is_float_dtype(series):
             values = series.to_numpy(dtype="float64", na_value=np.nan)
             whole = np.isfinite(values) & (np.mod(values, 1) == 0)
             text = values.astype(str).astype(object)
             text[whole] = values[whole].astype("int64").astype(str)
+            text[np.isnan(values)] = None
+            out[str(col)] = pd.Series(text, index=frame.index, dtype=TEXT)
         else:
-            text = series.astype(str).to_numpy(dtype=object)
-        text[missing] = None
-        out[str(col)] = text
+            arrow = pa.Array.from_pandas(series)
+            out[str(col)] = pd.Series(pd.array(pc.cast(arrow, pa.string()), dtype=TEXT), index=frame.index)
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -115,15 +115,26 @@ def shared_engine(shared_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def conn(shared_engine: Engine) -> Iterator[Connection]:
+def _rolled_back(engine: Engine) -> Iterator[Connection]:
     """A connection inside a transaction that is rolled back after the test."""
-    with shared_engine.connect() as connection:
+    with engine.connect() as connection:
         transaction = connection.begin()
         try:
             yield connection
         finally:
             transaction.rollback()
+
+
+@pytest.fixture
+def conn(shared_engine: Engine) -> Iterator[Connection]:
+    """The shared (empty, migrated) database; changes are rolled back after the test."""
+    yield from _rolled_back(shared_engine)
+
+
+@pytest.fixture
+def demo_conn(demo_engine: Engine) -> Iterator[Connection]:
+    """The demo database; changes are rolled back after the test."""
+    yield from _rolled_back(demo_engine)
 
 
 @pytest.fixture(scope="session")

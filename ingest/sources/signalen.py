@@ -95,6 +95,9 @@ class Signalen(SourceKind):
         ctx.extra["bron"] = dict(row)
         return dict(row)
 
+    def before_read(self, ctx: Context) -> None:
+        self._bron(ctx)
+
     def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
         bron = self._bron(ctx)
         n = len(frame)
