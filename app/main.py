@@ -17,7 +17,12 @@ from app import db, errors
 from app.access import RateLimiter, gate
 from app.audit import AuditMiddleware
 from app.dataversion import DataVersions
-from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, install_log_redaction
+from app.middleware import (
+    BodyLimitMiddleware,
+    NulByteMiddleware,
+    SecurityHeadersMiddleware,
+    install_log_redaction,
+)
 from app.routers import aanmelden, gebieden, health, kaart, ogc, selectie, tiles
 from app.settings import Settings, get_settings
 from app.tilecache import TileCache
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     # Outermost last: body cap first, then headers on every answer, then the audit hold.
     app.add_middleware(AuditMiddleware, engine_of=engine_of)
+    app.add_middleware(NulByteMiddleware)  # inside the security headers, so its 400 gets them too
     app.add_middleware(SecurityHeadersMiddleware, basemap_origin=_origin(settings.basemap_url))
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app

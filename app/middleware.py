@@ -102,19 +102,38 @@ class BodyLimitMiddleware:
                 raise
 
 
+class NulByteMiddleware:
+    """Refuse a NUL character in the path or query with a 400 problem.
+
+    PostgreSQL text cannot hold one, so a value carrying it fails deep in a query and would
+    surface as a server error on whichever route passes it on; no legitimate parameter of
+    this API contains it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if "\x00" in path or b"%00" in query or b"\x00" in query:
+            await _refuse(send, 400, "Ongeldig verzoek", "het adres of een parameter bevat een NUL-teken")
+            return
+        await self.app(scope, receive, send)
+
+
 async def _too_large(send: Send, limit: int) -> None:
-    body = orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": "Verzoek te groot",
-            "status": 413,
-            "detail": f"de inhoud van het verzoek is groter dan {limit:,} bytes".replace(",", "."),
-        }
-    )
+    detail = f"de inhoud van het verzoek is groter dan {limit:,} bytes".replace(",", ".")
+    await _refuse(send, 413, "Verzoek te groot", detail)
+
+
+async def _refuse(send: Send, status: int, title: str, detail: str) -> None:
+    """Answer with a problem+json from inside a middleware, before the app sees the request."""
+    body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),

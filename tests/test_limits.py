@@ -165,6 +165,21 @@ def test_html_pages_carry_security_headers(client: Any, api_keys: dict[str, str]
     assert "content-security-policy" not in data.headers
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/kaart?thema=%00", "/collections/buurten/items?buurtcode=BU%0000", "/gebieden/BU%0000140000"],
+)
+def test_a_nul_character_is_a_400_problem_not_a_server_error(
+    client: Any, api_keys: dict[str, str], path: str
+) -> None:
+    """PostgreSQL text cannot hold NUL; the fuzzer once sent one to /kaart and got a 500."""
+    answer = client.get(path, headers=auth(api_keys["analist"]))
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in answer.json()["detail"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
 class Collect(logging.Handler):
     """Records as their handlers would format them (uvicorn's loggers may not propagate)."""
 

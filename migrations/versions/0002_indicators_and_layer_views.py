@@ -26,28 +26,29 @@ AFWIJKEND_Z = 3
 AFWIJKEND_MIN = 10
 
 
-def upgrade() -> None:
-    op.execute(
-        f"""
-        CREATE VIEW actueel_gebied AS
-        SELECT g.* FROM gebied g
-        WHERE g.jaar = (SELECT max(x.jaar) FROM gebied x WHERE x.soort = g.soort);
-        COMMENT ON VIEW actueel_gebied IS 'Areas of the newest boundary edition per area type.';
+#: How many addresses lie in each area (``adres_in``) and each gemeente (``gemeente_adres``).
+#: Revision 0005 counts them in one pass; the rest of the view is built by ``indicator_sql``.
+ADRES_CTES = """
+        adres_in AS (
+            SELECT u.gebied_soort, u.code, count(*) AS adressen
+            FROM verblijfsobject v
+            LEFT JOIN bg ON v.buitengebied AND bg.gemeentecode = v.gemeentecode
+            CROSS JOIN LATERAL (VALUES ('buurt', v.buurtcode), ('wijk', v.wijkcode),
+                ('bedrijventerrein', v.bedrijventerreincode), ('buitengebied', bg.code))
+                AS u(gebied_soort, code)
+            WHERE u.code IS NOT NULL
+            GROUP BY u.gebied_soort, u.code
+        ),
+        gemeente_adres AS (
+            SELECT gemeentecode, count(*) AS adressen FROM verblijfsobject GROUP BY gemeentecode
+        ),
+"""
 
-        -- Every signal once per area it lies in: buurt, wijk, bedrijventerrein, buitengebied.
-        CREATE VIEW punt_gebied AS
-        WITH bg AS (
-            SELECT DISTINCT ON (gemeentecode) gemeentecode, code FROM actueel_gebied
-            WHERE soort = 'buitengebied' ORDER BY gemeentecode, code
-        )
-        SELECT s.id, s.gemeentecode, s.thema, s.soort, s.datum, u.gebied_soort, u.code
-        FROM signaal s
-        LEFT JOIN bg ON s.buitengebied AND bg.gemeentecode = s.gemeentecode
-        CROSS JOIN LATERAL (VALUES ('buurt', s.buurtcode), ('wijk', s.wijkcode),
-            ('bedrijventerrein', s.bedrijventerreincode), ('buitengebied', bg.code))
-            AS u(gebied_soort, code)
-        WHERE u.code IS NOT NULL;
 
+def indicator_sql(adres_ctes: str) -> str:
+    """The indicator view, its indexes and comment; ``adres_ctes`` defines ``adres_in`` and
+    ``gemeente_adres`` (shared with revision 0005, which replaces only those)."""
+    return f"""
         CREATE MATERIALIZED VIEW indicator AS
         WITH area AS (
             SELECT id, soort, code, naam, gemeentecode FROM actueel_gebied
@@ -72,17 +73,7 @@ def upgrade() -> None:
             SELECT DISTINCT ON (gemeentecode) gemeentecode, code FROM actueel_gebied
             WHERE soort = 'buitengebied' ORDER BY gemeentecode, code
         ),
-        adres_in AS (
-            SELECT u.gebied_soort, u.code, count(*) AS adressen
-            FROM verblijfsobject v
-            LEFT JOIN bg ON v.buitengebied AND bg.gemeentecode = v.gemeentecode
-            CROSS JOIN LATERAL (VALUES ('buurt', v.buurtcode), ('wijk', v.wijkcode),
-                ('bedrijventerrein', v.bedrijventerreincode), ('buitengebied', bg.code))
-                AS u(gebied_soort, code)
-            WHERE u.code IS NOT NULL
-            GROUP BY u.gebied_soort, u.code
-        ),
-        adres AS (
+{adres_ctes}        adres AS (
             SELECT a.soort, a.code, coalesce(ai.adressen, 0) AS adressen
             FROM area a LEFT JOIN adres_in ai ON ai.gebied_soort = a.soort AND ai.code = a.code
         ),
@@ -104,9 +95,6 @@ def upgrade() -> None:
             JOIN periode pe ON s.datum >= pe.van AND s.datum < pe.tot
             JOIN thema t ON t.thema IN ('alle', s.thema)
             GROUP BY s.gemeentecode, pe.periode, t.thema
-        ),
-        gemeente_adres AS (
-            SELECT gemeentecode, count(*) AS adressen FROM verblijfsobject GROUP BY gemeentecode
         ),
         leeg AS (
             SELECT u.gebied_soort AS soort, u.code, pe.periode, count(*) AS leegstand
@@ -167,6 +155,32 @@ def upgrade() -> None:
         CREATE INDEX indicator_lookup_idx ON indicator (gebied_soort, periode, thema);
         COMMENT ON MATERIALIZED VIEW indicator IS
             'Signals, vacancy and deviation per area, period and theme; refreshed after ingests.';
+    """
+
+
+def upgrade() -> None:
+    op.execute(
+        f"""
+        CREATE VIEW actueel_gebied AS
+        SELECT g.* FROM gebied g
+        WHERE g.jaar = (SELECT max(x.jaar) FROM gebied x WHERE x.soort = g.soort);
+        COMMENT ON VIEW actueel_gebied IS 'Areas of the newest boundary edition per area type.';
+
+        -- Every signal once per area it lies in: buurt, wijk, bedrijventerrein, buitengebied.
+        CREATE VIEW punt_gebied AS
+        WITH bg AS (
+            SELECT DISTINCT ON (gemeentecode) gemeentecode, code FROM actueel_gebied
+            WHERE soort = 'buitengebied' ORDER BY gemeentecode, code
+        )
+        SELECT s.id, s.gemeentecode, s.thema, s.soort, s.datum, u.gebied_soort, u.code
+        FROM signaal s
+        LEFT JOIN bg ON s.buitengebied AND bg.gemeentecode = s.gemeentecode
+        CROSS JOIN LATERAL (VALUES ('buurt', s.buurtcode), ('wijk', s.wijkcode),
+            ('bedrijventerrein', s.bedrijventerreincode), ('buitengebied', bg.code))
+            AS u(gebied_soort, code)
+        WHERE u.code IS NOT NULL;
+
+        {indicator_sql(ADRES_CTES)}
         """
     )
     op.execute(
