@@ -181,6 +181,40 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+#: A little-endian 2D point in WKB: byte order 1, type 1, then x and y as doubles.
+POINT_WKB_SIZE = 21
+POINT_WKB_HEAD = np.array([1, 1, 0, 0, 0], dtype=np.uint8)
+
+
+def geometry_from_wkb(column: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.object_]]:
+    """Shapely geometries from a WKB column; points take a fast path.
+
+    An address file is a million points of 21 bytes each: reading x and y straight from
+    the Arrow buffer and building the points in one call is several times faster than
+    parsing each WKB. Anything else (nulls, other types, Z, big-endian) is parsed as usual.
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    n = len(array)
+    if n and array.null_count == 0 and pa.types.is_binary(array.type):
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=n + 1, offset=array.offset * 4)
+        if offsets[-1] - offsets[0] == n * POINT_WKB_SIZE and bool(
+            np.all(np.diff(offsets) == POINT_WKB_SIZE)
+        ):
+            data = np.frombuffer(
+                array.buffers()[2], dtype=np.uint8, count=n * POINT_WKB_SIZE, offset=int(offsets[0])
+            )
+            rows = data.reshape(n, POINT_WKB_SIZE)
+            if bool(np.all(rows[:, :5] == POINT_WKB_HEAD)):
+                xy = np.ascontiguousarray(rows[:, 5:]).view("<f8")
+                out = np.asarray(shapely.points(xy[:, 0], xy[:, 1]), dtype=object)
+                empty = np.isnan(xy).any(axis=1)  # POINT EMPTY is written as NaN, NaN
+                out[empty] = shapely.from_wkb(array.filter(pa.array(empty)).to_numpy(zero_copy_only=False))
+                return out
+    return np.asarray(
+        shapely.from_wkb(array.to_numpy(zero_copy_only=False), on_invalid="ignore"), dtype=object
+    )
+
+
 def _vector_batches(path: Path, layer: str, batch_size: int) -> Iterator[Batch]:
     offset = 0
     with pyogrio.raw.open_arrow(path, layer=layer, batch_size=batch_size, use_pyarrow=True) as (
@@ -192,12 +226,11 @@ def _vector_batches(path: Path, layer: str, batch_size: int) -> Iterator[Batch]:
         for record_batch in reader:
             table = record_batch
             names = table.schema.names
-            wkb = table.column(geom_col).to_numpy(zero_copy_only=False) if geom_col in names else None
             attrs = table.drop_columns([geom_col]) if geom_col in names else table
             frame = _as_text(attrs.to_pandas())
             geometry = (
-                shapely.from_wkb(wkb, on_invalid="ignore")
-                if wkb is not None
+                geometry_from_wkb(table.column(geom_col))
+                if geom_col in names
                 else np.full(len(frame), None, dtype=object)
             )
             rows = np.arange(offset + 1, offset + len(frame) + 1, dtype=np.int64)
