@@ -15,7 +15,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -114,12 +114,16 @@ BULK_MIN_ROWS = 50_000
 def bulk_indexes(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
     """Drop and rebuild the secondary indexes of ``table`` around a large load.
 
-    Yields True when the table was empty: then the unique constraints go too (the rows
-    are already deduplicated) and a plain INSERT replaces the upsert; a sorted index
-    build is several times cheaper than a million random btree inserts. On a table with
-    rows, unique indexes stay because ON CONFLICT needs them. The drop takes an exclusive
-    lock for the rest of the transaction, so readers wait for a bulk load; small loads
-    keep the indexes and block nobody. Index DDL needs the table owner, not the ingest role.
+    Yields True when the table was empty: then the primary key and unique constraints go
+    too (the rows are already deduplicated; the foreign keys that point here are dropped
+    and re-checked with them, which costs nothing as nothing can point into an empty
+    table) and a plain INSERT replaces the upsert. A sorted index build is several times
+    cheaper than a million random btree inserts; even the primary key's in-order inserts
+    cost 3 s per million, its build 0.6 s. On a table with rows, unique indexes stay
+    because ON CONFLICT needs them. The drop takes an exclusive lock for the rest of the
+    transaction, so readers wait for a bulk load (on a first load also readers of the
+    tables pointing here); small loads keep the indexes and block nobody. Index DDL needs
+    the table owner, not the ingest role.
     """
     estimate = conn.execute(
         text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"),
@@ -128,7 +132,7 @@ def bulk_indexes(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
     if incoming < BULK_MIN_ROWS or incoming < 0.2 * estimate:
         yield False
         return
-    empty = conn.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")).scalar_one()
+    empty = bool(conn.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")).scalar_one())
     indexes = conn.execute(
         text(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
@@ -138,30 +142,39 @@ def bulk_indexes(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
         ),
         {"t": table, "empty": empty},
     ).all()
-    constraints = (
-        conn.execute(
+    # (table, name, definition): the primary key before the unique constraints.
+    constraints: Sequence[Any] = []
+    references: Sequence[Any] = []
+    if empty:
+        constraints = conn.execute(
             text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = CAST(:t AS regclass) AND contype IN ('p', 'u') ORDER BY contype, conname"
             ),
             {"t": table},
         ).all()
-        if empty
-        else []
-    )
+        references = conn.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE confrelid = CAST(:t AS regclass) AND contype = 'f' ORDER BY conrelid::regclass::text"
+            ),
+            {"t": table},
+        ).all()
     conn.execute(text("RESET ROLE"))
-    for name, _ in constraints:
-        conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+    for owner, name, _ in [*references, *constraints]:
+        conn.execute(text(f"ALTER TABLE {owner} DROP CONSTRAINT {name}"))
     for name, _ in indexes:
         conn.execute(text(f"DROP INDEX {name}"))
     conn.execute(text(f"SET LOCAL ROLE {INGEST_ROLE}"))
-    yield bool(empty)
+    yield empty
     conn.execute(text("RESET ROLE"))
     conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-    for name, definition in constraints:
-        conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
+    for owner, name, definition in constraints:
+        conn.execute(text(f"ALTER TABLE {owner} ADD CONSTRAINT {name} {definition}"))
     for _, definition in indexes:
         conn.execute(text(definition))
+    for owner, name, definition in references:
+        conn.execute(text(f"ALTER TABLE {owner} ADD CONSTRAINT {name} {definition}"))
     conn.execute(text(f"SET LOCAL ROLE {INGEST_ROLE}"))
 
 
@@ -527,7 +540,8 @@ class Pipeline:
                 updated = 0
             else:
                 inserted, updated = conn.execute(text(sql), {"run": ctx.run_id}).one()
-        mark = report.phase("upsert", mark)
+            mark = report.phase("upsert", mark)
+        mark = report.phase("indexen", mark)  # rebuilt after a bulk load, else nothing
         report.ingevoegd, report.bijgewerkt = int(inserted), int(updated)
         report.ongewijzigd = int(unchanged)
         if ctx.options.snapshot:

@@ -437,14 +437,18 @@ def test_bulk_load_rebuilds_indexes_and_constraints(
             indexes = c.execute(
                 text("SELECT indexdef FROM pg_indexes WHERE tablename = 'verblijfsobject'")
             ).scalars()
+            # Its own constraints and the foreign keys of the tables that point to it.
             constraints = c.execute(
                 text(
-                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'verblijfsobject'::regclass"
+                    "SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)"
+                    " FROM pg_constraint WHERE 'verblijfsobject'::regclass IN (conrelid, confrelid)"
                 )
             ).scalars()
             return {*indexes, *constraints}
 
     before = definitions()
+    assert any(" FOREIGN KEY " in d and d.startswith("signaal ") for d in before)
+    assert any(" PRIMARY KEY " in d for d in before)
     monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 10)
     path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=300)
     first = ingest(engine, "adressen", path)  # empty table: plain insert, indexes rebuilt
