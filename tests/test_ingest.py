@@ -450,6 +450,7 @@ def test_bulk_load_rebuilds_indexes_and_constraints(
     assert any(" FOREIGN KEY " in d and d.startswith("signaal ") for d in before)
     assert any(" PRIMARY KEY " in d for d in before)
     monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 10)
+    monkeypatch.setattr(pipeline, "BULK_MIN_ROWS_EMPTY", 10)
     path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=300)
     first = ingest(engine, "adressen", path)  # empty table: plain insert, indexes rebuilt
     assert (first.ingevoegd, first.bijgewerkt) == (300, 0)
