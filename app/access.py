@@ -24,8 +24,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 
 from app import audit
-from app.deps import current_principal
-from app.errors import NotFoundError, TooManyRequestsError, UnauthorizedError
+from app.deps import current_principal, require_principal
+from app.errors import NotFoundError, TooManyRequestsError
 from app.security import Principal
 
 Toegang = Literal["open", "aangemeld", "gegevens"]
@@ -88,11 +88,7 @@ async def gate(request: Request, principal: Annotated[Principal | None, Depends(
     entry.principal = principal
     if toegang not in ("aangemeld", "gegevens"):
         raise NotFoundError(f"geen resource op {request.url.path}")
-    if principal is None:
-        raise UnauthorizedError(
-            "aanmelden vereist: stuur een geldige API-sleutel als 'Authorization: Bearer <sleutel>'",
-            headers={"WWW-Authenticate": 'Bearer realm="ondermijningskaart"'},
-        )
+    principal = await require_principal(principal)
     limiter: RateLimiter = request.app.state.rate_limiter
     wait = limiter.take(principal.id)
     if wait:

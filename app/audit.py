@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import orjson
 from fastapi import Request
 from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON, ProblemError
+from app.errors import ProblemError, problem
 from app.security import Principal
 
 log = logging.getLogger("okaart.audit")
@@ -44,6 +43,8 @@ UNRECORDED = {304, 503}
 MAX_IDS = 1000
 
 
+#: When the row of an already computed response cannot be written.
+UNAVAILABLE = "het toegangslogboek kan nu niet worden bijgewerkt; probeer het later opnieuw"
 NO_TRAIL_NO_DATA = (
     "het toegangslogboek kan nu niet worden bijgewerkt; daarom worden geen gegevens geleverd. "
     "Probeer het later opnieuw."
@@ -261,31 +262,10 @@ class AuditMiddleware:
                     except Exception as exc:
                         log.error("audit row could not be written; answering 503: %s", exc)
                         replaced = True
-                        await _send_unavailable(send)
+                        await problem(
+                            503, UNAVAILABLE, title=AuditUnavailableError.title, headers={"Retry-After": "5"}
+                        )(scope, receive, send)
                         return
             await send(message)
 
         await self.app(scope, receive, guarded_send)
-
-
-async def _send_unavailable(send: Send) -> None:
-    body = orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": "Dienst tijdelijk niet beschikbaar",
-            "status": 503,
-            "detail": "het toegangslogboek kan nu niet worden bijgewerkt; probeer het later opnieuw",
-        }
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"5"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -103,12 +103,6 @@ def load_into(engine: Engine, out: Path, console: Console | None = None) -> list
     return reports
 
 
-def demo_key(url: str, naam: str, rol: str) -> str:
-    """A fresh API key for a demo principal of Groningen (earlier demo keys stay valid)."""
-    key, _ = demo_access(url, naam, rol)
-    return key
-
-
 def demo_access(url: str, naam: str, rol: str, link_minutes: float | None = None) -> tuple[str, str | None]:
     """A fresh API key for a demo principal and, with ``link_minutes``, a one-time sign-in
     link token for it that opens the map (so the demo needs no key pasted into a browser)."""

@@ -50,38 +50,37 @@ async def current_principal(request: Request, engine: EngineDep) -> Principal | 
     The dependencies are ``async`` so FastAPI does not send each one to the thread pool; only
     a cache miss looks the key up, in a worker thread.
     """
-    key = _bearer(request)
-    if key is None:
-        token = request.cookies.get(SESSION_COOKIE)
+    token, kind = _bearer(request), "sleutel"
+    if token is None:
+        token, kind = request.cookies.get(SESSION_COOKIE), "sessie"
         if not token:
             return None
-        key = "sessie:" + token
     cache: dict[str, tuple[float, Principal | None]] = request.app.state.principal_cache
-    digest = hashlib.sha256(key.encode()).hexdigest()
+    digest = _cache_key(kind, token)
     hit = cache.get(digest)
     now = time.monotonic()
     if hit and now - hit[0] < PRINCIPAL_TTL:
         return hit[1]
-    principal = await run_in_threadpool(_lookup, engine, key)
+    principal = await run_in_threadpool(_lookup, engine, kind, token)
     if len(cache) > 10_000:
         cache.clear()
     cache[digest] = (now, principal)
     return principal
 
 
-def forget_principal(request: Request, *, key: str | None = None, session_token: str | None = None) -> None:
-    """Drop a cached lookup at once (sign-out, revocation through the service)."""
-    cache: dict[str, tuple[float, Principal | None]] = request.app.state.principal_cache
-    for value in (key, "sessie:" + session_token if session_token else None):
-        if value:
-            cache.pop(hashlib.sha256(value.encode()).hexdigest(), None)
+def forget_session(request: Request, session_token: str) -> None:
+    """Drop a session's cached lookup at once (sign-out)."""
+    request.app.state.principal_cache.pop(_cache_key("sessie", session_token), None)
 
 
-def _lookup(engine: Engine, key: str) -> Principal | None:
+def _cache_key(kind: str, token: str) -> str:
+    """Keys and session tokens are cached apart, by hash only (no secret stays in memory)."""
+    return hashlib.sha256(f"{kind}\0{token}".encode()).hexdigest()
+
+
+def _lookup(engine: Engine, kind: str, token: str) -> Principal | None:
     with engine.connect() as conn:
-        if key.startswith("sessie:"):
-            return principal_for_session(conn, key.removeprefix("sessie:"))
-        return principal_for_key(conn, key)
+        return principal_for_session(conn, token) if kind == "sessie" else principal_for_key(conn, token)
 
 
 async def require_principal(

@@ -8,7 +8,7 @@ client never sees one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -83,6 +83,14 @@ _STATUS_TITLES = {
     429: TooManyRequestsError.title,
     503: UnavailableError.title,
 }
+
+
+def choose(value: str, allowed: Iterable[str], what: str) -> str:
+    """``value`` when it is one of ``allowed``; else a 400 that lists the choices."""
+    options = list(allowed)
+    if value not in options:
+        raise BadRequestError(f"{what} {value!r} bestaat niet; kies uit {', '.join(options)}")
+    return value
 
 
 def problem(

@@ -15,18 +15,17 @@ from typing import Any
 
 import geopandas as gpd
 import shapely
-from sqlalchemy import Connection, text
 
-from app import layer_sql
-from app.layer_sql import Selection
-from app.overview import KOLOMMEN, indicator_layer
-from app.security import Principal
+from app.overview import KOLOMMEN
+from layers.indicator import PROPERTIES as INDICATOR_PROPERTIES
 
 CSV_TYPE = "text/csv; charset=utf-8"
 GPKG_TYPE = "application/geopackage+sqlite3"
-FLOATS = {"per_1000_adressen", "leegstand_pct", "verwacht", "z", "trend_z"}
-BOOLEANS = {"afwijkend", "onderdrukt"}
-COUNTS = {"signalen", "adressen", "leegstand", "pandsluitingen", "bibob", "controles", "meldingen"}
+#: GeoPackage column types by property type; ``onderdrukt`` is the suppression flag.
+DTYPES = {"number": "float64", "boolean": "boolean", "integer": "Int64"}
+COLUMN_DTYPES = {p.name: DTYPES[p.type] for p in INDICATOR_PROPERTIES if p.type in DTYPES} | {
+    "onderdrukt": "boolean"
+}
 
 
 def columns(suppressed: bool) -> list[str]:
@@ -43,20 +42,6 @@ def csv_bytes(rows: list[dict[str, Any]], suppressed: bool) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def rows_with_geometry(
-    conn: Connection, principal: Principal, soort: str, filters: dict[str, str], k: int
-) -> list[dict[str, Any]]:
-    """Indicator rows with each area's polygon (RD New, WKB) for the GeoPackage."""
-    rows, params = layer_sql.visible_rows(
-        indicator_layer(soort), principal, Selection(filters=filters), geometry="t.geom", k=k
-    )
-    result = conn.execute(
-        text(f"SELECT r.*, ST_AsBinary(r.geom) AS wkb FROM ({rows}) r ORDER BY r.code, r.periode, r.thema"),
-        params,
-    ).mappings()
-    return [dict(r) for r in result]
-
-
 def gpkg_bytes(rows: list[dict[str, Any]], suppressed: bool, layer_name: str) -> bytes:
     """A GeoPackage with one layer of polygons in EPSG:28992 (RD New)."""
     names = columns(suppressed)
@@ -64,12 +49,8 @@ def gpkg_bytes(rows: list[dict[str, Any]], suppressed: bool, layer_name: str) ->
     geometry = shapely.from_wkb([bytes(row["wkb"]) for row in rows]) if rows else []
     frame = gpd.GeoDataFrame(data, geometry=geometry, crs="EPSG:28992")
     for name in names:
-        if name in FLOATS:
-            frame[name] = frame[name].astype("float64")
-        elif name in BOOLEANS:
-            frame[name] = frame[name].astype("boolean")
-        elif name in COUNTS:
-            frame[name] = frame[name].astype("Int64")
+        if name in COLUMN_DTYPES:
+            frame[name] = frame[name].astype(COLUMN_DTYPES[name])
     with tempfile.TemporaryDirectory(prefix="okaart-gpkg-") as tmp:
         path = Path(tmp) / f"{layer_name}.gpkg"
         frame.to_file(path, layer=layer_name, driver="GPKG", engine="pyogrio")

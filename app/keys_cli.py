@@ -113,7 +113,7 @@ def link(
     next_path: Annotated[str, typer.Option("--next", help="Page to open after signing in.")] = "/kaart",
 ) -> None:
     """Print a one-time sign-in link for a key (usable once, for a limited time)."""
-    if sessions.safe_next(next_path) is None or len(next_path) < 2:
+    if sessions.link_target(next_path) is None:
         typer.echo(f"okaart: --next must be a path on this site such as /kaart, not {next_path!r}", err=True)
         raise typer.Exit(1)
     settings = get_settings()

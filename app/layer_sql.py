@@ -67,7 +67,8 @@ class _Published(dict[str, str]):
     def __missing__(self, name: str) -> str:
         if self.layer.property(name) is None:
             raise KeyError(f"published formula refers to unknown property {name!r}")
-        return f"({_suppressed(self.layer, name, self.k_param)})"
+        self[name] = f"({_suppressed(self.layer, name, self.k_param)})"
+        return self[name]
 
 
 def visible_rows(

@@ -30,7 +30,6 @@ TILES = "/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
 SOORT_TITEL = {"buurt": "Buurten", "wijk": "Wijken", "bedrijventerrein": "Bedrijventerreinen",
                "buitengebied": "Buitengebied"}  # fmt: skip
 #: The layer each area type is drawn from, in the order the map offers them.
-SOORT_LAYER = {soort: INDICATOR_LAYERS[soort].id for soort in SOORT_TITEL}
 #: Drawn for areas whose figure is withheld or missing.
 GEEN_WAARDE = "#bdbdbd"
 
@@ -161,13 +160,13 @@ class MapRequest:
     indicator: str
     thema: str
     periode: str
-    periode_soort: str
+    k: int  # suppression threshold, for the wording of the legend and popups
     doel: str | None
     perioden: list[str]
     bounds: list[list[float]] | None
 
 
-def _style_options(layer_id: str, interactive: bool, minzoom: int, maxzoom: int) -> str:
+def _style_options(layer: Layer) -> str:
     """VectorGrid options as JavaScript: styles come from kaart.js by layer id.
 
     Tiles are drawn at 512 pixels, one zoom level below the map's: a quarter of the requests
@@ -176,9 +175,9 @@ def _style_options(layer_id: str, interactive: bool, minzoom: int, maxzoom: int)
     """
     return (
         "{"
-        f'"vectorTileLayerStyles": {{{json.dumps(layer_id)}: okaart.stijl({json.dumps(layer_id)})}}, '
-        f'"interactive": {json.dumps(interactive)}, "tileSize": 512, "zoomOffset": -1, '
-        f'"minZoom": {minzoom + 1}, "maxNativeZoom": {maxzoom + 1}, '
+        f'"vectorTileLayerStyles": {{{json.dumps(layer.id)}: okaart.stijl({json.dumps(layer.id)})}}, '
+        '"interactive": true, "tileSize": 512, "zoomOffset": -1, '
+        f'"minZoom": {layer.minzoom + 1}, "maxNativeZoom": {layer.maxzoom + 1}, '
         '"getFeatureId": function (f) { return f.properties.id; }, '
         '"fetchOptions": {"credentials": "same-origin"}'
         "}"
@@ -204,7 +203,7 @@ def build_page(
 ) -> str:
     """The whole HTML page for one request."""
     indicator = INDICATOREN[req.indicator]
-    area = REGISTRY[SOORT_LAYER[req.soort]]
+    area = INDICATOR_LAYERS[req.soort]
     page = Page(title=f"Kaart: {SOORT_TITEL[req.soort].lower()} · Ondermijningskaart")
     m = LocalMap(location=[53.22, 6.57], zoom_start=11, tiles=None, control_scale=True, max_zoom=19)
     page.add_child(m)
@@ -219,13 +218,13 @@ def build_page(
     layers: dict[str, Any] = {}
     layers[area.id] = LocalVectorGrid(
         _tiles(area, filters), f"{SOORT_TITEL[req.soort]}: {indicator.title.lower()}",
-        _style_options(area.id, True, area.minzoom, area.maxzoom),
+        _style_options(area),
     ).add_to(m)  # fmt: skip
     if req.soort != "bedrijventerrein":
         parks = REGISTRY["bedrijventerreinen"]
         layers[parks.id] = LocalVectorGrid(
             _tiles(parks, filters), "Bedrijventerreinen (omtrek)",
-            _style_options(parks.id, True, parks.minzoom, parks.maxzoom),
+            _style_options(parks),
         ).add_to(m)  # fmt: skip
     points = []
     for layer_id in ("leegstand", "signalen"):
@@ -239,7 +238,7 @@ def build_page(
                 query["thema"] = req.thema
         layers[layer.id] = LocalVectorGrid(
             _tiles(layer, query), f"{layer.title} (punten, vanaf zoomniveau {layer.minzoom + 1})",
-            _style_options(layer.id, True, layer.minzoom, layer.maxzoom), show=layer_id == "signalen",
+            _style_options(layer), show=layer_id == "signalen",
         ).add_to(m)  # fmt: skip
         points.append({"id": layer.id, "kleur": layer.style.colour, "titel": layer.title})
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
@@ -253,6 +252,7 @@ def build_page(
         "omtrek": "bedrijventerreinen" if req.soort != "bedrijventerrein" else None,
         "punten": points,
         "onderdrukt": principal.suppressed,
+        "k": req.k,
     }
     Hookup(config, layers).add_to(m)
     page.header.add_child(

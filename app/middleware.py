@@ -10,10 +10,10 @@ import logging
 import re
 from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON
+from app.errors import problem
+from app.formats import getal
 
 #: Headers for every response; HTML pages also get a strict Content-Security-Policy.
 SECURITY_HEADERS = [
@@ -71,7 +71,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send, self.limit)
+            await _too_large(scope, receive, send, self.limit)
             return
         seen = 0
         refused = False
@@ -87,7 +87,7 @@ class BodyLimitMiddleware:
                     # Answer now and tell the app the client is gone; whatever it does
                     # with that is not sent.
                     refused = True
-                    await _too_large(send, self.limit)
+                    await _too_large(scope, receive, send, self.limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -117,30 +117,15 @@ class NulByteMiddleware:
         query = scope.get("query_string", b"") if scope["type"] == "http" else b""
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if "\x00" in path or b"%00" in query or b"\x00" in query:
-            await _refuse(send, 400, "Ongeldig verzoek", "het adres of een parameter bevat een NUL-teken")
+            detail = "het adres of een parameter bevat een NUL-teken"
+            await problem(400, detail, title="Ongeldig verzoek")(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    detail = f"de inhoud van het verzoek is groter dan {limit:,} bytes".replace(",", ".")
-    await _refuse(send, 413, "Verzoek te groot", detail)
-
-
-async def _refuse(send: Send, status: int, title: str, detail: str) -> None:
-    """Answer with a problem+json from inside a middleware, before the app sees the request."""
-    body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    detail = f"de inhoud van het verzoek is groter dan {getal(limit)} bytes"
+    await problem(413, detail, title="Verzoek te groot")(scope, receive, send)
 
 
 #: API keys, session and sign-in tokens, and bearer headers, wherever they appear in a log line.

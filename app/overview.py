@@ -21,6 +21,7 @@ from app.security import Principal
 from app.svg import Shape
 from layers import INDICATOR_LAYERS, REGISTRY
 from layers.base import Layer
+from layers.indicator import PROPERTIES as INDICATOR_PROPERTIES
 
 SOORTEN = ("buurt", "wijk", "bedrijventerrein", "buitengebied")
 #: Key figures in the order the overview shows them.
@@ -28,9 +29,9 @@ KERNCIJFERS = (
     "signalen", "adressen", "per_1000_adressen", "leegstand", "leegstand_pct",
     "pandsluitingen", "bibob", "controles", "meldingen",
 )  # fmt: skip
-AFWIJKING = ("verwacht", "z", "afwijkend", "trend_z")
-#: Columns of the CSV exports (plus ``onderdrukt`` for suppressed callers).
-KOLOMMEN = ("code", "naam", "gemeentecode", "periode", "periode_soort", "thema", *KERNCIJFERS, *AFWIJKING)
+#: Columns of the exports: the indicator layers' properties (plus ``onderdrukt`` for
+#: suppressed callers).
+KOLOMMEN = tuple(p.name for p in INDICATOR_PROPERTIES)
 BRON_TITELS = {
     "gebieden": "Gebiedsindeling (CBS Wijk- en Buurtkaart; bedrijventerreinen uit IBIS)",
     "adressen": "Adressen (BAG-verblijfsobjecten)",
@@ -45,14 +46,16 @@ def indicator_layer(soort: str) -> Layer:
 
 
 def indicator_rows(
-    conn: Connection, principal: Principal, soort: str, filters: dict[str, str], k: int
+    conn: Connection, principal: Principal, soort: str, filters: dict[str, str], k: int, *, wkb: bool = False
 ) -> list[dict[str, Any]]:
-    """Indicator rows of one area type as this principal may see them, by area and period."""
+    """Indicator rows of one area type as this principal may see them, by area and period;
+    with ``wkb`` also each area's polygon (RD New, WKB), for the GeoPackage."""
     rows, params = layer_sql.visible_rows(
-        indicator_layer(soort), principal, Selection(filters=filters), geometry=None, k=k
+        indicator_layer(soort), principal, Selection(filters=filters), geometry="t.geom" if wkb else None, k=k
     )
-    result = conn.execute(text(rows + " ORDER BY t.code, t.periode, t.thema"), params).mappings()
-    return [dict(r) for r in result]
+    polygon = ", ST_AsBinary(r.geom) AS wkb" if wkb else ""
+    sql = f"SELECT r.*{polygon} FROM ({rows}) r ORDER BY r.code, r.periode, r.thema"
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 
 def format_figure(name: str, value: Any) -> str:
@@ -151,19 +154,19 @@ def _shapes(
     geometry = f"ST_CollectionExtract(ST_Intersection({simplified}, {envelope}), 3)"
     layer = REGISTRY["gebieden"]
     context = "buurt" if area["soort"] in ("bedrijventerrein", "buitengebied") else area["soort"]
+    # The neighbours of the same type (for a buurt or wijk this includes the area itself),
+    # plus a business park or buitengebied drawn over its buurten.
+    selections = [(context, Selection(filters={"soort": context}, bbox=box, bbox_srid=28992))]
+    if context != area["soort"]:
+        selections.append((area["soort"], Selection(filters={"soort": area["soort"], "code": area["code"]})))
     shapes: list[Shape] = []
-    for soort, selection in (
-        (context, Selection(filters={"soort": context}, bbox=box, bbox_srid=28992)),
-        (area["soort"], Selection(filters={"soort": area["soort"], "code": area["code"]})),
-    ):
+    for soort, selection in selections:
         rows, params = layer_sql.visible_rows(layer, principal, selection, geometry=geometry, k=k)
         for code, path in conn.execute(
             text(f"SELECT r.code, ST_AsSVG(r.geom, 0, 0) FROM ({rows}) r WHERE NOT ST_IsEmpty(r.geom)"),
             params,
         ):
-            main = soort == area["soort"] and code == area["code"]
-            if main or soort == context:
-                shapes.append(Shape(code=code, path=path, main=main))
+            shapes.append(Shape(code=code, path=path, main=soort == area["soort"] and code == area["code"]))
     return shapes, box
 
 
@@ -193,12 +196,8 @@ def build(conn: Connection, principal: Principal, code: str, periode: str | None
     """Read one area's overview; ``periode`` picks the year of the key figures (default: latest)."""
     area = find_area(conn, principal, code)
     soort = area["soort"]
-    jaren = [
-        r
-        for r in indicator_rows(
-            conn, principal, soort, {"code": code, "thema": "alle", "periode_soort": "jaar"}, k
-        )
-    ]
+    yearly = {"code": code, "thema": "alle", "periode_soort": "jaar"}
+    jaren = indicator_rows(conn, principal, soort, yearly, k)
     chosen = periode or (jaren[-1]["periode"] if jaren else None)
     huidig = next((r for r in jaren if r["periode"] == chosen), None)
     if periode is not None and huidig is None:

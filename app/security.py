@@ -133,15 +133,19 @@ def create_principal_key(
     return key, int(key_id)
 
 
-def principal_for_key(conn: Connection, key: str) -> Principal | None:
-    """The active principal a presented key belongs to, or None."""
+def active_key(conn: Connection, key: str) -> RowMapping | None:
+    """The row (``key_id`` and the principal's columns) of an active presented key, or None.
+
+    Looked up by the key's non-secret prefix, then compared by hash in constant time.
+    """
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
     row = (
         conn.execute(
             text(
-                f"SELECT k.hash, {PRINCIPAL_COLUMNS} FROM api_key k JOIN principal p ON p.id = k.principal_id"
+                f"SELECT k.id AS key_id, k.hash, {PRINCIPAL_COLUMNS}"
+                " FROM api_key k JOIN principal p ON p.id = k.principal_id"
                 f" WHERE k.prefix = :prefix AND {ACTIVE_KEY}"
             ),
             {"prefix": parts[1]},
@@ -151,7 +155,13 @@ def principal_for_key(conn: Connection, key: str) -> Principal | None:
     )
     if row is None or not hmac.compare_digest(row["hash"], hash_key(key)):
         return None
-    return principal_from_row(row)
+    return row
+
+
+def principal_for_key(conn: Connection, key: str) -> Principal | None:
+    """The active principal a presented key belongs to, or None."""
+    row = active_key(conn, key)
+    return principal_from_row(row) if row is not None else None
 
 
 #: The columns :func:`principal_from_row` needs, from ``principal p``.

@@ -6,13 +6,12 @@ user signs out, or when its key is revoked (it is looked up through the key ever
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, text
 
-from app.security import ACTIVE_KEY, KEY_PREFIX, PRINCIPAL_COLUMNS, Principal, hash_key, principal_from_row
+from app.security import ACTIVE_KEY, PRINCIPAL_COLUMNS, Principal, active_key, hash_key, principal_from_row
 
 #: The cookie that carries the session token.
 SESSION_COOKIE = "okaart_sessie"
@@ -43,25 +42,10 @@ LINK_MINUTES = 30
 
 
 def key_id_for(conn: Connection, key: str) -> int | None:
-    """The id of an active API key presented in a sign-in form, or None.
-
-    Looked up by the key's non-secret prefix and compared in constant time, like
-    :func:`app.security.principal_for_key`; a session then stands for this key, so revoking
-    the key ends its sessions too.
-    """
-    parts = key.strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
-        return None
-    row = conn.execute(
-        text(
-            "SELECT k.id, k.hash FROM api_key k JOIN principal p ON p.id = k.principal_id"
-            f" WHERE k.prefix = :prefix AND {ACTIVE_KEY}"
-        ),
-        {"prefix": parts[1]},
-    ).first()
-    if row is None or not hmac.compare_digest(row.hash, hash_key(key.strip())):
-        return None
-    return int(row.id)
+    """The id of an active API key presented in a sign-in form, or None; a session then
+    stands for this key, so revoking the key ends its sessions too."""
+    row = active_key(conn, key.strip())
+    return int(row["key_id"]) if row is not None else None
 
 
 def create_session(conn: Connection, api_key_id: int, hours: float) -> str:
@@ -104,10 +88,16 @@ def safe_next(path: str | None) -> str | None:
     return path
 
 
+def link_target(path: str) -> str | None:
+    """``path`` when a sign-in link may lead there: a page on this site, not just ``/``."""
+    target = safe_next(path)
+    return target if target is not None and len(target) >= 2 else None
+
+
 def create_link(conn: Connection, api_key_id: int, volgende: str, minutes: float = LINK_MINUTES) -> str:
     """A one-time sign-in link token for a key, leading to ``volgende`` (a local path)."""
-    target = safe_next(volgende)
-    if target is None or len(target) < 2:
+    target = link_target(volgende)
+    if target is None:
         raise ValueError(f"next must be a local path such as /kaart, not {volgende!r}")
     token = secrets.token_urlsafe(32)
     conn.execute(

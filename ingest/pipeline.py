@@ -115,10 +115,10 @@ BULK_MIN_ROWS_EMPTY = 1_000
 
 
 @contextmanager
-def bulk_indexes(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
+def bulk_indexes(conn: Connection, table: str, incoming: int, empty: bool) -> Iterator[bool]:
     """Drop and rebuild the secondary indexes of ``table`` around a large load.
 
-    Yields True when the table was empty: then the primary key and unique constraints go
+    Yields True when it rebuilds an empty table: then the primary key and unique constraints go
     too (the rows are already deduplicated; the foreign keys that point here are dropped
     and re-checked with them, which costs nothing as nothing can point into an empty
     table) and a plain INSERT replaces the upsert. A sorted index build is several times
@@ -133,7 +133,6 @@ def bulk_indexes(conn: Connection, table: str, incoming: int) -> Iterator[bool]:
         text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"),
         {"t": table},
     ).scalar_one()
-    empty = bool(conn.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")).scalar_one())
     if incoming < (BULK_MIN_ROWS_EMPTY if empty else max(BULK_MIN_ROWS, 0.2 * estimate)):
         yield False
         return
@@ -196,6 +195,7 @@ class StagingWriter:
     """
 
     FLUSH_REJECTS = 20_000
+    CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -229,8 +229,7 @@ class StagingWriter:
                 cur.copy(f"COPY staging ({names}) FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cur))
             )
         buffer = io.BytesIO()
-        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        pacsv.write_csv(table, buffer, write_options=options)
+        pacsv.write_csv(table, buffer, write_options=self.CSV)
         self._copy.write(buffer.getbuffer())
 
     def _close(self) -> None:
@@ -497,7 +496,8 @@ class Pipeline:
             f"({', '.join('t.' + c for c in compared)}) IS NOT DISTINCT FROM "
             f"({', '.join('s.' + c for c in compared)})"
         )
-        if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {kind.table})")).scalar_one():
+        empty = not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {kind.table})")).scalar_one()
+        if not empty:
             conn.execute(
                 text(
                     "CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT s.* FROM staging s"
@@ -522,28 +522,24 @@ class Pipeline:
             mark = report.phase("gebieden_toewijzen", mark)
         conflict = ", ".join(kind.conflict)
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in target_cols if c not in kind.conflict)
-        sql = f"""
+        insert = (
+            f"INSERT INTO {kind.table} AS t ({', '.join(target_cols)}, ingest_run_id)"
+            f" SELECT {', '.join(select_cols)}, :run FROM {source} s {joins} ORDER BY s.geom"
+        )
+        upsert = f"""
             WITH up AS (
-                INSERT INTO {kind.table} AS t ({", ".join(target_cols)}, ingest_run_id)
-                SELECT {", ".join(select_cols)}, :run FROM {source} s {joins} ORDER BY s.geom
+                {insert}
                 ON CONFLICT ({conflict}) DO UPDATE
                     SET {sets}, ingest_run_id = EXCLUDED.ingest_run_id, bijgewerkt_op = now()
                 RETURNING (xmax = 0) AS inserted
             )
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
         """
-        with bulk_indexes(conn, kind.table, int(changed)) as empty:
-            if empty:
-                inserted = conn.execute(
-                    text(
-                        f"INSERT INTO {kind.table} ({', '.join(target_cols)}, ingest_run_id)"
-                        f" SELECT {', '.join(select_cols)}, :run FROM {source} s {joins} ORDER BY s.geom"
-                    ),
-                    {"run": ctx.run_id},
-                ).rowcount
-                updated = 0
+        with bulk_indexes(conn, kind.table, int(changed), empty) as rebuilt_empty:
+            if rebuilt_empty:  # no unique index left for ON CONFLICT, and nothing to conflict with
+                inserted, updated = conn.execute(text(insert), {"run": ctx.run_id}).rowcount, 0
             else:
-                inserted, updated = conn.execute(text(sql), {"run": ctx.run_id}).one()
+                inserted, updated = conn.execute(text(upsert), {"run": ctx.run_id}).one()
             mark = report.phase("upsert", mark)
         mark = report.phase("indexen", mark)  # rebuilt after a bulk load, else nothing
         report.ingevoegd, report.bijgewerkt = int(inserted), int(updated)

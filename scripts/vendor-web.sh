@@ -28,6 +28,9 @@ pairs=(
     "leaflet/package/dist/leaflet.css leaflet/leaflet.css"
     "leaflet/package/LICENSE leaflet/LICENSE"
     "leaflet.vectorgrid/package/dist/Leaflet.VectorGrid.bundled.min.js leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
+    # The package has no LICENSE file; its README carries the Beerware notice and the
+    # licences of what the bundle includes.
+    "leaflet.vectorgrid/package/README.md leaflet.vectorgrid/README.md"
 )
 for image in "$work"/leaflet/package/dist/images/*; do
     pairs+=("leaflet/package/dist/images/$(basename "$image") leaflet/images/$(basename "$image")")

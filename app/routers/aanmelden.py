@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from app import sessions
 from app.access import rule
-from app.deps import EngineDep, current_principal, forget_principal
+from app.deps import EngineDep, current_principal, forget_session
 from app.errors import ForbiddenError, UnauthorizedError, problem
 from app.pages import render, wants_html
 from app.security import Principal
@@ -32,9 +32,7 @@ OptionalPrincipal = Annotated[Principal | None, Depends(current_principal)]
 
 def _next(value: str | None) -> str:
     target = sessions.safe_next(value)
-    return (
-        target if target and target.startswith("/") and not target.startswith("/aanmelden") else DEFAULT_NEXT
-    )
+    return target if target and not target.startswith("/aanmelden") else DEFAULT_NEXT
 
 
 def _signed_in(request: Request, token: str, target: str) -> RedirectResponse:
@@ -149,7 +147,7 @@ async def afmelden(request: Request, engine: EngineDep) -> Response:
         await run_in_threadpool(end)
         # The principal lookup is cached per token for a few seconds; forget it here so
         # this worker refuses the ended session at once.
-        forget_principal(request, session_token=token)
+        forget_session(request, token)
     response = RedirectResponse("/aanmelden", status_code=303)
     response.delete_cookie(
         sessions.SESSION_COOKIE,

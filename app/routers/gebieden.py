@@ -18,7 +18,7 @@ from sqlalchemy import text
 from app import audit, exports, pdf
 from app.access import rule
 from app.deps import EngineDep, PrincipalDep
-from app.errors import BadRequestError
+from app.errors import BadRequestError, choose
 from app.overview import SOORTEN, build, find_area, indicator_rows
 from app.pages import negotiate, render
 from app.svg import area_map, trend_chart
@@ -47,18 +47,14 @@ def gebieden(
     thema: str = "alle",
     f: Annotated[str | None, Query(description="json (standaard), csv of gpkg")] = None,
 ) -> Any:
-    if soort not in SOORTEN:
-        raise BadRequestError(f"soort {soort!r} bestaat niet; kies uit {', '.join(SOORTEN)}")
+    choose(soort, SOORTEN, "soort")
     fmt = negotiate(request, f, ("json", "csv", "gpkg"))
     filters = {"thema": thema, "periode_soort": "jaar"}
     if periode:
         filters = {"thema": thema, "periode": periode}
     k = request.app.state.settings.suppression_k
     with audit.audited_read(request, engine) as conn:
-        if fmt == "gpkg":
-            rows = exports.rows_with_geometry(conn, principal, soort, filters, k)
-        else:
-            rows = indicator_rows(conn, principal, soort, filters, k)
+        rows = indicator_rows(conn, principal, soort, filters, k, wkb=fmt == "gpkg")
         audit.note(request, aantal=len(rows), gebied=soort)
     name = f"{soort}-{periode or 'alle-jaren'}-{thema}"
     if fmt == "csv":

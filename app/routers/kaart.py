@@ -7,7 +7,6 @@ caller's municipalities and covenants). So the map shows exactly what the API wo
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -19,11 +18,11 @@ from app import layer_sql, maps
 from app.access import rule
 from app.deps import EngineDep, PrincipalDep
 from app.domain import THEMAS
-from app.errors import BadRequestError
+from app.errors import choose
 from app.layer_sql import Selection
 from app.pages import render, templates
 from app.security import Principal
-from layers import REGISTRY
+from layers import INDICATOR_LAYERS, REGISTRY
 
 router = APIRouter(tags=["Kaart"])
 THEMA_TITELS = {"alle": "alle thema's", **{t: t.replace("_", " ") for t in THEMAS}}
@@ -34,7 +33,7 @@ def perioden_en_grenzen(
 ) -> tuple[list[str], str | None, list[list[float]] | None]:
     """The periods with figures for this caller, the chosen one (default: the latest year),
     and the bounds of the caller's areas of this type (to open the map on them)."""
-    layer = REGISTRY[maps.SOORT_LAYER[soort]]
+    layer = INDICATOR_LAYERS[soort]
     rows, params = layer_sql.visible_rows(
         layer, principal, Selection(filters={"thema": "alle"}), geometry=None, k=k
     )
@@ -61,12 +60,6 @@ def perioden_en_grenzen(
     return perioden, chosen, bounds
 
 
-def _choose(value: str, allowed: dict[str, Any] | tuple[str, ...] | list[str], what: str) -> str:
-    if value not in allowed:
-        raise BadRequestError(f"{what} {value!r} bestaat niet; kies uit {', '.join(allowed)}")
-    return value
-
-
 @router.get(
     "/kaart",
     summary="Interactieve kaart (HTML)",
@@ -83,14 +76,14 @@ async def kaart(
     periode: str | None = None,
     doel: str | None = None,
 ) -> HTMLResponse:
-    _choose(soort, maps.SOORT_LAYER, "soort")
-    _choose(indicator, maps.INDICATOREN, "indicator")
-    _choose(thema, THEMA_TITELS, "thema")
+    choose(soort, maps.SOORT_TITEL, "soort")
+    choose(indicator, maps.INDICATOREN, "indicator")
+    choose(thema, THEMA_TITELS, "thema")
     cleared = [i for i in ("signalen", "leegstand") if principal.can_see(REGISTRY[i].clearance)]
     if doel == "" or not cleared:
         doel = None
     if doel is not None:
-        _choose(doel, principal.doelen, "doel")
+        choose(doel, principal.doelen, "doel")
     settings = request.app.state.settings
     perioden, chosen, bounds = await run_in_threadpool(
         perioden_en_grenzen, engine, principal, soort, periode, settings.suppression_k
@@ -105,15 +98,15 @@ async def kaart(
             melding="Er zijn (nog) geen cijfers voor de gebieden die u mag zien. Zodra er gegevens "
             "zijn ingelezen, verschijnt hier de kaart.",
         )
-    _choose(chosen, perioden, "periode")
+    choose(chosen, perioden, "periode")
     req = maps.MapRequest(
-        soort=soort, indicator=indicator, thema=thema, periode=chosen,
-        periode_soort="kwartaal" if "-K" in chosen else "jaar", doel=doel, perioden=perioden, bounds=bounds,
+        soort=soort, indicator=indicator, thema=thema, periode=chosen, k=settings.suppression_k,
+        doel=doel, perioden=perioden, bounds=bounds,
     )  # fmt: skip
     panel = templates.get_template("kaart_paneel.html").render(
         keuze=req,
         principal=principal,
-        soorten=[(s, maps.SOORT_TITEL[s]) for s in maps.SOORT_LAYER],
+        soorten=[(s, maps.SOORT_TITEL[s]) for s in maps.SOORT_TITEL],
         indicatoren=[(i.id, i.title) for i in maps.INDICATOREN.values()],
         themas=list(THEMA_TITELS.items()),
         doelen=list(principal.doelen) if cleared else [],

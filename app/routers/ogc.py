@@ -257,7 +257,8 @@ def selection_from(
     return Selection(filters=filters, bbox=box, bbox_srid=srid, start=start, end=end)
 
 
-def _crs(crs: str | None) -> int:
+def crs_srid(crs: str | None) -> int:
+    """The SRID of an OGC ``crs`` parameter (CRS84 when absent); 400 for an unsupported one."""
     srid = CRS_SRID.get(crs or CRS84)
     if srid is None:
         raise BadRequestError(f"crs {crs!r} wordt niet ondersteund; gebruik {CRS84} of {RD}")
@@ -312,7 +313,7 @@ def items(
     if limit > MAX_LIMIT:
         raise BadRequestError(f"limit is hoogstens {MAX_LIMIT}; vraag de volgende pagina op met offset")
     fmt = negotiate(request, f, ("json", "html", "csv"))
-    srid = _crs(crs)
+    srid = crs_srid(crs)
     selection = selection_from(request, layer, bbox, bbox_crs, datetime)
     k = request.app.state.settings.suppression_k
     if fmt == "csv":
@@ -404,7 +405,7 @@ def item(
     f: str | None = None,
 ) -> Response:
     fmt = negotiate(request, f, ("json", "html"))
-    srid = _crs(crs)
+    srid = crs_srid(crs)
     selection = Selection(ids=[feature_id])
     sql, params = layer_sql.geojson_features(
         layer, principal, selection, srid=srid, limit=1, offset=0, k=request.app.state.settings.suppression_k

@@ -28,7 +28,9 @@ from app import audit, layer_sql
 from app.access import rule
 from app.deps import EngineDep, PrincipalDep
 from app.errors import BadRequestError
-from app.layer_sql import CRS_SRID, RD, Selection
+from app.layer_sql import Selection
+from app.maps import period_range
+from app.routers.ogc import crs_srid, parse_datetime
 from app.security import Principal
 from layers import REGISTRY
 
@@ -39,16 +41,12 @@ FIGURES = ("signalen", "adressen", "leegstand")
 
 
 def _period(periode: str) -> tuple[dt.date, dt.date]:
-    match = PERIODE.match(periode)
-    if not match:
+    """First and last day of a year or quarter, as the map's period choice means them."""
+    if not PERIODE.match(periode):
         raise BadRequestError(f"periode {periode!r} is geen jaar (2024) of kwartaal (2024-K1)")
-    year = int(match["jaar"])
-    if match["kwartaal"]:
-        q = int(match["kwartaal"])
-        start = dt.date(year, 3 * q - 2, 1)
-        end = dt.date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(days=1)
-        return start, end
-    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+    start, end = parse_datetime(period_range(periode))
+    assert start is not None and end is not None  # a period range has both ends
+    return start, end
 
 
 def _geometry(body: dict[str, Any], srid: int) -> str:
@@ -94,9 +92,7 @@ def selectie(
     thema: Annotated[str, Query(description="Thema, of 'alle'")] = "alle",
     crs: str | None = None,
 ) -> dict[str, Any]:
-    srid = CRS_SRID.get(crs or "EPSG:4326")
-    if srid is None:
-        raise BadRequestError(f"crs {crs!r} wordt niet ondersteund; gebruik CRS84 of {RD}")
+    srid = crs_srid(crs)
     start, end = _period(periode)
     shape = _geometry(geometrie, srid)
     audit.note(request, gebied="selectie")

@@ -84,7 +84,7 @@
       escape(waarde(props[ind.property], ind.unit)) + "</strong></p><table>";
     rows.forEach(function (r) { html += "<tr><th>" + escape(r[0]) + "</th><td>" + escape(r[1]) + "</td></tr>"; });
     html += "</table>";
-    if (props.onderdrukt) html += '<p class="noot">Kleine aantallen (onder 10) zijn onderdrukt, de rest is afgerond op 5.</p>';
+    if (props.onderdrukt) html += '<p class="noot">Kleine aantallen (onder ' + config.k + ') zijn onderdrukt, de rest is afgerond op 5.</p>';
     html += '<p><a class="overzicht" href="/gebieden/' + encodeURIComponent(props.code) + "?periode=" +
       encodeURIComponent(config.periode) + '">Gebiedsoverzicht</a> · Periode ' + escape(config.periode) +
       (config.thema !== "alle" ? ", thema " + escape(config.thema) : "") + "</p></div>";
@@ -112,7 +112,7 @@
         html += '<li><span class="vlak" style="background:' + c.colour + '"></span>' + escape(c.label) + "</li>";
       });
       html += '<li><span class="vlak" style="background:' + config.geenWaarde + '"></span>' +
-        (config.onderdrukt ? "onderdrukt (minder dan 10)" : "geen waarde") + "</li>";
+        (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ")" : "geen waarde") + "</li>";
       if (config.omtrek) html += '<li><span class="vlak omtrek"></span>bedrijventerrein</li>';
       (config.punten || []).forEach(function (p) {
         html += '<li><span class="punt" style="background:' + p.kleur + '"></span>' + escape(p.titel) + "</li>";
