@@ -22,7 +22,7 @@ import hypothesis  # noqa: F401  (imported early: see the note in app/routers/og
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import db
@@ -244,6 +244,12 @@ def client(demo_app: Any) -> Iterator[Any]:
 
 #: The first allowed purpose of each test key: :func:`auth` states it, as a client would.
 DOELEN: dict[str, str] = {}
+
+
+def scalar(engine: Engine, sql: str, **params: Any) -> Any:
+    """One value read from the database (a count, a checksum)."""
+    with engine.connect() as c:
+        return c.execute(text(sql), params).scalar_one()
 
 
 def auth(key: str, doel: str | None = None) -> dict[str, str]:

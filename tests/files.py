@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+from sqlalchemy import Engine
+
+from ingest.base import Options
+from ingest.pipeline import IngestReport, Pipeline
+from ingest.sources import KINDS
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "data" / "source"
@@ -133,3 +139,29 @@ def signals_xlsx(path: Path, rows: list[dict[str, object]]) -> Path:
         ws.append([row.get(h) for h in header])
     wb.save(path)
     return path
+
+
+# -- loading them -----------------------------------------------------------------------------
+
+BRONNEN = "code,naam,organisatie,dataklasse,convenant,bewaartermijn_maanden\npolitie,Politie,Politie Noord-Nederland,vertrouwelijk,riec,60\nriec,RIEC,RIEC Noord-Nederland,vertrouwelijk,riec,60\n"
+
+
+def ingest(engine: Engine, kind: str, path: Path, **options: Any) -> IngestReport:
+    options.setdefault("reject_share", 0.05)
+    return Pipeline(engine, KINDS[kind]()).run(Options(path=path, **options))
+
+
+def load_areas(engine: Engine, tmp_path: Path) -> None:
+    report = ingest(engine, "gebieden", cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
+    assert report.status == "geslaagd", report.melding
+    report = ingest(engine, "gebieden", ibis_geojson(tmp_path / "ibis.geojson"), jaar=2024)
+    assert report.status == "geslaagd", report.melding
+
+
+def load_bronnen(engine: Engine, tmp_path: Path) -> None:
+    from ingest import bronnen
+
+    path = tmp_path / "bronnen.csv"
+    path.write_text(BRONNEN)
+    with engine.begin() as c:
+        bronnen.load(c, path)

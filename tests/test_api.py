@@ -11,14 +11,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from layers import REGISTRY
-from tests.conftest import auth
+from tests.conftest import auth, scalar
 
 TMS = morecantile.tms.get("WebMercatorQuad")
-
-
-def scalar(engine: Engine, sql: str, **params: Any) -> Any:
-    with engine.connect() as c:
-        return c.execute(text(sql), params).scalar_one()
 
 
 @pytest.mark.parametrize("layer_id", sorted(REGISTRY))
@@ -310,7 +305,7 @@ def test_ingest_changes_the_indicator_layer_and_its_etag_only(fresh_db: str, tmp
     from app.security import create_principal_key
     from app.settings import Settings
     from tests import files
-    from tests.test_ingest import ingest, load_areas, load_bronnen
+    from tests.files import ingest, load_areas, load_bronnen
 
     engine = create_engine(fresh_db)
     load_areas(engine, tmp_path)

@@ -8,11 +8,7 @@ from sqlalchemy import Engine, text
 
 from app.demo import files_in, load_into
 from app.domain import SIGNAAL_SOORTEN, THEMAS
-
-
-def scalar(engine: Engine, sql: str) -> int:
-    with engine.connect() as c:
-        return int(c.execute(text(sql)).scalar_one())
+from tests.conftest import scalar
 
 
 def test_demo_loads_with_every_point_assigned(demo_engine: Engine) -> None:

@@ -33,7 +33,7 @@ from app.settings import Settings
 from ingest.pipeline import refresh_indicators
 from tests import files
 from tests.conftest import PRINCIPALS, auth
-from tests.test_ingest import ingest, load_areas, load_bronnen
+from tests.files import ingest, load_areas, load_bronnen
 
 K = 10
 TMS = morecantile.tms.get("WebMercatorQuad")

@@ -16,13 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from ingest.base import Options
 from ingest.errors import IngestError
-from ingest.pipeline import IngestReport, Pipeline
-from ingest.sources import KINDS
 from tests import files
-
-BRONNEN = "code,naam,organisatie,dataklasse,convenant,bewaartermijn_maanden\npolitie,Politie,Politie Noord-Nederland,vertrouwelijk,riec,60\nriec,RIEC,RIEC Noord-Nederland,vertrouwelijk,riec,60\n"
+from tests.conftest import scalar
+from tests.files import ingest, load_areas, load_bronnen
 
 
 @pytest.fixture
@@ -32,16 +29,6 @@ def engine(fresh_db: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-def ingest(engine: Engine, kind: str, path: Path, **options: Any) -> IngestReport:
-    options.setdefault("reject_share", 0.05)
-    return Pipeline(engine, KINDS[kind]()).run(Options(path=path, **options))
-
-
-def count(engine: Engine, sql: str, **params: Any) -> int:
-    with engine.connect() as c:
-        return int(c.execute(text(sql), params).scalar_one())
-
-
 def checksum(engine: Engine, table: str) -> str:
     with engine.connect() as c:
         return str(
@@ -49,22 +36,6 @@ def checksum(engine: Engine, table: str) -> str:
                 text(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t")
             ).scalar_one()
         )
-
-
-def load_areas(engine: Engine, tmp_path: Path) -> None:
-    report = ingest(engine, "gebieden", files.cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
-    assert report.status == "geslaagd", report.melding
-    report = ingest(engine, "gebieden", files.ibis_geojson(tmp_path / "ibis.geojson"), jaar=2024)
-    assert report.status == "geslaagd", report.melding
-
-
-def load_bronnen(engine: Engine, tmp_path: Path) -> None:
-    from ingest import bronnen
-
-    path = tmp_path / "bronnen.csv"
-    path.write_text(BRONNEN)
-    with engine.begin() as c:
-        bronnen.load(c, path)
 
 
 # -- formats and layouts --------------------------------------------------------------------
@@ -90,7 +61,7 @@ def test_cbs_before_2022_zipped_shapefile(engine: Engine, tmp_path: Path) -> Non
     report = ingest(engine, "gebieden", files.cbs_pre2022_zip(tmp_path / "buurt_2021.zip", n=12))
     assert (report.status, report.ingevoegd, report.afgekeurd) == ("geslaagd", 12, 0)
     # No density known (no key figures, no addresses yet): no buitengebied is guessed.
-    assert count(engine, "SELECT count(*) FROM gebied WHERE soort = 'buitengebied'") == 0
+    assert scalar(engine, "SELECT count(*) FROM gebied WHERE soort = 'buitengebied'") == 0
     with engine.connect() as c:
         row = c.execute(
             text(
@@ -237,7 +208,7 @@ def test_missing_required_column_lists_what_was_found(engine: Engine, tmp_path: 
     # With --map the same file gets further (and only then fails on the missing postcode).
     with pytest.raises(IngestError, match="postcode"):
         ingest(engine, "adressen", path, mapping={"nummer": "huisnummer"})
-    assert count(engine, "SELECT count(*) FROM ingest_run WHERE status = 'mislukt'") == 2
+    assert scalar(engine, "SELECT count(*) FROM ingest_run WHERE status = 'mislukt'") == 2
 
 
 # -- behaviour -------------------------------------------------------------------------------
@@ -264,14 +235,14 @@ def test_snapshot_removes_what_is_no_longer_delivered(engine: Engine, tmp_path: 
     path.write_bytes(b"\r\n".join(lines[:-11]) + b"\r\n")  # the last ten addresses are gone
     report = ingest(engine, "adressen", path, snapshot=True)
     assert (report.verwijderd, report.ongewijzigd) == (10, 90)
-    assert count(engine, "SELECT count(*) FROM verblijfsobject") == 90
+    assert scalar(engine, "SELECT count(*) FROM verblijfsobject") == 90
 
 
 def test_dry_run_counts_but_stores_nothing(engine: Engine, tmp_path: Path) -> None:
     path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=100)
     report = ingest(engine, "adressen", path, dry_run=True)
     assert (report.status, report.ingevoegd) == ("proef", 100)
-    assert count(engine, "SELECT count(*) FROM verblijfsobject") == 0
+    assert scalar(engine, "SELECT count(*) FROM verblijfsobject") == 0
 
 
 def planted_signals(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -324,7 +295,7 @@ def test_planted_bad_rows_are_quarantined_with_their_reason(
     if small_batches:
         monkeypatch.setattr(pipeline.StagingWriter, "FLUSH_REJECTS", 2)
     report = ingest(engine, "signalen", path, reject_share=0.5, batch_size=7 if small_batches else 50_000)
-    stored = count(engine, "SELECT count(*) FROM signaal")
+    stored = scalar(engine, "SELECT count(*) FROM signaal")
     assert report.gelezen == 40
     assert report.gelezen == stored + report.afgekeurd
     assert report.afgekeurd == len(expected)
@@ -350,9 +321,9 @@ def test_too_many_rejects_store_nothing_but_the_report(engine: Engine, tmp_path:
     path, _ = planted_signals(tmp_path)
     report = ingest(engine, "signalen", path)  # no addresses loaded: nothing matches
     assert report.status == "afgewezen"
-    assert count(engine, "SELECT count(*) FROM signaal") == 0
+    assert scalar(engine, "SELECT count(*) FROM signaal") == 0
     assert (
-        count(engine, "SELECT count(*) FROM ingest_reject WHERE ingest_run_id = :r", r=report.run_id)
+        scalar(engine, "SELECT count(*) FROM ingest_reject WHERE ingest_run_id = :r", r=report.run_id)
         == report.afgekeurd
     )
     assert report.afgekeurd > 0.05 * report.gelezen
@@ -418,7 +389,7 @@ def test_killed_ingest_leaves_the_previous_state(fresh_db: str, engine: Engine, 
         # Wait until the run is really halfway: its rows are being copied into staging.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if count(engine, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY staging%'"):
+            if scalar(engine, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY staging%'"):
                 break
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.05)
@@ -473,9 +444,10 @@ def test_bulk_load_rebuilds_indexes_and_constraints(
     assert "verblijfsobject_sleutel_key" in plan
 
 
-def test_the_point_fast_path_reads_what_shapely_reads() -> None:
+def test_the_point_fast_path_reads_what_shapely_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Points read straight from the WKB buffer equal shapely's parse, whatever the mix:
-    empty points, a slice of a larger array, and a column that is not all 2D points."""
+    empty points, a slice of a larger array, and a column that is not all 2D points. For
+    columns of points shapely parses only the empty point: the fast path was taken."""
     import numpy as np
     import pyarrow as pa
     import shapely
@@ -487,9 +459,26 @@ def test_the_point_fast_path_reads_what_shapely_reads() -> None:
     points[17] = shapely.Point()
     wkb = pa.array(list(shapely.to_wkb(np.array(points, dtype=object))), type=pa.binary())
     mixed = pa.array([*wkb.to_pylist()[:5], shapely.to_wkb(shapely.box(0, 0, 1, 1)), None], type=pa.binary())
-    for column in (wkb, wkb.slice(10, 50), pa.chunked_array([wkb.slice(0, 30), wkb.slice(30)]), mixed):
-        expected = shapely.from_wkb(column.to_numpy(zero_copy_only=False))
-        got = geometry_from_wkb(column)
+    parse = shapely.from_wkb
+    parsed: list[int] = []
+
+    def counting(values: Any, **kwargs: Any) -> Any:
+        parsed.append(len(values))
+        return parse(values, **kwargs)
+
+    cases = [
+        (wkb, 1),
+        (wkb.slice(10, 50), 1),
+        (pa.chunked_array([wkb.slice(0, 30), wkb.slice(30)]), 1),
+        (mixed, 7),
+    ]
+    for column, shapely_parses in cases:
+        expected = parse(column.to_numpy(zero_copy_only=False))
+        parsed.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(shapely, "from_wkb", counting)
+            got = geometry_from_wkb(column)
+        assert sum(parsed) == shapely_parses
         assert len(got) == len(expected)
         assert all(
             (a is None and b is None) or bool(shapely.equals_exact(a, b, 0) or (a.is_empty and b.is_empty))

@@ -101,11 +101,13 @@ def test_expired_signals_are_gone_everywhere(demo_copy: str, monkeypatch: Any) -
         assert victim[0] not in tile_ids(after_tile.content)
         listing = client.get("/collections/signalen/items", params={"limit": 1}, headers=headers).json()
         assert listing["numberMatched"] == kept
-        exported = client.get(
+        export = client.get(
             "/collections/signalen/items",
             params={"f": "csv", "limit": 1000, "buurtcode": victim[3]},
             headers=headers,
-        ).text
+        )
+        assert export.status_code == 200 and export.text.startswith("id,")
+        exported = export.text
         assert all(line.split(",")[0] != victim[0] for line in exported.splitlines()[1:])
         # Aggregates: the derived indicators were refreshed.
         after_buurt = buurt_signals(client.get(buurt_url, headers=headers).json(), victim[4])

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import mapbox_vector_tile
 import morecantile
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 from app.security import create_principal_key
 from layers import REGISTRY
-from tests.conftest import PRINCIPALS, auth
+from tests.conftest import PRINCIPALS, auth, scalar
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 AGGREGATE = {"buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden"}
@@ -42,11 +43,6 @@ ELSEWHERE = {"analist_elders"}
 OBJECT_HIDDEN = {("partner_zorg", "signalen")}
 #: Routes anyone may call.
 OPEN_ROUTES = {"/", "/conformance", "/healthz", "/readyz", "/tileMatrixSets", "/tileMatrixSets/{tms_id}"}
-
-
-def scalar(engine: Engine, sql: str, **params: Any) -> Any:
-    with engine.connect() as c:
-        return c.execute(text(sql), params).scalar_one()
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +282,7 @@ def test_a_scripted_session_yields_exactly_the_expected_audit_rows(client: Any, 
         (items, "signalen", None, 400, None),
         (items, "signalen", "x", 403, None),
         (items, None, None, 404, None),
-        (tile, "buurten", None, 200, rows[4]["aantal"]),
+        (tile, "buurten", None, 200, len(mapbox_vector_tile.decode(first.content)["buurten"]["features"])),
         (item, "signalen", "opsporing", 200, 1),
         (items, "buurten", None, 200, 7),
     ]
