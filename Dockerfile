@@ -4,7 +4,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY scripts/vendor-web.sh scripts/
+COPY core core
 COPY app app
+COPY cli cli
 # Map assets from their npm packages (integrity-checked), into the wheel's static folder.
 RUN scripts/vendor-web.sh
 COPY layers layers

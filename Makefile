@@ -37,10 +37,11 @@ serve: install ## Serve the API on the existing database
 	$(BIN)/okaart serve
 
 .PHONY: lint
-lint: install ## ruff and mypy --strict
-	$(BIN)/ruff check app layers ingest migrations tests benchmarks
-	$(BIN)/ruff format --check app layers ingest migrations tests benchmarks
-	$(BIN)/mypy app layers ingest
+lint: install ## ruff, mypy --strict and the import contract (the floors, docs/architecture.md)
+	$(BIN)/ruff check core layers ingest app cli migrations tests benchmarks
+	$(BIN)/ruff format --check core layers ingest app cli migrations tests benchmarks
+	$(BIN)/mypy core layers ingest app cli
+	$(BIN)/lint-imports
 
 .PHONY: test
 test: lint ## Lint, then the whole test suite against a throwaway PostGIS
@@ -48,8 +49,8 @@ test: lint ## Lint, then the whole test suite against a throwaway PostGIS
 
 .PHONY: format
 format: install ## Format the code
-	$(BIN)/ruff format app layers ingest migrations tests benchmarks
-	$(BIN)/ruff check --fix app layers ingest migrations tests benchmarks
+	$(BIN)/ruff format core layers ingest app cli migrations tests benchmarks
+	$(BIN)/ruff check --fix core layers ingest app cli migrations tests benchmarks
 
 .PHONY: bench
 bench: install ## Run the speed comparisons in benchmarks/

@@ -26,7 +26,7 @@ from fastapi import Depends, Request
 from app import audit
 from app.deps import current_principal, require_principal
 from app.errors import NotFoundError, TooManyRequestsError
-from app.security import Principal
+from core.security import Principal
 
 Toegang = Literal["open", "aangemeld", "gegevens"]
 RULE_KEY = "x-toegang"

@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ProblemError, problem
-from app.security import Principal
+from core.security import Principal
 
 log = logging.getLogger("okaart.audit")
 

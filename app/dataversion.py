@@ -13,11 +13,11 @@ import time
 
 from sqlalchemy import Engine, text
 
-from ingest.sources import KINDS
+from core.domain import INGEST_TABLES, RunStatus
 from layers.base import Layer
 
 #: Which ingest kind writes which table: the runs that change a layer's data.
-TABLE_KIND = {kind.table: name for name, kind in KINDS.items()}
+TABLE_KIND = {table: kind for kind, table in INGEST_TABLES.items()}
 TTL = 2.0
 
 
@@ -35,7 +35,8 @@ class DataVersions:
             if time.monotonic() - self._at > TTL:
                 with self.engine.connect() as conn:
                     rows = conn.execute(
-                        text("SELECT soort, max(id) FROM ingest_run WHERE status = 'geslaagd' GROUP BY soort")
+                        text("SELECT soort, max(id) FROM ingest_run WHERE status = :ok GROUP BY soort"),
+                        {"ok": RunStatus.GESLAAGD},
                     ).all()
                 self._runs = {str(soort): int(run) for soort, run in rows}
                 self._at = time.monotonic()

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from app import audit
 from app.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
-from app.security import Principal, principal_for_key
-from app.sessions import SESSION_COOKIE, principal_for_session
+from core.security import Principal, principal_for_key
+from core.sessions import SESSION_COOKIE, principal_for_session
 from layers import REGISTRY
 from layers.base import Layer
 

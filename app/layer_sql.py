@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.security import Principal
+from core.security import Principal
 from layers.base import Layer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from app import db, errors
+from app import errors
 from app.access import RateLimiter, gate
 from app.audit import AuditMiddleware
 from app.dataversion import DataVersions
@@ -24,8 +24,9 @@ from app.middleware import (
     install_log_redaction,
 )
 from app.routers import aanmelden, gebieden, health, kaart, ogc, selectie, tiles
-from app.settings import Settings, get_settings
 from app.tilecache import TileCache
+from core import db
+from core.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -20,7 +20,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import VectorGridProtobuf
 from folium.template import Template
 
-from app.security import Principal
+from core.security import Principal
 from layers import INDICATOR_LAYERS, REGISTRY
 from layers.base import Layer, LegendClass
 from layers.indicator import STYLE

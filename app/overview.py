@@ -17,8 +17,8 @@ from app import layer_sql
 from app.errors import NotFoundError
 from app.formats import getal, procent
 from app.layer_sql import Selection
-from app.security import Principal
 from app.svg import Shape
+from core.security import Principal
 from layers import INDICATOR_LAYERS, REGISTRY
 from layers.base import Layer
 from layers.indicator import PROPERTIES as INDICATOR_PROPERTIES

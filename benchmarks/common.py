@@ -20,7 +20,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from app.pgcluster import Cluster
+from core.pgcluster import Cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / ".cache"
@@ -68,8 +68,9 @@ def demo_database(c: Cluster, workdir: Path, name: str, **principal: Any) -> tup
     """A migrated database with the demo data, analysed, and a key for ``principal`` (not timed)."""
     from sqlalchemy import create_engine, text
 
-    from app import db, demo
-    from app.security import create_principal_key
+    from cli import demo
+    from core import db
+    from core.security import create_principal_key
 
     url = fresh_database(c, name)
     db.migrate(url)

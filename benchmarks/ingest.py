@@ -24,8 +24,6 @@ import psycopg
 import pyogrio
 import shapely
 
-from app import db
-from app.pgcluster import Cluster
 from benchmarks.common import (
     CACHE,
     ROOT,
@@ -37,6 +35,8 @@ from benchmarks.common import (
     save_results,
     timed,
 )
+from core import db
+from core.pgcluster import Cluster
 
 SOURCE = ROOT / "data" / "source"
 REAL = SOURCE / "bag_adressen_groningen_sample25k.csv"

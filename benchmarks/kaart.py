@@ -27,9 +27,9 @@ from playwright.sync_api import sync_playwright
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from app.pgcluster import free_port
 from benchmarks.common import ROOT, cluster, console, demo_database, save_results
 from benchmarks.tiles import serving
+from core.pgcluster import free_port
 
 PATH = "/kaart?periode=2024"
 TARGET_MS = 2000

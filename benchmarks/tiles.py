@@ -45,9 +45,9 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from app import layer_sql
-from app.pgcluster import Cluster, free_port
-from app.security import Principal
 from benchmarks.common import ROOT, cluster, console, demo_database, save_results
+from core.pgcluster import Cluster, free_port
+from core.security import Principal
 from layers import REGISTRY
 
 HERE = ROOT / "benchmarks"

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.security import Clearance
+from core.security import Clearance
 
 
 class Property(BaseModel):

@@ -11,7 +11,7 @@ config = context.config
 def run_migrations_online() -> None:
     """Each migration file runs in one transaction with the whole upgrade."""
     url = config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url must be set by app.db.alembic_config"
+    assert url, "sqlalchemy.url must be set by core.db.alembic_config"
     connectable = create_engine(url, poolclass=pool.NullPool)
     with connectable.connect() as connection:
         context.configure(connection=connection, transaction_per_migration=False)

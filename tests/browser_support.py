@@ -17,7 +17,7 @@ from typing import Any
 
 import uvicorn
 
-from app.pgcluster import free_port
+from core.pgcluster import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"

@@ -25,8 +25,8 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from app import db
-from app.pgcluster import Cluster
+from core import db
+from core.pgcluster import Cluster
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data" / "groningen"
@@ -140,7 +140,7 @@ def demo_conn(demo_engine: Engine) -> Iterator[Connection]:
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo files, built once per session."""
-    from app.demo import build_files
+    from cli.demo import build_files
 
     out = tmp_path_factory.mktemp("demo")
     build_files(out)
@@ -150,7 +150,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_engine(pg_server: TestServer, template_url: str, demo_dir: Path) -> Iterator[Engine]:
     """A database with the whole demo dataset, loaded once per session; read-only for tests."""
-    from app.demo import load_into
+    from cli.demo import load_into
 
     name = f"okaart_demo_{uuid.uuid4().hex[:8]}"
     # Pre-ping: a test that copies the demo database ends idle sessions on it.
@@ -211,7 +211,7 @@ PRINCIPALS = {
 @pytest.fixture(scope="session")
 def api_keys(demo_engine: Engine) -> dict[str, str]:
     """One API key per kind of principal, on the demo database."""
-    from app.security import create_principal_key
+    from core.security import create_principal_key
 
     keys = {}
     with demo_engine.begin() as conn:
@@ -225,7 +225,7 @@ def api_keys(demo_engine: Engine) -> dict[str, str]:
 def demo_app(demo_engine: Engine) -> Iterator[Any]:
     """The service on the demo database, reading as the api role (as in production)."""
     from app.main import create_app
-    from app.settings import Settings
+    from core.settings import Settings
 
     url = demo_engine.url.render_as_string(hide_password=False)
     api = db.make_engine(url, role="okaart_api", statement_timeout_ms=5000)

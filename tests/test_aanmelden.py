@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from app import sessions
-from app.security import hash_key
-from app.sessions import SESSION_COOKIE
+from core import sessions
+from core.security import hash_key
+from core.sessions import SESSION_COOKIE
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -132,7 +132,7 @@ def test_an_expired_link_or_one_of_a_revoked_key_fails(
 
 
 def _spare_key(conn: Any) -> tuple[str, int]:
-    from app.security import create_principal_key
+    from core.security import create_principal_key
 
     return create_principal_key(
         conn, naam="test-spare", rol="analist", organisatie="Gemeente Groningen", convenanten=[],
@@ -172,8 +172,8 @@ def test_sessions_expire(browser: TestClient, demo_engine: Engine, api_keys: dic
 def test_keys_link_prints_a_one_time_link(
     browser: TestClient, demo_engine: Engine, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.keys_cli import keys_cli
-    from app.settings import get_settings
+    from cli.keys import keys_cli
+    from core.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", demo_engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("OKAART_PUBLIC_URL", "http://localhost")

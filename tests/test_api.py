@@ -300,10 +300,10 @@ def test_ingest_changes_the_indicator_layer_and_its_etag_only(fresh_db: str, tmp
     from fastapi.testclient import TestClient
     from sqlalchemy import create_engine
 
-    from app import db
     from app.main import create_app
-    from app.security import create_principal_key
-    from app.settings import Settings
+    from core import db
+    from core.security import create_principal_key
+    from core.settings import Settings
     from tests import files
     from tests.files import ingest, load_areas, load_bronnen
 

@@ -6,9 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app import db
 from app.main import create_app
-from app.settings import Settings
+from core import db
+from core.settings import Settings
 
 
 def client_for(url: str) -> TestClient:

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine, text
 
-from app import db, sessions
-from app.security import hash_key
+from core import db, sessions
+from core.security import hash_key
 from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
 from tests.conftest import auth
 
@@ -23,7 +23,7 @@ READY = "() => window.okaart && window.okaart.klaar === true"
 def base_url(demo_engine: Engine) -> Iterator[str]:
     """The app over HTTP on the demo database, without a basemap (no network in tests)."""
     from app.main import create_app
-    from app.settings import Settings
+    from core.settings import Settings
 
     url = demo_engine.url.render_as_string(hide_password=False)
     api = db.make_engine(url, role="okaart_api", statement_timeout_ms=5000)

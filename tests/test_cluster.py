@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.pgcluster import Cluster
+from core.pgcluster import Cluster
 
 OKAART = [sys.executable, "-m", "app"]
 
@@ -105,7 +105,7 @@ def test_missing_postgis_is_one_clear_line(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         os.chmod(tmp_path, 0o777)
         reach = subprocess.run(
-            ["runuser", "-u", "nobody", "--", sys.executable, "-c", "import app.cli"],
+            ["runuser", "-u", "nobody", "--", sys.executable, "-c", "import cli.main"],
             capture_output=True,
             cwd=Path(__file__).resolve().parent.parent,
             check=False,

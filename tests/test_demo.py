@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from app.demo import files_in, load_into
-from app.domain import SIGNAAL_SOORTEN, THEMAS
+from cli.demo import files_in, load_into
+from core.domain import SIGNAAL_SOORTEN, THEMAS
 from tests.conftest import scalar
 
 

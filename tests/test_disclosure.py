@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, text
 
-from app import db
 from app.main import create_app
-from app.security import create_principal_key
-from app.settings import Settings
+from core import db
+from core.security import create_principal_key
+from core.settings import Settings
 from ingest.pipeline import refresh_indicators
 from tests import files
 from tests.conftest import PRINCIPALS, auth

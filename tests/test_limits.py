@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
-from app import db
 from app.main import create_app
-from app.settings import Settings
+from core import db
+from core.settings import Settings
 from tests.conftest import auth
 
 

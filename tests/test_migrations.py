@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, inspect, text
 
-from app import db
+from core import db
 
 POINT = "ST_SetSRID(ST_MakePoint(233500, 582500), 28992)"
 

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from typer.testing import CliRunner
 
-from app import db
 from app.main import create_app
-from app.security import create_principal_key
-from app.settings import Settings
+from core import db
+from core.security import create_principal_key
+from core.settings import Settings
 from tests.conftest import PRINCIPALS, TestServer, auth
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -43,8 +43,8 @@ def demo_copy(pg_server: TestServer, demo_engine: Engine, demo_app: Any) -> Iter
 
 
 def test_expired_signals_are_gone_everywhere(demo_copy: str, monkeypatch: Any) -> None:
-    from app.cli import cli
-    from app.settings import get_settings
+    from cli.main import cli
+    from core.settings import get_settings
 
     owner = create_engine(demo_copy)
     with owner.begin() as c:

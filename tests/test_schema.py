@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
-from app import db
+from core import db
 
 SQUARE = "ST_Multi(ST_GeomFromText('POLYGON((233000 582000, 234000 582000, 234000 583000, 233000 583000, 233000 582000))', 28992))"
 BOWTIE = "ST_Multi(ST_GeomFromText('POLYGON((233000 582000, 234000 583000, 234000 582000, 233000 583000, 233000 582000))', 28992))"
@@ -165,7 +166,7 @@ def test_audit_chain_detects_edit_and_removal(fresh_db: str) -> None:
 
 
 def test_vocabularies_match_the_schema(conn: Connection) -> None:
-    from app import domain
+    from core import domain
 
     checks = (
         conn.execute(
@@ -180,3 +181,19 @@ def test_vocabularies_match_the_schema(conn: Connection) -> None:
     joined = " ".join(checks)
     for value in (*domain.THEMAS, *domain.SIGNAAL_SOORTEN, *domain.DATAKLASSEN):
         assert f"'{value}'" in joined, value
+
+
+def test_run_statuses_and_ingest_tables_match(conn: Connection) -> None:
+    """The service's vocabularies of ingest runs agree with the schema and the ingest kinds."""
+    from core.domain import INGEST_TABLES, RunStatus
+    from ingest.sources import KINDS
+
+    check = conn.execute(
+        text(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'ingest_run'::regclass AND contype = 'c'"
+            " AND pg_get_constraintdef(oid) LIKE '%status%'"
+        )
+    ).scalar_one()
+    assert sorted(s.value for s in RunStatus) == sorted(re.findall(r"'(\w+)'::text", check))
+    assert {name: kind.table for name, kind in KINDS.items()} == INGEST_TABLES

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import Engine
 
-from app import db
 from app.main import create_app
-from app.settings import Settings
+from core import db
+from core.settings import Settings
 from tests.conftest import auth
 
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from app.security import create_principal_key
+from core.security import create_principal_key
 from layers import REGISTRY
 from tests.conftest import PRINCIPALS, auth, scalar
 
@@ -141,9 +141,9 @@ def test_every_route_declares_its_access_rule(demo_app: Any) -> None:
 
 
 def test_a_route_without_a_rule_is_denied(demo_engine: Engine, api_keys: dict[str, str]) -> None:
-    from app import db
     from app.main import create_app
-    from app.settings import Settings
+    from core import db
+    from core.settings import Settings
 
     url = demo_engine.url.render_as_string(hide_password=False)
     api = db.make_engine(url, role="okaart_api")
@@ -305,9 +305,9 @@ def test_no_audit_row_means_no_data(fresh_db: str, tmp_path: Any) -> None:
     """When the audit row cannot be written, the read fails with 503 and serves nothing."""
     from sqlalchemy import create_engine
 
-    from app import db
     from app.main import create_app
-    from app.settings import Settings
+    from core import db
+    from core.settings import Settings
 
     owner = create_engine(fresh_db)
     with owner.begin() as c:
@@ -328,9 +328,9 @@ def test_no_audit_row_means_no_data(fresh_db: str, tmp_path: Any) -> None:
 def test_audit_verify_reports_an_edited_or_removed_row(fresh_db: str, monkeypatch: Any) -> None:
     from sqlalchemy import create_engine
 
-    from app import db
-    from app.cli import cli
-    from app.settings import get_settings
+    from cli.main import cli
+    from core import db
+    from core.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", fresh_db)
     get_settings.cache_clear()

@@ -17,12 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
-from app import sessions
 from app.access import rule
 from app.deps import EngineDep, current_principal, forget_session
 from app.errors import ForbiddenError, UnauthorizedError, problem
 from app.pages import render, wants_html
-from app.security import Principal
+from core import sessions
+from core.security import Principal
 
 router = APIRouter(tags=["Aanmelden"])
 DEFAULT_NEXT = "/kaart"

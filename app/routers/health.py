@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app import db
 from app.access import rule
 from app.errors import problem
+from core import db
 
 router = APIRouter(tags=["Beheer"])
 

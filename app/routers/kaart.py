@@ -17,11 +17,11 @@ from sqlalchemy import Engine, text
 from app import layer_sql, maps
 from app.access import rule
 from app.deps import EngineDep, PrincipalDep
-from app.domain import THEMAS
 from app.errors import choose
 from app.layer_sql import Selection
 from app.pages import render, templates
-from app.security import Principal
+from core.domain import THEMAS
+from core.security import Principal
 from layers import INDICATOR_LAYERS, REGISTRY
 
 router = APIRouter(tags=["Kaart"])

@@ -23,7 +23,7 @@ from app.deps import EngineDep, LayerDep, PrincipalDep
 from app.errors import BadRequestError, NotFoundError
 from app.layer_sql import CRS84, CRS_SRID, RD, Selection
 from app.pages import negotiate, templates
-from app.security import Principal
+from core.security import Principal
 from layers import REGISTRY
 from layers.base import Layer
 

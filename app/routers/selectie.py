@@ -31,7 +31,7 @@ from app.errors import BadRequestError
 from app.layer_sql import Selection
 from app.maps import period_range
 from app.routers.ogc import crs_srid, parse_datetime
-from app.security import Principal
+from core.security import Principal
 from layers import REGISTRY
 
 router = APIRouter(tags=["Gebieden"])

@@ -19,8 +19,8 @@ from app.access import rule
 from app.deps import EngineDep, LayerDep, PrincipalDep
 from app.errors import NotFoundError
 from app.routers.ogc import _root, extents, selection_from
-from app.security import Principal
 from app.tilecache import CachedTile, TileCache
+from core.security import Principal
 
 router = APIRouter(tags=["OGC API Tiles"])
 MVT = "application/vnd.mapbox-vector-tile"

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from app.domain import GEBRUIKSDOELEN, VBO_STATUS
+from core.domain import GEBRUIKSDOELEN, VBO_STATUS
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.normalise import (
     address_key,

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from app.domain import LEEGSTAND_SOORTEN
+from core.domain import LEEGSTAND_SOORTEN
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.matching import ADDRESS_ALIASES, MATCH_COLUMNS, address_fields, match_addresses
 from ingest.normalise import (

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pandas as pd
 from sqlalchemy import text
 
-from app.domain import DATAKLASSEN, SIGNAAL_SOORTEN, THEMA_MIN_DATAKLASSE, THEMAS
+from core.domain import DATAKLASSEN, SIGNAAL_SOORTEN, THEMA_MIN_DATAKLASSE, THEMAS
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.errors import IngestError
 from ingest.matching import ADDRESS_ALIASES, MATCH_COLUMNS, address_fields, match_addresses

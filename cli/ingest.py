@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from app import db
-from app.settings import get_settings
+from core import db
+from core.settings import get_settings
 from ingest.base import Options
 from ingest.errors import IngestError
 from ingest.pipeline import IngestReport, Pipeline

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from app import db, sessions
-from app.domain import DATAKLASSEN
-from app.security import ACTIVE_KEY, ROLE_CLEARANCE, create_principal_key
-from app.settings import get_settings
+from core import db, sessions
+from core.domain import DATAKLASSEN
+from core.security import ACTIVE_KEY, ROLE_CLEARANCE, create_principal_key
+from core.settings import get_settings
 
 keys_cli = typer.Typer(help="API keys for principals.", no_args_is_help=True)
 console = Console()

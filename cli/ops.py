@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from sqlalchemy import text
 
-from app import db
-from app.settings import get_settings
+from core import db
+from core.settings import get_settings
 
 retention_cli = typer.Typer(help="Retention periods of signals.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)

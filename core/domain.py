@@ -6,6 +6,8 @@ tests/test_schema.py keeps the two in step.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 GEBIED_SOORTEN = ("gemeente", "wijk", "buurt", "bedrijventerrein", "buitengebied")
 
 #: The eleven BAG gebruiksdoelen of a verblijfsobject.
@@ -68,3 +70,27 @@ VBO_STATUS = (
     "Verblijfsobject buiten gebruik",
     "Verblijfsobject ten onrechte opgevoerd",
 )
+
+
+class RunStatus(StrEnum):
+    """How an ingest run (``ingest_run.status``) ended: one spelling for every module."""
+
+    #: Stored; the data version of its table moves.
+    GESLAAGD = "geslaagd"
+    #: Crashed or refused before storing anything (unreadable file, missing column, ...).
+    MISLUKT = "mislukt"
+    #: Read, but too many rows rejected: nothing stored except the report and the rejects.
+    AFGEWEZEN = "afgewezen"
+    #: A ``--dry-run``: validated and reported, nothing stored.
+    PROEF = "proef"
+
+
+#: The table each ingest kind writes (``ingest_run.soort`` -> table). The service derives
+#: data versions from it without importing the ingest package; a test keeps it in step
+#: with ``ingest.sources.KINDS``.
+INGEST_TABLES = {
+    "gebieden": "gebied",
+    "adressen": "verblijfsobject",
+    "leegstand": "leegstand",
+    "signalen": "signaal",
+}

@@ -17,8 +17,8 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import Engine, text
 
-from app import db
-from app.settings import Settings
+from core import db
+from core.settings import Settings
 from ingest import bronnen
 from ingest.base import Options
 from ingest.pipeline import IngestReport, Pipeline, file_sha256, refresh_indicators
@@ -106,8 +106,8 @@ def load_into(engine: Engine, out: Path, console: Console | None = None) -> list
 def demo_access(url: str, naam: str, rol: str, link_minutes: float | None = None) -> tuple[str, str | None]:
     """A fresh API key for a demo principal and, with ``link_minutes``, a one-time sign-in
     link token for it that opens the map (so the demo needs no key pasted into a browser)."""
-    from app.security import create_principal_key
-    from app.sessions import create_link
+    from core.security import create_principal_key
+    from core.sessions import create_link
 
     engine = db.make_engine(url)
     try:

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from app import db
-from app.pgcluster import ClusterError
-from app.settings import Settings, get_settings
+from core import db
+from core.pgcluster import ClusterError
+from core.settings import Settings, get_settings
 from ingest.errors import IngestError
 
 cli = typer.Typer(
@@ -26,9 +26,9 @@ cli.add_typer(db_cli, name="db")
 
 
 def _add_subcommands() -> None:
-    from app.keys_cli import keys_cli
-    from app.ops_cli import audit_cli, retention_cli
-    from ingest.cli import bronnen_cli, ingest_cli
+    from cli.ingest import bronnen_cli, ingest_cli
+    from cli.keys import keys_cli
+    from cli.ops import audit_cli, retention_cli
 
     cli.add_typer(keys_cli, name="keys")
     cli.add_typer(retention_cli, name="retention")
@@ -146,14 +146,14 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare only.")] = False,
 ) -> None:
     """Start the database, migrate, load the demo data, and serve the map."""
-    from app import demo as demo_module
+    from cli import demo as demo_module
 
     settings = get_settings()
     url = start_database(settings)
     db.migrate(url)
     demo_module.load(url, settings)
     base = f"http://{settings.host}:{port or settings.port}"
-    from app.keys_cli import signin_url
+    from cli.keys import signin_url
 
     for naam, rol in (("demo-analist", "analist"), ("demo-planner", "planner")):
         key, token = demo_module.demo_access(url, naam, rol, settings.signin_link_minutes)

@@ -17,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, RowMapping, text
 
-from app.domain import DATAKLASSEN
+from core.domain import DATAKLASSEN
 
 Rol = Literal["beheerder", "analist", "partner", "planner"]
 Clearance = Literal["aggregaat", "signalen", "adressen"]

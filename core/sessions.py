@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, text
 
-from app.security import ACTIVE_KEY, PRINCIPAL_COLUMNS, Principal, active_key, hash_key, principal_from_row
+from core.security import ACTIVE_KEY, PRINCIPAL_COLUMNS, Principal, active_key, hash_key, principal_from_row
 
 #: The cookie that carries the session token.
 SESSION_COOKIE = "okaart_sessie"

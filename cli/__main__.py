@@ -1,5 +1,5 @@
 """``python -m app`` is the ``okaart`` command."""
 
-from app.cli import main
+from cli.main import main
 
 main()

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from app.pgcluster import Cluster, ClusterError
-from app.settings import Settings
+from core.pgcluster import Cluster, ClusterError
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from alembic.config import Config

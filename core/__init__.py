@@ -1,0 +1,1 @@
+"""The foundation every floor stands on: settings, database, domain vocabulary, security primitives."""
