@@ -15,7 +15,7 @@ import pytest
 
 from core.pgcluster import Cluster
 
-OKAART = [sys.executable, "-m", "app"]
+OKAART = [sys.executable, "-m", "cli"]
 
 
 def okaart(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
