@@ -175,7 +175,7 @@ def measure(c: Cluster, label: str, source: Path, rows_hint: int, workdir: Path)
     floor_file, rows = floor_csv(source, workdir)
     # okaart, into a migrated database with areas: the full pipeline.
     url = prepare_okaart(c, f"okaart_{label}")
-    okaart = [sys.executable, "-m", "app", "ingest", "adressen", str(source)]
+    okaart = [sys.executable, "-m", "cli", "ingest", "adressen", str(source)]
     env = {"DATABASE_URL": url, "OKAART_REJECT_SHARE": "1.0"}
     timings.append(timed("okaart", rows, okaart, env))
     timings.append(timed("okaart (again, unchanged)", rows, okaart, env))

@@ -1,4 +1,4 @@
-"""``python -m app`` is the ``okaart`` command."""
+"""``python -m cli`` is the ``okaart`` command."""
 
 from cli.main import main
 

@@ -379,7 +379,7 @@ def test_killed_ingest_leaves_the_previous_state(fresh_db: str, engine: Engine, 
     big.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "DATABASE_URL": fresh_db}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "ingest", "adressen", str(big)],
+        [sys.executable, "-m", "cli", "ingest", "adressen", str(big)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
