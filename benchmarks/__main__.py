@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("ingest", "tiles", "kaart")
+BENCHMARKS = ("ingest", "tiles", "roles", "kaart")
 
 
 def main() -> None:

@@ -1,0 +1,159 @@
+"""What the visibility rule costs: indicator tiles and items per kind of principal, in one run.
+
+Every figure a principal receives is computed from the signal rows it may see (its
+municipalities, covenants, data classes; docs/architecture.md §7), and planners get the
+published rule on top. This benchmark checks that the rule does not make aggregates slow: the
+same seeded buurt tiles and items, sent with the key of an analyst cleared for everything, an
+analyst without ``zeer_vertrouwelijk``, a partner of one covenant and a planner, against one
+okaart server with its tile cache off (cold: every tile built by PostGIS) and one with it on
+(warm: repeated tiles from memory, still audited). Ratios are against the cleared analyst; the
+target is at least 0.8 for the partner and the planner.
+
+Run: ``.venv/bin/python -m benchmarks roles [--rows N]``; ``OKAART_BENCH_SECONDS=3`` for a
+quick run (default 20 s per measurement). Nothing else should run on the machine meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from rich.table import Table
+from sqlalchemy import create_engine
+
+from benchmarks.common import ROOT, cluster, console, demo_database, save_results
+from benchmarks.tiles import (
+    SEED,
+    TILE,
+    Result,
+    _show,
+    bbox_list,
+    cpu_busy,
+    ensure_wrk,
+    serving,
+    tile_list,
+    wrk,
+)
+from core.pgcluster import free_port
+from core.security import create_principal_key
+
+#: The principals compared; the first is the reference.
+GEMEENTE = {"organisatie": "Gemeente Groningen", "convenanten": []}
+PRINCIPALS: dict[str, dict[str, Any]] = {
+    "analist (alles)": {"rol": "analist", **GEMEENTE, "dataklasse": "zeer_vertrouwelijk"},
+    "analist (vertrouwelijk)": {"rol": "analist", **GEMEENTE, "dataklasse": "vertrouwelijk"},
+    "partner (riec)": {
+        "rol": "partner", "organisatie": "Politie Noord-Nederland", "convenanten": ["riec"],
+        "dataklasse": "vertrouwelijk",
+    },
+    "planner": {"rol": "planner", **GEMEENTE, "dataklasse": "intern"},
+}  # fmt: skip
+SERVERS = ("koud (geen tegelcache)", "warm (tegelcache)")
+
+
+def keys(url: str) -> dict[str, str]:
+    """One key per compared principal, on the benchmark database (not timed)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            return {
+                label: create_principal_key(
+                    conn, naam=f"bench {label}", gemeenten=["GM0014"], doelen=["benchmark"], **spec
+                )[0]
+                for label, spec in list(PRINCIPALS.items())[1:]
+            }
+    finally:
+        engine.dispose()
+
+
+def paths(rows: int) -> dict[str, list[str]]:
+    """Buurt tiles at zoom 10-16 and buurt items in small boxes, the same for every key."""
+    rng = np.random.default_rng(SEED)
+    tiles = tile_list(rng, rows, range(10, 17))
+    boxes = bbox_list(rng, rows)
+    query = "?periode=2024&thema=alle"
+    return {
+        "tegels buurten": [f"/collections/buurten/{TILE.format(z=z, x=x, y=y)}{query}" for z, x, y in tiles],
+        "items buurten": [f"/collections/buurten/items?periode=2024&thema=alle&bbox={b}" for b in boxes],
+    }
+
+
+def start(stack: ExitStack, url: str, workdir: Path) -> dict[str, str]:
+    """Two okaart servers (cache off and on), 2 workers each, no rate limit, no access log."""
+    bases: dict[str, str] = {}
+    for label in SERVERS:
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
+        env |= {"OKAART_LOG_LEVEL": "WARNING", "OKAART_RATE_LIMIT_PER_MINUTE": "0"}
+        env["OKAART_TILE_CACHE_MB"] = "64" if label.startswith("warm") else "0"
+        cmd = [
+            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
+        ]  # fmt: skip
+        log = workdir / f"okaart-{label.split()[0]}.log"
+        stack.enter_context(serving(label, cmd, env, f"http://127.0.0.1:{port}/readyz", log))
+        bases[label] = f"http://127.0.0.1:{port}"
+    return bases
+
+
+def sanity(bases: dict[str, str], lists: dict[str, list[str]], principal_keys: dict[str, str]) -> None:
+    """Every key gets 200 on the first requests before anything is timed."""
+    with httpx.Client(timeout=60) as client:
+        for base in bases.values():
+            for label, key in principal_keys.items():
+                for requests in lists.values():
+                    for path in requests[:3]:
+                        r = client.get(base + path, headers={"Authorization": f"Bearer {key}"})
+                        if r.status_code != 200:
+                            raise RuntimeError(f"{label} {path}: {r.status_code} {r.text[:300]}")
+
+
+def run(rows: int = 2_000) -> None:
+    """Setup, sanity check, every (server, workload, principal) at 32 connections; one table."""
+    seconds = int(os.environ.get("OKAART_BENCH_SECONDS", "20"))
+    console.print(f"[bold]roles benchmark[/]: {rows:,} requests per list, {seconds} s per measurement")
+    ensure_wrk()
+    lists = paths(rows)
+    results: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okaart-bench-roles-")))
+        c = stack.enter_context(cluster())
+        first, spec = next(iter(PRINCIPALS.items()))
+        url, key = demo_database(c, workdir, "roles", naam=f"bench {first}", gemeenten=["GM0014"],
+                                 doelen=["benchmark"], **spec)  # fmt: skip
+        principal_keys = {first: key, **keys(url)}
+        bases = start(stack, url, workdir)
+        sanity(bases, lists, principal_keys)
+        for server, base in bases.items():
+            for workload, requests in lists.items():
+                for label, k in principal_keys.items():
+                    headers = {"Authorization": f"Bearer {k}"}
+                    busy = cpu_busy()
+                    wrk(base, requests, 32, max(1, seconds // 10), headers)
+                    r: Result = wrk(base, requests, 32, seconds, headers)
+                    r.tool, r.busy_before = label, busy
+                    results.append({"server": server, "workload": workload, **asdict(r), "rate": r.rate})
+                    console.print(f"  {server}, {workload}, {label}: {r.rate:,.0f}/s ({r.errors} errors)")
+    table = Table(title="Indicator tiles and items per principal, 32 connections (× analist (alles))")
+    for column in ("server", "workload", "principal", "req/s", "p50 ms", "p95 ms", "errors", "× analist"):
+        table.add_column(column, justify="left" if column in ("server", "workload", "principal") else "right")
+    reference = {(r["server"], r["workload"]): r["rate"] for r in results if r["tool"] == first}
+    for r in results:
+        ratio = (
+            r["rate"] / reference[(r["server"], r["workload"])]
+            if reference[(r["server"], r["workload"])]
+            else 0
+        )
+        table.add_row(
+            r["server"], r["workload"], r["tool"], f"{r['rate']:,.0f}", f"{r['p50_ms']:.1f}",
+            f"{r['p95_ms']:.1f}", f"{r['errors']:,}", f"{ratio:.2f}",
+        )  # fmt: skip
+    _show(table)
+    save_results("roles", {"seconds": seconds, "rows": rows, "seed": SEED, "results": results})
