@@ -12,12 +12,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
-from sqlalchemy import Connection, RowMapping, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    RowMapping,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql
 
 from core.domain import DATAKLASSEN
+from core.tables import api_key, principal
 
 Rol = Literal["beheerder", "analist", "partner", "planner"]
 Clearance = Literal["aggregaat", "signalen", "adressen"]
@@ -107,28 +120,25 @@ def create_principal_key(
     dataklasse: str | None = None,
 ) -> tuple[str, int]:
     """Create (or reuse by name) a principal and give it a new key; returns (key, key id)."""
-    principal_id = conn.execute(
-        text(
-            "INSERT INTO principal (naam, rol, organisatie, convenanten, gemeenten, doelen, dataklasse)"
-            " VALUES (:naam, :rol, :organisatie, :convenanten, :gemeenten, :doelen, :dataklasse)"
-            " ON CONFLICT (naam) DO UPDATE SET rol = EXCLUDED.rol, organisatie = EXCLUDED.organisatie,"
-            " convenanten = EXCLUDED.convenanten, gemeenten = EXCLUDED.gemeenten,"
-            " doelen = EXCLUDED.doelen, dataklasse = EXCLUDED.dataklasse, actief = true RETURNING id"
-        ),
-        {
-            "dataklasse": dataklasse or DEFAULT_DATAKLASSE.get(rol, "openbaar"),
-            "naam": naam,
-            "rol": rol,
-            "organisatie": organisatie,
-            "convenanten": convenanten,
-            "gemeenten": gemeenten,
-            "doelen": doelen,
-        },
-    ).scalar_one()
+    given = {
+        "rol": rol,
+        "organisatie": organisatie,
+        "convenanten": convenanten,
+        "gemeenten": gemeenten,
+        "doelen": doelen,
+        "dataklasse": dataklasse or DEFAULT_DATAKLASSE.get(rol, "openbaar"),
+    }
+    upsert = postgresql.insert(principal).values(naam=naam, **given)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[principal.c.naam],
+        set_={**{name: upsert.excluded[name] for name in given}, "actief": true()},
+    )
+    principal_id = conn.execute(upsert.returning(principal.c.id)).scalar_one()
     key, prefix = new_key()
     key_id = conn.execute(
-        text("INSERT INTO api_key (principal_id, prefix, hash) VALUES (:p, :prefix, :hash) RETURNING id"),
-        {"p": principal_id, "prefix": prefix, "hash": hash_key(key)},
+        insert(api_key)
+        .values(principal_id=principal_id, prefix=prefix, hash=hash_key(key))
+        .returning(api_key.c.id)
     ).scalar_one()
     return key, int(key_id)
 
@@ -141,18 +151,12 @@ def active_key(conn: Connection, key: str) -> RowMapping | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    row = (
-        conn.execute(
-            text(
-                f"SELECT k.id AS key_id, k.hash, {PRINCIPAL_COLUMNS}"
-                " FROM api_key k JOIN principal p ON p.id = k.principal_id"
-                f" WHERE k.prefix = :prefix AND {ACTIVE_KEY}"
-            ),
-            {"prefix": parts[1]},
-        )
-        .mappings()
-        .first()
+    query = (
+        select(api_key.c.id.label("key_id"), api_key.c.hash, *PRINCIPAL_COLUMNS)
+        .select_from(api_key.join(principal))
+        .where(api_key.c.prefix == parts[1], KEY_IS_ACTIVE)
     )
+    row = conn.execute(query).mappings().first()
     if row is None or not hmac.compare_digest(row["hash"], hash_key(key)):
         return None
     return row
@@ -164,10 +168,23 @@ def principal_for_key(conn: Connection, key: str) -> Principal | None:
     return principal_from_row(row) if row is not None else None
 
 
-#: The columns :func:`principal_from_row` needs, from ``principal p``.
-PRINCIPAL_COLUMNS = "p.id, p.naam, p.rol, p.organisatie, p.convenanten, p.gemeenten, p.doelen, p.dataklasse"
-#: A key (``api_key k`` of ``principal p``) that may still be used.
-ACTIVE_KEY = "k.ingetrokken_op IS NULL AND p.actief AND (k.verloopt_op IS NULL OR k.verloopt_op > now())"
+#: The columns :func:`principal_from_row` needs: one per field of :class:`Principal`.
+PRINCIPAL_COLUMNS = tuple(principal.c[field.name] for field in fields(Principal))
+
+
+def _key_is_active(key: FromClause[Any], owner: FromClause[Any]) -> ColumnElement[bool]:
+    """A key that may still be used: not revoked, not expired, and its principal active."""
+    return and_(
+        key.c.ingetrokken_op.is_(None),
+        owner.c.actief,
+        or_(key.c.verloopt_op.is_(None), key.c.verloopt_op > func.now()),
+    )
+
+
+#: An ``api_key`` (joined to its ``principal``) that may still be used.
+KEY_IS_ACTIVE = _key_is_active(api_key, principal)
+#: The same condition as SQL text, for queries that name ``api_key k`` and ``principal p``.
+ACTIVE_KEY = str(_key_is_active(api_key.alias("k"), principal.alias("p")))
 
 
 def principal_from_row(row: RowMapping) -> Principal:

@@ -7,11 +7,20 @@ user signs out, or when its key is revoked (it is looked up through the key ever
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, insert, select, update
 
-from core.security import ACTIVE_KEY, PRINCIPAL_COLUMNS, Principal, active_key, hash_key, principal_from_row
+from core.security import (
+    KEY_IS_ACTIVE,
+    PRINCIPAL_COLUMNS,
+    Principal,
+    active_key,
+    hash_key,
+    principal_from_row,
+)
+from core.tables import aanmeldlink, api_key, principal, sessie
 
 #: The cookie that carries the session token.
 SESSION_COOKIE = "okaart_sessie"
@@ -21,19 +30,17 @@ def principal_for_session(conn: Connection, token: str) -> Principal | None:
     """The principal of a live session token, or None."""
     if not token or len(token) > 200:
         return None
-    row = (
-        conn.execute(
-            text(
-                f"SELECT {PRINCIPAL_COLUMNS} FROM sessie s"
-                " JOIN api_key k ON k.id = s.api_key_id JOIN principal p ON p.id = k.principal_id"
-                f" WHERE s.token_hash = :h AND s.beeindigd_op IS NULL AND s.verloopt_op > now()"
-                f" AND {ACTIVE_KEY}"
-            ),
-            {"h": hash_key(token)},
+    query = (
+        select(*PRINCIPAL_COLUMNS)
+        .select_from(sessie.join(api_key).join(principal))
+        .where(
+            sessie.c.token_hash == hash_key(token),
+            sessie.c.beeindigd_op.is_(None),
+            sessie.c.verloopt_op > func.now(),
+            KEY_IS_ACTIVE,
         )
-        .mappings()
-        .first()
     )
+    row = conn.execute(query).mappings().first()
     return principal_from_row(row) if row else None
 
 
@@ -52,11 +59,11 @@ def create_session(conn: Connection, api_key_id: int, hours: float) -> str:
     """A new session for a key; returns the token for the cookie (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
     conn.execute(
-        text(
-            "INSERT INTO sessie (token_hash, api_key_id, verloopt_op)"
-            " VALUES (:h, :k, now() + make_interval(secs => :s))"
-        ),
-        {"h": hash_key(token), "k": api_key_id, "s": hours * 3600},
+        insert(sessie).values(
+            token_hash=hash_key(token),
+            api_key_id=api_key_id,
+            verloopt_op=func.now() + timedelta(hours=hours),
+        )
     )
     return token
 
@@ -66,8 +73,9 @@ def end_session(conn: Connection, token: str) -> bool:
     if not token or len(token) > 200:
         return False
     done = conn.execute(
-        text("UPDATE sessie SET beeindigd_op = now() WHERE token_hash = :h AND beeindigd_op IS NULL"),
-        {"h": hash_key(token)},
+        update(sessie)
+        .where(sessie.c.token_hash == hash_key(token), sessie.c.beeindigd_op.is_(None))
+        .values(beeindigd_op=func.now())
     ).rowcount
     return bool(done)
 
@@ -101,11 +109,12 @@ def create_link(conn: Connection, api_key_id: int, volgende: str, minutes: float
         raise ValueError(f"next must be a local path such as /kaart, not {volgende!r}")
     token = secrets.token_urlsafe(32)
     conn.execute(
-        text(
-            "INSERT INTO aanmeldlink (token_hash, api_key_id, volgende, verloopt_op)"
-            " VALUES (:h, :k, :v, now() + make_interval(secs => :s))"
-        ),
-        {"h": hash_key(token), "k": api_key_id, "v": target, "s": minutes * 60},
+        insert(aanmeldlink).values(
+            token_hash=hash_key(token),
+            api_key_id=api_key_id,
+            volgende=target,
+            verloopt_op=func.now() + timedelta(minutes=minutes),
+        )
     )
     return token
 
@@ -120,13 +129,16 @@ def redeem_link(conn: Connection, token: str) -> tuple[int, str] | None:
     if not token or len(token) > 200:
         return None
     row = conn.execute(
-        text(
-            "UPDATE aanmeldlink l SET gebruikt_op = now()"
-            " FROM api_key k JOIN principal p ON p.id = k.principal_id"
-            " WHERE l.token_hash = :h AND l.gebruikt_op IS NULL AND l.verloopt_op > now()"
-            f" AND k.id = l.api_key_id AND {ACTIVE_KEY}"
-            " RETURNING l.api_key_id, l.volgende"
-        ),
-        {"h": hash_key(token)},
+        update(aanmeldlink)
+        .where(
+            aanmeldlink.c.token_hash == hash_key(token),
+            aanmeldlink.c.gebruikt_op.is_(None),
+            aanmeldlink.c.verloopt_op > func.now(),
+            api_key.c.id == aanmeldlink.c.api_key_id,
+            principal.c.id == api_key.c.principal_id,
+            KEY_IS_ACTIVE,
+        )
+        .values(gebruikt_op=func.now())
+        .returning(aanmeldlink.c.api_key_id, aanmeldlink.c.volgende)
     ).first()
     return (int(row.api_key_id), str(row.volgende)) if row else None

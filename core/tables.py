@@ -1,0 +1,373 @@
+"""Every table the migrations create, declared once for SQLAlchemy Core.
+
+The migrations stay hand-written SQL: they are the schema's history and own everything
+SQL says better (CHECK constraints, triggers, views, grants). This module is the schema as
+Python sees it, so queries can name columns instead of repeating them in strings, and
+``tests/test_drift.py`` compares it with a freshly migrated database: a column added to a
+migration but not here (or the other way round) fails the suite.
+
+What is declared is what alembic compares: columns with their types, nullability, server
+defaults, identity and generated expressions, keys, unique constraints, indexes and
+comments. CHECK constraints are left to the migrations: alembic does not compare them, so a
+copy here could drift unseen. Views and the ``indicator`` materialized view are not tables
+and are not declared.
+
+Spatial indexes are declared by hand (``spatial_index=False``): GeoAlchemy2 would otherwise
+add its own ``idx_<table>_<column>`` indexes, while the migrations name them
+``<table>_<column>_idx``.
+"""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Computed,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+#: Constraint names as PostgreSQL itself chooses them when a migration gives none, so the
+#: declared constraints carry the names the database has.
+NAMING_CONVENTION = {
+    "pk": "%(table_name)s_pkey",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+RD = 28992
+WEB_MERCATOR = 3857
+TIMESTAMPTZ = DateTime(timezone=True)
+NOW = text("now()")
+EMPTY_ARRAY = text("'{}'")
+EMPTY_OBJECT = text("'{}'::jsonb")
+ZERO = text("0")
+
+
+def _id() -> Column[int]:
+    """The surrogate key of most tables: ``bigint GENERATED ALWAYS AS IDENTITY``."""
+    return Column("id", BigInteger, Identity(always=True), primary_key=True)
+
+
+def _rd(geometry_type: str) -> Column[object]:
+    """The stored geometry, in RD New."""
+    return Column("geom", Geometry(geometry_type, RD, spatial_index=False), nullable=False)
+
+
+def _web_mercator(geometry_type: str) -> Column[object]:
+    """The stored EPSG:3857 copy that tiles are cut from, computed by the database."""
+    return Column(
+        "geom_3857",
+        Geometry(geometry_type, WEB_MERCATOR, spatial_index=False),
+        Computed("ST_Transform(geom, 3857)", persisted=True),
+    )
+
+
+def _spatial_indexes(table: str) -> tuple[Index, Index]:
+    """GIST indexes on both geometries of a table."""
+    return (
+        Index(f"{table}_geom_idx", "geom", postgresql_using="gist"),
+        Index(f"{table}_geom_3857_idx", "geom_3857", postgresql_using="gist"),
+    )
+
+
+def _area_columns() -> tuple[Column[object], ...]:
+    """The areas a point lies in, assigned at ingest (the same five on every point table)."""
+    return (
+        Column("gemeentecode", Text),
+        Column("buurtcode", Text),
+        Column("wijkcode", Text),
+        Column("bedrijventerreincode", Text),
+        Column("buitengebied", Boolean, nullable=False, server_default=text("false")),
+    )
+
+
+def _provenance() -> tuple[Column[object], ...]:
+    """The run that last changed a row (no foreign key on purpose, see migration 0001)."""
+    return (
+        Column("ingest_run_id", BigInteger),
+        Column("bijgewerkt_op", TIMESTAMPTZ, nullable=False, server_default=NOW),
+    )
+
+
+ingest_run = Table(
+    "ingest_run",
+    metadata,
+    _id(),
+    Column("soort", Text, nullable=False),
+    Column("bestand", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("bron", Text),
+    Column("laag", Text),
+    Column("status", Text, nullable=False),
+    Column("gestart", TIMESTAMPTZ, nullable=False),
+    Column("beeindigd", TIMESTAMPTZ, nullable=False, server_default=NOW),
+    *(
+        Column(name, Integer, nullable=False, server_default=ZERO)
+        for name in (
+            "duur_ms",
+            "gelezen",
+            "ingevoegd",
+            "bijgewerkt",
+            "ongewijzigd",
+            "afgekeurd",
+            "verwijderd",
+        )
+    ),
+    Column("opties", JSONB, nullable=False, server_default=EMPTY_OBJECT),
+    Column("melding", Text),
+    comment="One row per ingest run: file hash, counts, duration, outcome.",
+)
+
+ingest_reject = Table(
+    "ingest_reject",
+    metadata,
+    _id(),
+    Column("ingest_run_id", BigInteger, ForeignKey("ingest_run.id", ondelete="CASCADE"), nullable=False),
+    Column("rij", Integer, nullable=False),
+    Column("reden", Text, nullable=False),
+    Column("detail", Text),
+    Column("gegevens", JSONB, nullable=False),
+    Index("ingest_reject_run_idx", "ingest_run_id", "rij"),
+    comment="Quarantine: every rejected row kept whole with its reason.",
+)
+
+gebied = Table(
+    "gebied",
+    metadata,
+    _id(),
+    Column("soort", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("naam", Text, nullable=False),
+    Column("gemeentecode", Text, nullable=False),
+    Column("wijkcode", Text),
+    Column("jaar", SmallInteger, nullable=False),
+    Column(
+        "kenmerken",
+        JSONB,
+        nullable=False,
+        server_default=EMPTY_OBJECT,
+        comment="Key figures delivered with the boundary (CBS: inwoners, adressendichtheid, misdrijven).",
+    ),
+    _rd("MULTIPOLYGON"),
+    _web_mercator("MULTIPOLYGON"),
+    *_provenance(),
+    UniqueConstraint("soort", "code", "jaar"),
+    *_spatial_indexes("gebied"),
+    Index("gebied_gemeente_idx", "gemeentecode", "soort", "jaar"),
+    comment="Every area: gemeente, wijk, buurt, bedrijventerrein, buitengebied; editions side by side.",
+)
+
+gebied_cel = Table(
+    "gebied_cel",
+    metadata,
+    Column("soort", Text, nullable=False),
+    Column("jaar", Integer, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("maat", Double, nullable=False),
+    Column("cel", BigInteger, nullable=False, comment="Column * 1000000 + row of ST_SquareGrid(maat)."),
+    Column("heel", Boolean, nullable=False),
+    Column(
+        "stuk",
+        Geometry("GEOMETRY", RD, spatial_index=False),
+        comment="The area within a boundary cell; NULL when the cell is whole.",
+    ),
+    Index("gebied_cel_cel_idx", "cel"),
+    comment=(
+        "Newest buurten, business parks and buitengebied cut into square cells for point lookups;"
+        " derived from gebied after every area load."
+    ),
+)
+
+verblijfsobject = Table(
+    "verblijfsobject",
+    metadata,
+    _id(),
+    Column(
+        "sleutel",
+        Text,
+        nullable=False,
+        unique=True,
+        comment="BAG identificatie when known, else A:postcode:huisnummer:huisletter:toevoeging.",
+    ),
+    Column("identificatie", Text, unique=True),
+    Column("openbare_ruimte", Text, nullable=False),
+    Column("huisnummer", Integer, nullable=False),
+    Column("huisletter", Text),
+    Column("huisnummertoevoeging", Text),
+    Column("postcode", Text, nullable=False),
+    Column("woonplaats", Text, nullable=False),
+    Column("gebruiksdoel", ARRAY(Text), nullable=False, server_default=EMPTY_ARRAY),
+    Column("oppervlakte", Integer),
+    Column("bouwjaar", SmallInteger),
+    Column("status", Text),
+    Column("pand_identificatie", Text),
+    _rd("POINT"),
+    _web_mercator("POINT"),
+    *_area_columns(),
+    *_provenance(),
+    *_spatial_indexes("verblijfsobject"),
+    Index("verblijfsobject_adres_idx", "postcode", "huisnummer", "huisletter", "huisnummertoevoeging"),
+    Index("verblijfsobject_buurt_idx", "buurtcode"),
+    comment="BAG address units (verblijfsobjecten) with assigned areas.",
+)
+
+bron = Table(
+    "bron",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("naam", Text, nullable=False),
+    Column("organisatie", Text, nullable=False),
+    Column("dataklasse", Text, nullable=False),
+    Column("convenant", Text, nullable=False),
+    Column("bewaartermijn_maanden", Integer, nullable=False),
+    Column("gemeentecode", Text),
+    comment="Partners that deliver signals, with their disclosure and retention rules.",
+)
+
+leegstand = Table(
+    "leegstand",
+    metadata,
+    _id(),
+    Column("sleutel", Text, nullable=False, unique=True),
+    # The delivering source by name: unlike signaal.bron, the migration gives it no foreign key.
+    Column("bron", Text, nullable=False),
+    Column("soort", Text, nullable=False),
+    Column("sinds", Date, nullable=False),
+    Column("tot", Date),
+    Column("verblijfsobject_id", BigInteger, ForeignKey("verblijfsobject.id", ondelete="SET NULL")),
+    Column("pand_identificatie", Text),
+    _rd("POINT"),
+    _web_mercator("POINT"),
+    *_area_columns(),
+    *_provenance(),
+    *_spatial_indexes("leegstand"),
+    Index("leegstand_buurt_idx", "buurtcode"),
+)
+
+signaal = Table(
+    "signaal",
+    metadata,
+    _id(),
+    Column("bron", Text, ForeignKey("bron.code"), nullable=False),
+    Column("bron_id", Text, nullable=False),
+    Column("thema", Text, nullable=False),
+    Column("soort", Text, nullable=False),
+    Column("datum", Date, nullable=False),
+    Column("einddatum", Date),
+    Column("dataklasse", Text, nullable=False),
+    Column("convenant", Text, nullable=False),
+    Column("bewaren_tot", Date, nullable=False),
+    Column("toelichting", Text),
+    Column("verblijfsobject_id", BigInteger, ForeignKey("verblijfsobject.id", ondelete="SET NULL")),
+    _rd("POINT"),
+    _web_mercator("POINT"),
+    *_area_columns(),
+    *_provenance(),
+    UniqueConstraint("bron", "bron_id"),
+    *_spatial_indexes("signaal"),
+    Index("signaal_thema_datum_idx", "thema", "datum"),
+    Index("signaal_buurt_idx", "buurtcode"),
+    Index("signaal_bewaren_tot_idx", "bewaren_tot"),
+    comment="Partner signals; sensitive: access by role, covenant and purpose.",
+)
+
+principal = Table(
+    "principal",
+    metadata,
+    _id(),
+    Column("naam", Text, nullable=False, unique=True),
+    Column("rol", Text, nullable=False),
+    Column("organisatie", Text, nullable=False),
+    Column("convenanten", ARRAY(Text), nullable=False, server_default=EMPTY_ARRAY),
+    Column("gemeenten", ARRAY(Text), nullable=False, server_default=EMPTY_ARRAY),
+    Column("doelen", ARRAY(Text), nullable=False, server_default=EMPTY_ARRAY),
+    Column("actief", Boolean, nullable=False, server_default=text("true")),
+    Column("aangemaakt_op", TIMESTAMPTZ, nullable=False, server_default=NOW),
+    Column(
+        "dataklasse",
+        Text,
+        nullable=False,
+        server_default=text("'vertrouwelijk'"),
+        comment="Most sensitive data class of signal this principal may see.",
+    ),
+)
+
+api_key = Table(
+    "api_key",
+    metadata,
+    _id(),
+    Column("principal_id", BigInteger, ForeignKey("principal.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", Text, nullable=False, unique=True),
+    Column("hash", Text, nullable=False, comment="sha256 of the whole key; the key itself is never stored."),
+    Column("aangemaakt_op", TIMESTAMPTZ, nullable=False, server_default=NOW),
+    Column("verloopt_op", TIMESTAMPTZ),
+    Column("ingetrokken_op", TIMESTAMPTZ),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # Set by the chaining trigger from audit_log_id_seq, never by the writer.
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("tijdstip", TIMESTAMPTZ, nullable=False),
+    Column("principal_id", BigInteger),
+    Column("principal", Text),
+    Column("organisatie", Text),
+    Column("rol", Text),
+    Column("doel", Text),
+    Column("methode", Text, nullable=False),
+    Column("route", Text, nullable=False),
+    Column("laag", Text),
+    Column("gebied", Text),
+    Column("bbox", Text),
+    Column("object_ids", ARRAY(Text)),
+    Column("aantal", Integer),
+    Column("status", Integer, nullable=False),
+    Column("client", Text),
+    Column("prev_hash", LargeBinary),
+    Column("hash", LargeBinary, nullable=False),
+    comment="Append-only access log; each row hashes its predecessor, so edits and removals show.",
+)
+
+sessie = Table(
+    "sessie",
+    metadata,
+    _id(),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("api_key_id", BigInteger, ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False),
+    Column("aangemaakt_op", TIMESTAMPTZ, nullable=False, server_default=NOW),
+    Column("verloopt_op", TIMESTAMPTZ, nullable=False),
+    Column("beeindigd_op", TIMESTAMPTZ),
+    comment="Browser sessions; a session lives no longer than its key.",
+)
+
+aanmeldlink = Table(
+    "aanmeldlink",
+    metadata,
+    _id(),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("api_key_id", BigInteger, ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False),
+    Column("volgende", Text, nullable=False, server_default=text("'/kaart'")),
+    Column("aangemaakt_op", TIMESTAMPTZ, nullable=False, server_default=NOW),
+    Column("verloopt_op", TIMESTAMPTZ, nullable=False),
+    Column("gebruikt_op", TIMESTAMPTZ),
+    comment="One-time sign-in links; usable once, before they expire.",
+)
