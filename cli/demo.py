@@ -18,10 +18,13 @@ from rich.console import Console
 from sqlalchemy import Engine, text
 
 from core import db
+from core.domain import RunStatus
 from core.settings import Settings
 from ingest import bronnen
 from ingest.base import Options
-from ingest.pipeline import IngestReport, Pipeline, file_sha256, refresh_indicators
+from ingest.pipeline import Pipeline
+from ingest.refresh import refresh_indicators
+from ingest.report import IngestReport, file_sha256
 from ingest.sources import KINDS
 
 log = logging.getLogger("okaart.demo")
@@ -63,9 +66,9 @@ def _already_loaded(engine: Engine, soort: str, path: Path) -> bool:
             conn.execute(
                 text(
                     "SELECT EXISTS (SELECT 1 FROM ingest_run WHERE soort = :soort AND sha256 = :sha"
-                    " AND status = 'geslaagd')"
+                    " AND status = :status)"
                 ),
-                {"soort": soort, "sha": file_sha256(path)},
+                {"soort": soort, "sha": file_sha256(path), "status": RunStatus.GESLAAGD},
             ).scalar_one()
         )
 

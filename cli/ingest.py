@@ -11,10 +11,12 @@ from rich.table import Table
 from sqlalchemy import text
 
 from core import db
+from core.domain import RunStatus
 from core.settings import get_settings
 from ingest.base import Options
 from ingest.errors import IngestError
-from ingest.pipeline import IngestReport, Pipeline
+from ingest.pipeline import Pipeline
+from ingest.report import IngestReport
 from ingest.sources import KINDS
 
 ingest_cli = typer.Typer(
@@ -42,7 +44,9 @@ def parse_mapping(pairs: list[str], mapping_file: Path | None) -> dict[str, str]
 
 
 def print_report(report: IngestReport) -> None:
-    colour = {"geslaagd": "green", "proef": "cyan", "afgewezen": "yellow"}.get(report.status, "red")
+    colour = {RunStatus.GESLAAGD: "green", RunStatus.PROEF: "cyan", RunStatus.AFGEWEZEN: "yellow"}.get(
+        report.status, "red"
+    )
     console.print(
         f"[bold {colour}]{report.status}[/] run {report.run_id} · {report.soort} · {report.bestand}: "
         f"{report.gelezen:,} gelezen, {report.ingevoegd:,} nieuw, {report.bijgewerkt:,} bijgewerkt, "
@@ -101,10 +105,10 @@ def _register(kind_name: str) -> None:
             )
             report = run_ingest(kind_name, options)
         except IngestError as exc:
-            console.print(f"[bold red]mislukt[/] {exc}")
+            console.print(f"[bold red]{RunStatus.MISLUKT}[/] {exc}")
             raise typer.Exit(1) from exc
         print_report(report)
-        if report.status in ("afgewezen", "mislukt"):
+        if report.status in (RunStatus.AFGEWEZEN, RunStatus.MISLUKT):
             raise typer.Exit(2)
 
     command.__doc__ = f"Ingest {kind_name} from FILE."

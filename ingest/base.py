@@ -4,6 +4,10 @@ A source kind is one small file in ``ingest/sources/``: the target table and key
 columns it stages, the names under which the common layouts deliver its fields, and a
 vectorised ``normalise``. Validation of geometry, quarantine, staging, upsert, area
 assignment and the report are the pipeline's job, the same for every kind.
+
+What a kind learns while reading and needs again later (the area type a layer turned out
+to be, the partner's rules) lives in its own small typed state, one per run: ``Context`` is
+generic in it, so a kind reads ``ctx.state.soort`` and mypy knows what that is.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +24,13 @@ from sqlalchemy import Connection
 from ingest.errors import IngestError
 from ingest.normalise import CrsDecision, Reasons
 from ingest.read import SourceFile, choose_layers
+
+#: The role a run's data transaction works as; steps that need the table owner (index DDL)
+#: reset the role and return to this one.
+INGEST_ROLE = "okaart_ingest"
+
+#: A kind's own state for one run (``None`` for kinds that carry nothing between batches).
+State = TypeVar("State")
 
 
 @dataclass(frozen=True)
@@ -50,17 +61,37 @@ class Options:
 
 
 @dataclass
-class Context:
-    """State of one run, shared by the pipeline and the kind."""
+class Repairs:
+    """Geometries the pipeline mended while reading; counted for the run's notes."""
+
+    omgedraaid: int = 0  # points whose x and y were swapped, turned round
+    hersteld: int = 0  # invalid polygons made valid
+
+    def notes(self) -> list[str]:
+        """The report's lines for what was mended (none when nothing was)."""
+        return [
+            f"{label}: {count}"
+            for label, count in (
+                ("omgedraaide coördinaten hersteld", self.omgedraaid),
+                ("geometrieën hersteld", self.hersteld),
+            )
+            if count
+        ]
+
+
+@dataclass
+class Context(Generic[State]):
+    """State of one run, shared by the pipeline and the kind; ``state`` is the kind's own."""
 
     options: Options
     source: SourceFile
     run_id: int
     conn: Connection
+    state: State
     crs: CrsDecision = field(default_factory=lambda: CrsDecision(None))
     layer: str = ""
     notes: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    repairs: Repairs = field(default_factory=Repairs)
 
 
 @dataclass
@@ -122,7 +153,7 @@ def canonical(
     return pd.DataFrame(out, index=frame.index)
 
 
-class SourceKind(ABC):
+class SourceKind(ABC, Generic[State]):
     """One kind of delivered data (gebieden, adressen, leegstand, signalen)."""
 
     name: ClassVar[str]
@@ -137,20 +168,24 @@ class SourceKind(ABC):
     #: Pass the file's unmapped columns on to ``normalise`` as ``+name`` (key figures).
     keeps_other_columns: ClassVar[bool] = False
 
+    @abstractmethod
+    def new_state(self) -> State:
+        """A fresh state for one run: a kind instance may run more than once, its state may not."""
+
     def layers(self, source: SourceFile, layer: str | None) -> list[str]:
         """Which layers of the file to read (a multi-layer GeoPackage: all unless told)."""
         return choose_layers(source, layer)
 
-    def resolve(self, ctx: Context, found: list[str]) -> dict[str, str]:
+    def resolve(self, ctx: Context[State], found: list[str]) -> dict[str, str]:
         """The column mapping for this layer."""
         return resolve_columns(found, self.aliases, ctx.options.mapping, self.required)
 
-    def before_read(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+    def before_read(self, ctx: Context[State]) -> None:  # optional hook
         """Database lookups the kind needs while reading: ``normalise`` may not query the
         database, as the staging COPY holds the connection while batches are read."""
 
     @abstractmethod
-    def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
+    def normalise(self, frame: pd.DataFrame, ctx: Context[State]) -> Normalised:
         """Turn a batch (canonical fields) into staged columns plus reasons (no database)."""
 
     def key_values(self, staged: pd.DataFrame) -> np.ndarray[Any, Any]:
@@ -161,12 +196,12 @@ class SourceKind(ABC):
         keys[:] = list(zip(*(staged[c] for c in self.conflict), strict=True))
         return keys
 
-    def after_stage(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+    def after_stage(self, ctx: Context[State]) -> None:  # optional hook
         """SQL on the staging table before the upsert (address matching, lookups)."""
 
-    def snapshot_scope(self, ctx: Context) -> tuple[str, dict[str, Any]]:
+    def snapshot_scope(self, ctx: Context[State]) -> tuple[str, dict[str, Any]]:
         """Which target rows a ``--snapshot`` run may remove: a SQL condition on ``t``."""
         return "true", {}
 
-    def after_upsert(self, ctx: Context) -> None:  # noqa: B027 - optional hook
+    def after_upsert(self, ctx: Context[State]) -> None:  # optional hook
         """SQL after the upsert (derived areas, re-assignment)."""

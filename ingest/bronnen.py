@@ -7,6 +7,7 @@ convenant,bewaartermijn_maanden``); the database's constraints check every value
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -14,6 +15,35 @@ from sqlalchemy import Connection, text
 from ingest.errors import IngestError
 
 FIELDS = ("code", "naam", "organisatie", "dataklasse", "convenant", "bewaartermijn_maanden")
+
+
+@dataclass(frozen=True)
+class Bron:
+    """One partner and its rules, as the ``bron`` table holds them."""
+
+    code: str
+    naam: str
+    organisatie: str
+    dataklasse: str
+    convenant: str
+    bewaartermijn_maanden: int
+    gemeentecode: str | None
+
+
+def find(conn: Connection, code: str) -> Bron | None:
+    """The partner with this code, or None when there is none."""
+    row = (
+        conn.execute(
+            text(
+                "SELECT code, naam, organisatie, dataklasse, convenant, bewaartermijn_maanden,"
+                " gemeentecode FROM bron WHERE code = :c"
+            ),
+            {"c": code},
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else Bron(**row)
 
 
 def load(conn: Connection, path: Path) -> int:

@@ -8,6 +8,8 @@ to quarantine. Nothing is dropped silently.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import text
 
@@ -55,7 +57,7 @@ def address_fields(frame: pd.DataFrame) -> tuple[pd.DataFrame, Reasons]:
     return staged, first_reason(vbo_reasons, address_reasons)
 
 
-def match_addresses(ctx: Context) -> None:
+def match_addresses(ctx: Context[Any]) -> None:
     """Fill ``verblijfsobject_id`` and ``geom``; quarantine what has neither."""
     conn = ctx.conn
     conn.execute(text("CREATE INDEX ON staging (vbo_id)"))

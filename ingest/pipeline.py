@@ -7,35 +7,33 @@ rest in bulk: address matching, area assignment (spatial joins on GIST indexes),
 ``INSERT ... ON CONFLICT DO UPDATE ... WHERE something changed``, snapshot removal and
 ANALYZE. A crash at any point leaves the previous state intact; the same file twice
 changes nothing.
+
+This module is the run itself; its rooms: ``staging`` (the staging table and the COPY
+writer), ``indexes`` (drop and rebuild around a bulk load), ``refresh`` (what is recomputed
+afterwards) and ``report`` (the outcome stored in ``ingest_run``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import shapely
-from psycopg.copy import QueuedLibpqWriter
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Connection, Engine, text
 
+from core.domain import RunStatus
 from ingest import areas
-from ingest.base import Context, Options, SourceKind, canonical
+from ingest.base import INGEST_ROLE, Context, Options, SourceKind, canonical
 from ingest.errors import IngestError
+from ingest.indexes import bulk_indexes
 from ingest.normalise import (
     CrsDecision,
     Reasons,
@@ -47,264 +45,41 @@ from ingest.normalise import (
 )
 from ingest.read import read_batches, sniff
 from ingest.reasons import explain
+from ingest.refresh import refresh_indicators
+from ingest.report import IngestReport, file_sha256
+from ingest.staging import RejectRow, StagingWriter, create_staging, json_row, points_as_xy
 
 log = logging.getLogger("okaart.ingest")
-
-INGEST_ROLE = "okaart_ingest"
-
-
-@dataclass
-class IngestReport:
-    """The outcome of one run, as stored in ``ingest_run``."""
-
-    run_id: int
-    soort: str
-    bestand: str
-    sha256: str
-    status: str
-    gelezen: int = 0
-    ingevoegd: int = 0
-    bijgewerkt: int = 0
-    ongewijzigd: int = 0
-    afgekeurd: int = 0
-    verwijderd: int = 0
-    duur_ms: int = 0
-    melding: str | None = None
-    fasen: dict[str, float] = field(default_factory=dict)  # seconds per phase
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def phase(self, name: str, since: float) -> float:
-        """Record the seconds since ``since`` under ``name``; returns now."""
-        now = time.perf_counter()
-        self.fasen[name] = round(self.fasen.get(name, 0.0) + now - since, 3)
-        return now
-
-
-def file_sha256(path: Path) -> str:
-    """Hash of the delivered file, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _raw_conn(conn: Connection) -> Any:
-    return conn.connection.driver_connection
-
-
-def _json_row(frame: pd.DataFrame, geometry: np.ndarray[Any, Any], i: int) -> bytes:
-    row = {str(k): v for k, v in frame.iloc[i].items() if v is not None and v is not pd.NA}
-    geom = geometry[i]
-    if geom is not None:
-        row["geometrie"] = shapely.to_wkt(geom, rounding_precision=6)
-    return orjson.dumps(row, default=str)
-
-
-#: A load that brings at least this many rows, and a fifth of the table, rebuilds the
-#: secondary indexes afterwards instead of maintaining them row by row (osm2pgsql's
-#: order: load, then index). Each GIST insert costs ~10 µs; a sorted rebuild of a million
-#: points takes under 2 s.
-BULK_MIN_ROWS = 50_000
-#: Into an empty table nobody reads yet, so the rebuild pays off much sooner: 25,000
-#: addresses are stored and indexed in 0.55 s instead of 1.1 s with their seven indexes
-#: maintained row by row.
-BULK_MIN_ROWS_EMPTY = 1_000
-
-
-@contextmanager
-def bulk_indexes(conn: Connection, table: str, incoming: int, empty: bool) -> Iterator[bool]:
-    """Drop and rebuild the secondary indexes of ``table`` around a large load.
-
-    Yields True when it rebuilds an empty table: then the primary key and unique constraints go
-    too (the rows are already deduplicated; the foreign keys that point here are dropped
-    and re-checked with them, which costs nothing as nothing can point into an empty
-    table) and a plain INSERT replaces the upsert. A sorted index build is several times
-    cheaper than a million random btree inserts; even the primary key's in-order inserts
-    cost 3 s per million, its build 0.6 s. On a table with rows, unique indexes stay
-    because ON CONFLICT needs them. The drop takes an exclusive lock for the rest of the
-    transaction, so readers wait for a bulk load (on a first load also readers of the
-    tables pointing here); small loads keep the indexes and block nobody. Index DDL needs
-    the table owner, not the ingest role.
-    """
-    estimate = conn.execute(
-        text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"),
-        {"t": table},
-    ).scalar_one()
-    if incoming < (BULK_MIN_ROWS_EMPTY if empty else max(BULK_MIN_ROWS, 0.2 * estimate)):
-        yield False
-        return
-    indexes = conn.execute(
-        text(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-            " WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisprimary"
-            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
-            " AND (NOT i.indisunique OR :empty)"
-        ),
-        {"t": table, "empty": empty},
-    ).all()
-    # (table, name, definition): the primary key before the unique constraints.
-    constraints: Sequence[Any] = []
-    references: Sequence[Any] = []
-    if empty:
-        constraints = conn.execute(
-            text(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = CAST(:t AS regclass) AND contype IN ('p', 'u') ORDER BY contype, conname"
-            ),
-            {"t": table},
-        ).all()
-        references = conn.execute(
-            text(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE confrelid = CAST(:t AS regclass) AND contype = 'f' ORDER BY conrelid::regclass::text"
-            ),
-            {"t": table},
-        ).all()
-    conn.execute(text("RESET ROLE"))
-    for owner, name, _ in [*references, *constraints]:
-        conn.execute(text(f"ALTER TABLE {owner} DROP CONSTRAINT {name}"))
-    for name, _ in indexes:
-        conn.execute(text(f"DROP INDEX {name}"))
-    conn.execute(text(f"SET LOCAL ROLE {INGEST_ROLE}"))
-    yield empty
-    conn.execute(text("RESET ROLE"))
-    conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-    for owner, name, definition in constraints:
-        conn.execute(text(f"ALTER TABLE {owner} ADD CONSTRAINT {name} {definition}"))
-    for _, definition in indexes:
-        conn.execute(text(definition))
-    for owner, name, definition in references:
-        conn.execute(text(f"ALTER TABLE {owner} ADD CONSTRAINT {name} {definition}"))
-    conn.execute(text(f"SET LOCAL ROLE {INGEST_ROLE}"))
-
-
-RejectRow = tuple[int, int, str, str, bytes]  # run, row number, reason, explanation, row as JSON
-
-
-class StagingWriter:
-    """Streams good rows into ``staging`` through one COPY, and rejects into ``ingest_reject``.
-
-    The COPY stays open across batches and psycopg's queued writer sends the data from its
-    own thread, so the server parses one batch while Python normalises the next: on two
-    cores the load is as slow as the slower of the two, not their sum. Rejects wait in
-    memory until the COPY is closed (one connection runs one COPY at a time); past
-    ``FLUSH_REJECTS`` of them the COPY is closed, they are written, and a new one opens.
-    """
-
-    FLUSH_REJECTS = 20_000
-    CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.rejects: list[RejectRow] = []
-        self._stack: ExitStack | None = None
-        self._copy: Any = None
-
-    def __enter__(self) -> StagingWriter:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if exc[0] is not None:  # let the COPY see the error: it aborts instead of finishing
-            if self._stack is not None:
-                self._stack.__exit__(*exc)
-            return
-        self._close()
-        self._write_rejects()
-
-    def add(self, table: pa.Table | None, rejects: list[RejectRow]) -> None:
-        self.rejects.extend(rejects)
-        if len(self.rejects) >= self.FLUSH_REJECTS:
-            self._close()
-            self._write_rejects()
-        if table is None or table.num_rows == 0:
-            return
-        if self._copy is None:
-            self._stack = ExitStack()
-            cur = self._stack.enter_context(_raw_conn(self.conn).cursor())
-            names = ", ".join(table.column_names)
-            self._copy = self._stack.enter_context(
-                cur.copy(f"COPY staging ({names}) FROM STDIN (FORMAT csv)", writer=QueuedLibpqWriter(cur))
-            )
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer, write_options=self.CSV)
-        self._copy.write(buffer.getbuffer())
-
-    def _close(self) -> None:
-        if self._stack is not None:
-            stack, self._stack, self._copy = self._stack, None, None
-            stack.close()
-
-    def _write_rejects(self) -> None:
-        if not self.rejects:
-            return
-        with (
-            _raw_conn(self.conn).cursor() as cur,
-            cur.copy("COPY ingest_reject (ingest_run_id, rij, reden, detail, gegevens) FROM STDIN") as copy,
-        ):
-            for run_id, rij, reden, detail, gegevens in self.rejects:
-                copy.write_row((run_id, rij, reden, detail, gegevens.decode()))
-        self.rejects = []
-
-
-def refresh_indicators(conn: Connection) -> None:
-    """Recompute the materialised indicators (after ingests and retention runs)."""
-    conn.execute(text("SET work_mem = '256MB'"))
-    conn.execute(text("REFRESH MATERIALIZED VIEW CONCURRENTLY indicator"))
-    conn.commit()
 
 
 class Pipeline:
     """Runs a source kind over a file against one database."""
 
-    def __init__(self, engine: Engine, kind: SourceKind, console: Console | None = None) -> None:
+    def __init__(self, engine: Engine, kind: SourceKind[Any], console: Console | None = None) -> None:
         self.engine = engine
         self.kind = kind
         self.console = console or Console(stderr=True)
-
-    # -- staging ------------------------------------------------------------------------
-    @property
-    def _points_as_xy(self) -> bool:
-        """Points that are never replaced in staging travel as two numbers; the server makes
-        the point. Encoding a million EWKB strings in Python costs 4 s, x and y nothing."""
-        return self.kind.geometry == "point"
-
-    def _create_staging(self, conn: Connection) -> None:
-        cols = [f"{c.name} {c.sqltype}" for c in self.kind.columns]
-        raw = ["_raw jsonb"] if self.kind.keeps_raw else []
-        geom = (
-            ["x double precision", "y double precision",
-             "geom geometry(Point, 28992) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 28992)) STORED"]
-            if self._points_as_xy
-            else ["geom geometry(Geometry, 28992)"]
-        )  # fmt: skip
-        conn.execute(
-            text(
-                "CREATE TEMP TABLE staging (_rij integer NOT NULL, "
-                + ", ".join([*raw, *cols, *geom])
-                + ") ON COMMIT DROP"
-            )
-        )
+        self._xy = points_as_xy(kind)
 
     # -- one batch ----------------------------------------------------------------------
-    def _geometry(self, ctx: Context, geometry: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], Reasons]:
+    def _geometry(
+        self, ctx: Context[Any], geometry: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], Reasons]:
         if self.kind.geometry == "polygon":
             rd, reasons, _ = to_rd(ctx.crs, geometry)
             fixed, poly_reasons, repaired = multipolygons(rd)
-            ctx.extra["hersteld"] = ctx.extra.get("hersteld", 0) + repaired
+            ctx.repairs.hersteld += repaired
             return fixed, first_reason(reasons, poly_reasons)
         single, type_reasons = points(geometry)
         rd, reasons, swapped = to_rd(ctx.crs, single)
-        ctx.extra["omgedraaid"] = ctx.extra.get("omgedraaid", 0) + swapped
+        ctx.repairs.omgedraaid += swapped
         if self.kind.geometry == "optional_point":
             reasons = reasons.copy()
             reasons[reasons == "geometrie_ontbreekt"] = None
         return rd, first_reason(type_reasons, reasons)
 
     def _batch(
-        self, ctx: Context, mapping: dict[str, str], batch: Any, seen: set[Any]
+        self, ctx: Context[Any], mapping: dict[str, str], batch: Any, seen: set[Any]
     ) -> tuple[int, list[RejectRow], pa.Table | None]:
         """Normalise and validate one batch: its rejects, and its good rows as staging columns."""
         fields = list(self.kind.aliases)
@@ -327,7 +102,7 @@ class Pipeline:
                 int(batch.rows[i]),
                 str(reasons[i]),
                 explain(str(reasons[i])),
-                _json_row(batch.frame, batch.geometry, int(i)),
+                json_row(batch.frame, batch.geometry, int(i)),
             )
             for i in bad
         ]
@@ -336,11 +111,11 @@ class Pipeline:
             columns: dict[str, Any] = {"_rij": pa.array(batch.rows[good])}
             if self.kind.keeps_raw:
                 columns["_raw"] = pa.array(
-                    [_json_row(batch.frame, batch.geometry, int(i)).decode() for i in np.flatnonzero(good)]
+                    [json_row(batch.frame, batch.geometry, int(i)).decode() for i in np.flatnonzero(good)]
                 )
             for col in self.kind.columns:
                 columns[col.name] = pa.Array.from_pandas(staged[col.name][good])
-            if self._points_as_xy:
+            if self._xy:
                 columns["x"] = pa.array(shapely.get_x(geometry[good]))
                 columns["y"] = pa.array(shapely.get_y(geometry[good]))
             else:
@@ -358,7 +133,7 @@ class Pipeline:
         t0 = time.perf_counter()
         source = sniff(options.path)
         sha = file_sha256(options.path)
-        report = IngestReport(0, self.kind.name, options.path.name, sha, "mislukt")
+        report = IngestReport(0, self.kind.name, options.path.name, sha, RunStatus.MISLUKT)
         try:
             with self.engine.connect() as conn, conn.begin():
                 # Sorts and hashes over a million staged rows stay in memory: sorting them
@@ -369,7 +144,7 @@ class Pipeline:
                 run_id = conn.execute(
                     text(
                         "INSERT INTO ingest_run (soort, bestand, sha256, bron, laag, status, gestart,"
-                        " opties) VALUES (:soort, :bestand, :sha, :bron, :laag, 'mislukt', :gestart,"
+                        " opties) VALUES (:soort, :bestand, :sha, :bron, :laag, :status, :gestart,"
                         " CAST(:opties AS jsonb)) RETURNING id"
                     ),
                     {
@@ -378,6 +153,7 @@ class Pipeline:
                         "sha": sha,
                         "bron": options.bron,
                         "laag": options.layer,
+                        "status": RunStatus.MISLUKT,
                         "gestart": started,
                         "opties": orjson.dumps(
                             {
@@ -390,8 +166,8 @@ class Pipeline:
                     },
                 ).scalar_one()
                 report.run_id = run_id
-                ctx = Context(options, source, run_id, conn)
-                self._create_staging(conn)
+                ctx = Context(options, source, run_id, conn, self.kind.new_state())
+                create_staging(conn, self.kind)
                 mark = report.phase("start", t0)
                 read = self._read_all(ctx)
                 mark = report.phase("lezen_en_laden", mark)
@@ -402,17 +178,11 @@ class Pipeline:
                     {"r": run_id},
                 ).scalar_one()
                 report.gelezen, report.afgekeurd = read, rejected
-                notes = list(dict.fromkeys(ctx.notes))
-                for label, key in (
-                    ("omgedraaide coördinaten hersteld", "omgedraaid"),
-                    ("geometrieën hersteld", "hersteld"),
-                ):
-                    if ctx.extra.get(key):
-                        notes.append(f"{label}: {ctx.extra[key]}")
+                notes = [*dict.fromkeys(ctx.notes), *ctx.repairs.notes()]
                 if read == 0:
                     raise IngestError(f"{options.path.name} bevat geen rijen")
                 if rejected / read > options.reject_share:
-                    report.status = "afgewezen"
+                    report.status = RunStatus.AFGEWEZEN
                     notes.insert(
                         0,
                         f"{rejected} van {read} rijen afgekeurd ({rejected / read:.1%}), meer dan "
@@ -424,14 +194,17 @@ class Pipeline:
                     mark = report.phase("opslaan", mark)
                     if savepoint is not None:
                         savepoint.rollback()
-                        report.status = "proef"
+                        report.status = RunStatus.PROEF
                         notes.insert(0, "proefrun: niets opgeslagen")
                     else:
-                        report.status = "geslaagd"
+                        report.status = RunStatus.GESLAAGD
                 report.melding = "; ".join(notes) or None
                 report.duur_ms = int((time.perf_counter() - t0) * 1000)
                 self._finish(conn, report)
-            if report.status == "geslaagd" and report.ingevoegd + report.bijgewerkt + report.verwijderd:
+            if (
+                report.status is RunStatus.GESLAAGD
+                and report.ingevoegd + report.bijgewerkt + report.verwijderd
+            ):
                 self._analyze(refresh=options.refresh)
                 report.phase("analyze", mark)
         except IngestError as exc:
@@ -446,7 +219,7 @@ class Pipeline:
             raise
         return report
 
-    def _read_all(self, ctx: Context) -> int:
+    def _read_all(self, ctx: Context[Any]) -> int:
         seen: set[Any] = set()
         read = 0
         progress = Progress(
@@ -481,7 +254,7 @@ class Pipeline:
         ctx.crs = CrsDecision(None)
         return read
 
-    def _store(self, ctx: Context, report: IngestReport) -> None:
+    def _store(self, ctx: Context[Any], report: IngestReport) -> None:
         kind, conn = self.kind, ctx.conn
         staged = conn.execute(text("SELECT count(*) FROM staging")).scalar_one()
         cols = [c.name for c in kind.columns if c.stored] + ["geom"]
@@ -587,10 +360,10 @@ class Pipeline:
                 report.run_id = conn.execute(
                     text(
                         "INSERT INTO ingest_run (soort, bestand, sha256, status, gestart, duur_ms,"
-                        " melding) VALUES (:soort, :bestand, :sha256, 'mislukt', :gestart,"
+                        " melding) VALUES (:soort, :bestand, :sha256, :status, :gestart,"
                         " :duur_ms, :melding) RETURNING id"
                     ),
-                    {**report.as_dict(), "gestart": started},
+                    {**report.as_dict(), "status": RunStatus.MISLUKT, "gestart": started},
                 ).scalar_one()
         except Exception:  # the database itself may be the problem; the error still surfaces
             log.exception("could not record the failed run")

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
-from ingest.pipeline import refresh_indicators
+from core.domain import RunStatus
+from ingest.refresh import refresh_indicators
 
 
 @dataclass
@@ -55,12 +56,13 @@ def run_retention(engine: Engine, peildatum: dt.date | None = None) -> Retention
         report.run_id = conn.execute(
             text(
                 "INSERT INTO ingest_run (soort, bestand, sha256, status, gestart, duur_ms, verwijderd,"
-                " opties, melding) VALUES ('signalen', 'retentie', :sha, 'geslaagd', :gestart,"
+                " opties, melding) VALUES ('signalen', 'retentie', :sha, :status, :gestart,"
                 " (extract(epoch FROM clock_timestamp() - :gestart) * 1000)::integer, :n,"
                 " CAST(:opties AS jsonb), :melding) RETURNING id"
             ),
             {
                 "sha": digest,
+                "status": RunStatus.GESLAAGD,
                 "gestart": started,
                 "n": report.verwijderd,
                 "opties": json.dumps(opties),

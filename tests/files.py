@@ -15,8 +15,10 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Engine
 
+from core.domain import RunStatus
 from ingest.base import Options
-from ingest.pipeline import IngestReport, Pipeline
+from ingest.pipeline import Pipeline
+from ingest.report import IngestReport
 from ingest.sources import KINDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,9 +155,9 @@ def ingest(engine: Engine, kind: str, path: Path, **options: Any) -> IngestRepor
 
 def load_areas(engine: Engine, tmp_path: Path) -> None:
     report = ingest(engine, "gebieden", cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
-    assert report.status == "geslaagd", report.melding
+    assert report.status is RunStatus.GESLAAGD, report.melding
     report = ingest(engine, "gebieden", ibis_geojson(tmp_path / "ibis.geojson"), jaar=2024)
-    assert report.status == "geslaagd", report.melding
+    assert report.status is RunStatus.GESLAAGD, report.melding
 
 
 def load_bronnen(engine: Engine, tmp_path: Path) -> None:

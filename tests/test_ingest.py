@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from core.domain import RunStatus
 from ingest.errors import IngestError
 from tests import files
 from tests.conftest import scalar
@@ -43,7 +44,7 @@ def checksum(engine: Engine, table: str) -> str:
 
 def test_cbs_2022_geopackage_with_three_layers(engine: Engine, tmp_path: Path) -> None:
     report = ingest(engine, "gebieden", files.cbs_2022_gpkg(tmp_path / "wijkbuurtkaart_2024.gpkg"))
-    assert report.status == "geslaagd"
+    assert report.status is RunStatus.GESLAAGD
     with engine.connect() as c:
         soorten = dict(
             c.execute(text("SELECT soort, count(*) FROM gebied WHERE jaar = 2024 GROUP BY soort")).all()
@@ -59,7 +60,7 @@ def test_cbs_2022_geopackage_with_three_layers(engine: Engine, tmp_path: Path) -
 
 def test_cbs_before_2022_zipped_shapefile(engine: Engine, tmp_path: Path) -> None:
     report = ingest(engine, "gebieden", files.cbs_pre2022_zip(tmp_path / "buurt_2021.zip", n=12))
-    assert (report.status, report.ingevoegd, report.afgekeurd) == ("geslaagd", 12, 0)
+    assert (report.status, report.ingevoegd, report.afgekeurd) == (RunStatus.GESLAAGD, 12, 0)
     # No density known (no key figures, no addresses yet): no buitengebied is guessed.
     assert scalar(engine, "SELECT count(*) FROM gebied WHERE soort = 'buitengebied'") == 0
     with engine.connect() as c:
@@ -80,7 +81,7 @@ def test_ibis_business_parks(engine: Engine, tmp_path: Path, variant: str) -> No
         else files.ibis_variant_zip(tmp_path / "ibis.zip")
     )
     report = ingest(engine, "gebieden", path, jaar=2024)
-    assert (report.status, report.ingevoegd) == ("geslaagd", 16)
+    assert (report.status, report.ingevoegd) == (RunStatus.GESLAAGD, 16)
     with engine.connect() as c:
         names = c.execute(text("SELECT naam FROM gebied WHERE soort = 'bedrijventerrein'")).scalars().all()
         gemeenten = set(
@@ -104,7 +105,12 @@ def test_ibis_business_parks(engine: Engine, tmp_path: Path, variant: str) -> No
 def test_semicolon_csv_in_cp1252(engine: Engine, tmp_path: Path) -> None:
     path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=200)
     report = ingest(engine, "adressen", path)
-    assert (report.status, report.gelezen, report.ingevoegd, report.afgekeurd) == ("geslaagd", 200, 200, 0)
+    assert (report.status, report.gelezen, report.ingevoegd, report.afgekeurd) == (
+        RunStatus.GESLAAGD,
+        200,
+        200,
+        0,
+    )
     source = files.addresses(200)
     with engine.connect() as c:
         first = c.execute(
@@ -182,7 +188,7 @@ def test_xlsx_signals_with_excel_dates(engine: Engine, tmp_path: Path) -> None:
         for i in range(20)
     ]
     report = ingest(engine, "signalen", files.signals_xlsx(tmp_path / "riec.xlsx", rows))
-    assert (report.status, report.ingevoegd, report.afgekeurd) == ("geslaagd", 20, 0)
+    assert (report.status, report.ingevoegd, report.afgekeurd) == (RunStatus.GESLAAGD, 20, 0)
     with engine.connect() as c:
         stored = c.execute(
             text(
@@ -197,6 +203,51 @@ def test_xlsx_signals_with_excel_dates(engine: Engine, tmp_path: Path) -> None:
     assert stored.verblijfsobject_id is not None and stored.buurtcode and stored.wijkcode
 
 
+def test_a_kind_starts_every_run_with_fresh_state(engine: Engine, tmp_path: Path) -> None:
+    """A kind's state (here the delivering partner) belongs to one run: the same kind object,
+    run for two partners over one file, stores each delivery under its own partner."""
+    from ingest.base import Options
+    from ingest.pipeline import Pipeline
+    from ingest.sources import KINDS
+
+    load_areas(engine, tmp_path)
+    ingest(engine, "adressen", files.address_csv_cp1252(tmp_path / "adressen.csv", n=10))
+    load_bronnen(engine, tmp_path)
+    source = files.addresses(10)
+    rows: list[dict[str, object]] = [
+        {
+            "Kenmerk": f"Z-{i}",
+            "Thema": "drugs",
+            "Soort": "melding",
+            "Datum melding": dt.datetime(2025, 2, 1 + i),
+            "Postcode": source.loc[i, "postal_code"],
+            "Huisnummer": int(source.loc[i, "number"]),
+            "Huisletter": source.loc[i, "letter"] or None,
+            "Toevoeging": source.loc[i, "suffix"] or None,
+        }
+        for i in range(5)
+    ]
+    path = files.signals_xlsx(tmp_path / "levering.xlsx", rows)
+    pipeline = Pipeline(engine, KINDS["signalen"]())
+    for bron in ("politie", "riec"):
+        report = pipeline.run(Options(path=path, bron=bron))
+        assert (report.status, report.ingevoegd) == (RunStatus.GESLAAGD, 5), report.melding
+    with engine.connect() as c:
+        per_bron = dict(c.execute(text("SELECT bron, count(*) FROM signaal GROUP BY bron")).all())
+    assert per_bron == {"politie": 5, "riec": 5}
+
+
+def test_every_materialised_view_is_refreshed_after_a_load(engine: Engine) -> None:
+    """A view missing from the refresh list would go stale after every ingest and retention run."""
+    from ingest.refresh import MATERIALISED_VIEWS
+
+    with engine.connect() as c:
+        views = set(
+            c.execute(text("SELECT matviewname FROM pg_matviews WHERE schemaname = 'public'")).scalars()
+        )
+    assert views == set(MATERIALISED_VIEWS)
+
+
 def test_missing_required_column_lists_what_was_found(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "adressen.csv"
     path.write_text("straat,nummer,plaats\nGrote Markt,1,Groningen\n")
@@ -208,7 +259,7 @@ def test_missing_required_column_lists_what_was_found(engine: Engine, tmp_path: 
     # With --map the same file gets further (and only then fails on the missing postcode).
     with pytest.raises(IngestError, match="postcode"):
         ingest(engine, "adressen", path, mapping={"nummer": "huisnummer"})
-    assert scalar(engine, "SELECT count(*) FROM ingest_run WHERE status = 'mislukt'") == 2
+    assert scalar(engine, "SELECT count(*) FROM ingest_run WHERE status = :s", s=RunStatus.MISLUKT) == 2
 
 
 # -- behaviour -------------------------------------------------------------------------------
@@ -241,7 +292,7 @@ def test_snapshot_removes_what_is_no_longer_delivered(engine: Engine, tmp_path: 
 def test_dry_run_counts_but_stores_nothing(engine: Engine, tmp_path: Path) -> None:
     path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=100)
     report = ingest(engine, "adressen", path, dry_run=True)
-    assert (report.status, report.ingevoegd) == ("proef", 100)
+    assert (report.status, report.ingevoegd) == (RunStatus.PROEF, 100)
     assert scalar(engine, "SELECT count(*) FROM verblijfsobject") == 0
 
 
@@ -287,13 +338,13 @@ def test_planted_bad_rows_are_quarantined_with_their_reason(
 ) -> None:
     """Also with batches of 7 rows and the rejects written every 2: the staging COPY is then
     closed and opened again between batches, and nothing may be lost or counted twice."""
-    from ingest import pipeline
+    from ingest.staging import StagingWriter
 
     load_areas(engine, tmp_path)
     load_bronnen(engine, tmp_path)
     path, expected = planted_signals(tmp_path)
     if small_batches:
-        monkeypatch.setattr(pipeline.StagingWriter, "FLUSH_REJECTS", 2)
+        monkeypatch.setattr(StagingWriter, "FLUSH_REJECTS", 2)
     report = ingest(engine, "signalen", path, reject_share=0.5, batch_size=7 if small_batches else 50_000)
     stored = scalar(engine, "SELECT count(*) FROM signaal")
     assert report.gelezen == 40
@@ -320,7 +371,7 @@ def test_too_many_rejects_store_nothing_but_the_report(engine: Engine, tmp_path:
     load_bronnen(engine, tmp_path)
     path, _ = planted_signals(tmp_path)
     report = ingest(engine, "signalen", path)  # no addresses loaded: nothing matches
-    assert report.status == "afgewezen"
+    assert report.status is RunStatus.AFGEWEZEN
     assert scalar(engine, "SELECT count(*) FROM signaal") == 0
     assert (
         scalar(engine, "SELECT count(*) FROM ingest_reject WHERE ingest_run_id = :r", r=report.run_id)
@@ -404,13 +455,13 @@ def test_killed_ingest_leaves_the_previous_state(fresh_db: str, engine: Engine, 
     assert proc.returncode == -signal.SIGKILL
     assert {t: checksum(engine, t) for t in before} == before
     report = ingest(engine, "adressen", small)  # no manual cleanup needed
-    assert (report.status, report.ingevoegd, report.bijgewerkt) == ("geslaagd", 0, 0)
+    assert (report.status, report.ingevoegd, report.bijgewerkt) == (RunStatus.GESLAAGD, 0, 0)
 
 
 def test_bulk_load_rebuilds_indexes_and_constraints(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest import pipeline
+    from ingest import indexes
 
     def definitions() -> set[str]:
         with engine.connect() as c:
@@ -429,8 +480,8 @@ def test_bulk_load_rebuilds_indexes_and_constraints(
     before = definitions()
     assert any(" FOREIGN KEY " in d and d.startswith("signaal ") for d in before)
     assert any(" PRIMARY KEY " in d for d in before)
-    monkeypatch.setattr(pipeline, "BULK_MIN_ROWS", 10)
-    monkeypatch.setattr(pipeline, "BULK_MIN_ROWS_EMPTY", 10)
+    monkeypatch.setattr(indexes, "BULK_MIN_ROWS", 10)
+    monkeypatch.setattr(indexes, "BULK_MIN_ROWS_EMPTY", 10)
     path = files.address_csv_cp1252(tmp_path / "adressen.csv", n=300)
     first = ingest(engine, "adressen", path)  # empty table: plain insert, indexes rebuilt
     assert (first.ingevoegd, first.bijgewerkt) == (300, 0)

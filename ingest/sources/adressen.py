@@ -38,7 +38,7 @@ def _gebruiksdoel(value: Any) -> str | None:
     return "{" + ",".join(f'"{p}"' for p in sorted(set(parts))) + "}"
 
 
-class Adressen(SourceKind):
+class Adressen(SourceKind[None]):
     name = "adressen"
     table = "verblijfsobject"
     conflict = ("sleutel",)
@@ -79,7 +79,10 @@ class Adressen(SourceKind):
     }
     required = ("openbare_ruimte", "huisnummer", "postcode", "woonplaats")
 
-    def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
+    def new_state(self) -> None:
+        """Nothing carries over between batches."""
+
+    def normalise(self, frame: pd.DataFrame, ctx: Context[None]) -> Normalised:
         ids, id_reasons = bag_id(frame["identificatie"], "bag_id_ongeldig")
         pand, pand_reasons = bag_id(frame["pand_identificatie"], "pand_id_ongeldig")
         codes, pc_reasons = postcode(frame["postcode"])

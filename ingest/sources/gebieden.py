@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -76,7 +77,15 @@ def _number(value: Any) -> float | int | None:
     return int(number) if number.is_integer() else number
 
 
-class Gebieden(SourceKind):
+@dataclass
+class GebiedenState:
+    """The area type of the layer being read: ``resolve`` decides it per layer, before that
+    layer's first batch, and ``normalise`` validates the codes against it."""
+
+    soort: str | None = None
+
+
+class Gebieden(SourceKind[GebiedenState]):
     name = "gebieden"
     table = "gebied"
     conflict = ("soort", "code", "jaar")
@@ -97,7 +106,10 @@ class Gebieden(SourceKind):
         "code": (), "naam": (), "gemeentecode": (), "wijkcode": (), "jaar": ("jaar",),
     }  # fmt: skip
 
-    def resolve(self, ctx: Context, found: list[str]) -> dict[str, str]:
+    def new_state(self) -> GebiedenState:
+        return GebiedenState()
+
+    def resolve(self, ctx: Context[GebiedenState], found: list[str]) -> dict[str, str]:
         """Pick the layout by the code column present (or ``--soort``), per layer."""
         keys = {re.sub(r"[^a-z0-9]", "", c.lower()) for c in found}
         soort = ctx.options.soort
@@ -118,10 +130,10 @@ class Gebieden(SourceKind):
             raise IngestError(f"onbekende gebiedssoort {soort!r}: kies uit {', '.join(CODE_PATTERNS)}")
         layout = LAYOUTS.get(soort, GENERIC) if not ctx.options.soort else GENERIC
         aliases = {**{k: () for k in self.aliases}, **layout, "jaar": ("jaar",)}
-        ctx.extra["soort"] = soort
+        ctx.state.soort = soort
         return resolve_columns(found, aliases, ctx.options.mapping, ("code", "naam"))
 
-    def _jaar(self, ctx: Context, frame: pd.DataFrame) -> pd.Series:
+    def _jaar(self, ctx: Context[GebiedenState], frame: pd.DataFrame) -> pd.Series:
         if ctx.options.jaar:
             return pd.Series(ctx.options.jaar, index=frame.index)
         column = pd.to_numeric(frame["jaar"], errors="coerce")
@@ -132,8 +144,9 @@ class Gebieden(SourceKind):
             return pd.Series(int(found.group(0)), index=frame.index)
         raise IngestError("jaar van de gebiedsindeling onbekend: geef --jaar (bijvoorbeeld --jaar 2024)")
 
-    def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
-        soort = str(ctx.extra["soort"])
+    def normalise(self, frame: pd.DataFrame, ctx: Context[GebiedenState]) -> Normalised:
+        soort = ctx.state.soort
+        assert soort is not None, "resolve() picks the area type before any batch"
         code = clean_text(frame["code"]).astype("object")
         if soort in ("gemeente", "wijk", "buurt", "buitengebied"):
             code = code.map(lambda v: v.upper() if isinstance(v, str) else v)
@@ -178,7 +191,7 @@ class Gebieden(SourceKind):
         )
         return Normalised(staged, first_reason(reasons, naam_reasons))
 
-    def after_stage(self, ctx: Context) -> None:
+    def after_stage(self, ctx: Context[GebiedenState]) -> None:
         """Business parks and rural polygons without gemeentecode: the gemeente they lie in."""
         ctx.conn.execute(
             text(
@@ -198,16 +211,16 @@ class Gebieden(SourceKind):
             {"run": ctx.run_id},
         )
 
-    def snapshot_scope(self, ctx: Context) -> tuple[str, dict[str, Any]]:
+    def snapshot_scope(self, ctx: Context[GebiedenState]) -> tuple[str, dict[str, Any]]:
         """A snapshot replaces the delivered area types and editions only."""
         return "(t.soort, t.jaar) IN (SELECT DISTINCT soort, jaar FROM staging)", {}
 
-    def after_upsert(self, ctx: Context) -> None:
+    def after_upsert(self, ctx: Context[GebiedenState]) -> None:
         derive_buitengebied(ctx)
         areas.reassign(ctx.conn)
 
 
-def derive_buitengebied(ctx: Context) -> None:
+def derive_buitengebied(ctx: Context[GebiedenState]) -> None:
     """Derive a gemeente's buitengebied from its buurten with < 500 addresses/km².
 
     Only where no delivered (non-derived) buitengebied exists for that gemeente. The

@@ -40,7 +40,7 @@ def _soort(value: Any) -> str | None:
     return SYNONYMS.get(key)
 
 
-class Leegstand(SourceKind):
+class Leegstand(SourceKind[None]):
     name = "leegstand"
     table = "leegstand"
     conflict = ("sleutel",)
@@ -66,7 +66,10 @@ class Leegstand(SourceKind):
     }
     required = ("sinds",)
 
-    def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
+    def new_state(self) -> None:
+        """Nothing carries over between batches."""
+
+    def normalise(self, frame: pd.DataFrame, ctx: Context[None]) -> Normalised:
         n = len(frame)
         bron = text(frame["bron"]).fillna(ctx.options.bron or "gemeente")
         address, address_reasons = address_fields(frame)
@@ -100,9 +103,9 @@ class Leegstand(SourceKind):
         reasons = first_reason(address_reasons, sinds_reasons, tot_reasons, soort_reasons, pand_reasons)
         return Normalised(staged, reasons)
 
-    def after_stage(self, ctx: Context) -> None:
+    def after_stage(self, ctx: Context[None]) -> None:
         match_addresses(ctx)
 
-    def snapshot_scope(self, ctx: Context) -> tuple[str, dict[str, Any]]:
+    def snapshot_scope(self, ctx: Context[None]) -> tuple[str, dict[str, Any]]:
         """A snapshot replaces one source's register."""
         return "t.bron IN (SELECT DISTINCT bron FROM staging)", {}

@@ -9,12 +9,14 @@ updates that signal. A signal whose retention period has already passed is not s
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
 from sqlalchemy import text
 
 from core.domain import DATAKLASSEN, SIGNAAL_SOORTEN, THEMA_MIN_DATAKLASSE, THEMAS
+from ingest import bronnen
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.errors import IngestError
 from ingest.matching import ADDRESS_ALIASES, MATCH_COLUMNS, address_fields, match_addresses
@@ -51,7 +53,14 @@ def _vocab(values: tuple[str, ...], synonyms: dict[str, str]) -> Any:
     return lookup
 
 
-class Signalen(SourceKind):
+@dataclass
+class SignalenState:
+    """The delivering partner, looked up once before reading (``normalise`` may not query)."""
+
+    bron: bronnen.Bron | None = None
+
+
+class Signalen(SourceKind[SignalenState]):
     name = "signalen"
     table = "signaal"
     conflict = ("bron", "bron_id")
@@ -81,24 +90,27 @@ class Signalen(SourceKind):
     }
     required = ("bron_id", "thema", "soort", "datum")
 
-    def _bron(self, ctx: Context) -> dict[str, Any]:
-        if "bron" in ctx.extra:
-            return dict(ctx.extra["bron"])
+    def new_state(self) -> SignalenState:
+        return SignalenState()
+
+    def _bron(self, ctx: Context[SignalenState]) -> bronnen.Bron:
+        if ctx.state.bron is not None:
+            return ctx.state.bron
         code = ctx.options.bron or ctx.options.path.stem.lower()
-        row = ctx.conn.execute(text("SELECT * FROM bron WHERE code = :c"), {"c": code}).mappings().first()
-        if row is None:
+        bron = bronnen.find(ctx.conn, code)
+        if bron is None:
             known = ctx.conn.execute(text("SELECT string_agg(code, ', ' ORDER BY code) FROM bron")).scalar()
             raise IngestError(
                 f"bron {code!r} is onbekend: geef --bron met een van: {known or '(geen)'}; "
                 "nieuwe bronnen met `okaart bronnen laad BESTAND`"
             )
-        ctx.extra["bron"] = dict(row)
-        return dict(row)
+        ctx.state.bron = bron
+        return bron
 
-    def before_read(self, ctx: Context) -> None:
+    def before_read(self, ctx: Context[SignalenState]) -> None:
         self._bron(ctx)
 
-    def normalise(self, frame: pd.DataFrame, ctx: Context) -> Normalised:
+    def normalise(self, frame: pd.DataFrame, ctx: Context[SignalenState]) -> Normalised:
         bron = self._bron(ctx)
         n = len(frame)
         bron_id = clean_text(frame["bron_id"])
@@ -114,13 +126,13 @@ class Signalen(SourceKind):
         einde, einde_reasons = dates(frame["einddatum"], required=False, reason="einddatum")
         einde_reasons[before(einde, datum)] = "einddatum_ongeldig"
         address, address_reasons = address_fields(frame)
-        base = DATAKLASSEN.index(bron["dataklasse"])
+        base = DATAKLASSEN.index(bron.dataklasse)
         dataklasse = thema.map(
             lambda t: DATAKLASSEN[max(base, DATAKLASSEN.index(THEMA_MIN_DATAKLASSE.get(t, "openbaar")))]
         )
         staged = pd.DataFrame(
             {
-                "bron": bron["code"],
+                "bron": bron.code,
                 "bron_id": bron_id,
                 "thema": thema,
                 "soort": soort,
@@ -128,7 +140,7 @@ class Signalen(SourceKind):
                 "einddatum": einde,
                 "toelichting": clean_text(frame["toelichting"]),
                 "dataklasse": dataklasse,
-                "convenant": bron["convenant"],
+                "convenant": bron.convenant,
                 "bewaren_tot": None,
                 **address,
             },
@@ -140,7 +152,7 @@ class Signalen(SourceKind):
         )  # fmt: skip
         return Normalised(staged, reasons)
 
-    def after_stage(self, ctx: Context) -> None:
+    def after_stage(self, ctx: Context[SignalenState]) -> None:
         """Retention from the source's rule; expired signals are quarantined, not stored."""
         ctx.conn.execute(
             text(
@@ -161,6 +173,6 @@ class Signalen(SourceKind):
         )
         match_addresses(ctx)
 
-    def snapshot_scope(self, ctx: Context) -> tuple[str, dict[str, Any]]:
+    def snapshot_scope(self, ctx: Context[SignalenState]) -> tuple[str, dict[str, Any]]:
         """A snapshot replaces one partner's delivery, never another partner's signals."""
-        return "t.bron = :bron", {"bron": self._bron(ctx)["code"]}
+        return "t.bron = :bron", {"bron": self._bron(ctx).code}
