@@ -220,8 +220,8 @@ def test_only_the_named_hierarchies_are_defended(rows: pd.DataFrame, hierarchies
 
 
 def test_a_refresh_sized_table() -> None:
-    """Sixty buurten in eight wijken, two years of quarters, all themes: the sizes where
-    chains of complements through all three hierarchies appear."""
+    """Sixty buurten in eight wijken, two years of quarters, all themes, skewed counts: larger
+    than hypothesis draws, with cells that primary suppression alone leaves exposed."""
     rows = skewed(seed=7, n_wijken=8, n_buurten=60, years=2)
     assert exposed(rows, (rows["waarde"] < 10).to_numpy(), 10), "primary suppression alone already holds"
     mask = withhold(rows, 10)
