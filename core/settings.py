@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     api_database_url: str | None = Field(
         default=None,
         description="Login of the read-only api role. Unset: the owner URL with SET ROLE.",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Secret of the audit anchors (HMAC-SHA256), kept outside the database.",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="File holding that secret. Neither set: the embedded cluster's own key file.",
     )
     data_dir: Path = Field(
         default=Path(".okaart"),
@@ -72,18 +80,22 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        """Production needs an explicit database and a separate api login."""
+        """Production needs an explicit database, a separate api login and an audit secret
+        that is not left to a file next to a database the service does not manage."""
         if self.environment == "production":
             missing = [
                 name
                 for name, value in (
                     ("DATABASE_URL", self.database_url),
                     ("OKAART_API_DATABASE_URL", self.api_database_url),
+                    ("OKAART_AUDIT_KEY or OKAART_AUDIT_KEY_FILE", self.audit_key or self.audit_key_file),
                 )
                 if not value
             ]
             if missing:
                 raise ValueError("production mode needs " + ", ".join(missing) + " (no embedded database)")
+            if self.audit_key_file is not None and not self.audit_key_file.is_file():
+                raise ValueError(f"OKAART_AUDIT_KEY_FILE {self.audit_key_file} does not exist")
         return self
 
 
