@@ -131,3 +131,8 @@ def audit_verify(
         )
         raise typer.Exit(1)
     console.print(f"audit_log: {verdict.rows} rijen, keten intact, {verdict.anchors} ankers kloppen")
+    if verdict.unanchored:
+        console.print(
+            f"let op: {verdict.unanchored} rijen na het laatste anker zijn alleen door de ongesleutelde"
+            " keten beschermd; veranker geregeld met `okaart audit anchor`"
+        )

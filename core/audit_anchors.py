@@ -24,10 +24,9 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 from core.pgcluster import Cluster
+from core.settings import AUDIT_KEY_MIN_BYTES as MIN_KEY_BYTES
 from core.settings import Settings
 
-#: A shorter secret is refused: it could be guessed offline from one published anchor.
-MIN_KEY_BYTES = 32
 PREFIX = "okaart-anker"
 
 
@@ -84,7 +83,8 @@ def load_key(settings: Settings, cluster: Cluster | None) -> bytes:
         try:
             key, source = path.read_bytes().strip(), str(path)
         except OSError as exc:
-            raise AuditKeyError(f"the audit key cannot be read from {path}: {exc.strerror}") from exc
+            hint = " (`okaart db start` creates it)" if settings.audit_key_file is None else ""
+            raise AuditKeyError(f"the audit key cannot be read from {path}: {exc.strerror}{hint}") from exc
     if len(key) < MIN_KEY_BYTES:
         raise AuditKeyError(f"the audit key from {source} is shorter than {MIN_KEY_BYTES} bytes")
     return key
@@ -134,10 +134,12 @@ def read_anchor_file(path: Path) -> tuple[list[Anchor], list[tuple[int | None, s
 
 @dataclass
 class Verdict:
-    """What :func:`verify` found: rows, anchors checked, and the problems (row id, text)."""
+    """What :func:`verify` found: rows, anchors checked, rows after the newest anchor (held
+    by the unkeyed chain only), and the problems (row id, text)."""
 
     rows: int
     anchors: int
+    unanchored: int
     problems: list[tuple[int | None, str]]
 
 
@@ -182,4 +184,8 @@ def verify(conn: Connection, key: bytes, kept: Sequence[Anchor] = ()) -> Verdict
                 (a.audit_id, "verankerde rij of een voorganger gewijzigd (hash wijkt af van het anker)")
             )
     problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
-    return Verdict(rows=rows, anchors=len(checked), problems=problems)
+    newest = max((a.audit_id for a in checked), default=0)
+    unanchored = conn.execute(
+        text("SELECT count(*) FROM audit_log WHERE id > :i"), {"i": newest}
+    ).scalar_one()
+    return Verdict(rows=rows, anchors=len(checked), unanchored=unanchored, problems=problems)

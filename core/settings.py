@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: A shorter audit secret could be guessed offline from one published anchor.
+AUDIT_KEY_MIN_BYTES = 32
+
 
 class Settings(BaseSettings):
     """All runtime settings of the service, the CLI and the ingest jobs."""
@@ -27,7 +30,7 @@ class Settings(BaseSettings):
     )
     api_database_url: str | None = Field(
         default=None,
-        description="Login of the read-only api role. Unset: the owner URL with SET ROLE.",
+        description="Login of a member of the api role. Unset: the embedded cluster's own api login.",
     )
     audit_key: SecretStr | None = Field(
         default=None,
@@ -96,6 +99,11 @@ class Settings(BaseSettings):
                 raise ValueError("production mode needs " + ", ".join(missing) + " (no embedded database)")
             if self.audit_key_file is not None and not self.audit_key_file.is_file():
                 raise ValueError(f"OKAART_AUDIT_KEY_FILE {self.audit_key_file} does not exist")
+            if (
+                self.audit_key is not None
+                and len(self.audit_key.get_secret_value().encode()) < AUDIT_KEY_MIN_BYTES
+            ):
+                raise ValueError(f"OKAART_AUDIT_KEY is shorter than {AUDIT_KEY_MIN_BYTES} bytes")
         return self
 
 

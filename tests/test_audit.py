@@ -106,6 +106,11 @@ def test_an_intact_trail_with_anchors_verifies(trail: tuple[Engine, CliRunner], 
     verified = run(runner, "audit", "verify", "--ankers", str(kept))
     assert verified.exit_code == 0, verified.output
     assert "7 rijen, keten intact, 2 ankers kloppen" in verified.output
+    assert "let op" not in verified.output
+    with owner.begin() as c:
+        c.execute(text(INSERT_ROW), {"r": "/nog-later"})
+    unanchored = run(runner, "audit", "verify", "--ankers", str(kept))
+    assert unanchored.exit_code == 0 and "1 rijen na het laatste anker" in unanchored.output
 
 
 def test_an_edit_with_recomputed_hashes_is_reported(trail: tuple[Engine, CliRunner]) -> None:
@@ -181,6 +186,8 @@ def test_production_needs_an_audit_key(tmp_path: Path) -> None:
     (tmp_path / "audit.key").write_text(secrets.token_hex(32))
     Settings(environment="production", audit_key_file=tmp_path / "audit.key", **urls)
     Settings(environment="production", audit_key=secrets.token_hex(32), **urls)
+    with pytest.raises(ValidationError, match="shorter than 32 bytes"):
+        Settings(environment="production", audit_key="kort", **urls)
 
 
 # -- the server decides id, time and hashes, and bounds the text -------------------------------
