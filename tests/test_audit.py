@@ -113,6 +113,31 @@ def test_an_intact_trail_with_anchors_verifies(trail: tuple[Engine, CliRunner], 
     assert unanchored.exit_code == 0 and "1 rijen na het laatste anker" in unanchored.output
 
 
+def test_anchor_every_few_minutes_keys_each_new_head(
+    trail: tuple[Engine, CliRunner], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--elke``: between rounds a row arrives, then the operator stops it."""
+    import cli.ops
+
+    owner, runner = trail
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 3:
+            raise KeyboardInterrupt
+        if len(naps) == 1:
+            with owner.begin() as c:
+                c.execute(text(INSERT_ROW), {"r": "/tussendoor"})
+
+    monkeypatch.setattr(cli.ops.time, "sleep", nap)
+    kept = tmp_path / "ankers.txt"
+    run(runner, "audit", "anchor", "--elke", "5", "--bestand", str(kept))
+    assert naps == [300, 300, 300]
+    assert len(kept.read_text().splitlines()) == 2  # the third round found the same head
+    assert scalar(owner, "SELECT count(*) FROM audit_anker") == 2
+
+
 def test_an_edit_with_recomputed_hashes_is_reported(trail: tuple[Engine, CliRunner]) -> None:
     owner, runner = trail
     assert run(runner, "audit", "anchor").exit_code == 0
