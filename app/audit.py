@@ -9,11 +9,21 @@ How it is guaranteed rather than hoped for:
   read is rolled back and the client gets a 503, never the data;
 * :class:`AuditMiddleware` holds back the start of every response on such a route until its
   row is written (errors, denials, and data routes that answered without reading); if that
-  write fails the response becomes a 503.
+  write fails the response becomes a 503;
+* refusals given in front of the routes (a body too large, a NUL in the address) are
+  recorded by :func:`record_refusal` when they were meant for an audited route.
 
-A ``304 Not Modified`` discloses nothing new and is not recorded, nor is a ``503`` (the
-database that holds the trail is what failed; the service log records it). Rows go to the
-append-only, hash-chained ``audit_log`` (migration 0001); the api role may only insert.
+A row says the status actually sent: a one-row read that finds nothing is written with
+the status it ends in (a single feature: 404), and an answer that ends otherwise than its
+row says (an error after the read) gets a row of its own with that status. A
+``304 Not Modified`` discloses nothing new and is not recorded, nor is a ``503`` (the
+database that holds the trail is what failed; the service log records it).
+
+What a caller sends is bounded before it reaches a row: a purpose is kept only when it is
+one of the principal's own (so a key pasted into ``X-Doel`` is never stored) and every
+text is cut to :data:`MAX_TEXT` characters (the trigger cuts again, migration 0006). Rows
+go to the append-only, hash-chained ``audit_log``; the api role may only insert the
+columns that describe a request (the server sets id, time and hashes).
 """
 
 from __future__ import annotations
@@ -26,12 +36,15 @@ from typing import Any
 
 import anyio
 from fastapi import Request
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.exc import DBAPIError
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ProblemError, problem
-from core.security import Principal
+from core.security import Principal, principal_for_key
+from core.sessions import SESSION_COOKIE, principal_for_session
 
 log = logging.getLogger("okaart.audit")
 
@@ -41,6 +54,8 @@ STATE_KEY = "okaart_audit"
 UNRECORDED = {304, 503}
 #: Ids beyond this many are recorded as a count only (a page holds at most 1,000).
 MAX_IDS = 1000
+#: Longest text kept in a column of a row (the same bound as the trigger's, migration 0006).
+MAX_TEXT = 256
 
 
 #: When the row of an already computed response cannot be written.
@@ -72,26 +87,40 @@ class AuditEntry:
     bbox: str | None = None
     object_ids: list[str] | None = None
     aantal: int | None = None
-    written: bool = False
+    #: The status the trail already accounts for: a row written with it, or a refusal
+    #: (503) for which no row could be written. None: nothing yet.
+    accounted: int | None = None
+    #: Answered in front of the app (a refusal of :func:`record_refusal`): whatever the
+    #: app still sends is dropped, and needs no row.
+    closed: bool = False
 
     def params(self, status: int) -> dict[str, Any]:
+        """The row's values, bounded: only a purpose the principal holds, short texts."""
         p = self.principal
+        doel = self.doel if p is not None and self.doel is not None and p.allows_doel(self.doel) else None
         return {
             "principal_id": p.id if p else None,
-            "principal": p.naam if p else None,
-            "organisatie": p.organisatie if p else None,
-            "rol": p.rol if p else None,
-            "doel": self.doel,
-            "methode": self.methode,
-            "route": self.route,
-            "laag": self.laag,
-            "gebied": self.gebied,
-            "bbox": self.bbox,
+            "principal": cut(p.naam) if p else None,
+            "organisatie": cut(p.organisatie) if p else None,
+            "rol": cut(p.rol) if p else None,
+            "doel": cut(doel),
+            "methode": cut(self.methode),
+            "route": cut(self.route),
+            "laag": cut(self.laag),
+            "gebied": cut(self.gebied),
+            "bbox": cut(self.bbox),
             "object_ids": self.object_ids,
             "aantal": self.aantal,
             "status": status,
-            "client": self.client,
+            "client": cut(self.client),
         }
+
+
+def cut(value: str | None, limit: int = MAX_TEXT) -> str | None:
+    """At most ``limit`` characters, the last one an ellipsis when something was left out."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…"
 
 
 #: The audit columns bound from the entry, with their types (a bound NULL needs one).
@@ -107,23 +136,32 @@ INSERT = text(
     + ", :aantal, :object_ids)"
 )
 #: The same row, filled from a read ``r`` with columns ``aantal`` and ``ids`` (see
-#: :func:`audited_one`).
+#: :func:`audited_one`); the status 200, or ``:audit_empty`` when the read found nothing.
 _FROM_READ = (
     f"INSERT INTO audit_log ({_COLUMNS}) SELECT "
-    + ", ".join(f"CAST(:audit_{name} AS {kind})" for name, kind in _BOUND)
+    + ", ".join(
+        "CASE WHEN r.aantal = 0 THEN CAST(:audit_empty AS integer) ELSE 200 END"
+        if name == "status"
+        else f"CAST(:audit_{name} AS {kind})"
+        for name, kind in _BOUND
+    )
     + ", r.aantal, r.ids FROM r"
 )
 
 
 def open_entry(request: Request, route: str, *, data: bool) -> AuditEntry:
     """Start the request's entry (called by the access gate before any check)."""
+    state = request.scope.setdefault("state", {})
+    previous = state.get(STATE_KEY)
     entry = AuditEntry(
         methode=request.method,
         route=route,
         client=request.client.host if request.client else None,
         data=data,
+        # Already refused in front of the app: what it sends now is dropped.
+        closed=isinstance(previous, AuditEntry) and previous.closed,
     )
-    request.scope.setdefault("state", {})[STATE_KEY] = entry
+    state[STATE_KEY] = entry
     return entry
 
 
@@ -148,7 +186,7 @@ def note(
     if aantal is not None:
         entry.aantal = aantal
     if ids is not None:
-        entry.object_ids = [str(i) for i in ids] if len(ids) <= MAX_IDS else None
+        entry.object_ids = [cut(str(i)) or "" for i in ids] if len(ids) <= MAX_IDS else None
         if entry.aantal is None:
             entry.aantal = len(ids)
     if gebied is not None:
@@ -159,7 +197,7 @@ def note(
 
 def write(conn: Connection, entry: AuditEntry, status: int) -> None:
     conn.execute(INSERT, entry.params(status))
-    entry.written = True
+    entry.accounted = status
 
 
 @contextmanager
@@ -179,12 +217,17 @@ def audited_read(request: Request, engine: Engine) -> Iterator[Connection]:
                 raise _refused(entry, exc) from exc
 
 
-def audited_one(request: Request, engine: Engine, sql: str, params: dict[str, Any]) -> Row[Any]:
+def audited_one(
+    request: Request, engine: Engine, sql: str, params: dict[str, Any], *, empty_status: int = 200
+) -> Row[Any]:
     """Run a one-row read (with columns ``aantal`` and ``ids``) and insert its audit row in
     the same statement, so both commit together in one implicit transaction and one round
     trip. The chain's lock is then held only inside the server, for the insert and the
     commit, never across a round trip to a busy Python worker; this is what keeps the
     hash-chained trail from serialising the tile traffic.
+
+    ``empty_status`` is the status the caller answers when the read finds nothing (a
+    single feature: 404): the row records that, not a 200 the client never got.
     """
     entry = entry_of(request)
     autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -192,14 +235,14 @@ def audited_one(request: Request, engine: Engine, sql: str, params: dict[str, An
         if entry is None:
             return conn.execute(text(sql), params).one()
         wrapped = f"WITH r AS ({sql}), a AS ({_FROM_READ} RETURNING 1) SELECT r.* FROM r"
-        bound = {f"audit_{k}": v for k, v in entry.params(200).items()}
+        bound = {f"audit_{k}": v for k, v in entry.params(200).items() if k != "status"}
         try:
-            row = conn.execute(text(wrapped), {**params, **bound}).one()
+            row = conn.execute(text(wrapped), {**params, **bound, "audit_empty": empty_status}).one()
         except DBAPIError as exc:
             if "audit_log" not in str(exc.orig):
                 raise  # a timeout or a broken connection: the error handlers answer
             raise _refused(entry, exc) from exc
-    entry.written = True
+    entry.accounted = empty_status if row.aantal == 0 else 200
     entry.aantal, entry.object_ids = row.aantal, list(row.ids) if row.ids is not None else None
     return row
 
@@ -224,9 +267,18 @@ def _write_alone(engine: Engine, entry: AuditEntry, status: int) -> None:
 
 def _refused(entry: AuditEntry, exc: DBAPIError) -> AuditUnavailableError:
     """No row, no data: the request ends in a 503 (and the middleware does not try again)."""
-    entry.written = True
+    entry.accounted = AuditUnavailableError.status
     log.error("audit row could not be written; refusing the response: %s", exc.orig)
     return AuditUnavailableError(NO_TRAIL_NO_DATA)
+
+
+def _needs_row(entry: AuditEntry, status: int) -> bool:
+    """Whether an answer with ``status`` still needs a row of its own."""
+    if entry.closed or status in UNRECORDED or entry.accounted == status:
+        return False
+    # Recorded already with another status (an error after the read): the answer sent
+    # gets its own row. Not recorded yet: data routes always, the others when denied.
+    return entry.accounted is not None or entry.data or status >= 400
 
 
 class AuditMiddleware:
@@ -251,21 +303,109 @@ class AuditMiddleware:
             if message["type"] == "http.response.start":
                 entry = scope["state"].get(STATE_KEY)
                 status = int(message["status"])
-                if (
-                    isinstance(entry, AuditEntry)
-                    and not entry.written
-                    and status not in UNRECORDED
-                    and (entry.data or status >= 400)
-                ):
+                if isinstance(entry, AuditEntry) and _needs_row(entry, status):
                     try:
                         await anyio.to_thread.run_sync(_write_alone, self.engine_of(scope), entry, status)
                     except Exception as exc:
                         log.error("audit row could not be written; answering 503: %s", exc)
                         replaced = True
-                        await problem(
-                            503, UNAVAILABLE, title=AuditUnavailableError.title, headers={"Retry-After": "5"}
-                        )(scope, receive, send)
+                        await _unavailable(scope, receive, send)
                         return
             await send(message)
 
         await self.app(scope, receive, guarded_send)
+
+
+async def record_refusal(scope: Scope, receive: Receive, send: Send, status: int) -> bool:
+    """Record a refusal given in front of the routes (a 413, a NUL's 400) when the request
+    was meant for an audited route; False, after answering 503, when that row cannot be
+    written (the refusal then is not sent: no answer leaves without its row).
+
+    The route is matched here and the caller looked up from its key or session, because
+    neither the router nor the access gate ran: such a row is as complete as one the gate
+    opened. A request for a route that does not exist, or an open one, has no row.
+    """
+    state = scope.setdefault("state", {})
+    entry = state.get(STATE_KEY)
+    if isinstance(entry, AuditEntry):  # the gate ran (a body read inside the route)
+        credentials = None
+    else:
+        entry = _entry_for_unrouted(scope)
+        if entry is None:
+            return True
+        state[STATE_KEY] = entry
+        credentials = _credentials(scope)
+    needed = _needs_row(entry, status)
+    entry.closed = True
+    if not needed:
+        return True
+    try:
+        engine = scope["app"].state.engine
+        await anyio.to_thread.run_sync(_record_with_caller, engine, entry, status, credentials)
+    except Exception as exc:
+        log.error("audit row could not be written; answering 503: %s", exc)
+        entry.accounted = AuditUnavailableError.status
+        await _unavailable(scope, receive, send)
+        return False
+    return True
+
+
+def _entry_for_unrouted(scope: Scope) -> AuditEntry | None:
+    """An entry for a request the router has not seen yet, if its route is audited.
+
+    Matched on path and method against every API route, wherever it was included (the
+    router's own matching also dispatches, so it is not called here).
+    """
+    from app.access import rule_of  # the gate's own reading of the rule; it imports this module
+
+    path, method = str(scope.get("path", "")), str(scope.get("method", ""))
+    for context in iter_route_contexts(scope["app"].routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or method not in (route.methods or ()):
+            continue  # static files and the like: the gate never sees them either
+        template = context.path or route.path
+        if compile_path(template)[0].match(path) is None:
+            continue
+        toegang = rule_of(route)
+        if toegang == "open":
+            return None
+        client = scope.get("client")
+        return AuditEntry(
+            methode=method,
+            route=template,
+            client=client[0] if client else None,
+            data=toegang == "gegevens",
+        )
+    return None
+
+
+def _credentials(scope: Scope) -> tuple[str, str] | None:
+    """(kind, token) from ``Authorization: Bearer`` or the session cookie, as the gate reads them."""
+    headers = {k.lower(): v for k, v in scope.get("headers", [])}
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "sleutel", token.strip()
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return "sessie", value
+    return None
+
+
+def _record_with_caller(
+    engine: Engine, entry: AuditEntry, status: int, credentials: tuple[str, str] | None
+) -> None:
+    """Look the caller up and write the row, on one connection in one transaction."""
+    with engine.connect() as conn, conn.begin():
+        if credentials is not None:
+            kind, token = credentials
+            entry.principal = (
+                principal_for_session(conn, token) if kind == "sessie" else principal_for_key(conn, token)
+            )
+        write(conn, entry, status)
+
+
+async def _unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    await problem(503, UNAVAILABLE, title=AuditUnavailableError.title, headers={"Retry-After": "5"})(
+        scope, receive, send
+    )

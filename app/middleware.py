@@ -1,7 +1,8 @@
 """Transport-level protections: body size cap, security headers, secrets kept out of logs.
 
 Pure ASGI middleware (no body buffering, no per-request task), because it sits in front of
-every tile request.
+every tile request. Its refusals come before routing and the access gate, so they record
+their own audit rows (:func:`app.audit.record_refusal`) when an audited route was asked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.audit import record_refusal
 from app.errors import problem
 from app.formats import getal
 
@@ -117,15 +119,17 @@ class NulByteMiddleware:
         query = scope.get("query_string", b"") if scope["type"] == "http" else b""
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if "\x00" in path or b"%00" in query or b"\x00" in query:
-            detail = "het adres of een parameter bevat een NUL-teken"
-            await problem(400, detail, title="Ongeldig verzoek")(scope, receive, send)
+            if await record_refusal(scope, receive, send, 400):
+                detail = "het adres of een parameter bevat een NUL-teken"
+                await problem(400, detail, title="Ongeldig verzoek")(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    detail = f"de inhoud van het verzoek is groter dan {getal(limit)} bytes"
-    await problem(413, detail, title="Verzoek te groot")(scope, receive, send)
+    if await record_refusal(scope, receive, send, 413):
+        detail = f"de inhoud van het verzoek is groter dan {getal(limit)} bytes"
+        await problem(413, detail, title="Verzoek te groot")(scope, receive, send)
 
 
 #: API keys, session and sign-in tokens, and bearer headers, wherever they appear in a log line.

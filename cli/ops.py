@@ -1,14 +1,14 @@
-"""``okaart retention run`` and ``okaart audit verify``: the operator's recurring duties."""
+"""``okaart retention run`` and ``okaart audit anchor|verify``: the operator's recurring duties."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import text
 
 from core import db
 from core.settings import get_settings
@@ -52,24 +52,87 @@ def retention_run(
         engine.dispose()
 
 
+def _audit_key() -> bytes:
+    """The anchors' secret, or one line and exit 1."""
+    from core.audit_anchors import AuditKeyError, load_key
+
+    settings = get_settings()
+    try:
+        return load_key(settings, None if settings.database_url else db.embedded_cluster(settings))
+    except AuditKeyError as exc:
+        typer.echo(f"okaart: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@audit_cli.command("anchor")
+def audit_anchor(
+    bestand: Annotated[
+        Path | None, typer.Option("--bestand", help="Also append each new anchor to this file.")
+    ] = None,
+    elke: Annotated[
+        float | None,
+        typer.Option("--elke", help="Scheduled mode: anchor again every this many minutes, until stopped."),
+    ] = None,
+) -> None:
+    """Key the head of the audit chain with the secret; print the anchor for safekeeping."""
+    from core.audit_anchors import anchor
+
+    key = _audit_key()
+    engine = db.make_engine(db.owner_url(get_settings()))
+    try:
+        while True:
+            with engine.begin() as conn:
+                made, new = anchor(conn, key)
+            if made is None:
+                console.print("audit_log is leeg: niets te verankeren")
+            else:
+                typer.echo(made.line())
+                if new and bestand is not None:
+                    with bestand.open("a", encoding="utf-8") as out:
+                        out.write(made.line() + "\n")
+            if elke is None:
+                return
+            time.sleep(elke * 60)
+    finally:
+        engine.dispose()
+
+
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the audit trail's hash chain; exit 1 and list the rows when it was tampered with."""
+def audit_verify(
+    ankers: Annotated[
+        Path | None,
+        typer.Option("--ankers", help="Anchors kept outside the database (lines printed by `audit anchor`)."),
+    ] = None,
+) -> None:
+    """Check the hash chain and every anchor; exit 1 and list the findings when tampered with."""
+    from core.audit_anchors import Anchor, read_anchor_file, verify
+
+    key = _audit_key()
+    kept: list[Anchor] = []
+    unreadable: list[tuple[int | None, str]] = []
+    if ankers is not None:
+        try:
+            kept, unreadable = read_anchor_file(ankers)
+        except OSError as exc:
+            typer.echo(f"okaart: {ankers}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
     engine = db.make_engine(db.owner_url(get_settings()))
     try:
         with engine.connect() as conn:
-            total = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
-            problems = [tuple(r) for r in conn.execute(text("SELECT id, probleem FROM audit_log_verify()"))]
-            # A removed last row breaks no link; the id sequence still remembers it.
-            newest = conn.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
-            issued, called = conn.execute(text("SELECT last_value, is_called FROM audit_log_id_seq")).one()
-            if called and issued > newest:
-                problems.append((issued, "laatste rij(en) ontbreken: verwijderd na uitgifte van het id"))
+            verdict = verify(conn, key, kept)
     finally:
         engine.dispose()
+    problems = unreadable + verdict.problems
     if problems:
         for row_id, probleem in problems:
-            console.print(f"audit_log rij {row_id}: {probleem}")
-        typer.echo(f"okaart: audit trail tampered with: {len(problems)} problem(s) in {total} rows", err=True)
+            typer.echo(f"audit_log rij {row_id}: {probleem}" if row_id is not None else probleem)
+        typer.echo(
+            f"okaart: audit trail tampered with: {len(problems)} problem(s) in {verdict.rows} rows", err=True
+        )
         raise typer.Exit(1)
-    console.print(f"audit_log: {total} rijen, keten intact")
+    console.print(f"audit_log: {verdict.rows} rijen, keten intact, {verdict.anchors} ankers kloppen")
+    if verdict.unanchored:
+        console.print(
+            f"let op: {verdict.unanchored} rijen na het laatste anker zijn alleen door de ongesleutelde"
+            " keten beschermd; veranker geregeld met `okaart audit anchor`"
+        )

@@ -1,27 +1,30 @@
 """Database URLs, engines and migrations.
 
 Two kinds of connection: the *owner* (migrations, ingest, admin commands) and the *api*
-connection the web service reads through. The api connection runs as the ``okaart_api``
-role, whose grants are the last line of access control (pg_featureserv's idea): a mistake
-in Python cannot make the service write a source table or rewrite the audit trail.
+connection the web service reads through. The api connection logs in as a member of the
+``okaart_api`` role, whose grants are the last line of access control (pg_featureserv's
+idea): a mistake in Python cannot make the service write a source table or rewrite the
+audit trail. It is a login of its own (OKAART_API_DATABASE_URL, or the embedded cluster's
+``okaart_api_login``), not the owner with ``SET ROLE``: a ``RESET ROLE`` smuggled into a
+query would give the owner back.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from core.pgcluster import Cluster, ClusterError
+from core.pgcluster import API_ROLE, Cluster, ClusterError
 from core.settings import Settings
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-#: The read-only role the migrations create for the service.
-API_ROLE = "okaart_api"
+log = logging.getLogger("okaart.db")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -72,12 +75,25 @@ def make_engine(
     return engine
 
 
+def api_url(settings: Settings) -> tuple[str, str | None]:
+    """Where the service logs in, and the role to ``SET`` there (None: the login is it).
+
+    OKAART_API_DATABASE_URL, else the embedded cluster's own api login. Only an external
+    DATABASE_URL without an api login (development, tests; production refuses it) falls
+    back to the owner with ``SET ROLE``, which limits mistakes but not a hostile query.
+    """
+    if settings.api_database_url:
+        return normalise_url(settings.api_database_url), None
+    if not settings.database_url:
+        owner_url(settings)  # the same one-line error when the cluster is not there yet
+        return embedded_cluster(settings).api_url(), None
+    log.warning("no OKAART_API_DATABASE_URL: the service reads as the owner with SET ROLE %s", API_ROLE)
+    return owner_url(settings), API_ROLE
+
+
 def api_engine(settings: Settings) -> Engine:
     """The service's read engine, limited to the api role."""
-    if settings.api_database_url:
-        url, role = settings.api_database_url, None
-    else:
-        url, role = owner_url(settings), API_ROLE
+    url, role = api_url(settings)
     return make_engine(
         url,
         role=role,

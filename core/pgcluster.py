@@ -6,6 +6,12 @@ as root, so when we are root every server command runs as the ``postgres`` syste
 directory that user owns. The cluster listens on 127.0.0.1 only, on a free port that is
 recorded in a state file, with a generated password (scram-sha-256): another local user
 cannot simply connect to the demo's data.
+
+Next to the owner (a superuser) the cluster gets the service's own login, a member of the
+``okaart_api`` group role and nothing else, so the web service never holds a connection
+that ``RESET ROLE`` could turn back into the superuser; and the secret that keys the audit
+anchors, in a file the database server cannot read (as root) and that lives outside the
+database in any case.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -30,6 +37,11 @@ from psycopg import sql
 
 SUPERUSER = "okaart"
 DEFAULT_DBNAME = "okaart"
+#: The read-only group role the migrations grant to, and the service's login in it.
+API_ROLE = "okaart_api"
+API_LOGIN = "okaart_api_login"
+#: The audit anchors' secret, next to the state file.
+AUDIT_KEY_NAME = "audit.key"
 
 #: Server settings for a 2-core machine: parallel query makes the small map queries 2-3x
 #: slower (DESIGN §10), JIT costs more than it saves on millisecond queries.
@@ -123,6 +135,36 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def ensure_api_login(conn: psycopg.Connection[Any], password: str, login: str = API_LOGIN) -> None:
+    """Create (or bring back into line) the service's login: LOGIN, a member of the api role
+    only, none of the attributes that reach beyond it.
+
+    The group role is created here too when the migrations have not run yet (they create
+    it the same way, if missing). Any other membership the login has gained is revoked: a
+    membership is what ``SET ROLE`` could climb to. Needs a superuser or CREATEROLE.
+    """
+    conn.execute(
+        sql.SQL(
+            "DO $$ BEGIN CREATE ROLE {} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        ).format(sql.Identifier(API_ROLE))
+    )
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
+    conn.execute(
+        sql.SQL(
+            "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
+            " PASSWORD {}"
+        ).format(sql.SQL("ALTER" if exists else "CREATE"), sql.Identifier(login), sql.Literal(password))
+    )
+    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(API_ROLE), sql.Identifier(login)))
+    others = conn.execute(
+        "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+        " JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s AND g.rolname <> %s",
+        (login, API_ROLE),
+    ).fetchall()
+    for (group,) in others:
+        conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(str(group)), sql.Identifier(login)))
+
+
 def _is_root() -> bool:
     return os.geteuid() == 0
 
@@ -194,6 +236,10 @@ class Cluster:
         tmp.write_text(json.dumps(state, indent=2))
         tmp.chmod(0o600)
         tmp.replace(self.statefile)
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.root / AUDIT_KEY_NAME
 
     @property
     def initialised(self) -> bool:
@@ -326,6 +372,8 @@ class Cluster:
                     raise ClusterError(f"pg_ctl start failed; see {self.logfile}: {self._log_tail()}")
                 time.sleep(1)
         self.ensure_database(dbname)
+        self.ensure_api_login()
+        self.ensure_audit_key()
 
     def _log_tail(self) -> str:
         try:
@@ -381,6 +429,42 @@ class Cluster:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
         with psycopg.connect(self.dsn(dbname), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+
+    def ensure_api_login(self) -> None:
+        """The service's login, with a password generated once and kept in the state file."""
+        state = self.state()
+        password = str(state.get("api_password") or "")
+        if not password:
+            password = secrets.token_urlsafe(24)
+            self._write_state({**state, "api_password": password})
+        with self._connect_admin() as conn:
+            ensure_api_login(conn, password)
+
+    def ensure_audit_key(self) -> Path:
+        """Create the audit anchors' secret once (mode 0600, created exclusively).
+
+        It belongs to whoever runs ``okaart``: as root, the database server (user
+        ``postgres``) cannot read it, so not even a database superuser reading files
+        through the server can learn it. As an ordinary user server and file share an
+        owner; that is a developer's setup, and production takes the secret from
+        OKAART_AUDIT_KEY or OKAART_AUDIT_KEY_FILE instead.
+        """
+        path = self.audit_key_file
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        return path
+
+    def api_url(self, dbname: str = DEFAULT_DBNAME) -> str:
+        """A SQLAlchemy URL for the service's own login (see :func:`ensure_api_login`)."""
+        state = self.state()
+        if not state.get("api_password"):
+            raise ClusterError("the embedded database has no api login yet: run `okaart db start`")
+        password = quote(str(state["api_password"]), safe="")
+        return f"postgresql+psycopg://{API_LOGIN}:{password}@127.0.0.1:{state['port']}/{dbname}"
 
     def status(self) -> dict[str, str | int | bool]:
         state = self.state()

@@ -10,8 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: A shorter audit secret could be guessed offline from one published anchor.
+AUDIT_KEY_MIN_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -27,7 +30,15 @@ class Settings(BaseSettings):
     )
     api_database_url: str | None = Field(
         default=None,
-        description="Login of the read-only api role. Unset: the owner URL with SET ROLE.",
+        description="Login of a member of the api role. Unset: the embedded cluster's own api login.",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Secret of the audit anchors (HMAC-SHA256), kept outside the database.",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="File holding that secret. Neither set: the embedded cluster's own key file.",
     )
     data_dir: Path = Field(
         default=Path(".okaart"),
@@ -72,18 +83,27 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        """Production needs an explicit database and a separate api login."""
+        """Production needs an explicit database, a separate api login and an audit secret
+        that is not left to a file next to a database the service does not manage."""
         if self.environment == "production":
             missing = [
                 name
                 for name, value in (
                     ("DATABASE_URL", self.database_url),
                     ("OKAART_API_DATABASE_URL", self.api_database_url),
+                    ("OKAART_AUDIT_KEY or OKAART_AUDIT_KEY_FILE", self.audit_key or self.audit_key_file),
                 )
                 if not value
             ]
             if missing:
                 raise ValueError("production mode needs " + ", ".join(missing) + " (no embedded database)")
+            if self.audit_key_file is not None and not self.audit_key_file.is_file():
+                raise ValueError(f"OKAART_AUDIT_KEY_FILE {self.audit_key_file} does not exist")
+            if (
+                self.audit_key is not None
+                and len(self.audit_key.get_secret_value().encode()) < AUDIT_KEY_MIN_BYTES
+            ):
+                raise ValueError(f"OKAART_AUDIT_KEY is shorter than {AUDIT_KEY_MIN_BYTES} bytes")
         return self
 
 

@@ -5,15 +5,19 @@ it), in a temporary directory, with durability switched off for speed. A templat
 database is migrated once; every test that commits gets its own clone of it (cheap
 ``CREATE DATABASE ... TEMPLATE``), and tests that only read and write inside one
 transaction share a database and roll back. ``TEST_DATABASE_URL`` points the suite at an
-existing server instead (its user needs CREATEDB). There is no fallback: without PostGIS
-the fixtures raise and every database test errors.
+existing server instead (its user needs CREATEDB and CREATEROLE). There is no fallback:
+without PostGIS the fixtures raise and every database test errors.
+
+The service under test logs in as production's does: a login of its own that is a member
+of ``okaart_api`` (:func:`api_login`), never the owner with ``SET ROLE``.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from core import db
-from core.pgcluster import Cluster
+from core.pgcluster import API_LOGIN, Cluster, ensure_api_login
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data" / "groningen"
@@ -39,11 +43,18 @@ class TestServer:
 
     __test__ = False
     base_url: str  # SQLAlchemy URL with any database name
+    api_login: str = API_LOGIN
+    api_password: str = ""
 
     def url(self, dbname: str) -> str:
         return db.normalise_url(
             make_url(self.base_url).set(database=dbname).render_as_string(hide_password=False)
         )
+
+    def api_url(self, url: str) -> str:
+        """The same database as ``url``, as the service's api login."""
+        login = make_url(url).set(username=self.api_login, password=self.api_password)
+        return db.normalise_url(login.render_as_string(hide_password=False))
 
     def dsn(self, dbname: str) -> str:
         return self.url(dbname).replace("postgresql+psycopg://", "postgresql://")
@@ -69,14 +80,30 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
     """The session's PostgreSQL server: TEST_DATABASE_URL, or a fresh embedded cluster."""
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
-        yield TestServer(db.normalise_url(external))
+        # A login of this run's own, so parallel runs on one server do not reset each other's.
+        server = TestServer(
+            db.normalise_url(external), f"okaart_api_test_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(24)
+        )
+        with server.admin() as conn:
+            ensure_api_login(conn, server.api_password, server.api_login)
+        try:
+            yield server
+        finally:
+            with server.admin() as conn:
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(server.api_login)))
         return
     cluster = Cluster.at(tmp_path_factory.mktemp("cluster"), fast=True)
-    cluster.start("postgres")
+    cluster.start("postgres")  # creates the api login, as `okaart db start` does
     try:
-        yield TestServer(cluster.url("postgres"))
+        yield TestServer(cluster.url("postgres"), api_password=str(cluster.state()["api_password"]))
     finally:
         cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def api_login(pg_server: TestServer) -> Callable[[str], str]:
+    """``api_login(url)``: the URL of that database as the service's own login."""
+    return pg_server.api_url
 
 
 @pytest.fixture(scope="session")
@@ -222,13 +249,13 @@ def api_keys(demo_engine: Engine) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def demo_app(demo_engine: Engine) -> Iterator[Any]:
-    """The service on the demo database, reading as the api role (as in production)."""
+def demo_app(demo_engine: Engine, api_login: Callable[[str], str]) -> Iterator[Any]:
+    """The service on the demo database, logged in as the api login (as in production)."""
     from app.main import create_app
     from core.settings import Settings
 
     url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(url, role="okaart_api", statement_timeout_ms=5000)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     app = create_app(Settings(database_url=url, environment="test"), engine=api)
     yield app
     api.dispose()

@@ -296,7 +296,9 @@ def test_empty_tiles_are_cheap_and_valid(client: Any, api_keys: dict[str, str]) 
     assert tilejson["tiles"][0].endswith("/{z}/{x}/{y}")
 
 
-def test_ingest_changes_the_indicator_layer_and_its_etag_only(fresh_db: str, tmp_path: Any) -> None:
+def test_ingest_changes_the_indicator_layer_and_its_etag_only(
+    fresh_db: str, tmp_path: Any, api_login: Any
+) -> None:
     from fastapi.testclient import TestClient
     from sqlalchemy import create_engine
 
@@ -321,7 +323,7 @@ def test_ingest_changes_the_indicator_layer_and_its_etag_only(fresh_db: str, tmp
             gemeenten=["GM0014"],
             doelen=[],
         )
-    api = db.make_engine(fresh_db, role="okaart_api")
+    api = db.make_engine(api_login(fresh_db))
     app = create_app(Settings(database_url=fresh_db, environment="test"), engine=api)
     headers = auth(key)
     source = files.addresses(200)

@@ -20,13 +20,13 @@ READY = "() => window.okaart && window.okaart.klaar === true"
 
 
 @pytest.fixture(scope="module")
-def base_url(demo_engine: Engine) -> Iterator[str]:
+def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
     """The app over HTTP on the demo database, without a basemap (no network in tests)."""
     from app.main import create_app
     from core.settings import Settings
 
     url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(url, role="okaart_api", statement_timeout_ms=5000)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
     with serving(app) as base:
         yield base

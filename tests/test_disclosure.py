@@ -61,7 +61,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(pg_server: Any, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    pg_server: Any, template_url: str, tmp_path_factory: pytest.TempPathFactory, api_login: Any
+) -> Iterator[World]:
     """Groningen's areas and 3,000 real addresses; signals are generated per example."""
     import uuid
 
@@ -89,7 +91,7 @@ def world(pg_server: Any, template_url: str, tmp_path_factory: pytest.TempPathFa
             ).mappings()
         ]
     assert len(buurten) >= 4
-    api = db.make_engine(url, role="okaart_api")
+    api = db.make_engine(api_login(url))
     settings = Settings(database_url=url, environment="test", suppression_k=K, rate_limit_per_minute=0)
     app = create_app(settings, engine=api)
     with TestClient(app, raise_server_exceptions=False) as client:

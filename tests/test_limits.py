@@ -20,7 +20,7 @@ from tests.conftest import auth
 
 
 @pytest.fixture
-def make_client(demo_engine: Engine) -> Iterator[Any]:
+def make_client(demo_engine: Engine, api_login: Any) -> Iterator[Any]:
     """A client of a service on the demo database with its own settings and pool."""
     made: list[tuple[Any, Engine]] = []
     url = demo_engine.url.render_as_string(hide_password=False)
@@ -28,8 +28,7 @@ def make_client(demo_engine: Engine) -> Iterator[Any]:
     def build(**overrides: Any) -> tuple[TestClient, Engine]:
         settings = Settings(database_url=url, environment="test", **overrides)
         api = db.make_engine(
-            url,
-            role="okaart_api",
+            api_login(url),
             statement_timeout_ms=settings.statement_timeout_ms,
             pool_size=settings.pool_size,
             max_overflow=0,

@@ -42,7 +42,7 @@ def demo_copy(pg_server: TestServer, demo_engine: Engine, demo_app: Any) -> Iter
         pg_server.drop_database(name)
 
 
-def test_expired_signals_are_gone_everywhere(demo_copy: str, monkeypatch: Any) -> None:
+def test_expired_signals_are_gone_everywhere(demo_copy: str, monkeypatch: Any, api_login: Any) -> None:
     from cli.main import cli
     from core.settings import get_settings
 
@@ -69,7 +69,7 @@ def test_expired_signals_are_gone_everywhere(demo_copy: str, monkeypatch: Any) -
             text("SELECT count(*) FROM signaal WHERE bewaren_tot >= :p"), {"p": peil}
         ).scalar_one()
     assert len(expired) > 1000 and kept > 1000
-    api = db.make_engine(demo_copy, role="okaart_api")
+    api = db.make_engine(api_login(demo_copy))
     app = create_app(Settings(database_url=demo_copy, environment="test"), engine=api)
     headers = auth(key, doel="analyse")
     victim = expired[len(expired) // 2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Connection, create_engine, text
@@ -84,9 +84,9 @@ def test_point_outside_the_netherlands_is_rejected(conn: Connection) -> None:
 
 
 @pytest.fixture
-def api_conn(shared_url: str) -> Iterator[Connection]:
+def api_conn(shared_url: str, api_login: Callable[[str], str]) -> Iterator[Connection]:
     """A connection as the service's api role, rolled back afterwards."""
-    engine = db.make_engine(shared_url, role="okaart_api")
+    engine = db.make_engine(api_login(shared_url))
     with engine.connect() as connection:
         transaction = connection.begin()
         try:
@@ -138,8 +138,8 @@ def test_api_role_can_read_published_tables(api_conn: Connection) -> None:
         api_conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
-def test_audit_chain_detects_edit_and_removal(fresh_db: str) -> None:
-    api = db.make_engine(fresh_db, role="okaart_api")
+def test_audit_chain_detects_edit_and_removal(fresh_db: str, api_login: Callable[[str], str]) -> None:
+    api = db.make_engine(api_login(fresh_db))
     with api.begin() as c:
         for i in range(5):
             c.execute(

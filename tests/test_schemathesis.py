@@ -22,11 +22,11 @@ from tests.conftest import auth
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(demo_engine: Engine) -> Iterator[Any]:
+def fuzz_app(demo_engine: Engine, api_login: Any) -> Iterator[Any]:
     """The service on the demo database, without the rate limit (which would turn most
     generated requests into 429s and hide the rest of the API from the fuzzer)."""
     url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(url, role="okaart_api", statement_timeout_ms=5000)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     yield create_app(Settings(database_url=url, environment="test", rate_limit_per_minute=0), engine=api)
     api.dispose()
 

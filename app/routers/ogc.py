@@ -410,7 +410,7 @@ def item(
     sql, params = layer_sql.geojson_features(
         layer, principal, selection, srid=srid, limit=1, offset=0, k=request.app.state.settings.suppression_k
     )
-    row = audit.audited_one(request, engine, sql, params)
+    row = audit.audited_one(request, engine, sql, params, empty_status=404)
     feature, returned = row.features, row.aantal
     if not returned:
         raise NotFoundError(f"object {feature_id!r} bestaat niet in {layer.id!r}")

@@ -133,6 +133,7 @@ def tile(
     x: Annotated[int, Path(ge=0)],
     y: Annotated[int, Path(ge=0)],
 ) -> Response:
+    audit.note(request, bbox=f"tegel {z}/{x}/{y}")
     if tms_id != TMS_ID:
         raise NotFoundError(f"tegelschema {tms_id!r} bestaat niet; beschikbaar: {TMS_ID}")
     if x >= 2**z or y >= 2**z:
@@ -157,7 +158,6 @@ def tile(
         return Response(b"", media_type=MVT, headers=headers)
     cache: TileCache = request.app.state.tile_cache
     cached = cache.get(etag)
-    audit.note(request, bbox=f"tegel {z}/{x}/{y}")
     if cached is None:
         sql, sql_params = layer_sql.mvt(
             layer, principal, selection, k=request.app.state.settings.suppression_k

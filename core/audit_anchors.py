@@ -1,0 +1,191 @@
+"""Anchors: the keyed part of the audit trail, and the check of the whole trail.
+
+The row chain in the database (trigger ``audit_log_chain``, migration 0001) is plain
+SHA-256: it orders the rows in commit order, costs nothing extra per request and shows a
+careless edit, but whoever can write the table (a superuser) can recompute it after an
+edit. An *anchor* closes that gap: HMAC-SHA256 over the chain head's id and hash, with a
+secret that is not in the database. It is kept in ``audit_anker`` and printed as one line
+for safekeeping elsewhere. Every row up to an anchored one feeds that row's hash, so
+changing, removing or inserting any of them changes the anchored hash, and a matching new
+anchor cannot be made without the secret; removing the tail including an anchored row
+leaves an anchor without its row. What this does not cover: rows after the newest anchor
+(anchor often), and anchors removed from the table when no copy of them is checked
+(keep the printed lines outside the database and pass them to ``verify``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, text
+
+from core.pgcluster import Cluster
+from core.settings import AUDIT_KEY_MIN_BYTES as MIN_KEY_BYTES
+from core.settings import Settings
+
+PREFIX = "okaart-anker"
+
+
+class AuditKeyError(RuntimeError):
+    """The secret is missing or unusable; phrased as one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One chain head, keyed."""
+
+    audit_id: int
+    hash: bytes
+    mac: bytes
+    tijdstip: str = ""
+
+    def line(self) -> str:
+        """The form printed and kept outside the database."""
+        stamp = f" tijdstip={self.tijdstip}" if self.tijdstip else ""
+        return f"{PREFIX} id={self.audit_id} hash={self.hash.hex()} mac={self.mac.hex()}{stamp}"
+
+    @classmethod
+    def parse(cls, line: str) -> Anchor:
+        """Read a line made by :meth:`line`; ValueError when it is not one."""
+        head, *fields = line.split()
+        values = dict(field.partition("=")[::2] for field in fields)
+        if head != PREFIX or not {"id", "hash", "mac"} <= values.keys():
+            raise ValueError("geen anker")
+        return cls(
+            int(values["id"]),
+            bytes.fromhex(values["hash"]),
+            bytes.fromhex(values["mac"]),
+            values.get("tijdstip", ""),
+        )
+
+    @property
+    def identity(self) -> tuple[int, bytes, bytes]:
+        """What makes two records the same anchor (the time is only informative)."""
+        return self.audit_id, self.hash, self.mac
+
+
+def load_key(settings: Settings, cluster: Cluster | None) -> bytes:
+    """The secret: OKAART_AUDIT_KEY, else OKAART_AUDIT_KEY_FILE, else the embedded
+    cluster's key file (``cluster`` is None when DATABASE_URL names another server)."""
+    if settings.audit_key is not None:
+        key, source = settings.audit_key.get_secret_value().encode(), "OKAART_AUDIT_KEY"
+    else:
+        path = settings.audit_key_file or (cluster.audit_key_file if cluster else None)
+        if path is None:
+            raise AuditKeyError(
+                "no audit key: set OKAART_AUDIT_KEY or OKAART_AUDIT_KEY_FILE (DATABASE_URL is not the "
+                "embedded cluster, which keeps its own)"
+            )
+        try:
+            key, source = path.read_bytes().strip(), str(path)
+        except OSError as exc:
+            hint = " (`okaart db start` creates it)" if settings.audit_key_file is None else ""
+            raise AuditKeyError(f"the audit key cannot be read from {path}: {exc.strerror}{hint}") from exc
+    if len(key) < MIN_KEY_BYTES:
+        raise AuditKeyError(f"the audit key from {source} is shorter than {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def mac_of(key: bytes, audit_id: int, row_hash: bytes) -> bytes:
+    """HMAC-SHA256(key, id as 8 bytes big-endian || row hash)."""
+    return hmac.new(key, audit_id.to_bytes(8, "big") + row_hash, hashlib.sha256).digest()
+
+
+_STAMP = "to_char(tijdstip AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+
+def anchor(conn: Connection, key: bytes) -> tuple[Anchor | None, bool]:
+    """Anchor the chain head: (the anchor, whether it is new). An unchanged head keeps its
+    anchor (a timer on an idle trail adds nothing); an empty trail has none."""
+    head = conn.execute(text("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")).first()
+    if head is None:
+        return None, False
+    last = conn.execute(
+        text(f"SELECT audit_id, hash, mac, {_STAMP} AS stamp FROM audit_anker ORDER BY id DESC LIMIT 1")
+    ).first()
+    if last is not None and last.audit_id == head.id and bytes(last.hash) == bytes(head.hash):
+        return Anchor(last.audit_id, bytes(last.hash), bytes(last.mac), last.stamp), False
+    mac = mac_of(key, head.id, bytes(head.hash))
+    stamp = conn.execute(
+        text(f"INSERT INTO audit_anker (audit_id, hash, mac) VALUES (:i, :h, :m) RETURNING {_STAMP}"),
+        {"i": head.id, "h": bytes(head.hash), "m": mac},
+    ).scalar_one()
+    return Anchor(head.id, bytes(head.hash), mac, stamp), True
+
+
+def read_anchor_file(path: Path) -> tuple[list[Anchor], list[tuple[int | None, str]]]:
+    """The anchors kept in a file, and a finding per line that is not one (blank lines and
+    ``#`` comments aside)."""
+    anchors: list[Anchor] = []
+    problems: list[tuple[int | None, str]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            anchors.append(Anchor.parse(line))
+        except ValueError:
+            problems.append((None, f"{path.name} regel {number}: geen geldig anker"))
+    return anchors, problems
+
+
+@dataclass
+class Verdict:
+    """What :func:`verify` found: rows, anchors checked, rows after the newest anchor (held
+    by the unkeyed chain only), and the problems (row id, text)."""
+
+    rows: int
+    anchors: int
+    unanchored: int
+    problems: list[tuple[int | None, str]]
+
+
+def verify(conn: Connection, key: bytes, kept: Sequence[Anchor] = ()) -> Verdict:
+    """Recompute the row chain and check every anchor, from the table and ``kept``.
+
+    An anchor holds when its MAC verifies with the key and its row still exists with the
+    anchored hash. Gaps in the ids (a sequence moves on 32 after a crash) are no finding:
+    the chain links rows by their hashes, not by consecutive ids.
+    """
+    rows = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+    problems: list[tuple[int | None, str]] = [
+        (r.id, r.probleem) for r in conn.execute(text("SELECT id, probleem FROM audit_log_verify()"))
+    ]
+    stored = [
+        Anchor(r.audit_id, bytes(r.hash), bytes(r.mac), r.stamp)
+        for r in conn.execute(
+            text(f"SELECT audit_id, hash, mac, {_STAMP} AS stamp FROM audit_anker ORDER BY id")
+        )
+    ]
+    in_table = {a.identity for a in stored}
+    checked = {a.identity: a for a in [*stored, *kept]}.values()
+    for extra in kept:
+        if extra.identity not in in_table:
+            problems.append(
+                (extra.audit_id, "bewaard anker ontbreekt in audit_anker (verwijderd of vervangen)")
+            )
+    hashes = {
+        int(r.id): bytes(r.hash)
+        for r in conn.execute(
+            text("SELECT id, hash FROM audit_log WHERE id = ANY(:ids)"),
+            {"ids": sorted({a.audit_id for a in checked})},
+        )
+    }
+    for a in checked:
+        if not hmac.compare_digest(mac_of(key, a.audit_id, a.hash), a.mac):
+            problems.append((a.audit_id, "anker klopt niet met de sleutel: vervalst, of een andere sleutel"))
+        elif a.audit_id not in hashes:
+            problems.append((a.audit_id, "verankerde rij ontbreekt: verwijderd"))
+        elif hashes[a.audit_id] != a.hash:
+            problems.append(
+                (a.audit_id, "verankerde rij of een voorganger gewijzigd (hash wijkt af van het anker)")
+            )
+    problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
+    newest = max((a.audit_id for a in checked), default=0)
+    unanchored = conn.execute(
+        text("SELECT count(*) FROM audit_log WHERE id > :i"), {"i": newest}
+    ).scalar_one()
+    return Verdict(rows=rows, anchors=len(checked), unanchored=unanchored, problems=problems)
