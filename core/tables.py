@@ -347,6 +347,18 @@ audit_log = Table(
     comment="Append-only access log; each row hashes its predecessor, so edits and removals show.",
 )
 
+audit_anker = Table(
+    "audit_anker",
+    metadata,
+    _id(),
+    Column("audit_id", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    Column("mac", LargeBinary, nullable=False),
+    Column("tijdstip", TIMESTAMPTZ, nullable=False, server_default=text("clock_timestamp()")),
+    comment="Chain heads of audit_log keyed with a secret kept outside the database: "
+    "HMAC-SHA256(secret, audit_id as 8 bytes big-endian || hash). Append-only.",
+)
+
 sessie = Table(
     "sessie",
     metadata,
