@@ -24,7 +24,7 @@ from fastapi import Request
 from app import audit
 from app.deps import OptionalPrincipalDep, require_principal
 from app.errors import NotFoundError, TooManyRequestsError
-from app.services import RateLimiterDep
+from app.services import services_of
 
 Toegang = Literal["open", "aangemeld", "gegevens"]
 RULE_KEY = "x-toegang"
@@ -41,7 +41,7 @@ def rule_of(route: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def gate(request: Request, principal: OptionalPrincipalDep, limiter: RateLimiterDep) -> None:
+async def gate(request: Request, principal: OptionalPrincipalDep) -> None:
     """Run before every API route (an app-wide dependency)."""
     route = request.scope.get("route")
     toegang = rule_of(route)
@@ -53,7 +53,7 @@ async def gate(request: Request, principal: OptionalPrincipalDep, limiter: RateL
     if toegang not in ("aangemeld", "gegevens"):
         raise NotFoundError(f"geen resource op {request.url.path}")
     principal = await require_principal(principal)
-    wait = limiter.take(principal.id)
+    wait = services_of(request.app).rate_limiter.take(principal.id)
     if wait:
         raise TooManyRequestsError(
             f"te veel verzoeken met deze sleutel; probeer het over {math.ceil(wait)} s opnieuw",

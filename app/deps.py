@@ -5,7 +5,13 @@ cookie. The access gate (:mod:`app.access`) has already refused anonymous caller
 every non-open route; :func:`visible_layer` then decides per layer: a layer the caller may
 not see answers exactly like one that does not exist (404). A route that reads a layer's
 rows takes :func:`readable_layer` instead, which also binds the purpose: a layer with data
-below aggregate level needs a purpose (``doel``) from the caller's allowed list.
+below aggregate level needs a purpose (``doel``) from the caller's allowed list. What a
+request asks of the layer (filters, bbox, period) becomes a :class:`Selection` in the route,
+from its parameters (:mod:`app.params`).
+
+The tree of dependencies is kept flat on purpose: FastAPI solves a dependency again at every
+place it appears in a route's tree (its cache saves only the call), and the tile and items
+routes are the hot paths.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from sqlalchemy import Engine
 from app import audit
 from app.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from app.layer_sql import Selection
-from app.params import BBoxDep, Interval, IntervalDep, PurposeDep
-from app.services import EngineDep, PrincipalCacheDep, SettingsDep
+from app.params import BBox, CollectionId, Interval, PurposeHeader, PurposeQuery, purpose_of
+from app.services import services_of
 from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
+from core.settings import Settings
 from layers import REGISTRY
 from layers.base import Layer
 
@@ -38,24 +45,25 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-async def current_principal(
-    request: Request, engine: EngineDep, cache: PrincipalCacheDep
-) -> Principal | None:
+async def current_principal(request: Request) -> Principal | None:
     """The caller, from ``Authorization: Bearer <key>``; None when anonymous or unknown.
 
     The dependencies are ``async`` so FastAPI does not send each one to the thread pool; only
-    a cache miss looks the key up, in a worker thread.
+    a cache miss looks the key up, in a worker thread. This one runs on every request, so it
+    takes the services straight from the app rather than as dependencies of its own (FastAPI
+    solves each dependency again wherever it appears in a route's tree, cached or not).
     """
     token, kind = _bearer(request), "sleutel"
     if token is None:
         token, kind = request.cookies.get(SESSION_COOKIE), "sessie"
         if not token:
             return None
-    hit, principal = cache.get(kind, token)
+    services = services_of(request.app)
+    hit, principal = services.principals.get(kind, token)
     if hit:
         return principal
-    principal = await run_in_threadpool(_lookup, engine, kind, token)
-    cache.put(kind, token, principal)
+    principal = await run_in_threadpool(_lookup, services.engine, kind, token)
+    services.principals.put(kind, token, principal)
     return principal
 
 
@@ -79,12 +87,7 @@ async def require_principal(principal: OptionalPrincipalDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 
-async def visible_layer(request: Request, collection_id: str, principal: PrincipalDep) -> Layer:
-    """The layer, if this principal may see it; otherwise exactly like a missing one.
-
-    Enough for the layer's metadata (its description, TileJSON); a route that serves its
-    rows takes :data:`ReadableLayerDep`.
-    """
+def _visible(request: Request, collection_id: str, principal: Principal) -> Layer:
     layer = REGISTRY.get(collection_id)
     if layer is None or not principal.can_see(layer.clearance):
         raise NotFoundError(f"collectie {collection_id!r} bestaat niet")
@@ -94,28 +97,46 @@ async def visible_layer(request: Request, collection_id: str, principal: Princip
     return layer
 
 
+async def visible_layer(request: Request, collection_id: CollectionId, principal: PrincipalDep) -> Layer:
+    """The layer, if this principal may see it; otherwise exactly like a missing one.
+
+    Enough for the layer's metadata (its description, TileJSON); a route that serves its
+    rows takes :data:`ReadableLayerDep`.
+    """
+    return _visible(request, collection_id, principal)
+
+
 LayerDep = Annotated[Layer, Depends(visible_layer)]
 
 
 async def readable_layer(
-    request: Request, layer: LayerDep, principal: PrincipalDep, doel: PurposeDep
+    request: Request,
+    collection_id: CollectionId,
+    principal: PrincipalDep,
+    x_doel: PurposeHeader = None,
+    doel: PurposeQuery = None,
 ) -> Layer:
-    """The layer, when this principal may read its rows for the purpose stated.
+    """The layer, if this principal may see it (else a 404, as :func:`visible_layer`), and
+    may read its rows for the purpose stated.
 
     Data below aggregate level (signals, addresses, vacancy points) needs a purpose the
     principal is allowed: missing is a 400, not allowed a 403. The purpose given is
-    audited either way, also on an aggregate layer.
+    audited either way, also on an aggregate layer. The purpose parameters are declared
+    here rather than taken as :data:`app.params.PurposeDep`: one dependency fewer to solve
+    on every tile.
     """
-    record_purpose(request, doel)
+    layer = _visible(request, collection_id, principal)
+    stated = purpose_of(x_doel, doel)
+    record_purpose(request, stated)
     if layer.clearance != "aggregaat":
-        if doel is None:
+        if stated is None:
             raise BadRequestError(
                 f"laag {layer.id!r} bevat gegevens op objectniveau: vermeld het doel van uw verzoek "
                 f"met de header 'X-Doel' of de parameter 'doel' (toegestaan: {', '.join(principal.doelen)})"
             )
-        if not principal.allows_doel(doel):
+        if not principal.allows_doel(stated):
             raise ForbiddenError(
-                f"doel {doel!r} is voor u niet toegestaan; "
+                f"doel {stated!r} is voor u niet toegestaan; "
                 f"toegestaan: {', '.join(principal.doelen) or '(geen)'}"
             )
     return layer
@@ -150,8 +171,8 @@ def _check_period(layer: Layer, period: Interval) -> None:
         raise BadRequestError(f"laag {layer.id!r} heeft geen tijd; datetime kan hier niet")
 
 
-async def feature_selection(
-    request: Request, layer: ReadableLayerDep, box: BBoxDep, period: IntervalDep, settings: SettingsDep
+def feature_selection(
+    request: Request, layer: Layer, box: BBox, period: Interval, settings: Settings
 ) -> Selection:
     """What an items request asks of the layer: property filters, bbox and period.
 
@@ -171,15 +192,9 @@ async def feature_selection(
     return Selection(filters=filters, bbox=box.box, bbox_srid=box.srid, start=period.start, end=period.end)
 
 
-FeatureSelectionDep = Annotated[Selection, Depends(feature_selection)]
-
-
-async def tile_selection(request: Request, layer: ReadableLayerDep, period: IntervalDep) -> Selection:
+def tile_selection(request: Request, layer: Layer, period: Interval) -> Selection:
     """What a tile request asks of the layer: property filters (the layer's defaults for
     those not named, as the map draws it) and period; a tile's area is the tile."""
     filters = property_filters(request, layer)
     _check_period(layer, period)
     return Selection(filters={**layer.defaults_for(filters), **filters}, start=period.start, end=period.end)
-
-
-TileSelectionDep = Annotated[Selection, Depends(tile_selection)]

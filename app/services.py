@@ -48,14 +48,16 @@ class Services:
 
 
 def services_of(app: Starlette) -> Services:
-    """The services of an app made by ``create_app`` (for tests and the middleware)."""
+    """The services of an app made by ``create_app``."""
     services: Services = app.state.services
     return services
 
 
-# Each dependency reads the app directly (not through a shared ``Services`` dependency): one
-# resolution step fewer per parameter on the hot tile and items routes. They are ``async`` so
-# FastAPI calls them on the event loop, without a thread hop.
+# Each dependency reads the app directly, not through a shared ``Services`` dependency:
+# FastAPI solves a dependency's own dependencies at every place it is used. They are
+# ``async`` so FastAPI calls them on the event loop, without a thread hop. The hot routes
+# (tiles, items) take ``ServicesDep`` whole, one dependency for all they use; the access
+# gate and the caller's lookup, which run on every request, use :func:`services_of`.
 async def get_services(request: Request) -> Services:
     return services_of(request.app)
 
@@ -66,18 +68,6 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_engine(request: Request) -> Engine:
     return services_of(request.app).engine
-
-
-async def get_versions(request: Request) -> DataVersions:
-    return services_of(request.app).versions
-
-
-async def get_tile_cache(request: Request) -> TileCache:
-    return services_of(request.app).tile_cache
-
-
-async def get_rate_limiter(request: Request) -> RateLimiter:
-    return services_of(request.app).rate_limiter
 
 
 async def get_principal_cache(request: Request) -> PrincipalCache:
@@ -91,8 +81,5 @@ async def get_extents(request: Request) -> Extents:
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-VersionsDep = Annotated[DataVersions, Depends(get_versions)]
-TileCacheDep = Annotated[TileCache, Depends(get_tile_cache)]
-RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 PrincipalCacheDep = Annotated[PrincipalCache, Depends(get_principal_cache)]
 ExtentsDep = Annotated[Extents, Depends(get_extents)]

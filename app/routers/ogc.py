@@ -18,13 +18,13 @@ from sqlalchemy import Engine, text
 
 from app import audit, layer_sql
 from app.access import rule
-from app.deps import FeatureSelectionDep, LayerDep, PrincipalDep, ReadableLayerDep
+from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, feature_selection
 from app.errors import NotFoundError
 from app.layer_sql import Selection
 from app.links import root
 from app.pages import templates
-from app.params import CRS84, RD, CrsDep, Page, PageDep, formats
-from app.services import EngineDep, ExtentsDep, SettingsDep
+from app.params import CRS84, RD, BBoxDep, CrsDep, IntervalDep, Page, PageDep, formats
+from app.services import ExtentsDep, ServicesDep
 from core.security import Principal
 from layers import REGISTRY
 from layers.base import Layer
@@ -199,11 +199,12 @@ def items(
     page: PageDep,
     fmt: Annotated[str, formats("json", "html", "csv")],
     srid: CrsDep,
-    selection: FeatureSelectionDep,
-    engine: EngineDep,
-    settings: SettingsDep,
+    box: BBoxDep,
+    period: IntervalDep,
+    services: ServicesDep,
 ) -> Response:
-    k = settings.suppression_k
+    selection = feature_selection(request, layer, box, period, services.settings)
+    engine, k = services.engine, services.settings.suppression_k
     if fmt == "csv":
         return _csv(request, engine, layer, principal, selection, srid, page, k)
     sql, params = layer_sql.geojson_features(
@@ -285,14 +286,13 @@ def item(
     principal: PrincipalDep,
     fmt: JsonOrHtml,
     srid: CrsDep,
-    engine: EngineDep,
-    settings: SettingsDep,
+    services: ServicesDep,
 ) -> Response:
     selection = Selection(ids=[feature_id])
     sql, params = layer_sql.geojson_features(
-        layer, principal, selection, srid=srid, limit=1, offset=0, k=settings.suppression_k
+        layer, principal, selection, srid=srid, limit=1, offset=0, k=services.settings.suppression_k
     )
-    row = audit.audited_one(request, engine, sql, params)
+    row = audit.audited_one(request, services.engine, sql, params)
     feature, returned = row.features, row.aantal
     if not returned:
         raise NotFoundError(f"object {feature_id!r} bestaat niet in {layer.id!r}")
