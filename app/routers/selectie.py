@@ -95,8 +95,8 @@ def selectie(
     periode: Annotated[str, Query(description="Jaar (2024) of kwartaal (2024-K1)")] = "2024",
     thema: Annotated[str, Query(description="Thema, of 'alle'")] = "alle",
 ) -> dict[str, Any]:
-    # Recorded, not required: a planner's figures are sums of published ones, and a cleared
-    # caller's are counts, not objects (see the module's docstring).
+    # Recorded with the audit row, not required: the answer holds counts, never objects
+    # (whether exact counts over a drawn polygon should need a purpose is a policy choice).
     record_purpose(request, doel)
     start, end = _period(periode)
     shape = _geometry(geometrie, srid)
