@@ -340,7 +340,7 @@ async def record_refusal(scope: Scope, receive: Receive, send: Send, status: int
     if not needed:
         return True
     try:
-        engine = scope["app"].state.engine
+        engine = scope["app"].state.services.engine
         await anyio.to_thread.run_sync(_record_with_caller, engine, entry, status, credentials)
     except Exception as exc:
         log.error("audit row could not be written; answering 503: %s", exc)

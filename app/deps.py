@@ -1,16 +1,21 @@
-"""Request dependencies: the engine, the caller, and the layer the caller may see.
+"""Request dependencies: the caller, the layer the caller may see, and what it asks of it.
 
 The caller comes from ``Authorization: Bearer <key>`` or, in a browser, from the session
 cookie. The access gate (:mod:`app.access`) has already refused anonymous callers on
 every non-open route; :func:`visible_layer` then decides per layer: a layer the caller may
-not see answers exactly like one that does not exist (404), and a layer with data below
-aggregate level needs a purpose (``doel``) from the caller's allowed list.
+not see answers exactly like one that does not exist (404). A route that reads a layer's
+rows takes :func:`readable_layer` instead, which also binds the purpose: a layer with data
+below aggregate level needs a purpose (``doel``) from the caller's allowed list. What a
+request asks of the layer (filters, bbox, period) becomes a :class:`Selection` in the route,
+from its parameters (:mod:`app.params`).
+
+The tree of dependencies is kept flat on purpose: FastAPI solves a dependency again at every
+place it appears in a route's tree (its cache saves only the call), and the tile and items
+routes are the hot paths.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,21 +24,17 @@ from sqlalchemy import Engine
 
 from app import audit
 from app.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
+from app.layer_sql import Selection
+from app.params import BBox, CollectionId, Interval, PurposeHeader, PurposeQuery, purpose_of
+from app.services import services_of
 from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
+from core.settings import Settings
 from layers import REGISTRY
 from layers.base import Layer
 
-#: Seconds a resolved key is trusted before it is looked up again (revocation latency).
-PRINCIPAL_TTL = 10.0
-
-
-async def get_engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-EngineDep = Annotated[Engine, Depends(get_engine)]
+#: Query parameters with a meaning of their own; every other one filters a property.
+RESERVED = frozenset({"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "doel"})
 
 
 def _bearer(request: Request) -> str | None:
@@ -44,38 +45,26 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-async def current_principal(request: Request, engine: EngineDep) -> Principal | None:
+async def current_principal(request: Request) -> Principal | None:
     """The caller, from ``Authorization: Bearer <key>``; None when anonymous or unknown.
 
     The dependencies are ``async`` so FastAPI does not send each one to the thread pool; only
-    a cache miss looks the key up, in a worker thread.
+    a cache miss looks the key up, in a worker thread. This one runs on every request, so it
+    takes the services straight from the app rather than as dependencies of its own (FastAPI
+    solves each dependency again wherever it appears in a route's tree, cached or not).
     """
     token, kind = _bearer(request), "sleutel"
     if token is None:
         token, kind = request.cookies.get(SESSION_COOKIE), "sessie"
         if not token:
             return None
-    cache: dict[str, tuple[float, Principal | None]] = request.app.state.principal_cache
-    digest = _cache_key(kind, token)
-    hit = cache.get(digest)
-    now = time.monotonic()
-    if hit and now - hit[0] < PRINCIPAL_TTL:
-        return hit[1]
-    principal = await run_in_threadpool(_lookup, engine, kind, token)
-    if len(cache) > 10_000:
-        cache.clear()
-    cache[digest] = (now, principal)
+    services = services_of(request.app)
+    hit, principal = services.principals.get(kind, token)
+    if hit:
+        return principal
+    principal = await run_in_threadpool(_lookup, services.engine, kind, token)
+    services.principals.put(kind, token, principal)
     return principal
-
-
-def forget_session(request: Request, session_token: str) -> None:
-    """Drop a session's cached lookup at once (sign-out)."""
-    request.app.state.principal_cache.pop(_cache_key("sessie", session_token), None)
-
-
-def _cache_key(kind: str, token: str) -> str:
-    """Keys and session tokens are cached apart, by hash only (no secret stays in memory)."""
-    return hashlib.sha256(f"{kind}\0{token}".encode()).hexdigest()
 
 
 def _lookup(engine: Engine, kind: str, token: str) -> Principal | None:
@@ -83,9 +72,10 @@ def _lookup(engine: Engine, kind: str, token: str) -> Principal | None:
         return principal_for_session(conn, token) if kind == "sessie" else principal_for_key(conn, token)
 
 
-async def require_principal(
-    principal: Annotated[Principal | None, Depends(current_principal)],
-) -> Principal:
+OptionalPrincipalDep = Annotated[Principal | None, Depends(current_principal)]
+
+
+async def require_principal(principal: OptionalPrincipalDep) -> Principal:
     if principal is None:
         raise UnauthorizedError(
             "aanmelden vereist: stuur een geldige API-sleutel als 'Authorization: Bearer <sleutel>'",
@@ -97,38 +87,114 @@ async def require_principal(
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 
-def doel_of(request: Request) -> str | None:
-    """The purpose the request states: header ``X-Doel``, else parameter ``doel``."""
-    value = request.headers.get("x-doel") or request.query_params.get("doel")
-    return value.strip() if value and value.strip() else None
-
-
-async def visible_layer(request: Request, collection_id: str, principal: PrincipalDep) -> Layer:
-    """The layer, if this principal may see it; otherwise exactly like a missing one.
-
-    A request for data below aggregate level (signals, addresses, vacancy points; not the
-    layer's metadata) must state a purpose the principal is allowed: missing is a 400, not
-    allowed a 403. Both are audited with the purpose given.
-    """
+def _visible(request: Request, collection_id: str, principal: Principal) -> Layer:
     layer = REGISTRY.get(collection_id)
     if layer is None or not principal.can_see(layer.clearance):
         raise NotFoundError(f"collectie {collection_id!r} bestaat niet")
     entry = audit.entry_of(request)
-    doel = doel_of(request)
     if entry is not None:
-        entry.laag, entry.doel = layer.id, doel
-    if layer.clearance != "aggregaat" and (entry is None or entry.data):
-        if doel is None:
+        entry.laag = layer.id
+    return layer
+
+
+async def visible_layer(request: Request, collection_id: CollectionId, principal: PrincipalDep) -> Layer:
+    """The layer, if this principal may see it; otherwise exactly like a missing one.
+
+    Enough for the layer's metadata (its description, TileJSON); a route that serves its
+    rows takes :data:`ReadableLayerDep`.
+    """
+    return _visible(request, collection_id, principal)
+
+
+LayerDep = Annotated[Layer, Depends(visible_layer)]
+
+
+async def readable_layer(
+    request: Request,
+    collection_id: CollectionId,
+    principal: PrincipalDep,
+    x_doel: PurposeHeader = None,
+    doel: PurposeQuery = None,
+) -> Layer:
+    """The layer, if this principal may see it (else a 404, as :func:`visible_layer`), and
+    may read its rows for the purpose stated.
+
+    Data below aggregate level (signals, addresses, vacancy points) needs a purpose the
+    principal is allowed: missing is a 400, not allowed a 403. The purpose given is
+    audited either way, also on an aggregate layer. The purpose parameters are declared
+    here rather than taken as :data:`app.params.PurposeDep`: one dependency fewer to solve
+    on every tile.
+    """
+    layer = _visible(request, collection_id, principal)
+    stated = purpose_of(x_doel, doel)
+    record_purpose(request, stated)
+    if layer.clearance != "aggregaat":
+        if stated is None:
             raise BadRequestError(
                 f"laag {layer.id!r} bevat gegevens op objectniveau: vermeld het doel van uw verzoek "
                 f"met de header 'X-Doel' of de parameter 'doel' (toegestaan: {', '.join(principal.doelen)})"
             )
-        if not principal.allows_doel(doel):
+        if not principal.allows_doel(stated):
             raise ForbiddenError(
-                f"doel {doel!r} is voor u niet toegestaan; "
+                f"doel {stated!r} is voor u niet toegestaan; "
                 f"toegestaan: {', '.join(principal.doelen) or '(geen)'}"
             )
     return layer
 
 
-LayerDep = Annotated[Layer, Depends(visible_layer)]
+ReadableLayerDep = Annotated[Layer, Depends(readable_layer)]
+
+
+def record_purpose(request: Request, doel: str | None) -> None:
+    """Put the stated purpose in the request's audit row."""
+    entry = audit.entry_of(request)
+    if entry is not None:
+        entry.doel = doel
+
+
+def property_filters(request: Request, layer: Layer) -> dict[str, str]:
+    """The query parameters that filter a property (``thema=drugs``); a 400 for one the
+    layer does not filter on, so a typo never silently widens the answer."""
+    filters = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+    allowed = {p.name for p in layer.properties if p.filterable}
+    unknown = sorted(set(filters) - allowed)
+    if unknown:
+        raise BadRequestError(
+            f"onbekende parameter(s) {', '.join(unknown)}; "
+            f"filters op deze laag: {', '.join(sorted(allowed)) or '(geen)'}"
+        )
+    return filters
+
+
+def _check_period(layer: Layer, period: Interval) -> None:
+    if (period.start or period.end) and not layer.datetime_column:
+        raise BadRequestError(f"laag {layer.id!r} heeft geen tijd; datetime kan hier niet")
+
+
+def feature_selection(
+    request: Request, layer: Layer, box: BBox, period: Interval, settings: Settings
+) -> Selection:
+    """What an items request asks of the layer: property filters, bbox and period.
+
+    A point layer's bbox is capped (``OKAART_POINT_BBOX_MAX_KM2``): a city-wide box of
+    points is paged with limit/offset instead. The bbox is audited, refused or not.
+    """
+    filters = property_filters(request, layer)
+    if box.box is not None:
+        audit.note(request, bbox=box.label())
+        cap = settings.point_bbox_max_km2
+        if layer.kind == "punten" and box.km2() > cap:
+            raise BadRequestError(
+                f"bbox is te groot voor een puntenlaag: hoogstens {cap:g} km²; "
+                "vraag een kleiner gebied op of laat bbox weg en blader met limit/offset"
+            )
+    _check_period(layer, period)
+    return Selection(filters=filters, bbox=box.box, bbox_srid=box.srid, start=period.start, end=period.end)
+
+
+def tile_selection(request: Request, layer: Layer, period: Interval) -> Selection:
+    """What a tile request asks of the layer: property filters (the layer's defaults for
+    those not named, as the map draws it) and period; a tile's area is the tile."""
+    filters = property_filters(request, layer)
+    _check_period(layer, period)
+    return Selection(filters={**layer.defaults_for(filters), **filters}, start=period.start, end=period.end)

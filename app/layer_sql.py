@@ -1,27 +1,38 @@
-"""SQL for a layer as a principal may see it: one place for every output.
+"""Every SELECT the routes run: the one room for read SQL.
 
-Features, tiles and exports all start from :func:`visible_rows`: the layer's source,
-limited to the principal's municipalities (and covenants, for partners), with the request's
-filters, and with suppression applied in SQL for aggregate-only principals. The database
-then builds GeoJSON, MVT or CSV and the bytes go straight out; no per-row Python.
-Identifiers come only from the ``Layer`` model (validated names), values only as bound
-parameters.
+Features, tiles, exports, maps and overviews all start from :func:`visible_rows`: the
+layer's source, limited to the principal's municipalities (and covenants, for partners),
+with the request's filters (property values, bbox, tile, period, ids: all through
+:func:`conditions`), and with suppression applied in SQL for aggregate-only principals. The
+database then builds GeoJSON, MVT or CSV and the bytes go straight out; no per-row Python.
+The few reads that are not a layer's (the areas around a point, a drawn polygon, the extent
+of the areas, an overview's sources) are here too, so that scoping a read or renaming a
+column has one place to look; routes run what this module builds and write no SQL of their
+own. Each builder returns ``(sql, params)``. Identifiers come only from the ``Layer`` model
+(validated names) and this module, values only as bound parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import morecantile
 
 from core.security import Principal
 from layers.base import Layer
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
 #: Tiles with more features than this record their count, not their ids, in the audit trail.
 MAX_TILE_IDS = 200
-CRS_SRID = {CRS84: 4326, RD: 28992, "EPSG:4326": 4326, "EPSG:28992": 28992}
+#: Extra room around a tile when selecting its rows (1/64 of a tile: the 64-unit buffer of
+#: ST_AsMVTGeom's 4096), so a shape just outside still draws its edge.
+TILE_MARGIN = 0.015625
+#: The types of the areas ``/locate`` reports, largest first.
+AREA_ORDER = ("gemeente", "wijk", "buurt", "bedrijventerrein", "buitengebied")
+
+Statement = tuple[str, dict[str, Any]]
 
 
 @dataclass
@@ -31,6 +42,8 @@ class Selection:
     filters: dict[str, str] = field(default_factory=dict)
     bbox: tuple[float, float, float, float] | None = None
     bbox_srid: int = 4326
+    #: One map tile (WebMercatorQuad): the rows on it, by the stored EPSG:3857 copy.
+    tile: morecantile.Tile | None = None
     start: dt.date | None = None
     end: dt.date | None = None
     ids: list[str] | None = None
@@ -78,7 +91,7 @@ def visible_rows(
     *,
     geometry: str | None,
     k: int,
-) -> tuple[str, dict[str, Any]]:
+) -> Statement:
     """``SELECT id, [geom,] <properties> FROM source WHERE <access and filters>``."""
     params: dict[str, Any] = {}
     columns = ["t.id AS id"]
@@ -98,8 +111,8 @@ def visible_rows(
     return sql, params
 
 
-def conditions(layer: Layer, principal: Principal, selection: Selection) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause: access first, then the request's filters."""
+def conditions(layer: Layer, principal: Principal, selection: Selection) -> Statement:
+    """The WHERE clause: access first, then the request's filters, spatial ones included."""
     parts: list[str] = []
     params: dict[str, Any] = {}
     for i, (column, value) in enumerate(sorted(layer.where.items())):
@@ -124,6 +137,9 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> tupl
         parts.append(f"t.{layer.geometry_column} && {envelope}")
         params.update(dict(zip(("bx0", "by0", "bx1", "by1"), selection.bbox, strict=True)))
         params["bsrid"] = selection.bbox_srid
+    if selection.tile is not None:
+        parts.append(f"t.{layer.tile_geometry_column} && {_tile_envelope(TILE_MARGIN)}")
+        params.update(z=selection.tile.z, x=selection.tile.x, y=selection.tile.y)
     if layer.datetime_column and selection.start:
         parts.append(f"t.{layer.datetime_column} >= :start")
         params["start"] = selection.start
@@ -134,6 +150,11 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> tupl
         parts.append("t.id = ANY(:ids)")
         params["ids"] = selection.ids
     return " AND ".join(parts) or "true", params
+
+
+def _tile_envelope(margin: float | None = None) -> str:
+    """The bounds of the selection's tile in EPSG:3857; :func:`conditions` binds ``z/x/y``."""
+    return f"ST_TileEnvelope(:z, :x, :y{f', margin => {margin}' if margin else ''})"
 
 
 def geometry_in(layer: Layer, srid: int) -> str:
@@ -152,7 +173,7 @@ def geojson_features(
     offset: int,
     k: int,
     count: bool = False,
-) -> tuple[str, dict[str, Any]]:
+) -> Statement:
     """The features of a page as comma-separated GeoJSON built in SQL, their number and
     (for layers below aggregate level, for the audit trail) their ids; with ``count`` also
     ``numberMatched``, in the same round trip. Columns: features, returned, ids, matched."""
@@ -175,19 +196,18 @@ def geojson_features(
     return sql, {**params, "limit": limit, "offset": offset}
 
 
-def count_matched(layer: Layer, principal: Principal, selection: Selection) -> tuple[str, dict[str, Any]]:
+def count_matched(layer: Layer, principal: Principal, selection: Selection) -> Statement:
     where, params = conditions(layer, principal, selection)
     return f"SELECT count(*) FROM {layer.source} t WHERE {where}", params
 
 
-def mvt(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> tuple[str, dict[str, Any]]:
+def mvt(
+    layer: Layer, principal: Principal, selection: Selection, tile: morecantile.Tile, *, k: int
+) -> Statement:
     """One MVT tile of the layer (ST_AsMVT over ST_AsMVTGeom on the stored 3857 copy), with
     its feature count and (below aggregate level, for the audit trail) its ids."""
-    rows, params = visible_rows(layer, principal, selection, geometry=f"t.{layer.tile_geometry_column}", k=k)
-    rows = rows.replace(
-        " WHERE ",
-        f" WHERE t.{layer.tile_geometry_column} && ST_TileEnvelope(:z, :x, :y, margin => 0.015625) AND ",
-        1,
+    rows, params = visible_rows(
+        layer, principal, replace(selection, tile=tile), geometry=f"t.{layer.tile_geometry_column}", k=k
     )
     names = ["id", *(p.name for p in layer.properties)]
     if principal.suppressed and any(p.suppress for p in layer.properties):
@@ -200,9 +220,186 @@ def mvt(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> 
     )
     sql = f"""
         SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom') AS tile, count(*) AS aantal, {ids} AS ids FROM (
-            SELECT ST_AsMVTGeom(r.geom, ST_TileEnvelope(:z, :x, :y), 4096, 64, true) AS geom,
+            SELECT ST_AsMVTGeom(r.geom, {_tile_envelope()}, 4096, 64, true) AS geom,
                    {", ".join("r." + n for n in names)}
             FROM ({rows}) r
         ) m WHERE m.geom IS NOT NULL
     """
     return sql, params
+
+
+def csv_features(
+    layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, offset: int, k: int
+) -> Statement:
+    """A page of features as CSV rows: id, properties, and the geometry as WKT."""
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
+    names = ", ".join(["r.id", *(f"r.{p.name}" for p in layer.properties)])
+    sql = (
+        f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie"
+        f" FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r ORDER BY r.id"
+    )
+    return sql, {**params, "limit": limit, "offset": offset}
+
+
+def copy_csv(compiled_select: str) -> str:
+    """The ``COPY`` that streams a select (compiled for the driver) as CSV with a header."""
+    return f"COPY ({compiled_select}) TO STDOUT WITH (FORMAT csv, HEADER)"
+
+
+# -- maps and overviews: the indicator layers ---------------------------------------------------
+
+
+def periods(layer: Layer, principal: Principal, *, k: int) -> Statement:
+    """The periods (``periode``, ``periode_soort``) with figures for this principal, in order."""
+    rows, params = visible_rows(layer, principal, Selection(filters={"thema": "alle"}), geometry=None, k=k)
+    return f"SELECT DISTINCT r.periode, r.periode_soort FROM ({rows}) r ORDER BY r.periode", params
+
+
+def bounds(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> Statement:
+    """The extent of the selected rows in WGS84, in Leaflet's order: south, west, north, east."""
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, 28992), k=k)
+    sql = (
+        "SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM (SELECT"
+        f" ST_Transform(ST_SetSRID(ST_Extent(r.geom), 28992), 4326) AS e FROM ({rows}) r) x"
+    )
+    return sql, params
+
+
+def area_figures(
+    layer: Layer, principal: Principal, filters: dict[str, str], *, k: int, wkb: bool = False
+) -> Statement:
+    """An indicator layer's rows by area, period and theme; with ``wkb`` also each area's
+    polygon (RD New, WKB), for the GeoPackage."""
+    rows, params = visible_rows(
+        layer, principal, Selection(filters=filters), geometry=geometry_in(layer, 28992) if wkb else None, k=k
+    )
+    polygon = ", ST_AsBinary(r.geom) AS wkb" if wkb else ""
+    return f"SELECT r.*{polygon} FROM ({rows}) r ORDER BY r.code, r.periode, r.thema", params
+
+
+def area_shapes(
+    layer: Layer,
+    principal: Principal,
+    selection: Selection,
+    *,
+    box: tuple[float, float, float, float],
+    tolerance: float,
+    k: int,
+) -> Statement:
+    """Outlines as SVG paths (RD New), simplified to ``tolerance`` and clipped to ``box``
+    (fpdf2 does not clip an embedded SVG to its viewport): code and path per area."""
+    envelope = f"ST_MakeEnvelope({box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, {box[3]:.1f}, 28992)"
+    simplified = f"ST_SimplifyPreserveTopology(t.{layer.geometry_column}, {float(tolerance)})"
+    geometry = f"ST_CollectionExtract(ST_Intersection({simplified}, {envelope}), 3)"
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
+    return f"SELECT r.code, ST_AsSVG(r.geom, 0, 0) FROM ({rows}) r WHERE NOT ST_IsEmpty(r.geom)", params
+
+
+# -- areas -------------------------------------------------------------------------------------
+
+
+def area_extent() -> Statement:
+    """The extent of the newest areas in CRS84 (xmin, ymin, xmax, ymax): every layer lies in it."""
+    return (
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT"
+        " ST_Transform(ST_SetSRID(ST_Extent(geom), 28992), 4326) e FROM actueel_gebied) x",
+        {},
+    )
+
+
+def area_by_code(code: str, soorten: Sequence[str]) -> Statement:
+    """The newest edition of an area of one of ``soorten`` (its municipality decides who sees it)."""
+    return (
+        "SELECT soort, code, naam, gemeentecode, jaar FROM actueel_gebied"
+        " WHERE code = :c AND soort = ANY(:s)",
+        {"c": code, "s": list(soorten)},
+    )
+
+
+def area_envelope(soort: str, code: str) -> Statement:
+    """The bounding box of one area in RD New: xmin, ymin, xmax, ymax."""
+    return (
+        "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM actueel_gebied"
+        " WHERE soort = :s AND code = :c",
+        {"s": soort, "c": code},
+    )
+
+
+def areas_at(principal: Principal, a: float, b: float, *, srid: int) -> Statement:
+    """The newest areas that contain a point (lon/lat in WGS84 or x/y in RD New) within the
+    principal's municipalities, largest type first: soort, code, naam, gemeentecode."""
+    point = "ST_SetSRID(ST_MakePoint(:a, :b), 28992)"
+    if srid != 28992:
+        point = "ST_Transform(ST_SetSRID(ST_MakePoint(:a, :b), 4326), 28992)"
+    order = ", ".join(f"'{soort}'" for soort in AREA_ORDER)
+    sql = (
+        "SELECT soort, code, naam, gemeentecode FROM actueel_gebied"
+        f" WHERE ST_Intersects(geom, {point}) AND (gemeentecode = ANY(:gm) OR :alle)"
+        f" ORDER BY array_position(ARRAY[{order}], soort)"
+    )
+    return sql, {"a": a, "b": b, "gm": list(principal.gemeenten), "alle": principal.all_gemeenten}
+
+
+#: A drawn polygon (GeoJSON in ``:g``, coordinates in ``:srid``) in RD New.
+DRAWN = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), :srid), 28992)"
+
+
+def drawn_area(shape: str, srid: int) -> Statement:
+    """A drawn polygon checked and measured in one statement (the GeoJSON parsed and
+    transformed once): valid, reason, km2, its box in RD New (x0, y0, x1, y1), and, when
+    valid, the codes of the buurten whose interior point lies in it."""
+    sql = (
+        f"WITH sel AS (SELECT {DRAWN} AS g) SELECT ST_IsValid(g) AS valid,"
+        " ST_IsValidReason(g) AS reason, ST_Area(g) / 1e6 AS km2,"
+        " ST_XMin(g) AS x0, ST_YMin(g) AS y0, ST_XMax(g) AS x1, ST_YMax(g) AS y1,"
+        " CASE WHEN ST_IsValid(g) THEN ARRAY(SELECT b.code FROM actueel_gebied b WHERE b.soort = 'buurt'"
+        "   AND ST_Intersects(ST_PointOnSurface(b.geom), g) ORDER BY b.code) END AS buurten"
+        " FROM sel"
+    )
+    return sql, {"g": shape, "srid": srid}
+
+
+def drawn_counts(
+    signals: Layer, principal: Principal, selection: Selection, shape: str, srid: int
+) -> Statement:
+    """Exact counts inside a drawn polygon, within what the principal may see: the signals
+    of ``selection`` (theme, period), the addresses, and the vacancies open in the period."""
+    assert selection.start is not None and selection.end is not None  # counts are over a period
+    where, params = conditions(signals, principal, selection)
+    scope = "TRUE" if principal.all_gemeenten else "x.gemeentecode = ANY(:gemeenten)"
+    sql = (
+        f"WITH sel AS (SELECT {DRAWN} AS g) SELECT"
+        f" (SELECT count(*) FROM {signals.source} t, sel WHERE ST_Intersects(t.geom, sel.g) AND {where}),"
+        f" (SELECT count(*) FROM verblijfsobject x, sel WHERE ST_Intersects(x.geom, sel.g) AND {scope}),"
+        f" (SELECT count(*) FROM leegstand x, sel WHERE ST_Intersects(x.geom, sel.g) AND {scope}"
+        "   AND x.sinds <= :end AND (x.tot IS NULL OR x.tot >= :start))"
+    )
+    return sql, {
+        **params,
+        "g": shape,
+        "srid": srid,
+        "start": selection.start,
+        "end": selection.end,
+        "gemeenten": list(principal.gemeenten),
+    }
+
+
+# -- an overview's sources ---------------------------------------------------------------------
+
+
+def source_dates() -> Statement:
+    """Per ingest kind, when its newest successful run ended."""
+    return (
+        "SELECT soort, max(beeindigd) AS tot FROM ingest_run WHERE status = 'geslaagd'"
+        " GROUP BY soort ORDER BY soort",
+        {},
+    )
+
+
+def signal_sources() -> Statement:
+    """The partners (``bron``) that delivered signals in a successful run."""
+    return (
+        "SELECT DISTINCT bron FROM ingest_run WHERE soort = 'signalen' AND status = 'geslaagd'"
+        " AND bron IS NOT NULL ORDER BY bron",
+        {},
+    )

@@ -14,9 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from app import errors
-from app.access import RateLimiter, gate
+from app.access import gate
 from app.audit import AuditMiddleware
-from app.dataversion import DataVersions
 from app.middleware import (
     BodyLimitMiddleware,
     NulByteMiddleware,
@@ -24,7 +23,7 @@ from app.middleware import (
     install_log_redaction,
 )
 from app.routers import aanmelden, gebieden, health, kaart, ogc, selectie, tiles
-from app.tilecache import TileCache
+from app.services import Services
 from core import db
 from core.settings import Settings, get_settings
 
@@ -57,12 +56,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Every route passes the access gate first; see app/access.py.
         dependencies=[Depends(gate)],
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.versions = DataVersions(engine)
-    app.state.principal_cache = {}
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
+    # The one thing kept in app.state: routes take its parts as dependencies (app/services.py).
+    app.state.services = Services.build(settings, engine)
     errors.install(app)
     app.include_router(health.router)
     app.include_router(ogc.router)
@@ -75,8 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Scripts and stylesheets of the map pages (the CSP allows no other origin for them).
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
 
-    def engine_of(scope: Any) -> Engine:
-        return scope["app"].state.engine  # type: ignore[no-any-return]
+    def engine_of(_scope: Any) -> Engine:
+        return engine
 
     # Outermost last: body cap first, then headers on every answer, then the audit hold.
     app.add_middleware(AuditMiddleware, engine_of=engine_of)

@@ -20,6 +20,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import VectorGridProtobuf
 from folium.template import Template
 
+from app.periods import period_range
 from core.security import Principal
 from layers import INDICATOR_LAYERS, REGISTRY
 from layers.base import Layer, LegendClass
@@ -186,16 +187,6 @@ def _style_options(layer: Layer) -> str:
 
 def _tiles(layer: Layer, query: dict[str, str]) -> str:
     return TILES.format(layer=layer.id) + ("?" + urlencode(query) if query else "")
-
-
-def period_range(periode: str) -> str:
-    """An OGC ``datetime`` interval for a year (``2024``) or a quarter (``2024-K2``)."""
-    year, _, quarter = periode.partition("-K")
-    if not quarter:
-        return f"{year}-01-01/{year}-12-31"
-    start = 3 * (int(quarter) - 1) + 1
-    end_day = {3: 31, 6: 30, 9: 30, 12: 31}[start + 2]
-    return f"{year}-{start:02d}-01/{year}-{start + 2:02d}-{end_day}"
 
 
 def build_page(

@@ -50,11 +50,7 @@ def indicator_rows(
 ) -> list[dict[str, Any]]:
     """Indicator rows of one area type as this principal may see them, by area and period;
     with ``wkb`` also each area's polygon (RD New, WKB), for the GeoPackage."""
-    rows, params = layer_sql.visible_rows(
-        indicator_layer(soort), principal, Selection(filters=filters), geometry="t.geom" if wkb else None, k=k
-    )
-    polygon = ", ST_AsBinary(r.geom) AS wkb" if wkb else ""
-    sql = f"SELECT r.*{polygon} FROM ({rows}) r ORDER BY r.code, r.periode, r.thema"
+    sql, params = layer_sql.area_figures(indicator_layer(soort), principal, filters, k=k, wkb=wkb)
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 
@@ -116,17 +112,8 @@ class Overview:
 
 def find_area(conn: Connection, principal: Principal, code: str) -> dict[str, Any]:
     """The newest edition of an area of one of the four types, if the caller may see it."""
-    row = (
-        conn.execute(
-            text(
-                "SELECT soort, code, naam, gemeentecode, jaar FROM actueel_gebied"
-                " WHERE code = :c AND soort = ANY(:s)"
-            ),
-            {"c": code, "s": list(SOORTEN)},
-        )
-        .mappings()
-        .first()
-    )
+    sql, params = layer_sql.area_by_code(code, SOORTEN)
+    row = conn.execute(text(sql), params).mappings().first()
     if row is None or not principal.sees_gemeente(row["gemeentecode"]):
         raise NotFoundError(f"gebied {code!r} bestaat niet")
     return dict(row)
@@ -137,21 +124,11 @@ def _shapes(
 ) -> tuple[list[Shape], tuple[float, float, float, float]]:
     """The area and, around it, the areas of the same type (buurten around business parks and
     the rural area), simplified to what a 320-pixel map can show."""
-    env = conn.execute(
-        text(
-            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM actueel_gebied"
-            " WHERE soort = :s AND code = :c"
-        ),
-        {"s": area["soort"], "c": area["code"]},
-    ).one()
-    x0, y0, x1, y1 = (float(v) for v in env)
+    sql, params = layer_sql.area_envelope(area["soort"], area["code"])
+    x0, y0, x1, y1 = (float(v) for v in conn.execute(text(sql), params).one())
     pad = max(0.2 * max(x1 - x0, y1 - y0), 300.0)
     box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
     tolerance = round(max(box[2] - box[0], box[3] - box[1]) / 600, 1)
-    # Clipped to the box: fpdf2 does not clip an embedded SVG to its viewport.
-    envelope = f"ST_MakeEnvelope({box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, {box[3]:.1f}, 28992)"
-    simplified = f"ST_SimplifyPreserveTopology(t.geom, {tolerance})"
-    geometry = f"ST_CollectionExtract(ST_Intersection({simplified}, {envelope}), 3)"
     layer = REGISTRY["gebieden"]
     context = "buurt" if area["soort"] in ("bedrijventerrein", "buitengebied") else area["soort"]
     # The neighbours of the same type (for a buurt or wijk this includes the area itself),
@@ -161,34 +138,23 @@ def _shapes(
         selections.append((area["soort"], Selection(filters={"soort": area["soort"], "code": area["code"]})))
     shapes: list[Shape] = []
     for soort, selection in selections:
-        rows, params = layer_sql.visible_rows(layer, principal, selection, geometry=geometry, k=k)
-        for code, path in conn.execute(
-            text(f"SELECT r.code, ST_AsSVG(r.geom, 0, 0) FROM ({rows}) r WHERE NOT ST_IsEmpty(r.geom)"),
-            params,
-        ):
+        sql, params = layer_sql.area_shapes(layer, principal, selection, box=box, tolerance=tolerance, k=k)
+        for code, path in conn.execute(text(sql), params):
             shapes.append(Shape(code=code, path=path, main=soort == area["soort"] and code == area["code"]))
     return shapes, box
 
 
 def _bronnen(conn: Connection, cleared: bool) -> tuple[list[dict[str, Any]], list[str] | None]:
-    runs = conn.execute(
-        text(
-            "SELECT soort, max(beeindigd) AS tot FROM ingest_run WHERE status = 'geslaagd'"
-            " GROUP BY soort ORDER BY soort"
-        )
-    ).all()
+    sql, params = layer_sql.source_dates()
+    runs = conn.execute(text(sql), params).all()
     bronnen = [
         {"soort": r.soort, "titel": BRON_TITELS.get(r.soort, r.soort), "stand": f"{r.tot:%d-%m-%Y}"}
         for r in runs
     ]
     if not cleared:
         return bronnen, None
-    partners = conn.execute(
-        text(
-            "SELECT DISTINCT bron FROM ingest_run WHERE soort = 'signalen' AND status = 'geslaagd'"
-            " AND bron IS NOT NULL ORDER BY bron"
-        )
-    ).scalars()
+    sql, params = layer_sql.signal_sources()
+    partners = conn.execute(text(sql), params).scalars()
     return bronnen, list(partners)
 
 

@@ -1,7 +1,7 @@
 """HTML pages for people (sign-in, area overviews): one Jinja environment, compiled at import.
 
-The templates are compiled here, in the main thread, for the reason noted in
-:mod:`app.routers.ogc` (CPython 3.11 before 3.11.8 can fail when two threads compile at once).
+The templates are compiled here, at import in the main thread: CPython 3.11 before 3.11.8
+can fail when two threads compile at once, and the routes render from the thread pool.
 """
 
 from __future__ import annotations

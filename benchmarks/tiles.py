@@ -130,11 +130,12 @@ def bbox_list(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def mvt_sql(layer_id: str, filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """The SQL okaart's tile route sends for a beheerder of GM0014, in psycopg's placeholders."""
+    """The SQL okaart's tile route sends for a beheerder of GM0014, in psycopg's placeholders;
+    the caller binds each tile's ``z``, ``x`` and ``y``."""
     layer = REGISTRY[layer_id]
     selection = layer_sql.Selection(filters=dict(filters))
     selection.filters = {**layer.defaults_for(selection.filters), **selection.filters}
-    sql, params = layer_sql.mvt(layer, BEHEERDER, selection, k=10)
+    sql, params = layer_sql.mvt(layer, BEHEERDER, selection, morecantile.Tile(0, 0, 0), k=10)
     return str(text(sql).compile(dialect=psycopg_dialect())), params  # type: ignore[no-untyped-call]
 
 

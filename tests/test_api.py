@@ -303,6 +303,7 @@ def test_ingest_changes_the_indicator_layer_and_its_etag_only(
     from sqlalchemy import create_engine
 
     from app.main import create_app
+    from app.services import services_of
     from core import db
     from core.security import create_principal_key
     from core.settings import Settings
@@ -331,7 +332,7 @@ def test_ingest_changes_the_indicator_layer_and_its_etag_only(
     t = TMS.tile(lon, lat, 12)
 
     def snapshot(client: Any) -> tuple[str, str, int]:
-        app.state.versions.expire()
+        services_of(app).versions.expire()
         buurten = client.get(
             f"/collections/buurten/tiles/WebMercatorQuad/12/{t.x}/{t.y}",
             params={"periode": "2025"},

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, text
 
 from app.main import create_app
+from app.services import services_of
 from core import db
 from core.security import create_principal_key
 from core.settings import Settings
@@ -134,8 +135,8 @@ def plant(world: World, counts: list[int], seed: int) -> None:
         refresh_indicators(c)
     # Signals were written behind the ingest's back, so no data version moved: drop what the
     # service cached (an ingest or retention run would have moved the version instead).
-    world.client.app.state.versions.expire()  # type: ignore[attr-defined]
-    world.client.app.state.tile_cache.clear()  # type: ignore[attr-defined]
+    services_of(world.client.app).versions.expire()
+    services_of(world.client.app).tile_cache.clear()
 
 
 def check_row(row: dict[str, Any], where: str) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.maps import period_range
+from app.periods import period_range
+from app.services import services_of
 from tests.conftest import auth
 
 
@@ -28,7 +29,7 @@ def test_every_script_and_stylesheet_comes_from_the_app(client: Any, api_keys: d
         assert src.startswith("/static/"), src
         assert client.get(src).status_code == 200, src
     # The one external address is the configured basemap (images only, allowed by the CSP).
-    basemap = client.app.state.settings.basemap_url
+    basemap = services_of(client.app).settings.basemap_url
     assert basemap and basemap in html
     assert not re.search(r"https?://", html.replace(basemap, "")), "external URL in the page"
     assert basemap.split("/")[2] in page.headers["content-security-policy"]

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 from typer.testing import CliRunner
 
 from app.main import create_app
+from app.services import services_of
 from core import db
 from core.security import create_principal_key
 from core.settings import Settings
@@ -28,7 +29,7 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 def demo_copy(pg_server: TestServer, demo_engine: Engine, demo_app: Any) -> Iterator[str]:
     """A private copy of the demo database (retention deletes; the demo stays intact)."""
     demo_engine.dispose()
-    demo_app.state.engine.dispose()  # a template may have no other sessions...
+    services_of(demo_app).engine.dispose()  # a template may have no other sessions...
     with pg_server.admin() as admin:  # ...not even an idle one left by another test's engine
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -93,7 +94,7 @@ def test_expired_signals_are_gone_everywhere(demo_copy: str, monkeypatch: Any, a
         assert second.exit_code == 0 and "0 signalen verwijderd" in second.output
         get_settings.cache_clear()
 
-        app.state.versions.expire()
+        services_of(app).versions.expire()
         # Points: items by id, listing, tiles (with a new ETag, so no cache keeps it).
         assert client.get(f"/collections/signalen/items/{victim[0]}", headers=headers).status_code == 404
         after_tile = client.get(tile_url, headers={**headers, "If-None-Match": before_tile.headers["etag"]})

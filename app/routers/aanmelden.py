@@ -9,25 +9,25 @@ sent here instead of getting a 401 document; scripts still get the 401.
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from app.access import rule
-from app.deps import EngineDep, current_principal, forget_session
+from app.deps import OptionalPrincipalDep
 from app.errors import ForbiddenError, UnauthorizedError, problem
 from app.pages import render, wants_html
+from app.services import EngineDep, PrincipalCacheDep, SettingsDep
 from core import sessions
 from core.security import Principal
+from core.settings import Settings
 
 router = APIRouter(tags=["Aanmelden"])
 DEFAULT_NEXT = "/kaart"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-OptionalPrincipal = Annotated[Principal | None, Depends(current_principal)]
 
 
 def _next(value: str | None) -> str:
@@ -35,13 +35,13 @@ def _next(value: str | None) -> str:
     return target if target and not target.startswith("/aanmelden") else DEFAULT_NEXT
 
 
-def _signed_in(request: Request, token: str, target: str) -> RedirectResponse:
+def _signed_in(request: Request, settings: Settings, token: str, target: str) -> RedirectResponse:
     """Redirect to ``target`` with the session cookie set."""
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         sessions.SESSION_COOKIE,
         token,
-        max_age=int(request.app.state.settings.session_hours * 3600),
+        max_age=int(settings.session_hours * 3600),
         path="/",
         httponly=True,
         samesite="strict",
@@ -68,7 +68,12 @@ def _same_origin(request: Request) -> None:
 
 
 def _form(
-    request: Request, principal: Principal | None, target: str, melding: str | None, status: int
+    request: Request,
+    settings: Settings,
+    principal: Principal | None,
+    target: str,
+    melding: str | None,
+    status: int,
 ) -> Response:
     return render(
         request,
@@ -78,7 +83,7 @@ def _form(
         principal=principal,
         volgende=target,
         melding=melding,
-        uren=f"{request.app.state.settings.session_hours:g}",
+        uren=f"{settings.session_hours:g}",
     )
 
 
@@ -99,42 +104,44 @@ def _sign_in(engine: Engine, key: str, hours: float) -> str | None:
 
 @router.get("/aanmelden", summary="Aanmelden in de browser", openapi_extra=rule("open"))
 async def aanmelden_form(
-    request: Request, engine: EngineDep, principal: OptionalPrincipal, token: str | None = None
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipalDep,
+    token: str | None = None,
 ) -> Response:
     """The sign-in form; with ``token`` (a one-time link) the session starts at once."""
     target = _next(request.query_params.get("next"))
     if token:
-        hours = request.app.state.settings.session_hours
-        started = await run_in_threadpool(_redeem, engine, token, hours)
+        started = await run_in_threadpool(_redeem, engine, token, settings.session_hours)
         if started is None:
             return _form(
-                request, None, target, "Deze aanmeldlink is ongeldig, al gebruikt of verlopen. "
+                request, settings, None, target, "Deze aanmeldlink is ongeldig, al gebruikt of verlopen. "
                 "Vraag een nieuwe aan of meld u aan met uw API-sleutel.", 400,
             )  # fmt: skip
         session, link_target = started
-        return _signed_in(request, session, _next(link_target))
-    return _form(request, principal, target, None, 200)
+        return _signed_in(request, settings, session, _next(link_target))
+    return _form(request, settings, principal, target, None, 200)
 
 
 @router.post("/aanmelden", summary="Aanmelden met een API-sleutel (formulier)", openapi_extra=rule("open"))
-async def aanmelden(request: Request, engine: EngineDep) -> Response:
+async def aanmelden(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
     """Exchange a key (form field ``sleutel``) for a session cookie."""
     _same_origin(request)
     fields = parse_qs((await request.body()).decode("utf-8", errors="replace"), max_num_fields=10)
     key = (fields.get("sleutel") or [""])[0]
     target = _next((fields.get("next") or [""])[0])
-    hours = request.app.state.settings.session_hours
-    session = await run_in_threadpool(_sign_in, engine, key, hours) if key else None
+    session = await run_in_threadpool(_sign_in, engine, key, settings.session_hours) if key else None
     if session is None:
         melding = "Deze API-sleutel is onbekend, ingetrokken of verlopen."
         if wants_html(request):
-            return _form(request, None, target, melding, 401)
+            return _form(request, settings, None, target, melding, 401)
         return problem(401, melding.lower(), instance=request.url.path)
-    return _signed_in(request, session, target)
+    return _signed_in(request, settings, session, target)
 
 
 @router.post("/afmelden", summary="Afmelden: de sessie eindigt", openapi_extra=rule("open"))
-async def afmelden(request: Request, engine: EngineDep) -> Response:
+async def afmelden(request: Request, engine: EngineDep, principals: PrincipalCacheDep) -> Response:
     """End this browser's session at once and drop the cookie."""
     _same_origin(request)
     token = request.cookies.get(sessions.SESSION_COOKIE)
@@ -147,7 +154,7 @@ async def afmelden(request: Request, engine: EngineDep) -> Response:
         await run_in_threadpool(end)
         # The principal lookup is cached per token for a few seconds; forget it here so
         # this worker refuses the ended session at once.
-        forget_session(request, token)
+        principals.forget("sessie", token)
     response = RedirectResponse("/aanmelden", status_code=303)
     response.delete_cookie(
         sessions.SESSION_COOKIE,

@@ -15,12 +15,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 
-from app import audit, exports, pdf
+from app import audit, exports, layer_sql, pdf
 from app.access import rule
-from app.deps import EngineDep, PrincipalDep
+from app.deps import PrincipalDep
 from app.errors import BadRequestError, choose
 from app.overview import SOORTEN, build, find_area, indicator_rows
-from app.pages import negotiate, render
+from app.pages import render
+from app.params import formats
+from app.services import EngineDep, SettingsDep
 from app.svg import area_map, trend_chart
 
 router = APIRouter(tags=["Gebieden"])
@@ -42,17 +44,17 @@ def gebieden(
     request: Request,
     principal: PrincipalDep,
     engine: EngineDep,
+    settings: SettingsDep,
     soort: Annotated[str, Query(description="buurt, wijk, bedrijventerrein of buitengebied")],
+    fmt: Annotated[str, formats("json", "csv", "gpkg")],
     periode: str | None = None,
     thema: str = "alle",
-    f: Annotated[str | None, Query(description="json (standaard), csv of gpkg")] = None,
 ) -> Any:
     choose(soort, SOORTEN, "soort")
-    fmt = negotiate(request, f, ("json", "csv", "gpkg"))
     filters = {"thema": thema, "periode_soort": "jaar"}
     if periode:
         filters = {"thema": thema, "periode": periode}
-    k = request.app.state.settings.suppression_k
+    k = settings.suppression_k
     with audit.audited_read(request, engine) as conn:
         rows = indicator_rows(conn, principal, soort, filters, k, wkb=fmt == "gpkg")
         audit.note(request, aantal=len(rows), gebied=soort)
@@ -80,14 +82,14 @@ def gebied(
     code: str,
     principal: PrincipalDep,
     engine: EngineDep,
+    settings: SettingsDep,
+    fmt: Annotated[str, formats("json", "html", "pdf", "csv")],
     thema: str = "alle",
     periode: Annotated[
         str | None, Query(description="Jaar van de kerncijfers (standaard het laatste)")
     ] = None,
-    f: Annotated[str | None, Query(description="json, html, pdf of csv")] = None,
 ) -> Any:
-    fmt = negotiate(request, f, ("json", "html", "pdf", "csv"))
-    k = request.app.state.settings.suppression_k
+    k = settings.suppression_k
     if fmt == "json":
         with audit.audited_read(request, engine) as conn:
             area = find_area(conn, principal, code)
@@ -123,33 +125,22 @@ def locate(
     request: Request,
     principal: PrincipalDep,
     engine: EngineDep,
+    settings: SettingsDep,
     lon: Annotated[float | None, Query(ge=-180, le=180, description="Lengte (WGS84)")] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90, description="Breedte (WGS84)")] = None,
     x: Annotated[float | None, Query(ge=-1e6, le=2e6, description="x (RD New)")] = None,
     y: Annotated[float | None, Query(ge=-1e6, le=2e6, description="y (RD New)")] = None,
 ) -> dict[str, Any]:
     if lon is not None and lat is not None:
-        point, params = "ST_Transform(ST_SetSRID(ST_MakePoint(:a, :b), 4326), 28992)", {"a": lon, "b": lat}
+        sql, params = layer_sql.areas_at(principal, lon, lat, srid=4326)
     elif x is not None and y is not None:
-        point, params = "ST_SetSRID(ST_MakePoint(:a, :b), 28992)", {"a": x, "b": y}
+        sql, params = layer_sql.areas_at(principal, x, y, srid=28992)
     else:
         raise BadRequestError("geef lon en lat (WGS84) of x en y (RD New)")
-    k = request.app.state.settings.suppression_k
+    k = settings.suppression_k
     result = []
     with audit.audited_read(request, engine) as conn:
-        areas = (
-            conn.execute(
-                text(
-                    "SELECT soort, code, naam, gemeentecode FROM actueel_gebied"
-                    f" WHERE ST_Intersects(geom, {point}) AND (gemeentecode = ANY(:gm) OR :alle)"
-                    " ORDER BY array_position(ARRAY['gemeente', 'wijk', 'buurt', 'bedrijventerrein',"
-                    " 'buitengebied'], soort)"
-                ),
-                {**params, "gm": list(principal.gemeenten), "alle": principal.all_gemeenten},
-            )
-            .mappings()
-            .all()
-        )
+        areas = conn.execute(text(sql), params).mappings().all()
         for area in areas:
             entry: dict[str, Any] = dict(area)
             if area["soort"] in SOORTEN:

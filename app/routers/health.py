@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.access import rule
 from app.errors import problem
+from app.services import EngineDep
 from core import db
 
 router = APIRouter(tags=["Beheer"])
@@ -26,9 +27,8 @@ def healthz() -> dict[str, str]:
     responses={503: {"description": "Niet klaar", "content": {"application/problem+json": {}}}},
     openapi_extra=rule("open"),
 )
-def readyz(request: Request) -> Any:
+def readyz(engine: EngineDep) -> Any:
     """Ready when the database answers and its schema is at the code's newest migration."""
-    engine = request.app.state.engine
     try:
         db.ping(engine)
     except Exception:  # readiness must answer, whatever the database does

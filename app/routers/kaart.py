@@ -16,10 +16,12 @@ from sqlalchemy import Engine, text
 
 from app import layer_sql, maps
 from app.access import rule
-from app.deps import EngineDep, PrincipalDep
+from app.deps import PrincipalDep
 from app.errors import choose
 from app.layer_sql import Selection
 from app.pages import render, templates
+from app.params import MapPurposeDep
+from app.services import EngineDep, SettingsDep
 from core.domain import THEMAS
 from core.security import Principal
 from layers import INDICATOR_LAYERS, REGISTRY
@@ -34,28 +36,17 @@ def perioden_en_grenzen(
     """The periods with figures for this caller, the chosen one (default: the latest year),
     and the bounds of the caller's areas of this type (to open the map on them)."""
     layer = INDICATOR_LAYERS[soort]
-    rows, params = layer_sql.visible_rows(
-        layer, principal, Selection(filters={"thema": "alle"}), geometry=None, k=k
-    )
     with engine.connect() as conn:
-        found = conn.execute(
-            text(f"SELECT DISTINCT r.periode, r.periode_soort FROM ({rows}) r ORDER BY r.periode"), params
-        ).all()
+        sql, params = layer_sql.periods(layer, principal, k=k)
+        found = conn.execute(text(sql), params).all()
         perioden = [r.periode for r in found]
         jaren = [r.periode for r in found if r.periode_soort == "jaar"]
         chosen = periode if periode is not None else (jaren[-1] if jaren else None)
         if chosen is None:
             return perioden, None, None
-        rows, params = layer_sql.visible_rows(
-            layer, principal, Selection(filters={"thema": "alle", "periode": chosen}), geometry="t.geom", k=k
-        )
-        box = conn.execute(
-            text(
-                "SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM (SELECT"
-                f" ST_Transform(ST_SetSRID(ST_Extent(r.geom), 28992), 4326) AS e FROM ({rows}) r) x"
-            ),
-            params,
-        ).one()
+        selection = Selection(filters={"thema": "alle", "periode": chosen})
+        sql, params = layer_sql.bounds(layer, principal, selection, k=k)
+        box = conn.execute(text(sql), params).one()
     bounds = [[float(box[0]), float(box[1])], [float(box[2]), float(box[3])]] if box[0] is not None else None
     return perioden, chosen, bounds
 
@@ -70,11 +61,12 @@ async def kaart(
     request: Request,
     principal: PrincipalDep,
     engine: EngineDep,
+    settings: SettingsDep,
+    doel: MapPurposeDep,
     soort: str = "buurt",
     indicator: str = "per_1000_adressen",
     thema: str = "alle",
     periode: str | None = None,
-    doel: str | None = None,
 ) -> HTMLResponse:
     choose(soort, maps.SOORT_TITEL, "soort")
     choose(indicator, maps.INDICATOREN, "indicator")
@@ -84,7 +76,6 @@ async def kaart(
         doel = None
     if doel is not None:
         choose(doel, principal.doelen, "doel")
-    settings = request.app.state.settings
     perioden, chosen, bounds = await run_in_threadpool(
         perioden_en_grenzen, engine, principal, soort, periode, settings.suppression_k
     )

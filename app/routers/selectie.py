@@ -26,11 +26,12 @@ from sqlalchemy import Connection, text
 
 from app import audit, layer_sql
 from app.access import rule
-from app.deps import EngineDep, PrincipalDep
+from app.deps import PrincipalDep, record_purpose
 from app.errors import BadRequestError
 from app.layer_sql import Selection
-from app.maps import period_range
-from app.routers.ogc import crs_srid, parse_datetime
+from app.params import CrsDep, PurposeDep
+from app.periods import parse_datetime, period_range
+from app.services import EngineDep, SettingsDep
 from core.security import Principal
 from layers import REGISTRY
 
@@ -76,6 +77,9 @@ def selectie(
     request: Request,
     principal: PrincipalDep,
     engine: EngineDep,
+    settings: SettingsDep,
+    srid: CrsDep,
+    doel: PurposeDep,
     geometrie: Annotated[
         dict[str, Any],
         Body(
@@ -90,18 +94,17 @@ def selectie(
     ],
     periode: Annotated[str, Query(description="Jaar (2024) of kwartaal (2024-K1)")] = "2024",
     thema: Annotated[str, Query(description="Thema, of 'alle'")] = "alle",
-    crs: str | None = None,
 ) -> dict[str, Any]:
-    srid = crs_srid(crs)
+    # Recorded with the audit row, not required: the answer holds counts, never objects
+    # (whether exact counts over a drawn polygon should need a purpose is a policy choice).
+    record_purpose(request, doel)
     start, end = _period(periode)
     shape = _geometry(geometrie, srid)
     audit.note(request, gebied="selectie")
     with audit.audited_read(request, engine) as conn:
         area_km2, buurten = _area(conn, shape, srid)
         if principal.suppressed:
-            figures = _published(
-                conn, principal, buurten, periode, thema, request.app.state.settings.suppression_k
-            )
+            figures = _published(conn, principal, buurten, periode, thema, settings.suppression_k)
         else:
             figures = _exact(conn, principal, shape, srid, start, end, thema)
         audit.note(request, aantal=figures.get("signalen"))
@@ -114,23 +117,11 @@ def selectie(
     }
 
 
-GEOM = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), :srid), 28992)"
-
-
 def _area(conn: Connection, shape: str, srid: int) -> tuple[float, list[str]]:
     """Validate the polygon and find the buurten whose interior point lies in it, in one
     statement (the GeoJSON is parsed and transformed once)."""
-    row = conn.execute(
-        text(
-            f"WITH sel AS (SELECT {GEOM} AS g) SELECT ST_IsValid(g) AS valid,"
-            " ST_IsValidReason(g) AS reason, ST_Area(g) / 1e6 AS km2,"
-            " ST_XMin(g) AS x0, ST_YMin(g) AS y0, ST_XMax(g) AS x1, ST_YMax(g) AS y1,"
-            " CASE WHEN ST_IsValid(g) THEN ARRAY(SELECT b.code FROM actueel_gebied b WHERE b.soort = 'buurt'"
-            "   AND ST_Intersects(ST_PointOnSurface(b.geom), g) ORDER BY b.code) END AS buurten"
-            " FROM sel"
-        ),
-        {"g": shape, "srid": srid},
-    ).one()
+    sql, params = layer_sql.drawn_area(shape, srid)
+    row = conn.execute(text(sql), params).one()
     km2 = float(row.km2 or 0)
     if not row.valid:
         raise BadRequestError(f"de geometrie is ongeldig: {row.reason}")
@@ -147,8 +138,8 @@ def _published(
     """Sums of the buurt layer's published figures; withheld buurten are left out."""
     layer = REGISTRY["buurten"]
     ids = [f"buurt:{code}:{periode}:{thema}" for code in buurten]
-    rows_sql, params = layer_sql.visible_rows(layer, principal, Selection(ids=ids), geometry=None, k=k)
-    rows = [dict(r) for r in conn.execute(text(rows_sql), params).mappings()]
+    sql, params = layer_sql.visible_rows(layer, principal, Selection(ids=ids), geometry=None, k=k)
+    rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
     sums: dict[str, Any] = {}
     for name in FIGURES:
         shown = [r[name] for r in rows if r[name] is not None]
@@ -175,27 +166,10 @@ def _exact(
     thema: str,
 ) -> dict[str, Any]:
     """Exact counts inside the polygon, within what the principal may see."""
-    signals = REGISTRY["signalen"]
     filters = {} if thema == "alle" else {"thema": thema}
-    where, params = layer_sql.conditions(signals, principal, Selection(filters=filters, start=start, end=end))
-    scope = "TRUE" if principal.all_gemeenten else "x.gemeentecode = ANY(:gemeenten)"
-    row = conn.execute(
-        text(
-            f"WITH sel AS (SELECT {GEOM} AS g) SELECT"
-            f" (SELECT count(*) FROM {signals.source} t, sel WHERE ST_Intersects(t.geom, sel.g) AND {where}),"
-            f" (SELECT count(*) FROM verblijfsobject x, sel WHERE ST_Intersects(x.geom, sel.g) AND {scope}),"
-            f" (SELECT count(*) FROM leegstand x, sel WHERE ST_Intersects(x.geom, sel.g) AND {scope}"
-            "   AND x.sinds <= :end AND (x.tot IS NULL OR x.tot >= :start))"
-        ),
-        {
-            **params,
-            "g": shape,
-            "srid": srid,
-            "start": start,
-            "end": end,
-            "gemeenten": list(principal.gemeenten),
-        },
-    ).one()
+    selection = Selection(filters=filters, start=start, end=end)
+    sql, params = layer_sql.drawn_counts(REGISTRY["signalen"], principal, selection, shape, srid)
+    row = conn.execute(text(sql), params).one()
     signalen, adressen, leegstand = (int(v) for v in row)
     return {
         "signalen": signalen,

@@ -1,0 +1,85 @@
+"""The service's long-lived parts, built once by ``create_app`` and handed to routes as
+typed dependencies (``engine: EngineDep``) instead of being looked up in ``app.state``.
+
+A route's signature then says what it uses, mypy checks it, and a test can build the app
+with its own settings and engine and reach the same objects through :func:`services_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+
+from app.dataversion import DataVersions
+from app.extents import Extents
+from app.principal_cache import PrincipalCache
+from app.ratelimit import RateLimiter
+from app.tilecache import TileCache
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    #: Connections of the read-only api role.
+    engine: Engine
+    #: Data versions of the layers, for ETags.
+    versions: DataVersions
+    tile_cache: TileCache
+    rate_limiter: RateLimiter
+    principals: PrincipalCache
+    extents: Extents
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine) -> Services:
+        return cls(
+            settings=settings,
+            engine=engine,
+            versions=DataVersions(engine),
+            tile_cache=TileCache(settings.tile_cache_mb * 1024 * 1024),
+            rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            principals=PrincipalCache(),
+            extents=Extents(engine),
+        )
+
+
+def services_of(app: Starlette) -> Services:
+    """The services of an app made by ``create_app``."""
+    services: Services = app.state.services
+    return services
+
+
+# Each dependency reads the app directly, not through a shared ``Services`` dependency:
+# FastAPI solves a dependency's own dependencies at every place it is used. They are
+# ``async`` so FastAPI calls them on the event loop, without a thread hop. The hot routes
+# (tiles, items) take ``ServicesDep`` whole, one dependency for all they use; the access
+# gate and the caller's lookup, which run on every request, use :func:`services_of`.
+async def get_services(request: Request) -> Services:
+    return services_of(request.app)
+
+
+async def get_settings(request: Request) -> Settings:
+    return services_of(request.app).settings
+
+
+async def get_engine(request: Request) -> Engine:
+    return services_of(request.app).engine
+
+
+async def get_principal_cache(request: Request) -> PrincipalCache:
+    return services_of(request.app).principals
+
+
+async def get_extents(request: Request) -> Extents:
+    return services_of(request.app).extents
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+PrincipalCacheDep = Annotated[PrincipalCache, Depends(get_principal_cache)]
+ExtentsDep = Annotated[Extents, Depends(get_extents)]
