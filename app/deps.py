@@ -129,20 +129,25 @@ async def readable_layer(
     stated = purpose_of(x_doel, doel)
     record_purpose(request, stated)
     if layer.clearance != "aggregaat":
-        if stated is None:
-            raise BadRequestError(
-                f"laag {layer.id!r} bevat gegevens op objectniveau: vermeld het doel van uw verzoek "
-                f"met de header 'X-Doel' of de parameter 'doel' (toegestaan: {', '.join(principal.doelen)})"
-            )
-        if not principal.allows_doel(stated):
-            raise ForbiddenError(
-                f"doel {stated!r} is voor u niet toegestaan; "
-                f"toegestaan: {', '.join(principal.doelen) or '(geen)'}"
-            )
+        require_purpose(principal, stated, f"laag {layer.id!r} bevat gegevens op objectniveau")
     return layer
 
 
 ReadableLayerDep = Annotated[Layer, Depends(readable_layer)]
+
+
+def require_purpose(principal: Principal, stated: str | None, why: str) -> None:
+    """Refuse a read below aggregate level without a purpose (400) or with one the
+    principal may not use (403). The refused value is never echoed or stored: it may be
+    anything, up to a pasted key."""
+    if stated is None:
+        raise BadRequestError(
+            f"{why}: vermeld het doel van uw verzoek met de header 'X-Doel' of de parameter 'doel' "
+            f"(toegestaan: {', '.join(principal.doelen) or '(geen)'})"
+        )
+    if not principal.allows_doel(stated):
+        allowed = ", ".join(principal.doelen) or "(geen)"
+        raise ForbiddenError(f"het opgegeven doel is voor u niet toegestaan; toegestaan: {allowed}")
 
 
 def record_purpose(request: Request, doel: str | None) -> None:

@@ -215,6 +215,9 @@ TileDep = Annotated[morecantile.Tile, Depends(tile)]
 
 # -- purpose (doelbinding) ---------------------------------------------------------------------
 
+#: The longest purpose accepted: purposes are short words from a key's list; anything longer
+#: is refused before it reaches a check, a message or the audit trail.
+MAX_PURPOSE = 100
 PURPOSE = (
     "Het doel van uw verzoek, een van de doelen van uw sleutel; verplicht voor gegevens op "
     "objectniveau (signalen, leegstand, adressen) en vastgelegd in het toegangslogboek."
@@ -231,6 +234,10 @@ def purpose_of(x_doel: str | None, doel: str | None) -> str | None:
     """The purpose stated: header ``X-Doel``, else parameter ``doel``; None when absent or
     blank. Whether it is required and allowed is the layer's business."""
     value = x_doel or doel
+    if value is not None and len(value) > MAX_PURPOSE:
+        raise BadRequestError(
+            f"het doel is langer dan {MAX_PURPOSE} tekens; kies een van de doelen van uw sleutel"
+        )
     return value.strip() if value and value.strip() else None
 
 

@@ -7,8 +7,10 @@ get a fresh count over the polygon: they get the sum of the *published* figures 
 buurten whose interior point lies inside it, with withheld buurten left out and said so.
 Whatever polygon they draw, the answer is a function of what the buurt layer already shows
 them. Cleared principals (analysts, partners) get exact counts over the polygon, within
-their own municipality, covenants and data class, and the request is audited like any read
-of signal data.
+their own municipality, covenants and data class, for a purpose from their key's list like any
+read of signal points, and audited like one; a polygon holding fewer than k addresses gets the
+buurt answer instead, so a polygon drawn round one address singles nothing out. A polygon has
+at most 10,000 vertices.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import Connection, text
 
 from app import audit, layer_sql
 from app.access import rule
-from app.deps import PrincipalDep, record_purpose
+from app.deps import PrincipalDep, record_purpose, require_purpose
 from app.errors import BadRequestError
 from app.layer_sql import Selection
 from app.params import CrsDep, PurposeDep
@@ -37,6 +39,8 @@ from layers import REGISTRY
 
 router = APIRouter(tags=["Gebieden"])
 MAX_KM2 = 500.0
+#: Vertices of a drawn polygon: a street block needs tens, a buurt outline a few thousand.
+MAX_VERTICES = 10_000
 PERIODE = re.compile(r"^(?P<jaar>\d{4})(-K(?P<kwartaal>[1-4]))?$")
 FIGURES = ("signalen", "adressen", "leegstand")
 
@@ -58,6 +62,11 @@ def _geometry(body: dict[str, Any], srid: int) -> str:
         parsed = shapely.geometry.shape(geometry)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
         raise BadRequestError(f"de geometrie is geen geldige GeoJSON {geometry['type']}: {exc}") from exc
+    vertices = shapely.get_num_coordinates(parsed)
+    if vertices > MAX_VERTICES:
+        raise BadRequestError(
+            f"de geometrie heeft {vertices} hoekpunten; hoogstens {MAX_VERTICES}: vereenvoudig het gebied"
+        )
     if parsed.is_empty or not all(math.isfinite(v) for v in parsed.bounds):
         raise BadRequestError("de geometrie heeft geen (eindige) coördinaten")
     minx, miny, maxx, maxy = parsed.bounds
@@ -95,18 +104,29 @@ def selectie(
     periode: Annotated[str, Query(description="Jaar (2024) of kwartaal (2024-K1)")] = "2024",
     thema: Annotated[str, Query(description="Thema, of 'alle'")] = "alle",
 ) -> dict[str, Any]:
-    # Recorded with the audit row, not required: the answer holds counts, never objects
-    # (whether exact counts over a drawn polygon should need a purpose is a policy choice).
     record_purpose(request, doel)
+    if not principal.suppressed:
+        # Exact counts over any polygon come down to the signals at an address: the same
+        # purpose binding as a read of the points themselves.
+        require_purpose(principal, doel, "een zelfgekozen gebied geeft exacte aantallen")
     start, end = _period(periode)
     shape = _geometry(geometrie, srid)
     audit.note(request, gebied="selectie")
+    k = settings.suppression_k
     with audit.audited_read(request, engine) as conn:
         area_km2, buurten = _area(conn, shape, srid)
         if principal.suppressed:
-            figures = _published(conn, principal, buurten, periode, thema, settings.suppression_k)
+            figures = _published(conn, principal, buurten, periode, thema, k)
         else:
             figures = _exact(conn, principal, shape, srid, start, end, thema)
+            if figures["adressen"] < k:
+                # A polygon round a handful of addresses would single out an address:
+                # below k addresses the answer is the buurt figures the caller sees anyway.
+                figures = {
+                    **_published(conn, principal, buurten, periode, thema, k),
+                    "toelichting": f"Het gebied bevat minder dan {k} adressen: alleen de som van de "
+                    "buurtcijfers van de buurten waarvan het middelpunt in het gebied ligt.",
+                }
         audit.note(request, aantal=figures.get("signalen"))
     return {
         "periode": periode,
