@@ -1,7 +1,7 @@
 """Secondary suppression: which counts to withhold so that differencing reveals no small one.
 
 Aggregate-only principals get counts per area, period and theme with counts below k withheld
-and the rest rounded to 5 (DESIGN §7). The published cells are linked: a wijk is the sum of its
+and the rest rounded to 5 (docs/architecture.md §7). The published cells are linked: a wijk is the sum of its
 buurten and a gemeente of its wijken, a year of its quarters, ``alle`` of the themes. With only
 the small cells withheld (primary suppression), subtracting the published siblings from the
 parent recovers or bounds them. :func:`withhold` adds the cells (secondary suppression) that

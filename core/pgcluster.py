@@ -44,7 +44,7 @@ API_LOGIN = "okaart_api_login"
 AUDIT_KEY_NAME = "audit.key"
 
 #: Server settings for a 2-core machine: parallel query makes the small map queries 2-3x
-#: slower (DESIGN §10), JIT costs more than it saves on millisecond queries.
+#: slower (docs/architecture.md §10), JIT costs more than it saves on millisecond queries.
 SERVER_SETTINGS: dict[str, str] = {
     "listen_addresses": "'127.0.0.1'",
     "unix_socket_directories": "''",

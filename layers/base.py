@@ -79,7 +79,7 @@ class Layer(BaseModel):
     source: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     id_column: str = "id"
     geometry_column: str = "geom"
-    #: A stored EPSG:3857 copy with its own GIST index, for tiles (DESIGN §10).
+    #: A stored EPSG:3857 copy with its own GIST index, for tiles (docs/architecture.md §10).
     tile_geometry_column: str = "geom_3857"
     geometry_type: Literal["Point", "MultiPolygon"]
     properties: tuple[Property, ...]

@@ -1,4 +1,4 @@
-"""An audit trail that holds up (DESIGN §7 "Audit", issue #12).
+"""An audit trail that holds up (docs/architecture.md §7 "Audit", issue #12).
 
 Tampering is done here the way a superuser would: the append-only triggers switched off
 with ``session_replication_role = replica`` and the SHA-256 chain recomputed in SQL, so

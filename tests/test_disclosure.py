@@ -1,4 +1,4 @@
-"""Disclosure control for aggregate-only principals (DESIGN §7, issue #5 acceptance 2).
+"""Disclosure control for aggregate-only principals (docs/architecture.md §7, issue #5 acceptance 2).
 
 Over generated datasets (hypothesis), every planner response, in every format, holds no
 address, BAG id, signal id or point geometry, and no count below k: counts are withheld

@@ -1,4 +1,4 @@
-"""Secondary suppression (issue #12, DESIGN §7): no withheld count can be pinned to 1..k-1.
+"""Secondary suppression (issue #12, docs/architecture.md §7): no withheld count can be pinned to 1..k-1.
 
 The attack here is written apart from core.disclosure's own: groups found row by row through
 dictionaries, bounds tightened one group at a time (Gauss-Seidel, with real infinities)

@@ -1,4 +1,4 @@
-"""Limits (DESIGN §7): page size, bbox and zoom caps, statement timeout, pool exhaustion,
+"""Limits (docs/architecture.md §7): page size, bbox and zoom caps, statement timeout, pool exhaustion,
 request size, per-key rate limit; security headers; secrets kept out of logs."""
 
 from __future__ import annotations

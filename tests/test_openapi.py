@@ -20,7 +20,7 @@ from layers import REGISTRY
 from tests.conftest import auth, scalar
 
 TMS = morecantile.tms.get("WebMercatorQuad")
-#: Operations that can serve data below aggregate level (DESIGN §7): a layer's objects and
+#: Operations that can serve data below aggregate level (docs/architecture.md §7): a layer's objects and
 #: tiles (a point layer's need a purpose) and exact counts over a drawn polygon.
 TAKES_PURPOSE = {
     ("get", "/collections/{collection_id}/items"),

@@ -1,4 +1,4 @@
-"""Retention (DESIGN §7): after the clock passes ``bewaren_tot``, the signal is gone from
+"""Retention (docs/architecture.md §7): after the clock passes ``bewaren_tot``, the signal is gone from
 every layer, tile and export, and the run says what it removed as counts."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The schema makes bad rows impossible and the api role read-only (DESIGN §3, §7)."""
+"""The schema makes bad rows impossible and the api role read-only (docs/architecture.md §3, §7)."""
 
 from __future__ import annotations
 

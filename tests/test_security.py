@@ -1,9 +1,9 @@
-"""Access control, purpose binding and the audit trail (DESIGN §7, issue #5).
+"""Access control, purpose binding and the audit trail (docs/architecture.md §7, issue #5).
 
 The authorization matrix is built from the published OpenAPI document and the layer
 registry, so a route or layer added later is covered (or fails the coverage check) without
 anyone remembering to add it here. The expected outcome of every cell comes from the
-table below, written out by hand from DESIGN §7, not from the code under test.
+table below, written out by hand from docs/architecture.md §7, not from the code under test.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.conftest import PRINCIPALS, auth, scalar
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 AGGREGATE = {"buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden"}
-#: Which layers each kind of principal may read (DESIGN §7), written out by hand.
+#: Which layers each kind of principal may read (docs/architecture.md §7), written out by hand.
 MAY_READ = {
     "anoniem": set(),
     "ingetrokken": set(),

@@ -1,7 +1,7 @@
 """OGC API Tiles: Mapbox Vector Tiles from ``ST_AsMVT``, TileJSON, tile matrix sets.
 
 Tiles are built in PostGIS on the stored EPSG:3857 copy (half the cost of reprojecting per
-row, DESIGN §10) and handed out as bytes. ``ETag`` comes from the layer's data version and
+row, docs/architecture.md §10) and handed out as bytes. ``ETag`` comes from the layer's data version and
 the caller's view of it; ``If-None-Match`` answers 304 without touching the data. Tiles
 outside the layer's zoom range or the data's extent are answered empty without a query.
 """

@@ -7,7 +7,7 @@ Recognises the CBS Wijk- en Buurtkaart from 2022 on (``buurtcode``, ``wijkcode``
 Numeric columns beside the codes (inhabitants, address density, crime counts) are kept
 as ``kenmerken``. Editions (``jaar``) stand side by side; the newest is used for
 assignment. After a load, points are re-assigned, and where the municipality has no
-buitengebied polygon one is derived from its low-density buurten (DESIGN §3).
+buitengebied polygon one is derived from its low-density buurten (docs/architecture.md §3).
 """
 
 from __future__ import annotations

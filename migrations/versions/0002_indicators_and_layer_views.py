@@ -4,7 +4,7 @@
 edition (buurt, wijk, bedrijventerrein, buitengebied), per year and quarter, per theme
 (and ``alle``): signal counts, addresses, signals per 1,000 addresses, vacancy, counts per
 signal kind, and the deviation from the rest of the municipality as "Zicht op
-Ondermijning" shows it, but honest for small counts (DESIGN §4): expected = the rate of
+Ondermijning" shows it, but honest for small counts (docs/architecture.md §4): expected = the rate of
 the rest of the municipality x the area's addresses; z = (observed - expected) /
 sqrt(expected) (Poisson); ``afwijkend`` when z >= 3 and observed >= 10; trend
 z = 2(sqrt(current) - sqrt(previous)).
