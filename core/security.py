@@ -125,6 +125,9 @@ def create_principal_key(
             "doelen": doelen,
         },
     ).scalar_one()
+    from core.zicht import register  # here, not at the top: core.zicht builds on this module
+
+    register(conn, principal_id)  # its figures exist before its key can read anything
     key, prefix = new_key()
     key_id = conn.execute(
         text("INSERT INTO api_key (principal_id, prefix, hash) VALUES (:p, :prefix, :hash) RETURNING id"),

@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Connection, Engine, text
 
+from core import zicht
 from ingest import areas
 from ingest.base import Context, Options, SourceKind, canonical
 from ingest.errors import IngestError
@@ -249,10 +250,12 @@ class StagingWriter:
         self.rejects = []
 
 
-def refresh_indicators(conn: Connection) -> None:
-    """Recompute the materialised indicators (after ingests and retention runs)."""
+def refresh_indicators(conn: Connection, k: int | None = None) -> None:
+    """Recompute the indicators of every view class (after ingests and retention runs), with
+    suppression threshold ``k`` (default: the settings'); readers keep the old figures until
+    the new ones are committed."""
     conn.execute(text("SET work_mem = '256MB'"))
-    conn.execute(text("REFRESH MATERIALIZED VIEW CONCURRENTLY indicator"))
+    zicht.refresh(conn, k)
     conn.commit()
 
 

@@ -75,7 +75,9 @@ def world(pg_server: Any, template_url: str, tmp_path_factory: pytest.TempPathFa
     ingest(owner, "adressen", files.address_csv_cp1252(tmp / "adressen.csv", n=3000))
     load_bronnen(owner, tmp)
     with owner.begin() as c:
-        key, _ = create_principal_key(c, naam="planner", **PRINCIPALS["planner"])  # type: ignore[arg-type]
+        # Cleared for every planted signal (figures come only from signals a principal may see).
+        spec = {**PRINCIPALS["planner"], "dataklasse": "zeer_vertrouwelijk"}
+        key, _ = create_principal_key(c, naam="planner", **spec)  # type: ignore[arg-type]
         # Eight neighbouring buurten with addresses: one wijk's worth of cells.
         buurten = [
             dict(r)
