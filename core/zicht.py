@@ -24,6 +24,7 @@ from the area hierarchy of the ``alle`` rows and hold for every theme.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
@@ -136,7 +137,17 @@ def refresh(conn: Connection, k: int | None = None) -> None:
     conn.execute(text("DELETE FROM indicator_zicht WHERE NOT (zicht_id = ANY(:ids))"), {"ids": ids})
     conn.execute(text("DELETE FROM zicht WHERE NOT (id = ANY(:ids))"), {"ids": ids})
     conn.execute(text("REFRESH MATERIALIZED VIEW signaal_kubus"))
-    compute(conn, ids, get_settings().suppression_k if k is None else k)
+    # Suppressed classes always: their flags also come from code (core.disclosure) that a
+    # deploy may have changed, and from k.
+    stale = conn.execute(
+        text(
+            "SELECT i.zicht_id FROM zicht_invoer(:ids) i JOIN zicht z ON z.id = i.zicht_id"
+            " WHERE z.onderdrukt OR z.berekend_op IS NULL OR z.invoer IS DISTINCT FROM i.invoer"
+            " ORDER BY i.zicht_id"
+        ),
+        {"ids": ids},
+    ).scalars()
+    compute(conn, [int(i) for i in stale], get_settings().suppression_k if k is None else k)
 
 
 def compute(conn: Connection, ids: list[int], k: int) -> None:
@@ -144,6 +155,8 @@ def compute(conn: Connection, ids: list[int], k: int) -> None:
     ``REFRESH ... CONCURRENTLY`` does): after a delivery of ten signals most figures are
     what they were, and rewriting every row of every class would cost more than computing
     them. Readers keep the old figures until the transaction commits."""
+    if not ids:
+        return
     conn.execute(
         text("CREATE TEMP TABLE zicht_nieuw ON COMMIT DROP AS SELECT * FROM zicht_cijfers(:ids)"),
         {"ids": ids},
@@ -196,7 +209,8 @@ def compute(conn: Connection, ids: list[int], k: int) -> None:
     )
     conn.execute(
         text(
-            "UPDATE zicht SET berekend_op = now(), k = CASE WHEN onderdrukt THEN :k END WHERE id = ANY(:ids)"
+            "UPDATE zicht z SET berekend_op = now(), k = CASE WHEN z.onderdrukt THEN :k END,"
+            " invoer = i.invoer FROM zicht_invoer(:ids) i WHERE z.id = i.zicht_id"
         ),
         {"ids": ids, "k": k},
     )
@@ -219,7 +233,7 @@ def _withhold(conn: Connection, zicht_id: int, k: int) -> None:
         ),
         {"z": zicht_id},
     )
-    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    frame = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()))
     if frame.empty:
         return
     flags: dict[str, list[bool]] = {}
@@ -231,15 +245,12 @@ def _withhold(conn: Connection, zicht_id: int, k: int) -> None:
             hierarchies,
         )
         flags[measure] = withheld.tolist() if cells is frame else _spread(frame, cells, withheld)
-    conn.execute(
-        text(
-            f"INSERT INTO zicht_vlag (zicht_id, id, {', '.join(MEASURES)}) SELECT :z, *"
-            " FROM unnest(CAST(:ids AS text[]), "
-            + ", ".join(f"CAST(:{m} AS boolean[])" for m in MEASURES)
-            + ")"
-        ),
-        {"z": zicht_id, "ids": frame["id"].tolist(), **flags},
-    )
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a checked-out connection has its driver connection
+    columns = ", ".join(MEASURES)
+    with raw.cursor() as cur, cur.copy(f"COPY zicht_vlag (zicht_id, id, {columns}) FROM STDIN") as copy:
+        for row in zip(repeat(zicht_id), frame["id"].tolist(), *flags.values(), strict=False):
+            copy.write_row(row)
 
 
 def _spread(frame: pd.DataFrame, cells: pd.DataFrame, withheld: npt.NDArray[np.bool_]) -> list[bool]:

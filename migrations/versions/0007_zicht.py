@@ -46,6 +46,10 @@ THEMAS = "'alle','drugs','mensenhandel','criminogene_branche','vastgoed','zorgfr
 DATAKLASSEN = "ARRAY['openbaar','intern','vertrouwelijk','zeer_vertrouwelijk']"
 AFWIJKEND_Z = 3
 AFWIJKEND_MIN = 10
+#: Which cube cells (``k``) a view class (``z``) may see: the rows its principals could see.
+SEES = """(z.gemeenten IS NULL OR k.gemeentecode = ANY (z.gemeenten))
+             AND (z.convenanten IS NULL OR k.convenant = ANY (z.convenanten))
+             AND k.dataklasse = ANY (z.dataklassen)"""
 #: The counts that get a withheld flag.
 COUNTS = ("signalen", "adressen", "leegstand", "pandsluitingen", "bibob", "controles", "meldingen")
 #: The newest buitengebied polygon per municipality (signals carry only a flag).
@@ -108,6 +112,7 @@ def _tables() -> str:
             onderdrukt boolean NOT NULL,
             k integer CHECK (k >= 1),
             berekend_op timestamptz,
+            invoer text,
             UNIQUE NULLS NOT DISTINCT (gemeenten, convenanten, dataklassen, onderdrukt)
         );
         COMMENT ON TABLE zicht IS
@@ -118,6 +123,7 @@ def _tables() -> str:
         COMMENT ON COLUMN zicht.onderdrukt IS 'Aggregate-only: counts published by their withheld flags.';
         COMMENT ON COLUMN zicht.k IS 'Threshold its withheld flags were computed with.';
         COMMENT ON COLUMN zicht.berekend_op IS 'When its figures were computed; NULL: none yet, it reads nothing.';
+        COMMENT ON COLUMN zicht.invoer IS 'What its figures were computed from (zicht_invoer); unchanged: no recompute.';
 
         CREATE TABLE indicator_zicht (
             -- No foreign key: its check per row costs more than the rest of a refresh's
@@ -180,11 +186,7 @@ def _figures() -> str:
              AND (z.gemeenten IS NULL OR a.gemeentecode = ANY (z.gemeenten))
         ),
         kubus AS (
-            SELECT z.id AS zicht_id, k.*
-            FROM z JOIN signaal_kubus k
-              ON (z.gemeenten IS NULL OR k.gemeentecode = ANY (z.gemeenten))
-             AND (z.convenanten IS NULL OR k.convenant = ANY (z.convenanten))
-             AND k.dataklasse = ANY (z.dataklassen)
+            SELECT z.id AS zicht_id, k.* FROM z JOIN signaal_kubus k ON {SEES}
         ),
         telling AS (
             SELECT zicht_id, gebied_soort, code, periode, thema,
@@ -307,6 +309,32 @@ def _figures() -> str:
     """
 
 
+def _inputs() -> str:
+    """``zicht_invoer(ids)``: a fingerprint of everything the figures of a class come from.
+
+    The signals it may see (the cube cells, hashed: exact enough to notice one signal more
+    or less), and the versions of the areas, addresses and vacancy: the newest successful
+    ingest run of each, as the service's ETags use them, and today's date (the retention
+    date and an empty class's period move with it). A class whose fingerprint did not change
+    keeps its figures: a delivery from one partner recomputes only the classes that see it.
+    """
+    return f"""
+        CREATE FUNCTION zicht_invoer(ids bigint[]) RETURNS TABLE (zicht_id bigint, invoer text)
+        LANGUAGE sql STABLE AS $$
+        WITH versie AS (
+            SELECT current_date || coalesce(string_agg(r.soort || '=' || r.run, ',' ORDER BY r.soort), '') AS v
+            FROM (SELECT soort, max(id) AS run FROM ingest_run
+                  WHERE status = 'geslaagd' AND soort <> 'signalen' GROUP BY soort) r
+        )
+        SELECT z.id, (SELECT v FROM versie) || '|' || count(k.*) || ':'
+               || coalesce(sum(hashtextextended(k::text, 0)::numeric), 0)
+        FROM zicht z LEFT JOIN signaal_kubus k ON {SEES}
+        WHERE z.id = ANY (ids)
+        GROUP BY z.id
+        $$;
+    """
+
+
 #: Existing active principals' classes, as core.zicht.Zicht.of derives them (snapshot).
 REGISTER_EXISTING = f"""
     INSERT INTO zicht (gemeenten, convenanten, dataklassen, onderdrukt)
@@ -328,6 +356,7 @@ def upgrade() -> None:
     op.execute(_cube())
     op.execute(_tables())
     op.execute(_figures())
+    op.execute(_inputs())
     op.execute(
         """
         CREATE VIEW laag_indicator_zicht AS
@@ -358,6 +387,7 @@ def downgrade() -> None:
         """
         DROP VIEW laag_indicator_zicht;
         DROP FUNCTION zicht_cijfers(bigint[]);
+        DROP FUNCTION zicht_invoer(bigint[]);
         DROP TABLE indicator_zicht, zicht;
         DROP MATERIALIZED VIEW signaal_kubus;
         GRANT SELECT ON punt_gebied TO okaart_api;
