@@ -46,7 +46,8 @@ MATCH = (
 #: The caller's computed class, as a scalar subquery (NULL when there is none: no rows).
 LOOKUP = f"(SELECT z.id FROM zicht z WHERE {MATCH} AND z.berekend_op IS NOT NULL)"
 
-#: Each count with a withheld flag, and the hierarchies it is published in (core.disclosure).
+#: Each count with a withheld flag, and the hierarchies it is published in (the names of
+#: core.disclosure.HIERARCHIES, spelled out so that importing this module needs no pandas).
 MEASURES: dict[str, tuple[str, ...]] = {
     "signalen": ("gebied", "periode", "thema"),
     "pandsluitingen": ("gebied", "periode", "thema"),
@@ -207,6 +208,7 @@ def compute(conn: Connection, ids: list[int], k: int) -> None:
             + ")"
         )
     )
+    conn.execute(text("SET LOCAL enable_mergejoin = DEFAULT"))
     conn.execute(
         text(
             "UPDATE zicht z SET berekend_op = now(), k = CASE WHEN z.onderdrukt THEN :k END,"

@@ -20,6 +20,8 @@ points (DESIGN §7: visibility is decided on rows, before any aggregation). Now:
   published as withheld).
 - ``laag_indicator_zicht``: that table with the area polygons, the only indicator source the
   api role may read; it reads one class at a time (``zicht_id``).
+- ``zicht_invoer``: a fingerprint of what a class's figures come from, so a refresh
+  recomputes only the classes whose signals (or areas, addresses, vacancy) changed.
 
 ``indicator``, ``laag_indicator`` (unscoped) go, and the api role loses ``punt_gebied``
 (every signal per area, unscoped). Existing active principals get their classes here; their
