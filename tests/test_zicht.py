@@ -523,6 +523,20 @@ def test_a_planners_afwijkend_filter_matches_the_published_flag(world: World) ->
     assert shown and exact - shown
 
 
+def test_a_refresh_recomputes_a_class_whose_signals_moved(world: World) -> None:
+    # The same number of cube cells before and after, in other places: a fingerprint that
+    # only counted would keep the old figures.
+    plant(world, [(0, 400, "drugs", "melding", "gemeente", "openbaar")])
+    plant(world, [(1, 400, "drugs", "melding", "gemeente", "openbaar")])
+    for who in WHO:
+        if who.rol == "partner":
+            continue  # covenant 'gemeente': partners see neither
+        moved = {world.buurten[0]: 0, world.buurten[1]: 1}
+        for code, n in moved.items():
+            rows = items(world, who.naam, "buurten", code=code, periode="2024", thema="drugs")["features"]
+            assert [r["properties"]["signalen"] for r in rows] == [n if who.rol != "planner" else None], who
+
+
 def test_a_principal_without_its_view_class_gets_no_figures(world: World) -> None:
     plant(
         world, [(b, 400 + b, "drugs", "melding", "gemeente", "openbaar") for b in range(8) for _ in range(3)]

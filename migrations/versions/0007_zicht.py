@@ -328,8 +328,9 @@ def _inputs() -> str:
             FROM (SELECT soort, max(id) AS run FROM ingest_run
                   WHERE status = 'geslaagd' AND soort <> 'signalen' GROUP BY soort) r
         )
+        -- ROW(k.*), not k: a bare k is the column zicht.k.
         SELECT z.id, (SELECT v FROM versie) || '|' || count(k.*) || ':'
-               || coalesce(sum(hashtextextended(k::text, 0)::numeric), 0)
+               || coalesce(sum(hashtextextended(ROW(k.*)::text, 0)::numeric), 0)
         FROM zicht z LEFT JOIN signaal_kubus k ON {SEES}
         WHERE z.id = ANY (ids)
         GROUP BY z.id
