@@ -21,6 +21,7 @@ from typing import Any
 
 import morecantile
 
+from core import zicht
 from core.security import Principal
 from layers.base import Layer
 
@@ -49,21 +50,24 @@ class Selection:
     ids: list[str] | None = None
 
 
-def _suppressed(layer: Layer, name: str, k_param: str) -> str:
-    """The figure as an aggregate-only principal gets it: counts below k withheld and the
-    rest rounded to 5; derived figures withheld with their count, and otherwise computed
-    from the published counts only (rounding a count is pointless if its rate still holds
-    the exact value)."""
+def _suppressed(layer: Layer, name: str) -> str:
+    """The figure as an aggregate-only principal gets it: a count withheld when its flag says
+    so (set at refresh, core.zicht; an unset flag withholds too) and otherwise rounded to 5;
+    derived figures withheld with their count, and otherwise computed from the published
+    counts only (rounding a count is pointless if its rate still holds the exact value)."""
     prop = layer.property(name)
     if prop is None or prop.suppress is None:
         return f"t.{name}"
     if prop.suppress == "count":
-        return f"CASE WHEN t.{name} < {k_param} THEN NULL ELSE (round(t.{name} / 5.0) * 5)::bigint END"
-    basis = prop.basis or "signalen"
+        return f"CASE WHEN {_withheld(name)} THEN NULL ELSE (round(t.{name} / 5.0) * 5)::bigint END"
     if prop.published is None:
         return f"NULL::{SQL_TYPES[prop.type]}"
-    refs = _Published(layer, k_param)
-    return f"CASE WHEN t.{basis} < {k_param} THEN NULL ELSE ({prop.published.format_map(refs)}) END"
+    published = prop.published.format_map(_Published(layer))
+    return f"CASE WHEN {_withheld(prop.basis or 'signalen')} THEN NULL ELSE ({published}) END"
+
+
+def _withheld(count: str) -> str:
+    return f"t.{count}_onderdrukt IS NOT FALSE"
 
 
 SQL_TYPES = {"string": "text", "integer": "bigint", "number": "numeric", "boolean": "boolean", "date": "date"}
@@ -73,14 +77,14 @@ class _Published(dict[str, str]):
     """``{name}`` in a published formula: that figure as the principal gets it (on demand,
     so formulas may refer to each other without building every expression)."""
 
-    def __init__(self, layer: Layer, k_param: str) -> None:
+    def __init__(self, layer: Layer) -> None:
         super().__init__()
-        self.layer, self.k_param = layer, k_param
+        self.layer = layer
 
     def __missing__(self, name: str) -> str:
         if self.layer.property(name) is None:
             raise KeyError(f"published formula refers to unknown property {name!r}")
-        self[name] = f"({_suppressed(self.layer, name, self.k_param)})"
+        self[name] = f"({_suppressed(self.layer, name)})"
         return self[name]
 
 
@@ -92,43 +96,53 @@ def visible_rows(
     geometry: str | None,
     k: int,
 ) -> Statement:
-    """``SELECT id, [geom,] <properties> FROM source WHERE <access and filters>``."""
-    params: dict[str, Any] = {}
+    """``SELECT id, [geom,] <properties> FROM source WHERE <access and filters>``.
+
+    ``k`` is not read any more: which counts are withheld was decided at refresh, with the
+    threshold of the settings there (``zicht.k``)."""
     columns = ["t.id AS id"]
     if geometry:
         columns.append(f"{geometry} AS geom")
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for prop in layer.properties:
-        expr = _suppressed(layer, prop.name, ":k") if suppress else f"t.{prop.name}"
+        expr = _suppressed(layer, prop.name) if suppress else f"t.{prop.name}"
         columns.append(f"{expr} AS {prop.name}")
     if suppress:
         counts = [p.name for p in layer.properties if p.suppress == "count"]
-        columns.append("(" + " OR ".join(f"t.{c} < :k" for c in counts) + ") AS onderdrukt")
-        params["k"] = k
-    where, where_params = conditions(layer, principal, selection)
-    params.update(where_params)
+        columns.append("(" + " OR ".join(_withheld(c) for c in counts) + ") AS onderdrukt")
+    where, params = conditions(layer, principal, selection)
     sql = f"SELECT {', '.join(columns)} FROM {layer.source} t WHERE {where}"
     return sql, params
 
 
 def conditions(layer: Layer, principal: Principal, selection: Selection) -> Statement:
-    """The WHERE clause: access first, then the request's filters, spatial ones included."""
+    """The WHERE clause: access first, then the request's filters, spatial ones included.
+    What a principal sees of the signals (municipalities, covenants, data classes) is its view
+    class (core.zicht): point layers filter their rows by it, figures are read for that class
+    only. A filter on a suppressed figure compares what the principal is shown, never the
+    exact value."""
     parts: list[str] = []
     params: dict[str, Any] = {}
+    view = zicht.Zicht.of(principal)
     for i, (column, value) in enumerate(sorted(layer.where.items())):
         parts.append(f"t.{column} = :w{i}")
         params[f"w{i}"] = value
-    if not principal.all_gemeenten:
+    if view.gemeenten is not None:
         parts.append("t.gemeentecode = ANY(:gemeenten)")
-        params["gemeenten"] = list(principal.gemeenten)
-    if layer.by_convenant and principal.rol == "partner":
+        params["gemeenten"] = list(view.gemeenten)
+    if layer.by_convenant and view.convenanten is not None:
         parts.append("t.convenant = ANY(:convenanten)")
-        params["convenanten"] = list(principal.convenanten)
+        params["convenanten"] = list(view.convenanten)
     if layer.by_dataklasse:
         parts.append("t.dataklasse = ANY(:dataklassen)")
-        params["dataklassen"] = principal.dataklassen
+        params["dataklassen"] = list(view.dataklassen)
+    if layer.by_zicht:
+        parts.append(f"t.zicht_id = {zicht.LOOKUP}")
+        params.update(view.params())
+    suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for i, (name, value) in enumerate(sorted(selection.filters.items())):
-        parts.append(f"t.{name}::text = :f{i}")
+        shown = _suppressed(layer, name) if suppress else f"t.{name}"
+        parts.append(f"({shown})::text = :f{i}")
         params[f"f{i}"] = value
     if selection.bbox:
         envelope = "ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, :bsrid)"

@@ -134,6 +134,9 @@ def create_principal_key(
         set_={**{name: upsert.excluded[name] for name in given}, "actief": true()},
     )
     principal_id = conn.execute(upsert.returning(principal.c.id)).scalar_one()
+    from core.zicht import register  # here, not at the top: core.zicht builds on this module
+
+    register(conn, principal_id)  # its figures exist before its key can read anything
     key, prefix = new_key()
     key_id = conn.execute(
         insert(api_key)

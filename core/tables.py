@@ -34,6 +34,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     SmallInteger,
     Table,
     Text,
@@ -382,4 +383,71 @@ aanmeldlink = Table(
     Column("verloopt_op", TIMESTAMPTZ, nullable=False),
     Column("gebruikt_op", TIMESTAMPTZ),
     comment="One-time sign-in links; usable once, before they expire.",
+)
+
+
+zicht = Table(
+    "zicht",
+    metadata,
+    _id(),
+    Column("gemeenten", ARRAY(Text), comment="Municipalities whose signals and areas it sees; NULL: all."),
+    Column(
+        "convenanten", ARRAY(Text), comment="Covenants whose signals it sees (partners); NULL: not limited."
+    ),
+    Column("dataklassen", ARRAY(Text), nullable=False, comment="Data classes of signal it sees."),
+    Column(
+        "onderdrukt",
+        Boolean,
+        nullable=False,
+        comment="Aggregate-only: counts published by their withheld flags.",
+    ),
+    Column("k", Integer, comment="Threshold its withheld flags were computed with."),
+    Column(
+        "berekend_op",
+        TIMESTAMPTZ,
+        comment="When its figures were computed; NULL: none yet, it reads nothing.",
+    ),
+    Column(
+        "invoer", Text, comment="What its figures were computed from (zicht_invoer); unchanged: no recompute."
+    ),
+    UniqueConstraint(
+        "gemeenten", "convenanten", "dataklassen", "onderdrukt", postgresql_nulls_not_distinct=True
+    ),
+    comment="View classes: one per distinct visibility of active principals; "
+    "its figures are in indicator_zicht.",
+)
+
+#: The counts of an indicator row; each has a withheld flag for suppressed view classes.
+INDICATOR_COUNTS = ("signalen", "adressen", "leegstand", "pandsluitingen", "bibob", "controles", "meldingen")
+
+indicator_zicht = Table(
+    "indicator_zicht",
+    metadata,
+    # No foreign key: its check per row costs more than the rest of a refresh's writes.
+    Column("zicht_id", BigInteger, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("gebied_id", BigInteger, nullable=False),
+    Column("gebied_soort", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("naam", Text, nullable=False),
+    Column("gemeentecode", Text, nullable=False),
+    Column("periode", Text, nullable=False),
+    Column("periode_soort", Text, nullable=False),
+    Column("thema", Text, nullable=False),
+    Column("signalen", BigInteger, nullable=False),
+    Column("adressen", BigInteger, nullable=False),
+    Column("per_1000_adressen", Numeric),
+    Column("leegstand", BigInteger, nullable=False),
+    Column("leegstand_pct", Numeric),
+    Column("pandsluitingen", BigInteger, nullable=False),
+    Column("bibob", BigInteger, nullable=False),
+    Column("controles", BigInteger, nullable=False),
+    Column("meldingen", BigInteger, nullable=False),
+    Column("verwacht", Numeric),
+    Column("z", Numeric),
+    Column("afwijkend", Boolean, nullable=False),
+    Column("trend_z", Numeric),
+    *(Column(f"{count}_onderdrukt", Boolean) for count in INDICATOR_COUNTS),
+    Index("indicator_zicht_lookup_idx", "zicht_id", "gebied_soort", "periode", "thema"),
+    comment="Indicators per view class, area, period and theme, from the signals that class may see.",
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.security import Clearance
 
@@ -96,11 +96,23 @@ class Layer(BaseModel):
     by_convenant: bool = False
     #: Rows carry a ``dataklasse`` column: a principal sees only classes up to its own.
     by_dataklasse: bool = False
+    #: Rows are figures per view class (``zicht_id``, see core.zicht): a principal reads only
+    #: its own class's, computed from the signals it could see as points; each suppressed
+    #: count ``x`` carries its withheld flag ``x_onderdrukt``.
+    by_zicht: bool = False
     #: Fixed conditions on the source (allow-listed column = value), e.g. the area type.
     where: dict[str, str] = Field(default_factory=dict)
     #: Filters applied to maps and tiles when the request names none (period, theme);
     #: items without filters list every row.
     defaults: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _suppressed_figures_are_scoped(self) -> Layer:
+        """Suppressed figures are published from the withheld flags of a view class; a
+        source without them would publish exact counts to aggregate-only principals."""
+        if any(p.suppress for p in self.properties) and not self.by_zicht:
+            raise ValueError(f"layer {self.id!r} suppresses figures, so its source must be by_zicht")
+        return self
 
     def defaults_for(self, given: dict[str, str]) -> dict[str, str]:
         """The default filters a request did not override. A default on ``x_soort`` gives

@@ -279,6 +279,17 @@ def scalar(engine: Engine, sql: str, **params: Any) -> Any:
         return c.execute(text(sql), params).scalar_one()
 
 
+def zicht_id(engine: Engine, key: str) -> int:
+    """The view class of a key: its figures are the rows of ``indicator_zicht`` with this id."""
+    from core.security import principal_for_key
+    from core.zicht import LOOKUP, Zicht
+
+    with engine.connect() as c:
+        principal = principal_for_key(c, key)
+        assert principal is not None
+        return int(c.execute(text(f"SELECT {LOOKUP}"), Zicht.of(principal).params()).scalar_one())
+
+
 def auth(key: str, doel: str | None = None) -> dict[str, str]:
     """Headers of a signed-in request stating the key's purpose (or ``doel``)."""
     headers = {"Authorization": f"Bearer {key}"}

@@ -31,7 +31,7 @@ from app.services import services_of
 from core import db
 from core.security import create_principal_key
 from core.settings import Settings
-from ingest.pipeline import refresh_indicators
+from ingest.refresh import refresh_indicators
 from tests import files
 from tests.conftest import PRINCIPALS, auth
 from tests.files import ingest, load_areas, load_bronnen
@@ -78,7 +78,9 @@ def world(
     ingest(owner, "adressen", files.address_csv_cp1252(tmp / "adressen.csv", n=3000))
     load_bronnen(owner, tmp)
     with owner.begin() as c:
-        key, _ = create_principal_key(c, naam="planner", **PRINCIPALS["planner"])  # type: ignore[arg-type]
+        # Cleared for every planted signal (figures come only from signals a principal may see).
+        spec = {**PRINCIPALS["planner"], "dataklasse": "zeer_vertrouwelijk"}
+        key, _ = create_principal_key(c, naam="planner", **spec)  # type: ignore[arg-type]
         # Eight neighbouring buurten with addresses: one wijk's worth of cells.
         buurten = [
             dict(r)

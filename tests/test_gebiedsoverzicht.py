@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from app.formats import getal
 from app.overview import KOLOMMEN
 from tests.browser_support import artifact
-from tests.conftest import auth
+from tests.conftest import auth, zicht_id
 
 K = 10
 COUNTS = ("signalen", "adressen", "leegstand", "pandsluitingen", "bibob", "controles", "meldingen")
@@ -59,25 +59,29 @@ def assert_no_object_data(body: str) -> None:
     assert "signaal:" not in body and "geom_3857" not in body
 
 
-def _small_buurt(engine: Engine) -> dict[str, Any]:
-    """A buurt with a few (1 to 9) signals in 2024, so a planner's figure is withheld."""
+def _small_buurt(engine: Engine, key: str) -> dict[str, Any]:
+    """A buurt where the planner's view has a few (1 to 9) signals in 2024, so its figure is withheld."""
     with engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT code, naam, signalen FROM indicator WHERE gebied_soort = 'buurt' AND periode = '2024'"
-                " AND thema = 'alle' AND signalen BETWEEN 1 AND 9 ORDER BY code LIMIT 1"
-            )
+                "SELECT code, naam, signalen FROM indicator_zicht WHERE zicht_id = :z AND gebied_soort = 'buurt'"
+                " AND periode = '2024' AND thema = 'alle' AND signalen BETWEEN 1 AND 9 ORDER BY code LIMIT 1"
+            ),
+            {"z": zicht_id(engine, key)},
         ).one()
     return dict(row._mapping)
 
 
-def _big_buurt(engine: Engine) -> dict[str, Any]:
+def _big_buurt(engine: Engine, key: str) -> dict[str, Any]:
+    """The buurt with the most signals in 2024 that this key's view holds, and its figures."""
     with engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT code, naam, signalen, adressen, per_1000_adressen FROM indicator"
-                " WHERE gebied_soort = 'buurt' AND periode = '2024' AND thema = 'alle' ORDER BY signalen DESC LIMIT 1"
-            )
+                "SELECT code, naam, signalen, adressen, per_1000_adressen FROM indicator_zicht"
+                " WHERE zicht_id = :z AND gebied_soort = 'buurt' AND periode = '2024' AND thema = 'alle'"
+                " ORDER BY signalen DESC LIMIT 1"
+            ),
+            {"z": zicht_id(engine, key)},
         ).one()
     return dict(row._mapping)
 
@@ -93,7 +97,7 @@ def _pdftotext(body: bytes, name: str) -> str:
 
 
 def test_overview_html_for_an_analyst(client: Any, api_keys: dict[str, str], demo_engine: Engine) -> None:
-    buurt = _big_buurt(demo_engine)
+    buurt = _big_buurt(demo_engine, api_keys["analist"])
     r = client.get(f"/gebieden/{buurt['code']}", headers={**auth(api_keys["analist"]), "Accept": "text/html"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
@@ -108,7 +112,7 @@ def test_overview_html_for_an_analyst(client: Any, api_keys: dict[str, str], dem
 def test_overview_pdf_holds_the_name_and_figures(
     client: Any, api_keys: dict[str, str], demo_engine: Engine
 ) -> None:
-    buurt = _big_buurt(demo_engine)
+    buurt = _big_buurt(demo_engine, api_keys["analist"])
     audited_sql = text(
         "SELECT count(*) FROM audit_log WHERE route = '/gebieden/{code}' AND gebied = :c AND status = 200"
     )
@@ -134,7 +138,7 @@ def test_overview_pdf_holds_the_name_and_figures(
 def test_a_planners_overview_withholds_small_figures(
     client: Any, api_keys: dict[str, str], demo_engine: Engine
 ) -> None:
-    buurt = _small_buurt(demo_engine)
+    buurt = _small_buurt(demo_engine, api_keys["planner"])
     headers = auth(api_keys["planner"])
     html = client.get(f"/gebieden/{buurt['code']}", params={"f": "html"}, headers=headers).text
     assert "onderdrukt" in html and "Signalen per thema" not in html
@@ -195,8 +199,9 @@ def test_an_analysts_export_has_the_exact_figures(
         exact = dict(
             conn.execute(
                 text(
-                    "SELECT code, signalen FROM indicator WHERE gebied_soort = 'wijk' AND periode = '2024' AND thema = 'alle'"
-                )
+                    "SELECT code, signalen FROM indicator_zicht WHERE zicht_id = :z AND gebied_soort = 'wijk' AND periode = '2024' AND thema = 'alle'"
+                ),
+                {"z": zicht_id(demo_engine, api_keys["analist"])},
             ).all()
         )
     assert {code: int(row["signalen"]) for code, row in rows.items()} == exact

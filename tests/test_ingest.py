@@ -239,7 +239,7 @@ def test_a_kind_starts_every_run_with_fresh_state(engine: Engine, tmp_path: Path
 
 def test_every_materialised_view_is_refreshed_after_a_load(engine: Engine) -> None:
     """A view missing from the refresh list would go stale after every ingest and retention run."""
-    from ingest.refresh import MATERIALISED_VIEWS
+    from core.zicht import MATERIALISED_VIEWS
 
     with engine.connect() as c:
         views = set(

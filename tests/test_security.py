@@ -86,12 +86,12 @@ def dense_tile(engine: Engine, layer_id: str) -> tuple[int, int, int]:
             scalar(
                 engine,
                 f"SELECT ST_X(ST_Transform(ST_PointOnSurface(geom), 4326)) FROM {layer.source} t"
-                f" WHERE {where} AND t.id = (SELECT min(id) FROM {layer.source} WHERE {where})",
+                f" WHERE {where} AND t.id = (SELECT min(id) FROM {layer.source} WHERE {where}) LIMIT 1",
             ),
             scalar(
                 engine,
                 f"SELECT ST_Y(ST_Transform(ST_PointOnSurface(geom), 4326)) FROM {layer.source} t"
-                f" WHERE {where} AND t.id = (SELECT min(id) FROM {layer.source} WHERE {where})",
+                f" WHERE {where} AND t.id = (SELECT min(id) FROM {layer.source} WHERE {where}) LIMIT 1",
             ),
         )
     )
