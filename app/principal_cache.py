@@ -37,6 +37,10 @@ class PrincipalCache:
             self._entries.clear()
         self._entries[_key(kind, token)] = (time.monotonic(), principal)
 
+    def clear(self) -> None:
+        """Forget every lookup (tests that change principals behind the service's back)."""
+        self._entries.clear()
+
     def forget(self, kind: str, token: str) -> None:
         """Drop one lookup at once (a session that was just ended)."""
         self._entries.pop(_key(kind, token), None)

@@ -49,7 +49,7 @@ def prepare(c: Any, workdir: Path) -> tuple[str, str, dict[str, int]]:
             counts = dict(
                 conn.execute(
                     text(
-                        "SELECT gebied_soort, count(*) FROM indicator"
+                        "SELECT gebied_soort, count(DISTINCT code) FROM indicator_zicht"
                         " WHERE periode = '2024' AND thema = 'alle'"
                         " AND gebied_soort IN ('buurt', 'bedrijventerrein') GROUP BY gebied_soort"
                     )

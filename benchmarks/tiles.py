@@ -46,6 +46,7 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from app import layer_sql
 from benchmarks.common import ROOT, cluster, console, demo_database, save_results
+from core import zicht
 from core.pgcluster import Cluster, free_port
 from core.security import Principal
 from layers import REGISTRY
@@ -137,6 +138,11 @@ def mvt_sql(layer_id: str, filters: dict[str, str]) -> tuple[str, dict[str, Any]
     selection.filters = {**layer.defaults_for(selection.filters), **selection.filters}
     sql, params = layer_sql.mvt(layer, BEHEERDER, selection, morecantile.Tile(0, 0, 0), k=10)
     return str(text(sql).compile(dialect=psycopg_dialect())), params  # type: ignore[no-untyped-call]
+
+
+def _pyformat(sql: str) -> str:
+    """A ``:name`` SQL text in psycopg's placeholders."""
+    return str(text(sql).compile(dialect=psycopg_dialect()))  # type: ignore[no-untyped-call]
 
 
 def ensure_wrk() -> str:
@@ -358,13 +364,14 @@ def report(w: Workload, results: list[Result]) -> None:
     _show(table)
 
 
-def workloads(rows: int) -> list[Workload]:
+def workloads(rows: int, zicht_id: int) -> list[Workload]:
     """The seeded request lists: signal tiles, buurt tiles, signal items."""
     rng = np.random.default_rng(SEED)
     points, areas = tile_list(rng, rows, range(12, 17)), tile_list(rng, rows, range(10, 17))
     boxes = bbox_list(rng, rows)
     sig_q = f"properties={_props('signalen')}"
-    area_q = f"gebied_soort=buurt&periode=2024&thema=alle&properties={_props('buurten')}"
+    # tipg reads the beheerder's own view class of the figures (core.zicht), as okaart does.
+    area_q = f"zicht_id={zicht_id}&gebied_soort=buurt&periode=2024&thema=alle&properties={_props('buurten')}"
     sig_sql, sig_params = mvt_sql("signalen", {})
     area_sql, area_params = mvt_sql("buurten", BUURT_FILTERS)
 
@@ -387,12 +394,12 @@ def workloads(rows: int) -> list[Workload]:
         ),
         Workload(
             "tiles buurten",
-            "buurt polygons 2024, zoom 10-16 (tipg: public.laag_indicator)",
+            "buurt polygons 2024, zoom 10-16 (tipg: public.laag_indicator_zicht)",
             {
                 "okaart": tiles("buurten", "?periode=2024&thema=alle", areas),
                 NOCACHE: tiles("buurten", "?periode=2024&thema=alle", areas),
-                "tipg": tiles("public.laag_indicator", f"?{area_q}", areas),
-                "tipg 3857": tiles("public.laag_indicator", f"?{area_q}&geom-column=geom_3857", areas),
+                "tipg": tiles("public.laag_indicator_zicht", f"?{area_q}", areas),
+                "tipg 3857": tiles("public.laag_indicator_zicht", f"?{area_q}&geom-column=geom_3857", areas),
             },
             [f"{z}/{x}/{y}" for z, x, y in areas],
             area_sql,
@@ -432,7 +439,7 @@ def start_servers(stack: ExitStack, url: str, tipg: Path, workdir: Path) -> dict
     env |= {
         "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://", 1),
         "TIPG_DB_SCHEMAS": '["public"]',
-        "TIPG_DB_TABLES": '["public.signaal", "public.laag_indicator"]',
+        "TIPG_DB_TABLES": '["public.signaal", "public.laag_indicator_zicht"]',
         "TIPG_DB_FUNCTIONS": "[]",
         "TIPG_MAX_FEATURES_PER_TILE": "1000000",  # its default 10,000 would cut the centre tiles
     }
@@ -452,12 +459,14 @@ def run(rows: int = 2_000) -> None:
     console.print(f"[bold]tiles benchmark[/]: {rows:,} requests per list, {seconds} s per measurement")
     ensure_wrk()
     tipg = ensure_tipg()
-    plan = workloads(rows)
     results: dict[str, list[Result]] = {}
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okaart-bench-tiles-")))
         c = stack.enter_context(cluster())
         url, key = prepare(c, workdir)
+        with psycopg.connect(c.dsn("tiles")) as conn:
+            row = conn.execute(_pyformat(zicht.LOOKUP), zicht.Zicht.of(BEHEERDER).params()).fetchone()
+        plan = workloads(rows, int(row[0]) if row and row[0] is not None else 0)
         bases = start_servers(stack, url, tipg, workdir)
         dsn = c.dsn("tiles")
         checks = sanity(plan, bases, key, dsn)

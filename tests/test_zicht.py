@@ -1,10 +1,10 @@
-"""One access rule for every figure (issue #12, DESIGN §7): visibility is decided on rows,
+"""One access rule for every figure (issue #12, docs/architecture.md §7): visibility is decided on rows,
 before any aggregation.
 
 Over generated signals (areas, dates, themes, kinds, covenants, data classes; human
 trafficking always ``zeer_vertrouwelijk``), every indicator figure five principals get equals
 a recomputation here from exactly the signal rows each may see as points, written out by hand
-from DESIGN §7 (not from the code under test); for the planner, the published rule applied to
+from docs/architecture.md §7 (not from the code under test); for the planner, the published rule applied to
 that recomputation. A partner's count equals its own point layer's ``numberMatched``; human
 trafficking reaches no figure of a principal without the highest clearance; a planner's
 ``afwijkend`` filter matches the published value, never the exact one; and a principal whose
@@ -26,12 +26,14 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 
 from app.main import create_app
+from app.services import services_of
 from core import db
 from core.security import PRINCIPAL_COLUMNS, create_principal_key, principal_from_row
 from core.settings import Settings
+from core.tables import principal
 from core.zicht import LOOKUP, Zicht
 from ingest.refresh import refresh_indicators
 from tests import files
@@ -64,7 +66,7 @@ FIRST_DAY = dt.date(2023, 1, 1)
 
 @dataclass(frozen=True)
 class Who:
-    """A principal as the test sees it: what DESIGN §7 says it may see, written out by hand."""
+    """A principal as the test sees it: what docs/architecture.md §7 says it may see, written out by hand."""
 
     naam: str
     rol: str
@@ -229,8 +231,8 @@ def plant(world: World, signals: list[tuple[int, int, str, str, str, str]]) -> l
         ]
     with world.owner.connect() as c:
         refresh_indicators(c, K)
-    world.client.app.state.versions.expire()  # type: ignore[attr-defined]
-    world.client.app.state.tile_cache.clear()  # type: ignore[attr-defined]
+    services_of(world.client.app).versions.expire()
+    services_of(world.client.app).tile_cache.clear()
     return stored
 
 
@@ -552,7 +554,7 @@ def test_a_principal_without_its_view_class_gets_no_figures(world: World) -> Non
     ).json()
     assert before["numberMatched"] > 0
     # Changed behind create_principal_key's back: its class for the new visibility does not exist.
-    world.client.app.state.principal_cache.clear()  # type: ignore[attr-defined]
+    services_of(world.client.app).principals.clear()
     with world.owner.begin() as c:
         c.execute(text("UPDATE principal SET gemeenten = '{GM0014,GM0106}' WHERE id = (SELECT principal_id FROM api_key WHERE prefix = :p)"), {"p": key.split("_")[1]})  # fmt: skip
     for layer in ("buurten", "wijken", "bedrijventerreinen", "buitengebied"):
@@ -593,9 +595,7 @@ def test_the_migration_registers_existing_principals_as_the_service_looks_them_u
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM zicht WHERE berekend_op IS NOT NULL")).scalar_one() == 4
         for i, shape in enumerate(shapes):
-            row = c.execute(
-                text(f"SELECT {PRINCIPAL_COLUMNS} FROM principal p WHERE naam = :n"), {"n": f"p{i}"}
-            )
+            row = c.execute(select(*PRINCIPAL_COLUMNS).where(principal.c.naam == f"p{i}"))
             view = Zicht.of(principal_from_row(row.mappings().one()))
             assert c.execute(text(f"SELECT {LOOKUP}"), view.params()).scalar_one() is not None, shape
     engine.dispose()

@@ -2,7 +2,7 @@
 
 The ``indicator`` view counted every signal, so a partner of one covenant, or an analyst
 without the highest clearance, got exact per-area counts of signals it could not see as
-points (DESIGN §7: visibility is decided on rows, before any aggregation). Now:
+points (docs/architecture.md §7: visibility is decided on rows, before any aggregation). Now:
 
 - ``signaal_kubus`` (materialised): signal counts per area (gemeente, wijk, buurt,
   bedrijventerrein, buitengebied) x period (year, quarter) x theme (each and ``alle``) x
