@@ -13,7 +13,9 @@ view class is missing gets no figures at all.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import math
 import uuid
 from collections import Counter
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import mapbox_vector_tile
+import morecantile
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -41,6 +45,7 @@ from tests.conftest import TEMPLATE, TestServer, auth, zicht_id
 from tests.files import ingest, load_areas, load_bronnen
 
 K = 10
+TMS = morecantile.tms.get("WebMercatorQuad")
 GM = "GM0014"
 DATAKLASSEN = ("openbaar", "intern", "vertrouwelijk", "zeer_vertrouwelijk")
 THEMAS = (
@@ -388,9 +393,101 @@ def close(got: Any, want: Any) -> bool:
     return abs(float(got) - float(want)) <= 0.011
 
 
+#: Figures every output carries; the items (checked against the recomputation) are the reference.
+FIGURES = ("signalen", "adressen", "leegstand", "pandsluitingen", "bibob", "controles", "meldingen",
+           "per_1000_adressen", "leegstand_pct", "verwacht", "z", "afwijkend")  # fmt: skip
+
+
+def same(got: Any, want: Any) -> bool:
+    """The same figure in another output (CSV gives text, JSON numbers)."""
+    if isinstance(got, str) and not isinstance(want, str):
+        got = (
+            None if got == "" else {"true": True, "false": False, "t": True, "f": False}.get(got.lower(), got)
+        )
+        if isinstance(got, str):
+            got = float(got)
+    return close(got, want)
+
+
+def check_outputs(
+    world: World, who: Who, layer: str, soort: str, code: str, items: dict[str, dict[str, Any]]
+) -> None:
+    """The other outputs of the same area give the same figures as the items: the overview
+    (JSON), the items as CSV, the area export (CSV), ``/locate`` and a vector tile."""
+    headers = auth(world.keys[who.naam])
+    years = {i: row for i, row in items.items() if row["thema"] == "alle" and row["periode_soort"] == "jaar"}
+    overview = world.client.get(f"/gebieden/{code}", headers=headers)
+    assert overview.status_code == 200, overview.text
+    got = {row["id"]: row for row in overview.json()["perioden"]}
+    assert set(got) == set(years)
+    csv_items = world.client.get(
+        f"/collections/{layer}/items", params={"code": code, "limit": 1000, "f": "csv"}, headers=headers
+    )
+    assert csv_items.status_code == 200, csv_items.text
+    by_csv = {row["id"]: row for row in csv.DictReader(io.StringIO(csv_items.text))}
+    assert set(by_csv) == set(items)
+    for row_id, want in items.items():
+        for name in FIGURES:
+            assert same(by_csv[row_id][name], want[name]), f"{who.naam} csv {row_id} {name}"
+            if row_id in got:
+                assert same(got[row_id][name], want[name]), f"{who.naam} overzicht {row_id} {name}"
+    if not years:
+        return
+    latest = max(years.values(), key=lambda r: r["periode"])
+    export = world.client.get(
+        "/gebieden", params={"soort": soort, "periode": latest["periode"], "f": "csv"}, headers=headers
+    )
+    assert export.status_code == 200, export.text
+    exported = [
+        r for r in csv.DictReader(io.StringIO(export.text.lstrip("\ufeff")), delimiter=_sep(export.text))
+    ]
+    row = next(r for r in exported if r.get("code") == code)
+    for name in ("signalen", "adressen", "leegstand"):
+        if name in row:
+            assert same(row[name].replace(",", "."), latest[name]), f"{who.naam} export {code} {name}"
+    with world.owner.connect() as c:
+        lon, lat = c.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) p"
+                " FROM actueel_gebied WHERE soort = :s AND code = :c) x"
+            ),
+            {"s": soort, "c": code},
+        ).one()
+    located = world.client.get("/locate", params={"lon": lon, "lat": lat}, headers=headers)
+    assert located.status_code == 200, located.text
+    found = [a for a in located.json()["gebieden"] if a["code"] == code]
+    if found and found[0].get("indicatoren"):
+        shown = found[0]["indicatoren"]
+        want = years[shown["id"]]
+        for name in FIGURES:
+            assert same(shown[name], want[name]), f"{who.naam} locate {code} {name}"
+    tile = TMS.tile(lon, lat, 14)
+    mvt = world.client.get(
+        f"/collections/{layer}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}",
+        params={"periode": latest["periode"], "thema": "alle"},
+        headers=headers,
+    )
+    assert mvt.status_code == 200
+    features = [
+        f["properties"]
+        for f in mapbox_vector_tile.decode(mvt.content).get(layer, {"features": []})["features"]
+        if f["properties"].get("code") == code
+    ]
+    assert features, f"{who.naam}: {code} missing from its tile"
+    for name in ("signalen", "adressen", "leegstand", "pandsluitingen", "bibob", "controles", "meldingen"):
+        assert same(features[0].get(name), latest[name]), f"{who.naam} tegel {code} {name}"
+
+
+def _sep(body: str) -> str:
+    first = body.lstrip("\ufeff").split("\n", 1)[0]
+    return ";" if first.count(";") > first.count(",") else ","
+
+
 def check_area(world: World, who: Who, seen: list[dict[str, Any]], layer: str, soort: str, code: str) -> int:
-    """Every figure of one area for one principal against the recomputation."""
+    """Every figure of one area for one principal against the recomputation, and the same
+    figures in every other output."""
     got = area_items(world, who, layer, code)
+    check_outputs(world, who, layer, soort, code, got)
     want = expected_rows(world, seen, soort, code)
     assert set(got) == set(want), f"{who.naam} {code}: rows {sorted(set(got) ^ set(want))[:4]}"
     for row_id, exact in want.items():
