@@ -90,8 +90,6 @@ class Layer(BaseModel):
     maxzoom: int = Field(default=18, ge=0, le=22)
     style: Style = Style()
     clearance: Clearance
-    #: Counts below this are withheld for aggregate-only users (None: settings default).
-    suppression_k: int | None = None
     #: Rows carry a ``convenant`` column: partners see only their covenants' rows.
     by_convenant: bool = False
     #: Rows carry a ``dataklasse`` column: a principal sees only classes up to its own.

@@ -35,6 +35,7 @@ from sqlalchemy import Engine, create_engine, select, text
 from app.main import create_app
 from app.services import services_of
 from core import db
+from core.domain import DATAKLASSEN, THEMAS
 from core.security import PRINCIPAL_COLUMNS, create_principal_key, principal_from_row
 from core.settings import Settings
 from core.tables import principal
@@ -47,17 +48,6 @@ from tests.files import ingest, load_areas, load_bronnen
 K = 10
 TMS = morecantile.tms.get("WebMercatorQuad")
 GM = "GM0014"
-DATAKLASSEN = ("openbaar", "intern", "vertrouwelijk", "zeer_vertrouwelijk")
-THEMAS = (
-    "drugs",
-    "mensenhandel",
-    "criminogene_branche",
-    "vastgoed",
-    "zorgfraude",
-    "buitengebied",
-    "cyber",
-    "overig",
-)
 SOORTEN = ("melding", "bibob", "pandsluiting", "bestuurlijke_controle", "schouw")
 KINDS = {
     "pandsluitingen": "pandsluiting",
