@@ -137,7 +137,7 @@ def mvt_sql(layer_id: str, filters: dict[str, str]) -> tuple[str, dict[str, Any]
     selection = layer_sql.Selection(filters=dict(filters))
     selection.filters = {**layer.defaults_for(selection.filters), **selection.filters}
     sql, params = layer_sql.mvt(layer, BEHEERDER, selection, morecantile.Tile(0, 0, 0), k=10)
-    return str(text(sql).compile(dialect=psycopg_dialect())), params  # type: ignore[no-untyped-call]
+    return _pyformat(sql), params
 
 
 def _pyformat(sql: str) -> str:
