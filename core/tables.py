@@ -219,13 +219,20 @@ verblijfsobject = Table(
     Column("oppervlakte", Integer),
     Column("bouwjaar", SmallInteger),
     Column("status", Text),
-    Column("pand_identificatie", Text),
+    Column("pand_identificaties", ARRAY(Text), comment="The BAG panden this address unit lies in."),
     _rd("POINT"),
     _web_mercator("POINT"),
     *_area_columns(),
     *_provenance(),
     *_spatial_indexes("verblijfsobject"),
     Index("verblijfsobject_adres_idx", "postcode", "huisnummer", "huisletter", "huisnummertoevoeging"),
+    # Addresses without BAG id, which a BAG delivery adopts (ingest/address_identity.py).
+    Index(
+        "verblijfsobject_zonder_bag_idx",
+        "postcode",
+        "huisnummer",
+        postgresql_where=text("identificatie IS NULL"),
+    ),
     Index("verblijfsobject_buurt_idx", "buurtcode"),
     comment="BAG address units (verblijfsobjecten) with assigned areas.",
 )
@@ -261,6 +268,8 @@ leegstand = Table(
     *_provenance(),
     *_spatial_indexes("leegstand"),
     Index("leegstand_buurt_idx", "buurtcode"),
+    # Removing an address sets this NULL: without the index, a scan per removed address.
+    Index("leegstand_verblijfsobject_idx", "verblijfsobject_id"),
 )
 
 signaal = Table(
@@ -287,6 +296,7 @@ signaal = Table(
     Index("signaal_thema_datum_idx", "thema", "datum"),
     Index("signaal_buurt_idx", "buurtcode"),
     Index("signaal_bewaren_tot_idx", "bewaren_tot"),
+    Index("signaal_verblijfsobject_idx", "verblijfsobject_id"),
     comment="Partner signals; sensitive: access by role, covenant and purpose.",
 )
 
