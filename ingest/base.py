@@ -167,6 +167,10 @@ class SourceKind(ABC, Generic[State]):
     keeps_raw: ClassVar[bool] = False
     #: Pass the file's unmapped columns on to ``normalise`` as ``+name`` (key figures).
     keeps_other_columns: ClassVar[bool] = False
+    #: Rows whose key came earlier in the file are staged too (with the row as delivered in
+    #: ``_raw``) for the kind to merge in ``after_stage``, instead of being rejected: a
+    #: register joined with another repeats one object per partner row (a VBO per pand).
+    merge_same_key: ClassVar[bool] = False
 
     @abstractmethod
     def new_state(self) -> State:
@@ -198,6 +202,9 @@ class SourceKind(ABC, Generic[State]):
 
     def after_stage(self, ctx: Context[State]) -> None:  # optional hook
         """SQL on the staging table before the upsert (address matching, lookups)."""
+
+    def before_upsert(self, ctx: Context[State]) -> None:  # optional hook
+        """SQL on the target before the upsert; inside a dry run's savepoint, so it is undone."""
 
     def snapshot_scope(self, ctx: Context[State]) -> tuple[str, dict[str, Any]]:
         """Which target rows a ``--snapshot`` run may remove: a SQL condition on ``t``."""

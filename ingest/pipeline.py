@@ -88,13 +88,17 @@ class Pipeline:
         norm = self.kind.normalise(frame, ctx)
         reasons = first_reason(norm.reasons, geo_reasons)
         staged = norm.frame
-        # Duplicate keys within the file: the first occurrence wins, later ones are rejected.
+        # Repeated keys within the file: the first occurrence wins. Later ones are rejected,
+        # or staged with the row as delivered for a kind that merges them (merge_same_key).
         keys = self.kind.key_values(staged)
+        repeated = np.zeros(len(staged), dtype=bool)
         for i in np.flatnonzero(pd.isna(reasons)):
             if keys[i] in seen:
-                reasons[i] = "dubbele_sleutel"
+                repeated[i] = True
             else:
                 seen.add(keys[i])
+        if not self.kind.merge_same_key:
+            reasons[repeated] = "dubbele_sleutel"
         bad = np.flatnonzero(~pd.isna(reasons))
         rejects = [
             (
@@ -113,6 +117,11 @@ class Pipeline:
                 columns["_raw"] = pa.array(
                     [json_row(batch.frame, batch.geometry, int(i)).decode() for i in np.flatnonzero(good)]
                 )
+            elif self.kind.merge_same_key:  # only repeats carry their row: they are few
+                raw = np.full(len(staged), None, dtype=object)
+                for i in np.flatnonzero(repeated):
+                    raw[i] = json_row(batch.frame, batch.geometry, int(i)).decode()
+                columns["_raw"] = pa.array(raw[good], type=pa.string())
             for col in self.kind.columns:
                 columns[col.name] = pa.Array.from_pandas(staged[col.name][good])
             if self._xy:
@@ -256,6 +265,7 @@ class Pipeline:
 
     def _store(self, ctx: Context[Any], report: IngestReport) -> None:
         kind, conn = self.kind, ctx.conn
+        kind.before_upsert(ctx)
         staged = conn.execute(text("SELECT count(*) FROM staging")).scalar_one()
         cols = [c.name for c in kind.columns if c.stored] + ["geom"]
         # Rows identical to what is stored are counted and left alone: an upsert would lock

@@ -9,6 +9,8 @@ DETAILS = {
     "buiten_nederland": "locatie ligt buiten Nederland",
     "crs_verkeerd": "coördinaten passen niet bij het coördinatenstelsel van het bestand",
     "dubbele_sleutel": "dezelfde sleutel komt eerder in het bestand voor",
+    "sleutel_strijdig": "dezelfde sleutel komt eerder in het bestand voor met een ander adres"
+    " of een locatie meer dan 5 m verderop",
     "postcode_ontbreekt": "postcode ontbreekt",
     "postcode_ongeldig": "postcode is niet van de vorm 1234AB",
     "huisnummer_ontbreekt": "huisnummer ontbreekt",

@@ -34,7 +34,7 @@ def points_as_xy(kind: SourceKind[Any]) -> bool:
 def create_staging(conn: Connection, kind: SourceKind[Any]) -> None:
     """The run's staging table: the kind's columns, its row numbers and its geometry."""
     cols = [f"{c.name} {c.sqltype}" for c in kind.columns]
-    raw = ["_raw jsonb"] if kind.keeps_raw else []
+    raw = ["_raw jsonb"] if kind.keeps_raw or kind.merge_same_key else []
     geom = (
         ["x double precision", "y double precision",
          "geom geometry(Point, 28992) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 28992)) STORED"]

@@ -9,11 +9,13 @@ the address, so re-delivery of the same address updates the same row.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
 
 from core.domain import GEBRUIKSDOELEN, VBO_STATUS
+from ingest import address_identity as identity
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.normalise import (
     address_key,
@@ -30,18 +32,39 @@ from ingest.normalise import (
 VBO_STATUSSEN = {s.lower(): s for s in VBO_STATUS}
 
 
-def _gebruiksdoel(value: Any) -> str | None:
-    """'Woonfunctie, winkelfunctie' -> '{woonfunctie,winkelfunctie}'; None when unknown."""
+def _gebruiksdoel(value: Any) -> tuple[str | None, str | None]:
+    """'Woonfunctie, winkelfunctie' -> ('{woonfunctie,winkelfunctie}', None); (None, None)
+    when a purpose is unknown.
+
+    A list cut off at a field width (a Shapefile's 254, or less: ``woonfunctie,bijeenkomstfuncti``)
+    ends in a prefix: when it is the prefix of exactly one BAG function, that function is meant,
+    and the cut-off word comes back second for the run's notes.
+    """
     parts = [p.strip().lower() for p in re.split(r"[,;|]", str(value)) if p.strip()]
+    completed = None
+    if parts and parts[-1] not in GEBRUIKSDOELEN:
+        meant = [g for g in GEBRUIKSDOELEN if g.startswith(parts[-1])]
+        if len(meant) == 1:
+            completed, parts[-1] = parts[-1], meant[0]
     if any(p not in GEBRUIKSDOELEN for p in parts):
-        return None
-    return "{" + ",".join(f'"{p}"' for p in sorted(set(parts))) + "}"
+        return None, None
+    return "{" + ",".join(f'"{p}"' for p in sorted(set(parts))) + "}", completed
 
 
-class Adressen(SourceKind[None]):
+@dataclass
+class AdressenState:
+    """Cut-off purpose lists completed in this run: their count and one example."""
+
+    afgekapt: int = 0
+    voorbeeld: str = ""
+    adoptie: int = 0  # stored address rows a BAG row of this file takes over
+
+
+class Adressen(SourceKind[AdressenState]):
     name = "adressen"
     table = "verblijfsobject"
     conflict = ("sleutel",)
+    merge_same_key = True  # a VBO once per pand it lies in: see ingest.address_identity
     columns = (
         Column("sleutel", "text"),
         Column("identificatie", "text"),
@@ -55,7 +78,7 @@ class Adressen(SourceKind[None]):
         Column("oppervlakte", "integer"),
         Column("bouwjaar", "smallint"),
         Column("status", "text"),
-        Column("pand_identificatie", "text"),
+        Column("pand_identificaties", "text[]"),
     )
     aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "identificatie": ("bag_id", "vbo_id", "bag_vbo_id", "verblijfsobject_identificatie"),
@@ -79,10 +102,10 @@ class Adressen(SourceKind[None]):
     }
     required = ("openbare_ruimte", "huisnummer", "postcode", "woonplaats")
 
-    def new_state(self) -> None:
-        """Nothing carries over between batches."""
+    def new_state(self) -> AdressenState:
+        return AdressenState()
 
-    def normalise(self, frame: pd.DataFrame, ctx: Context[None]) -> Normalised:
+    def normalise(self, frame: pd.DataFrame, ctx: Context[AdressenState]) -> Normalised:
         ids, id_reasons = bag_id(frame["identificatie"], "bag_id_ongeldig")
         pand, pand_reasons = bag_id(frame["pand_identificatie"], "pand_id_ongeldig")
         codes, pc_reasons = postcode(frame["postcode"])
@@ -94,7 +117,12 @@ class Adressen(SourceKind[None]):
         reasons_street = no_reasons(len(frame))
         reasons_street[street.isna().to_numpy()] = "straat_ontbreekt"
         reasons_street[place.isna().to_numpy() & street.notna().to_numpy()] = "woonplaats_ontbreekt"
-        uses = by_unique(frame["gebruiksdoel"], _gebruiksdoel)
+        read_uses = by_unique(frame["gebruiksdoel"], _gebruiksdoel)
+        uses = read_uses.map(lambda u: u[0], na_action="ignore")
+        cut = read_uses.map(lambda u: u[1], na_action="ignore").dropna()
+        if len(cut):
+            ctx.state.afgekapt += len(cut)
+            ctx.state.voorbeeld = ctx.state.voorbeeld or str(cut.iloc[0])
         use_reasons = no_reasons(len(frame))
         use_reasons[(frame["gebruiksdoel"].notna() & uses.isna()).to_numpy()] = "gebruiksdoel_onbekend"
         area, area_reasons = integers(frame["oppervlakte"], 1, 999_999, "oppervlakte_ongeldig")
@@ -115,7 +143,7 @@ class Adressen(SourceKind[None]):
                 "oppervlakte": area,
                 "bouwjaar": year,
                 "status": status.where(status != "", None),
-                "pand_identificatie": pand,
+                "pand_identificaties": "{" + pand + "}",
             },
             index=frame.index,
         )
@@ -124,3 +152,34 @@ class Adressen(SourceKind[None]):
             area_reasons, year_reasons, status_reasons, pand_reasons,
         )  # fmt: skip
         return Normalised(staged, reasons)
+
+    def after_stage(self, ctx: Context[AdressenState]) -> None:
+        """One row per real address (``ingest.address_identity``), and what it did, in the notes."""
+        conn, notes = ctx.conn, ctx.notes
+        if ctx.state.afgekapt:
+            notes.append(
+                f"afgekapte gebruiksdoelen aangevuld: {ctx.state.afgekapt} rijen"
+                f" (bijv. '{ctx.state.voorbeeld}')"
+            )
+        staged = identity.count_staged(conn)
+        if staged.herhalingen:
+            merged, conflicting = identity.merge_repeats(conn, ctx.run_id)
+            if merged:
+                notes.append(f"herhaalde rijen van één verblijfsobject samengevoegd: {merged}")
+            if conflicting:
+                notes.append(f"strijdige rijen met dezelfde sleutel afgekeurd: {conflicting}")
+        if staged.zonder_bag and staged.met_bag and (twins := identity.drop_address_only_twins(conn)):
+            notes.append(f"adressen zonder BAG-id samengevoegd met hetzelfde adres met BAG-id: {twins}")
+        if staged.zonder_bag and (tied := identity.tie_to_stored_bag(conn)):
+            notes.append(f"adressen zonder BAG-id gekoppeld aan hun opgeslagen BAG-verblijfsobject: {tied}")
+        if staged.met_bag or staged.zonder_bag:  # a tied row now has a BAG id too
+            adopted, merged = identity.plan_adoption(conn)
+            ctx.state.adoptie = adopted + merged
+            if adopted:
+                notes.append(f"opgeslagen adressen zonder BAG-id kregen hun BAG-identificatie: {adopted}")
+            if merged:
+                notes.append(f"opgeslagen adressen zonder BAG-id samengevoegd met hun BAG-object: {merged}")
+
+    def before_upsert(self, ctx: Context[AdressenState]) -> None:
+        if ctx.state.adoptie:
+            identity.adopt(ctx.conn, ctx.run_id)
