@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("ingest", "tiles", "roles", "kaart")
+BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart")
 
 
 def main() -> None:
@@ -15,8 +15,8 @@ def main() -> None:
         "--rows",
         type=int,
         default=None,
-        help="size: rows of the generated file (ingest, 1,000,000), requests per list (tiles, 2,000), "
-        "page loads (kaart, 7)",
+        help="size: rows of the generated file (ingest, 1,000,000; snapshot, 500,000), "
+        "requests per list (tiles, 2,000), page loads (kaart, 7)",
     )
     args = parser.parse_args()
     for name in args.names or BENCHMARKS:
