@@ -164,7 +164,7 @@ def _published(
     for name in FIGURES:
         shown = [r[name] for r in rows if r[name] is not None]
         sums[name] = sum(shown) if shown else None
-    withheld = sorted({r["code"] for r in rows if r["onderdrukt"]})
+    withheld = sorted({r["code"] for r in rows if r.get("onderdrukt")})  # cleared rows have no flag
     signalen, adressen = sums["signalen"], sums["adressen"]
     return {
         **sums,
