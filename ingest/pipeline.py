@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Connection, Engine, text
 
 from core.domain import RunStatus
-from ingest import areas
+from ingest import areas, constants, fallback
 from ingest.base import INGEST_ROLE, Context, Options, SourceKind, canonical
 from ingest.errors import IngestError
 from ingest.indexes import bulk_indexes
@@ -44,7 +44,7 @@ from ingest.normalise import (
     to_rd,
 )
 from ingest.read import read_batches, sniff
-from ingest.reasons import explain
+from ingest.reasons import CLASSES, explain, per_class, summary
 from ingest.refresh import refresh_indicators
 from ingest.report import IngestReport, file_sha256
 from ingest.staging import RejectRow, StagingWriter, create_staging, json_row, points_as_xy
@@ -84,8 +84,12 @@ class Pipeline:
         """Normalise and validate one batch: its rejects, and its good rows as staging columns."""
         fields = list(self.kind.aliases)
         frame = canonical(batch.frame, mapping, fields, others=self.kind.keeps_other_columns)
+        frame, notes = constants.supply(frame, batch.frame, mapping, self.kind, ctx.options)
+        ctx.notes.extend(notes)
         geometry, geo_reasons = self._geometry(ctx, batch.geometry)
         norm = self.kind.normalise(frame, ctx)
+        if fallback.takes_part(self.kind):
+            fallback.keep_own_points(norm.frame, norm.reasons, geometry, geo_reasons)
         reasons = first_reason(norm.reasons, geo_reasons)
         staged = norm.frame
         # Duplicate keys within the file: the first occurrence wins, later ones are rejected.
@@ -135,6 +139,7 @@ class Pipeline:
         sha = file_sha256(options.path)
         report = IngestReport(0, self.kind.name, options.path.name, sha, RunStatus.MISLUKT)
         try:
+            constants.check(self.kind, options)
             with self.engine.connect() as conn, conn.begin():
                 # Sorts and hashes over a million staged rows stay in memory: sorting them
                 # by location before the insert takes ~300 MB; spilled to disk it took
@@ -161,6 +166,9 @@ class Pipeline:
                                 "jaar": options.jaar,
                                 "snapshot": options.snapshot,
                                 "proef": options.dry_run,
+                                "zet": options.constants,
+                                "sleutel": list(options.key_columns),
+                                "drempels": {c.name: getattr(options, c.option) for c in CLASSES},
                             }
                         ).decode(),
                     },
@@ -173,21 +181,17 @@ class Pipeline:
                 mark = report.phase("lezen_en_laden", mark)
                 self.kind.after_stage(ctx)
                 mark = report.phase("koppelen", mark)
-                rejected = conn.execute(
-                    text("SELECT count(*) FROM ingest_reject WHERE ingest_run_id = :r"),
-                    {"r": run_id},
-                ).scalar_one()
-                report.gelezen, report.afgekeurd = read, rejected
+                report.redenen = self._reasons(conn, run_id)
+                report.gelezen, report.afgekeurd = read, sum(report.redenen.values())
                 notes = [*dict.fromkeys(ctx.notes), *ctx.repairs.notes()]
                 if read == 0:
                     raise IngestError(f"{options.path.name} bevat geen rijen")
-                if rejected / read > options.reject_share:
+                if report.redenen:
+                    notes.insert(0, f"afgekeurd per reden: {summary(report.redenen)}")
+                over = self._over_threshold(report, options)
+                if over:
                     report.status = RunStatus.AFGEWEZEN
-                    notes.insert(
-                        0,
-                        f"{rejected} van {read} rijen afgekeurd ({rejected / read:.1%}), meer dan "
-                        f"{options.reject_share:.0%}: niets opgeslagen",
-                    )
+                    notes.insert(0, f"{'; '.join(over)}: niets opgeslagen")
                 else:
                     savepoint = conn.begin_nested() if options.dry_run else None
                     self._store(ctx, report)
@@ -198,6 +202,8 @@ class Pipeline:
                         notes.insert(0, "proefrun: niets opgeslagen")
                     else:
                         report.status = RunStatus.GESLAAGD
+                    if not report.opgeslagen:
+                        notes.insert(0, self._nothing_stored(report))
                 report.melding = "; ".join(notes) or None
                 report.duur_ms = int((time.perf_counter() - t0) * 1000)
                 self._finish(conn, report)
@@ -218,6 +224,38 @@ class Pipeline:
             self._record_failure(report, started)
             raise
         return report
+
+    @staticmethod
+    def _reasons(conn: Connection, run_id: int) -> dict[str, int]:
+        """Rejected rows per reason, from the quarantine (the read's rejects and the SQL's)."""
+        rows = conn.execute(
+            text("SELECT reden, count(*) FROM ingest_reject WHERE ingest_run_id = :r GROUP BY reden"),
+            {"r": run_id},
+        ).all()
+        return {str(reden): int(n) for reden, n in rows}
+
+    @staticmethod
+    def _over_threshold(report: IngestReport, options: Options) -> list[str]:
+        """One line per reason class whose share of the rows read is over its threshold."""
+        counts = per_class(report.redenen)
+        lines = []
+        for cls in CLASSES:
+            n, limit = counts[cls.name], float(getattr(options, cls.option))
+            if n and n / report.gelezen > limit:
+                lines.append(
+                    f"{n:,} van {report.gelezen:,} rijen {cls.label} ({n / report.gelezen:.1%}), "
+                    f"meer dan {limit:.0%} ({cls.flag})"
+                )
+        return lines
+
+    @staticmethod
+    def _nothing_stored(report: IngestReport) -> str:
+        """Why a run that was not refused left no row of the file in the table."""
+        counts = per_class(report.redenen)
+        for cls in CLASSES:
+            if counts[cls.name] == report.gelezen:
+                return f"niets opgeslagen: alle {report.gelezen:,} rijen {cls.label}"
+        return f"niets opgeslagen: geen van de {report.gelezen:,} rijen is bruikbaar"
 
     def _read_all(self, ctx: Context[Any]) -> int:
         seen: set[Any] = set()
@@ -338,10 +376,16 @@ class Pipeline:
                 "UPDATE ingest_run SET status = :status, gelezen = :gelezen, ingevoegd = :ingevoegd,"
                 " bijgewerkt = :bijgewerkt, ongewijzigd = :ongewijzigd, afgekeurd = :afgekeurd,"
                 " verwijderd = :verwijderd, duur_ms = :duur_ms, melding = :melding,"
-                " opties = opties || jsonb_build_object('fasen', CAST(:fasen_json AS jsonb)),"
+                " opties = opties || jsonb_build_object('fasen', CAST(:fasen_json AS jsonb),"
+                " 'redenen', CAST(:redenen_json AS jsonb), 'klassen', CAST(:klassen_json AS jsonb)),"
                 " beeindigd = now() WHERE id = :run_id"
             ),
-            {**report.as_dict(), "fasen_json": orjson.dumps(report.fasen).decode()},
+            {
+                **report.as_dict(),
+                "fasen_json": orjson.dumps(report.fasen).decode(),
+                "redenen_json": orjson.dumps(report.redenen).decode(),
+                "klassen_json": orjson.dumps(per_class(report.redenen)).decode(),
+            },
         )
 
     def _analyze(self, *, refresh: bool) -> None:
