@@ -175,12 +175,15 @@ def house_number(
     glued_addition = pd.Series(None, index=index, dtype=object)
     note = pd.Series(None, index=index, dtype=object)
     odd = (number.isna() | (number % 1 != 0)) & nummer.notna()
-    if odd.any():
-        parts = by_unique(nummer[odd], _house_parts)
-        number = number.where(~odd, parts.map(lambda p: p[0]).astype("float64"))
-        glued_letter[odd] = parts.map(lambda p: p[1])
-        glued_addition[odd] = parts.map(lambda p: p[2])
-        note[odd] = parts.map(lambda p: p[3])
+    if odd.any():  # parsed once per distinct value, spread back by numpy indexing
+        codes, uniques = pd.factorize(nummer[odd])
+        parsed = [_house_parts(value) for value in uniques]
+        column = np.array([np.nan if p[0] is None else p[0] for p in parsed], dtype="float64")[codes]
+        number[odd] = column
+        for target, i in ((glued_letter, 1), (glued_addition, 2), (note, 3)):
+            values = np.empty(len(parsed), dtype=object)
+            values[:] = [p[i] for p in parsed]
+            target[odd] = values[codes]
     reasons = no_reasons(n)
     reasons[nummer.isna().to_numpy()] = "huisnummer_ontbreekt"
     bad = (number.isna() | ~number.between(1, 99999)).to_numpy() & nummer.notna().to_numpy()
@@ -278,10 +281,9 @@ def _calendar(
     return out
 
 
-def _read_dates(raw: pd.Series) -> np.ndarray[Any, Any]:
-    """Days (datetime64[D], NaT where unreadable) of a text column, per column in Arrow."""
-    values = pa.array(raw.astype(TEXT), type=pa.string())
-    out = np.full(len(raw), np.datetime64("NaT"), dtype="datetime64[D]")
+def _read_dates(values: pa.Array) -> np.ndarray[Any, Any]:
+    """Days (datetime64[D], NaT where unreadable) of distinct texts, per column in Arrow."""
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
     for pattern in DATE_PATTERNS:
         parts = _parts(values, pattern)
         days = _calendar(parts["y"], parts["m"], parts["d"])
@@ -294,11 +296,11 @@ def _read_dates(raw: pd.Series) -> np.ndarray[Any, Any]:
     serial = _parts(values, EXCEL_SERIAL)["n"]
     todo = np.isnat(out) & ~np.isnan(serial)
     out[todo] = EXCEL_EPOCH + serial[todo].astype("int64")
-    rest = np.isnat(out) & raw.notna().to_numpy()
-    if rest.any():  # the rare forms, once per distinct value
-        parsed = by_unique(raw[rest], _parse_date)
-        known = parsed.notna().to_numpy()
-        out[np.flatnonzero(rest)[known]] = np.array(list(parsed[known]), dtype="datetime64[D]")
+    rest = np.flatnonzero(np.isnat(out) & values.is_valid().to_numpy(zero_copy_only=False))
+    if len(rest):  # the rare forms, in Python
+        parsed = [_parse_date(v) for v in values.take(pa.array(rest)).to_pylist()]
+        known = np.array([d is not None for d in parsed], dtype=bool)
+        out[rest[known]] = np.array([d for d in parsed if d is not None], dtype="datetime64[D]")
     return out
 
 
@@ -312,7 +314,12 @@ def dates(series: pd.Series, *, required: bool, reason: str = "datum") -> tuple[
     only what none of them reads goes to the per-value parser.
     """
     raw = text(series)
-    days = _read_dates(raw)
+    # Read each distinct value once: a date column repeats its days; a column of stamps,
+    # nearly all distinct, costs the same either way.
+    encoded = pc.dictionary_encode(pc.cast(pa.array(raw), pa.string()))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    distinct = np.append(_read_dates(encoded.dictionary), np.datetime64("NaT"))
+    days = distinct[codes]  # code -1 (missing) takes the NaT appended last
     lower = np.datetime64("1990-01-01", "D")
     upper = np.datetime64(f"{dt.date.today().year + 1}-12-31", "D")
     ok = ~np.isnat(days) & (days >= lower) & (days <= upper)

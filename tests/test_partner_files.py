@@ -276,8 +276,10 @@ def plant_bvh_quirks(rows: list[dict[str, str]], source: pd.DataFrame) -> dict[s
 
 def test_a_bvh_export_loads_with_constants_for_theme_and_kind(engine: Engine, tmp_path: Path) -> None:
     addresses = bag(engine, tmp_path)
-    source = addresses.iloc[200:250].reset_index(drop=True)
+    # Row 0 is 88 with toevoeging 7c: BVH writes "88 7-C" (number, then toevoeging 7C).
+    source = pd.concat([addresses.iloc[[78]], addresses.iloc[201:250]]).reset_index(drop=True)
     rows = bvh_rows(source)
+    assert rows[0]["Huisnummer"] == "88 7-C"
     planted = plant_bvh_quirks(rows, source)
     path = write_bvh(tmp_path / "bvh_export.csv", rows)
     constants = {"thema": "overig", "soort": "melding"}
@@ -531,3 +533,29 @@ def test_rows_with_data_errors_still_count_against_the_share(engine: Engine, tmp
 def test_a_key_for_a_kind_without_ids_is_refused(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="--sleutel geldt voor signalen en leegstand"):
         ingest(engine, "gebieden", files.ibis_geojson(tmp_path / "ibis.geojson"), key_columns=("RIN_NUMMER",))
+
+
+def test_vacancy_keeps_its_point_and_takes_a_made_key(engine: Engine, tmp_path: Path) -> None:
+    """Leegstand reads the same way: a register without ids, one address typed half."""
+    addresses = bag(engine, tmp_path)
+    lines = ["Adres;Huisnummer;Postcode;Leeg sinds;X;Y"]
+    plain = addresses[addresses["suffix"] == ""].reset_index(drop=True)
+    for i in range(10):
+        r = plain.loc[i]
+        x, y = rd(r)
+        postcode = "97" if i == 3 else r["postal_code"]  # typed half; the point stays
+        lines.append(f"{r['street']};{r['number']}{r['letter']};{postcode};{20230101 + i};{x};{y}")
+    path = tmp_path / "leegstand.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    report = ingest(engine, "leegstand", path, key_columns=("Adres", "Huisnummer"))
+    assert (report.status, report.ingevoegd, report.afgekeurd) == (RunStatus.GESLAAGD, 10, 0), report.melding
+    with engine.connect() as c:
+        kept = c.execute(
+            text("SELECT adres_opmerking, sinds FROM leegstand WHERE adres_opmerking IS NOT NULL")
+        ).all()
+    assert [(k.adres_opmerking, k.sinds) for k in kept] == [
+        ("adres onbruikbaar (postcode is niet van de vorm 1234AB): eigen punt gebruikt", dt.date(2023, 1, 4))
+    ]
+    assert scalar(engine, "SELECT count(*) FROM leegstand WHERE sleutel LIKE 'gemeente:sleutel:%'") == 10
+    again = ingest(engine, "leegstand", path, key_columns=("Adres", "Huisnummer"))
+    assert (again.ingevoegd, again.bijgewerkt, again.ongewijzigd) == (0, 0, 10)
