@@ -95,9 +95,7 @@ def print_report(report: IngestReport) -> None:
         f"{report.ongewijzigd:,} ongewijzigd, {report.afgekeurd:,} afgekeurd, "
         f"{report.verwijderd:,} verwijderd in {report.duur_ms / 1000:.1f} s"
     )
-    if report.redenen:
-        console.print(f"  afgekeurd per reden: {summary(report.redenen)}")
-    if report.melding:
+    if report.melding:  # says the rejects per reason, when there are any
         console.print(f"  {report.melding}")
     if report.fasen:
         console.print("  fasen: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.fasen.items()), style="dim")
