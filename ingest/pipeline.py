@@ -44,12 +44,17 @@ from ingest.normalise import (
     to_rd,
 )
 from ingest.read import read_batches, sniff
-from ingest.reasons import CLASSES, explain, per_class, summary
+from ingest.reasons import CLASSES, explain, nothing_stored, over_threshold, per_class, summary
 from ingest.refresh import refresh_indicators
 from ingest.report import IngestReport, file_sha256
 from ingest.staging import RejectRow, StagingWriter, create_staging, json_row, points_as_xy
 
 log = logging.getLogger("okaart.ingest")
+
+
+def limits(options: Options) -> dict[str, float]:
+    """The reject threshold of each reason class, as the operator set them."""
+    return {c.name: float(getattr(options, c.option)) for c in CLASSES}
 
 
 class Pipeline:
@@ -168,7 +173,7 @@ class Pipeline:
                                 "proef": options.dry_run,
                                 "zet": options.constants,
                                 "sleutel": list(options.key_columns),
-                                "drempels": {c.name: getattr(options, c.option) for c in CLASSES},
+                                "drempels": limits(options),
                             }
                         ).decode(),
                     },
@@ -188,7 +193,7 @@ class Pipeline:
                     raise IngestError(f"{options.path.name} bevat geen rijen")
                 if report.redenen:
                     notes.insert(0, f"afgekeurd per reden: {summary(report.redenen)}")
-                over = self._over_threshold(report, options)
+                over = over_threshold(report.redenen, read, limits(options))
                 if over:
                     report.status = RunStatus.AFGEWEZEN
                     notes.insert(0, f"{'; '.join(over)}: niets opgeslagen")
@@ -203,7 +208,7 @@ class Pipeline:
                     else:
                         report.status = RunStatus.GESLAAGD
                     if not report.opgeslagen:
-                        notes.insert(0, self._nothing_stored(report))
+                        notes.insert(0, nothing_stored(report.redenen, read))
                 report.melding = "; ".join(notes) or None
                 report.duur_ms = int((time.perf_counter() - t0) * 1000)
                 self._finish(conn, report)
@@ -233,29 +238,6 @@ class Pipeline:
             {"r": run_id},
         ).all()
         return {str(reden): int(n) for reden, n in rows}
-
-    @staticmethod
-    def _over_threshold(report: IngestReport, options: Options) -> list[str]:
-        """One line per reason class whose share of the rows read is over its threshold."""
-        counts = per_class(report.redenen)
-        lines = []
-        for cls in CLASSES:
-            n, limit = counts[cls.name], float(getattr(options, cls.option))
-            if n and n / report.gelezen > limit:
-                lines.append(
-                    f"{n:,} van {report.gelezen:,} rijen {cls.label} ({n / report.gelezen:.1%}), "
-                    f"meer dan {limit:.0%} ({cls.flag})"
-                )
-        return lines
-
-    @staticmethod
-    def _nothing_stored(report: IngestReport) -> str:
-        """Why a run that was not refused left no row of the file in the table."""
-        counts = per_class(report.redenen)
-        for cls in CLASSES:
-            if counts[cls.name] == report.gelezen:
-                return f"niets opgeslagen: alle {report.gelezen:,} rijen {cls.label}"
-        return f"niets opgeslagen: geen van de {report.gelezen:,} rijen is bruikbaar"
 
     def _read_all(self, ctx: Context[Any]) -> int:
         seen: set[Any] = set()

@@ -111,3 +111,25 @@ def per_class(counts: Mapping[str, int]) -> dict[str, int]:
 def summary(counts: Mapping[str, int]) -> str:
     """``adres_niet_gevonden 12, datum_ongeldig 1``: the most frequent first."""
     return ", ".join(f"{r} {n:,}" for r, n in sorted(counts.items(), key=lambda rn: (-rn[1], rn[0])))
+
+
+def over_threshold(counts: Mapping[str, int], read: int, limits: Mapping[str, float]) -> list[str]:
+    """One line per reason class whose share of the rows read is over its limit."""
+    classes = per_class(counts)
+    lines = []
+    for cls in CLASSES:
+        n, limit = classes[cls.name], limits[cls.name]
+        if n and n / read > limit:
+            lines.append(
+                f"{n:,} van {read:,} rijen {cls.label} ({n / read:.1%}), meer dan {limit:.0%} ({cls.flag})"
+            )
+    return lines
+
+
+def nothing_stored(counts: Mapping[str, int], read: int) -> str:
+    """Why a run that was not refused left no row of the file in the table."""
+    classes = per_class(counts)
+    for cls in CLASSES:
+        if classes[cls.name] == read:
+            return f"niets opgeslagen: alle {read:,} rijen {cls.label}"
+    return f"niets opgeslagen: geen van de {read:,} rijen is bruikbaar"
