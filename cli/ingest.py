@@ -1,4 +1,9 @@
-"""``okaart ingest <kind> FILE``, ``okaart ingest runs`` and ``okaart ingest rejects RUN``."""
+"""``okaart ingest <kind> FILE``, ``okaart ingest runs`` and ``okaart ingest rejects RUN``.
+
+Exit status of an ingest: 0 stored (or a dry run), 1 failed (one line says why), 2 refused
+(a reason class over its threshold: nothing stored), 3 read but nothing to store (every row
+rejected within the thresholds, e.g. a historic file wholly past its retention period).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from core.settings import get_settings
 from ingest.base import Options
 from ingest.errors import IngestError
 from ingest.pipeline import Pipeline
+from ingest.reasons import summary
 from ingest.report import IngestReport
 from ingest.sources import KINDS
 
@@ -25,22 +31,58 @@ ingest_cli = typer.Typer(
 console = Console()
 
 
+#: Exit statuses of ``okaart ingest <kind>`` (see the module's docstring).
+EXIT_FAILED, EXIT_REFUSED, EXIT_NOTHING_STORED = 1, 2, 3
+
+
+def _mapping_lines(mapping_file: Path | None) -> list[str]:
+    if not mapping_file:
+        return []
+    return [
+        line.strip()
+        for line in mapping_file.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _pair(line: str, flag: str, form: str) -> tuple[str, str]:
+    if "=" not in line:
+        raise IngestError(f"{flag} verwacht {form}, niet {line!r}")
+    left, right = (part.strip() for part in line.split("=", 1))
+    return left, right
+
+
 def parse_mapping(pairs: list[str], mapping_file: Path | None) -> dict[str, str]:
-    """``kolom=veld`` pairs, from the command line and/or a file with one pair per line."""
-    lines = list(pairs)
-    if mapping_file:
-        lines += [
-            line.strip()
-            for line in mapping_file.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.lstrip().startswith("#")
-        ]
-    mapping: dict[str, str] = {}
-    for line in lines:
-        if "=" not in line:
-            raise IngestError(f"--map verwacht kolom=veld, niet {line!r}")
-        column, field = (part.strip() for part in line.split("=", 1))
-        mapping[column] = field
-    return mapping
+    """``kolom=veld`` pairs, from the command line and/or a file with one pair per line
+    (the file's ``zet`` and ``sleutel`` lines are :func:`parse_supplied`'s)."""
+    lines = list(pairs) + [
+        line for line in _mapping_lines(mapping_file) if line.split(maxsplit=1)[0] not in ("zet", "sleutel")
+    ]
+    return dict(_pair(line, "--map", "kolom=veld") for line in lines)
+
+
+def parse_supplied(
+    zet: list[str], sleutel: str | None, mapping_file: Path | None
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Constants (``veld=waarde``) and key columns, from the command line and the mapping
+    file's ``zet veld=waarde`` and ``sleutel kolom,kolom`` lines; the command line wins."""
+    constants: dict[str, str] = {}
+    key: tuple[str, ...] = ()
+    for line in _mapping_lines(mapping_file):
+        word, _, rest = line.partition(" ")
+        if word == "zet":
+            field, value = _pair(rest, "zet in het koppelbestand", "zet veld=waarde")
+            constants[field] = value
+        elif word == "sleutel":
+            key = tuple(c.strip() for c in rest.split(",") if c.strip())
+    for pair in zet:
+        field, value = _pair(pair, "--zet", "veld=waarde")
+        constants[field] = value
+    if sleutel is not None:
+        key = tuple(c.strip() for c in sleutel.split(",") if c.strip())
+    if any(not value for value in constants.values()):
+        raise IngestError("--zet verwacht veld=waarde met een waarde")
+    return constants, key
 
 
 def print_report(report: IngestReport) -> None:
@@ -53,7 +95,7 @@ def print_report(report: IngestReport) -> None:
         f"{report.ongewijzigd:,} ongewijzigd, {report.afgekeurd:,} afgekeurd, "
         f"{report.verwijderd:,} verwijderd in {report.duur_ms / 1000:.1f} s"
     )
-    if report.melding:
+    if report.melding:  # says the rejects per reason, when there are any
         console.print(f"  {report.melding}")
     if report.fasen:
         console.print("  fasen: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.fasen.items()), style="dim")
@@ -90,8 +132,50 @@ def _register(kind_name: str) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Validate and count; store nothing.")
         ] = False,
+        zet: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--zet",
+                help="veld=waarde: a constant for a field the file lacks (fills empty cells of one "
+                "it has; the file's values win). Repeatable.",
+            ),
+        ] = None,
+        sleutel: Annotated[
+            str | None,
+            typer.Option(
+                "--sleutel", help="kolom,kolom: make the id from these columns when the file has none."
+            ),
+        ] = None,
+        max_fouten: Annotated[
+            float | None,
+            typer.Option(
+                "--max-fouten",
+                min=0.0,
+                max=1.0,
+                help="Share of rows with data errors above which nothing is stored (default 0.05).",
+            ),
+        ] = None,
+        max_niet_gevonden: Annotated[
+            float,
+            typer.Option(
+                "--max-niet-gevonden",
+                min=0.0,
+                max=1.0,
+                help="Share of rows whose address is not in the BAG above which nothing is stored.",
+            ),
+        ] = 0.9,
+        max_verlopen: Annotated[
+            float,
+            typer.Option(
+                "--max-verlopen",
+                min=0.0,
+                max=1.0,
+                help="Share of rows past their retention period above which nothing is stored.",
+            ),
+        ] = 1.0,
     ) -> None:
         try:
+            constants, key_columns = parse_supplied(zet or [], sleutel, mapping_file)
             options = Options(
                 path=file,
                 layer=layer,
@@ -101,15 +185,21 @@ def _register(kind_name: str) -> None:
                 soort=soort,
                 snapshot=snapshot,
                 dry_run=dry_run,
-                reject_share=get_settings().reject_share,
+                constants=constants,
+                key_columns=key_columns,
+                reject_share=get_settings().reject_share if max_fouten is None else max_fouten,
+                not_found_share=max_niet_gevonden,
+                expired_share=max_verlopen,
             )
             report = run_ingest(kind_name, options)
         except IngestError as exc:
             console.print(f"[bold red]{RunStatus.MISLUKT}[/] {exc}")
-            raise typer.Exit(1) from exc
+            raise typer.Exit(EXIT_FAILED) from exc
         print_report(report)
         if report.status in (RunStatus.AFGEWEZEN, RunStatus.MISLUKT):
-            raise typer.Exit(2)
+            raise typer.Exit(EXIT_REFUSED)
+        if report.status is RunStatus.GESLAAGD and not report.opgeslagen:
+            raise typer.Exit(EXIT_NOTHING_STORED)
 
     command.__doc__ = f"Ingest {kind_name} from FILE."
     ingest_cli.command(kind_name)(command)
@@ -136,6 +226,7 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
         "verwijderd",
         "s",
         "gestart",
+        "afgekeurd per reden",
     )
     with engine.connect() as conn:
         for r in conn.execute(
@@ -159,6 +250,7 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
                 ),
                 f"{r['duur_ms'] / 1000:.1f}",
                 f"{r['gestart']:%Y-%m-%d %H:%M}",
+                summary(r["opties"].get("redenen") or {}),
             )
     engine.dispose()
     console.print(table)

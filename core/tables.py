@@ -250,6 +250,9 @@ bron = Table(
     comment="Partners that deliver signals, with their disclosure and retention rules.",
 )
 
+#: Migration 0011: set by ingest/fallback.py on rows that keep their own point.
+ADRES_OPMERKING = "Why the row keeps its own point instead of a BAG address, or what its house number lost."
+
 leegstand = Table(
     "leegstand",
     metadata,
@@ -266,6 +269,7 @@ leegstand = Table(
     _web_mercator("POINT"),
     *_area_columns(),
     *_provenance(),
+    Column("adres_opmerking", Text, comment=ADRES_OPMERKING),
     *_spatial_indexes("leegstand"),
     Index("leegstand_buurt_idx", "buurtcode"),
     # Removing an address sets this NULL: without the index, a scan per removed address.
@@ -291,6 +295,7 @@ signaal = Table(
     _web_mercator("POINT"),
     *_area_columns(),
     *_provenance(),
+    Column("adres_opmerking", Text, comment=ADRES_OPMERKING),
     UniqueConstraint("bron", "bron_id"),
     *_spatial_indexes("signaal"),
     Index("signaal_thema_datum_idx", "thema", "datum"),

@@ -54,7 +54,16 @@ class Options:
     soort: str | None = None
     snapshot: bool = False
     dry_run: bool = False
+    #: Constants for fields (``--zet veld=waarde``): they fill a field the file lacks, and
+    #: the empty cells of one it has (the file's own values win).
+    constants: dict[str, str] = field(default_factory=dict)
+    #: Columns whose values make the key of a row (``--sleutel``) when a file has no id.
+    key_columns: tuple[str, ...] = ()
+    #: The most rows of each reason class a run may reject and still store the rest
+    #: (``ingest.reasons.CLASSES``): data errors, addresses not found, past retention.
     reject_share: float = 0.05
+    not_found_share: float = 0.9
+    expired_share: float = 1.0
     batch_size: int = 50_000
     #: Refresh the indicator view after the run (a batch of loads refreshes once at the end).
     refresh: bool = True
@@ -171,6 +180,8 @@ class SourceKind(ABC, Generic[State]):
     #: ``_raw``) for the kind to merge in ``after_stage``, instead of being rejected: a
     #: register joined with another repeats one object per partner row (a VBO per pand).
     merge_same_key: ClassVar[bool] = False
+    #: The field a key made with ``--sleutel`` fills (None: the kind takes no such key).
+    id_field: ClassVar[str | None] = None
 
     @abstractmethod
     def new_state(self) -> State:
@@ -181,8 +192,13 @@ class SourceKind(ABC, Generic[State]):
         return choose_layers(source, layer)
 
     def resolve(self, ctx: Context[State], found: list[str]) -> dict[str, str]:
-        """The column mapping for this layer."""
-        return resolve_columns(found, self.aliases, ctx.options.mapping, self.required)
+        """The column mapping for this layer; fields supplied by ``--zet`` or ``--sleutel``
+        need no column."""
+        supplied = set(ctx.options.constants)
+        if ctx.options.key_columns and self.id_field:
+            supplied.add(self.id_field)
+        required = tuple(f for f in self.required if f not in supplied)
+        return resolve_columns(found, self.aliases, ctx.options.mapping, required)
 
     def before_read(self, ctx: Context[State]) -> None:  # optional hook
         """Database lookups the kind needs while reading: ``normalise`` may not query the

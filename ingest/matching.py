@@ -41,7 +41,9 @@ def address_fields(frame: pd.DataFrame) -> tuple[pd.DataFrame, Reasons]:
     """The staged matching columns of a batch, and their reasons.
 
     Address fields are optional when a BAG id or the row's own point locates it; given,
-    they must be valid.
+    they must be valid (a row with a point of its own that has an invalid address keeps
+    the point: ``ingest.fallback``). ``adres_opmerking`` says what was left out of a
+    written house number (``2 7-15``: huisnummer 2, the rest is no BAG toevoeging).
     """
     vbo, vbo_reasons = bag_id(frame["vbo_id"], "bag_id_ongeldig")
     has_address = (frame["postcode"].notna() | frame["huisnummer"].notna()).to_numpy()
@@ -51,8 +53,16 @@ def address_fields(frame: pd.DataFrame) -> tuple[pd.DataFrame, Reasons]:
     )
     address_reasons = first_reason(pc_reasons, nr_reasons)
     address_reasons[~has_address] = None
+    note = numbers.pop("huisnummer_opmerking")
     staged = pd.DataFrame(
-        {"vbo_id": vbo, "postcode": codes, **numbers, "verblijfsobject_id": None}, index=frame.index
+        {
+            "vbo_id": vbo,
+            "postcode": codes,
+            **numbers,
+            "verblijfsobject_id": None,
+            "adres_opmerking": note.where(pd.Series(has_address, index=frame.index), None),
+        },
+        index=frame.index,
     )
     return staged, first_reason(vbo_reasons, address_reasons)
 

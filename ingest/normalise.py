@@ -29,8 +29,9 @@ TEXT = pd.StringDtype("pyarrow")
 #: once per value instead of Arrow's RE2 once per column.
 WHITESPACE = "[ \t\n\r\f\v\xa0]+"
 POSTCODE = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
+#: ``53,0``, ``-1,5``: a decimal comma; three digits after it could be a thousands group.
+DECIMAL_COMMA = r"^(-?[0-9]+),([0-9]{1,2}|[0-9]{4,})$"
 BAG_ID = re.compile(r"^\d{1,16}$")
-HOUSE = re.compile(r"^\s*(\d{1,5})\s*[-\s]?\s*([A-Za-z])?\s*[-\s/]?\s*([0-9A-Za-z]{1,4})?\s*$")
 
 #: RD New extent of the Netherlands and the WGS84 box around it.
 RD_X, RD_Y = (-7_000.0, 300_000.0), (289_000.0, 629_000.0)
@@ -79,7 +80,9 @@ def numeric(series: pd.Series) -> pd.Series:
     """Numbers from delivered text, NaN where a value is not a number.
 
     Arrow casts a column of plain integers (nearly every delivered column) in one C++ pass;
-    only a column with decimals, commas or junk takes pandas' per-value parser.
+    only a column with decimals, commas or junk takes pandas' per-value parser. A decimal
+    comma is read as the decimal point it is in Dutch (``53,0`` = ``53.0`` = 53); a comma
+    that may group thousands (``1,234``) is not guessed at and makes no number.
     """
     if pd.api.types.is_numeric_dtype(series.dtype):
         return series.astype("float64")
@@ -87,7 +90,8 @@ def numeric(series: pd.Series) -> pd.Series:
     try:
         values = pc.cast(pa.array(cleaned), pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pd.to_numeric(series, errors="coerce").astype("float64")
+        dotted = cleaned.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True)
+        return pd.to_numeric(dotted, errors="coerce").astype("float64")
     return pd.Series(values.to_numpy(zero_copy_only=False), index=series.index, dtype="float64")
 
 
@@ -108,11 +112,42 @@ def postcode(series: pd.Series) -> tuple[pd.Series, Reasons]:
     return cleaned.where(ok), reasons
 
 
-def _house_parts(value: Any) -> tuple[int | None, str | None, str | None]:
-    match = HOUSE.match(str(value))
-    if not match:
-        return None, None, None
-    return int(match.group(1)), match.group(2), match.group(3)
+#: A house number field as partners write it: the number, then whatever follows.
+HOUSE_HEAD = re.compile(r"^\s*(\d{1,5})(?:[.,]0+)?(?![.,\d])(.*)$")
+#: After the number: one letter standing alone (``15 A``, ``15A``, ``15a-2``, ``15 A 2``).
+HOUSE_LETTER = re.compile(r"^[\s\-/]*([A-Za-z])(?=$|[\s\-/]|\d)(.*)$")
+#: Two digit groups joined by a dash or slash (``2 7-15``): a range or a second address,
+#: not a BAG toevoeging.
+HOUSE_RANGE = re.compile(r"^\d+\s*[-/]\s*\d+$")
+#: A BAG huisnummertoevoeging: one to four letters or digits.
+TOEVOEGING = re.compile(r"^[0-9A-Z]{1,4}$")
+
+HouseParts = tuple[int | None, str | None, str | None, str | None]
+
+
+def _house_parts(value: Any) -> HouseParts:
+    """Number, letter, addition and a note on what was left out, from one written field.
+
+    The BAG's rules decide: a huisnummer is 1 to 99999, a huisletter one letter, a
+    huisnummertoevoeging one to four letters or digits. Separators inside the addition
+    are the writer's (``34 1-A`` is toevoeging ``1A``, as the BAG stores it); what is no
+    toevoeging at all (``2 7-15``, ``12-ABCDE``) is left out, and the valid number and
+    letter are kept with a note saying what was dropped.
+    """
+    head = HOUSE_HEAD.match(str(value))
+    if not head:
+        return None, None, None, None
+    number, rest = int(head.group(1)), head.group(2)
+    letter = None
+    if found := HOUSE_LETTER.match(rest):
+        letter, rest = found.group(1).upper(), found.group(2)
+    rest = rest.strip(" \t-/")
+    if not rest:
+        return number, letter, None, None
+    addition = re.sub(r"[\s\-/]+", "", rest).upper()
+    if HOUSE_RANGE.match(rest) or not TOEVOEGING.match(addition):
+        return number, letter, None, f"toevoeging {rest!r} weggelaten: geen BAG-toevoeging"
+    return number, letter, addition, None
 
 
 def _letter(value: Any) -> str | None:
@@ -129,19 +164,26 @@ def house_number(
     """Split '12a-2' into huisnummer 12, huisletter 'A', huisnummertoevoeging '2'.
 
     Separate letter/addition columns win over what is glued to the number. Plain numbers
-    (almost every row) take a vectorised path; only the rest goes through the regex.
+    (almost every row, also written ``53.0`` or ``53,0``) take a vectorised path; only the
+    rest goes through the regexes, once per distinct value. Besides the three BAG fields
+    the frame has ``huisnummer_opmerking``: what was left out of a written field, if anything.
     """
     n = len(nummer)
     index = nummer.index
     number = numeric(nummer)
     glued_letter = pd.Series(None, index=index, dtype=object)
     glued_addition = pd.Series(None, index=index, dtype=object)
+    note = pd.Series(None, index=index, dtype=object)
     odd = (number.isna() | (number % 1 != 0)) & nummer.notna()
-    if odd.any():
-        parts = by_unique(nummer[odd], _house_parts)
-        number = number.where(~odd, parts.map(lambda p: p[0]).astype("float64"))
-        glued_letter[odd] = parts.map(lambda p: p[1])
-        glued_addition[odd] = parts.map(lambda p: p[2])
+    if odd.any():  # parsed once per distinct value, spread back by numpy indexing
+        codes, uniques = pd.factorize(nummer[odd])
+        parsed = [_house_parts(value) for value in uniques]
+        column = np.array([np.nan if p[0] is None else p[0] for p in parsed], dtype="float64")[codes]
+        number[odd] = column
+        for target, i in ((glued_letter, 1), (glued_addition, 2), (note, 3)):
+            values = np.empty(len(parsed), dtype=object)
+            values[:] = [p[i] for p in parsed]
+            target[odd] = values[codes]
     reasons = no_reasons(n)
     reasons[nummer.isna().to_numpy()] = "huisnummer_ontbreekt"
     bad = (number.isna() | ~number.between(1, 99999)).to_numpy() & nummer.notna().to_numpy()
@@ -164,6 +206,7 @@ def house_number(
             "huisnummer": number.where(~pd.Series(bad, index=index)).astype("Int64"),
             "huisletter": huisletter,
             "huisnummertoevoeging": addition,
+            "huisnummer_opmerking": note.where(note.notna() & ~pd.Series(bad, index=index), None),
         },
         index=index,
     )
@@ -171,7 +214,10 @@ def house_number(
 
 
 def _parse_date(value: Any) -> dt.date | None:
-    """One date in any of the formats partners use; None when none fits."""
+    """One date in a rarer form ('5 maart 2024', '2024.03.05'); None when none fits.
+
+    The common forms never reach this: :func:`dates` reads them per column in Arrow.
+    """
     raw = re.sub(r"[T ]\d{1,2}:\d{2}(:\d{2})?.*$", "", str(value).strip())
     for fmt in DATE_FORMATS:
         try:
@@ -187,21 +233,103 @@ def _parse_date(value: Any) -> dt.date | None:
     return None
 
 
+#: The date forms partners write, as RE2 patterns with named parts (read in Arrow, per
+#: column). A time after the date is checked where it is part of a compact stamp and
+#: otherwise ignored: the stored value is a date.
+DATE_PATTERNS = (
+    # ISO: 2024-03-05, 2024-3-5, 2024/03/05, with or without a time after it
+    r"^(?P<y>\d{4})[-/](?P<m>\d{1,2})[-/](?P<d>\d{1,2})(?:[T ].*)?$",
+    # Dutch, day first: 05-03-2024, 5-3-2024, 5/3/2024, 05.03.2024, with or without a time
+    r"^(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4})(?:[T ].*)?$",
+    # compact stamps YYYYMMDD, YYYYMMDDhhmm, YYYYMMDDhhmmss (BVH and other police systems)
+    r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:(?P<h>\d{2})(?P<i>\d{2})(?P<s>\d{2})?)?$",
+)
+#: A number where a date belongs is an Excel serial date (days since 1899-12-30), as a
+#: spreadsheet saved to CSV writes a date cell whose format was lost: 45231 = 2023-11-01.
+EXCEL_SERIAL = r"^(?P<n>\d{5})(?:[.,]0+)?$"
+EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+
+
+def _parts(values: pa.Array, pattern: str) -> dict[str, np.ndarray[Any, Any]]:
+    """The named parts of ``pattern`` per value as floats (NaN: no match or no such part)."""
+    found = pc.extract_regex(values, pattern)
+    matched = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    for i, name in enumerate(found.type.names):
+        part = pc.cast(pc.if_else(pc.equal(found.field(i), ""), None, found.field(i)), pa.float64())
+        numbers = part.to_numpy(zero_copy_only=False).astype("float64")
+        numbers[~matched] = np.nan
+        out[name] = numbers
+    return out
+
+
+def _calendar(
+    year: np.ndarray[Any, Any], month: np.ndarray[Any, Any], day: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Days (datetime64[D]) from parts, NaT where they name no day (31-13-2024, 30-02-2024)."""
+    out = np.full(len(year), np.datetime64("NaT"), dtype="datetime64[D]")
+    ok = ~(np.isnan(year) | np.isnan(month) | np.isnan(day))
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    if not ok.any():
+        return out
+    first = (year[ok].astype("int64") - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (
+        month[ok].astype("int64") - 1
+    )
+    days = first.astype("datetime64[D]") + (day[ok].astype("int64") - 1)
+    fits = days.astype("datetime64[M]") == first  # day 31 of a 30-day month rolls over: no date
+    out[np.flatnonzero(ok)[fits]] = days[fits]
+    return out
+
+
+def _read_dates(values: pa.Array) -> np.ndarray[Any, Any]:
+    """Days (datetime64[D], NaT where unreadable) of distinct texts, per column in Arrow."""
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
+    for pattern in DATE_PATTERNS:
+        parts = _parts(values, pattern)
+        days = _calendar(parts["y"], parts["m"], parts["d"])
+        if "h" in parts:  # a compact stamp: its time must be a time; second 60 (a leap
+            # second, which BVH writes) is 59, and the stored value is the day anyway
+            bad = (parts["h"] > 23) | (parts["i"] > 59) | (parts["s"] > 60)
+            days[bad] = np.datetime64("NaT")
+        todo = np.isnat(out)
+        out[todo] = days[todo]
+    serial = _parts(values, EXCEL_SERIAL)["n"]
+    todo = np.isnat(out) & ~np.isnan(serial)
+    out[todo] = EXCEL_EPOCH + serial[todo].astype("int64")
+    rest = np.flatnonzero(np.isnat(out) & values.is_valid().to_numpy(zero_copy_only=False))
+    if len(rest):  # the rare forms, in Python
+        parsed = [_parse_date(v) for v in values.take(pa.array(rest)).to_pylist()]
+        known = np.array([d is not None for d in parsed], dtype=bool)
+        out[rest[known]] = np.array([d for d in parsed if d is not None], dtype="datetime64[D]")
+    return out
+
+
 def dates(series: pd.Series, *, required: bool, reason: str = "datum") -> tuple[pd.Series, Reasons]:
-    """Parse the date formats partners use (ISO, d-m-Y, d/m/Y, '5 maart 2024', ...).
+    """Parse the date forms partners write: ISO, Dutch day-first (d-m-jjjj with - / or .),
+    compact stamps of 8, 12 or 14 digits, Excel serial numbers, '5 maart 2024'.
 
     Day-first, as everywhere in the Netherlands. A date outside 1990 .. next year is
-    treated as a typo rather than stored. Parsed once per distinct value.
+    treated as a typo rather than stored. The common forms are read per column in Arrow
+    (a million timestamps, nearly all distinct, would cost seconds per value in Python);
+    only what none of them reads goes to the per-value parser.
     """
     raw = text(series)
-    upper = dt.date(dt.date.today().year + 1, 12, 31)
-    lower = dt.date(1990, 1, 1)
-    parsed = by_unique(raw, lambda v: d if (d := _parse_date(v)) and lower <= d <= upper else None)
+    # Read each distinct value once: a date column repeats its days; a column of stamps,
+    # nearly all distinct, costs the same either way.
+    encoded = pc.dictionary_encode(pc.cast(pa.array(raw), pa.string()))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    distinct = np.append(_read_dates(encoded.dictionary), np.datetime64("NaT"))
+    days = distinct[codes]  # code -1 (missing) takes the NaT appended last
+    lower = np.datetime64("1990-01-01", "D")
+    upper = np.datetime64(f"{dt.date.today().year + 1}-12-31", "D")
+    ok = ~np.isnat(days) & (days >= lower) & (days <= upper)
+    parsed = np.full(len(series), None, dtype=object)
+    parsed[ok] = days[ok].astype(object)  # datetime.date, as the staging COPY and keys expect
     reasons = no_reasons(len(series))
-    reasons[(raw.notna() & parsed.isna()).to_numpy()] = f"{reason}_ongeldig"
+    reasons[raw.notna().to_numpy() & ~ok] = f"{reason}_ongeldig"
     if required:
         reasons[raw.isna().to_numpy()] = f"{reason}_ontbreekt"
-    return parsed, reasons
+    return pd.Series(parsed, index=series.index, dtype=object), reasons
 
 
 def before(later: pd.Series, earlier: pd.Series) -> np.ndarray[Any, Any]:

@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Connection, Engine, text
 
 from core.domain import RunStatus
-from ingest import areas
+from ingest import areas, constants, fallback
 from ingest.base import INGEST_ROLE, Context, Options, SourceKind, canonical
 from ingest.errors import IngestError
 from ingest.indexes import bulk_indexes
@@ -44,12 +44,17 @@ from ingest.normalise import (
     to_rd,
 )
 from ingest.read import read_batches, sniff
-from ingest.reasons import explain
+from ingest.reasons import CLASSES, explain, nothing_stored, over_threshold, per_class, summary
 from ingest.refresh import refresh_indicators
 from ingest.report import IngestReport, file_sha256
 from ingest.staging import RejectRow, StagingWriter, create_staging, json_row, points_as_xy
 
 log = logging.getLogger("okaart.ingest")
+
+
+def limits(options: Options) -> dict[str, float]:
+    """The reject threshold of each reason class, as the operator set them."""
+    return {c.name: float(getattr(options, c.option)) for c in CLASSES}
 
 
 class Pipeline:
@@ -84,8 +89,12 @@ class Pipeline:
         """Normalise and validate one batch: its rejects, and its good rows as staging columns."""
         fields = list(self.kind.aliases)
         frame = canonical(batch.frame, mapping, fields, others=self.kind.keeps_other_columns)
+        frame, notes = constants.supply(frame, batch.frame, mapping, self.kind, ctx.options)
+        ctx.notes.extend(notes)
         geometry, geo_reasons = self._geometry(ctx, batch.geometry)
         norm = self.kind.normalise(frame, ctx)
+        if fallback.takes_part(self.kind):
+            fallback.keep_own_points(norm.frame, norm.reasons, geometry, geo_reasons)
         reasons = first_reason(norm.reasons, geo_reasons)
         staged = norm.frame
         # Repeated keys within the file: the first occurrence wins. Later ones are rejected,
@@ -144,6 +153,7 @@ class Pipeline:
         sha = file_sha256(options.path)
         report = IngestReport(0, self.kind.name, options.path.name, sha, RunStatus.MISLUKT)
         try:
+            constants.check(self.kind, options)
             with self.engine.connect() as conn, conn.begin():
                 # Sorts and hashes over a million staged rows stay in memory: sorting them
                 # by location before the insert takes ~300 MB; spilled to disk it took
@@ -170,6 +180,9 @@ class Pipeline:
                                 "jaar": options.jaar,
                                 "snapshot": options.snapshot,
                                 "proef": options.dry_run,
+                                "zet": options.constants,
+                                "sleutel": list(options.key_columns),
+                                "drempels": limits(options),
                             }
                         ).decode(),
                     },
@@ -182,21 +195,17 @@ class Pipeline:
                 mark = report.phase("lezen_en_laden", mark)
                 self.kind.after_stage(ctx)
                 mark = report.phase("koppelen", mark)
-                rejected = conn.execute(
-                    text("SELECT count(*) FROM ingest_reject WHERE ingest_run_id = :r"),
-                    {"r": run_id},
-                ).scalar_one()
-                report.gelezen, report.afgekeurd = read, rejected
+                report.redenen = self._reasons(conn, run_id)
+                report.gelezen, report.afgekeurd = read, sum(report.redenen.values())
                 notes = [*dict.fromkeys(ctx.notes), *ctx.repairs.notes()]
                 if read == 0:
                     raise IngestError(f"{options.path.name} bevat geen rijen")
-                if rejected / read > options.reject_share:
+                if report.redenen:
+                    notes.insert(0, f"afgekeurd per reden: {summary(report.redenen)}")
+                over = over_threshold(report.redenen, read, limits(options))
+                if over:
                     report.status = RunStatus.AFGEWEZEN
-                    notes.insert(
-                        0,
-                        f"{rejected} van {read} rijen afgekeurd ({rejected / read:.1%}), meer dan "
-                        f"{options.reject_share:.0%}: niets opgeslagen",
-                    )
+                    notes.insert(0, f"{'; '.join(over)}: niets opgeslagen")
                 else:
                     savepoint = conn.begin_nested() if options.dry_run else None
                     self._store(ctx, report)
@@ -207,6 +216,8 @@ class Pipeline:
                         notes.insert(0, "proefrun: niets opgeslagen")
                     else:
                         report.status = RunStatus.GESLAAGD
+                    if not report.opgeslagen:
+                        notes.insert(0, nothing_stored(report.redenen, read))
                 report.melding = "; ".join(notes) or None
                 report.duur_ms = int((time.perf_counter() - t0) * 1000)
                 self._finish(conn, report)
@@ -227,6 +238,15 @@ class Pipeline:
             self._record_failure(report, started)
             raise
         return report
+
+    @staticmethod
+    def _reasons(conn: Connection, run_id: int) -> dict[str, int]:
+        """Rejected rows per reason, from the quarantine (the read's rejects and the SQL's)."""
+        rows = conn.execute(
+            text("SELECT reden, count(*) FROM ingest_reject WHERE ingest_run_id = :r GROUP BY reden"),
+            {"r": run_id},
+        ).all()
+        return {str(reden): int(n) for reden, n in rows}
 
     def _read_all(self, ctx: Context[Any]) -> int:
         seen: set[Any] = set()
@@ -348,10 +368,16 @@ class Pipeline:
                 "UPDATE ingest_run SET status = :status, gelezen = :gelezen, ingevoegd = :ingevoegd,"
                 " bijgewerkt = :bijgewerkt, ongewijzigd = :ongewijzigd, afgekeurd = :afgekeurd,"
                 " verwijderd = :verwijderd, duur_ms = :duur_ms, melding = :melding,"
-                " opties = opties || jsonb_build_object('fasen', CAST(:fasen_json AS jsonb)),"
+                " opties = opties || jsonb_build_object('fasen', CAST(:fasen_json AS jsonb),"
+                " 'redenen', CAST(:redenen_json AS jsonb), 'klassen', CAST(:klassen_json AS jsonb)),"
                 " beeindigd = now() WHERE id = :run_id"
             ),
-            {**report.as_dict(), "fasen_json": orjson.dumps(report.fasen).decode()},
+            {
+                **report.as_dict(),
+                "fasen_json": orjson.dumps(report.fasen).decode(),
+                "redenen_json": orjson.dumps(report.redenen).decode(),
+                "klassen_json": orjson.dumps(per_class(report.redenen)).decode(),
+            },
         )
 
     def _analyze(self, *, refresh: bool) -> None:

@@ -1,6 +1,18 @@
-"""Reason codes of quarantined rows, with the explanation a user reads (Dutch)."""
+"""Reason codes of quarantined rows, with the explanation a user reads (Dutch), and the
+classes they are counted in.
+
+Not every rejected row says the file is bad. A data error (an unreadable date, a duplicate
+key) does; an address the BAG does not (yet) hold says something about the BAG loaded so
+far; a signal past its retention period is the retention rule doing its work. Each class
+has its own threshold (``ingest.base.Options``) and its own line in the report, so a list
+of which most addresses are unknown still loads the ones that are known, and a historic
+file reports "all expired" instead of a bare share of rejects.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 DETAILS = {
     "geometrie_ontbreekt": "geen locatie (geometrie of coördinaten)",
@@ -46,3 +58,80 @@ DETAILS = {
 def explain(reason: str) -> str:
     """The user's explanation of a reason code."""
     return DETAILS.get(reason, reason.replace("_", " "))
+
+
+#: Reasons that are about the address alone: a row with a valid point of its own keeps that
+#: point instead (``ingest.fallback``). A kind lists its address reasons after all others,
+#: so a row whose first reason is one of these has nothing else wrong with it.
+ADDRESS_REASONS = frozenset(
+    {
+        "postcode_ontbreekt",
+        "postcode_ongeldig",
+        "huisnummer_ontbreekt",
+        "huisnummer_ongeldig",
+        "huisletter_ongeldig",
+        "toevoeging_ongeldig",
+        "bag_id_ongeldig",
+    }
+)
+NOT_FOUND = "adres_niet_gevonden"
+EXPIRED = "bewaartermijn_verstreken"
+
+
+@dataclass(frozen=True)
+class ReasonClass:
+    """A class of reasons counted against one threshold."""
+
+    name: str  # key in ingest_run.opties -> 'klassen'
+    label: str  # Dutch, as the summary says it: "12 van 14 rijen {label}"
+    option: str  # the ``Options`` field that holds its threshold
+    flag: str  # the command-line option that sets it
+
+
+ERRORS = ReasonClass("fouten", "met fouten in de gegevens", "reject_share", "--max-fouten")
+NOT_FOUND_CLASS = ReasonClass(
+    "niet_gevonden", "met een adres dat niet in de BAG staat", "not_found_share", "--max-niet-gevonden"
+)
+EXPIRED_CLASS = ReasonClass("verlopen", "voorbij de bewaartermijn", "expired_share", "--max-verlopen")
+CLASSES = (ERRORS, NOT_FOUND_CLASS, EXPIRED_CLASS)
+_CLASS_OF = {NOT_FOUND: NOT_FOUND_CLASS, EXPIRED: EXPIRED_CLASS}
+
+
+def reason_class(reason: str) -> ReasonClass:
+    """The class a reason counts in: every reason not named apart is a data error."""
+    return _CLASS_OF.get(reason, ERRORS)
+
+
+def per_class(counts: Mapping[str, int]) -> dict[str, int]:
+    """Rejected rows per class name (every class present, zero where none)."""
+    out = {c.name: 0 for c in CLASSES}
+    for reason, n in counts.items():
+        out[reason_class(reason).name] += n
+    return out
+
+
+def summary(counts: Mapping[str, int]) -> str:
+    """``adres_niet_gevonden 12, datum_ongeldig 1``: the most frequent first."""
+    return ", ".join(f"{r} {n:,}" for r, n in sorted(counts.items(), key=lambda rn: (-rn[1], rn[0])))
+
+
+def over_threshold(counts: Mapping[str, int], read: int, limits: Mapping[str, float]) -> list[str]:
+    """One line per reason class whose share of the rows read is over its limit."""
+    classes = per_class(counts)
+    lines = []
+    for cls in CLASSES:
+        n, limit = classes[cls.name], limits[cls.name]
+        if n and n / read > limit:
+            lines.append(
+                f"{n:,} van {read:,} rijen {cls.label} ({n / read:.1%}), meer dan {limit:.0%} ({cls.flag})"
+            )
+    return lines
+
+
+def nothing_stored(counts: Mapping[str, int], read: int) -> str:
+    """Why a run that was not refused left no row of the file in the table."""
+    classes = per_class(counts)
+    for cls in CLASSES:
+        if classes[cls.name] == read:
+            return f"niets opgeslagen: alle {read:,} rijen {cls.label}"
+    return f"niets opgeslagen: geen van de {read:,} rijen is bruikbaar"

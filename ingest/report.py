@@ -33,6 +33,13 @@ class IngestReport:
     duur_ms: int = 0
     melding: str | None = None
     fasen: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    #: Rejected rows per reason (``ingest.reasons``); stored in ``opties -> 'redenen'``.
+    redenen: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def opgeslagen(self) -> int:
+        """Rows of the file that are in the table after the run (new, updated or the same)."""
+        return self.ingevoegd + self.bijgewerkt + self.ongewijzigd
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -320,7 +320,8 @@ def planted_signals(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     expected["P-3"] = "geometrie_soort"
     features[5]["geometry"]["coordinates"] = [233456.0, 582345.0]  # RD in a WGS84 file
     expected["P-5"] = "crs_verkeerd"
-    features[8]["properties"]["postcode"] = None  # a house number without postcode
+    features[8]["properties"]["postcode"] = None  # a house number without postcode,
+    features[8]["geometry"] = None  # and no point of its own to keep (ingest/fallback.py)
     expected["P-8"] = "postcode_ontbreekt"
     features[13]["properties"]["datum"] = "31-13-2024"
     expected["P-13"] = "datum_ongeldig"

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from core.domain import LEEGSTAND_SOORTEN
+from ingest import fallback
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.matching import ADDRESS_ALIASES, MATCH_COLUMNS, address_fields, match_addresses
 from ingest.normalise import (
@@ -46,6 +47,7 @@ class Leegstand(SourceKind[None]):
     conflict = ("sleutel",)
     geometry = "optional_point"
     keeps_raw = True
+    id_field = "kenmerk"
     columns = (
         Column("sleutel", "text"),
         Column("bron", "text"),
@@ -54,6 +56,7 @@ class Leegstand(SourceKind[None]):
         Column("tot", "date"),
         Column("pand_identificatie", "text"),
         *MATCH_COLUMNS,
+        fallback.NOTE,
     )
     aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "kenmerk": ("id", "bron_id", "registratienummer", "zaaknummer", "dossiernummer"),
@@ -100,11 +103,14 @@ class Leegstand(SourceKind[None]):
             },
             index=frame.index,
         )
-        reasons = first_reason(address_reasons, sinds_reasons, tot_reasons, soort_reasons, pand_reasons)
+        # Address reasons last: a row whose first reason is its address has nothing else
+        # wrong, and keeps its own point if it has one (ingest.fallback).
+        reasons = first_reason(sinds_reasons, tot_reasons, soort_reasons, pand_reasons, address_reasons)
         return Normalised(staged, reasons)
 
     def after_stage(self, ctx: Context[None]) -> None:
         match_addresses(ctx)
+        ctx.notes.extend(fallback.note_unmatched(ctx.conn))
 
     def snapshot_scope(self, ctx: Context[None]) -> tuple[str, dict[str, Any]]:
         """A snapshot replaces one source's register."""

@@ -4,6 +4,10 @@
 the signals' data class, covenant and retention period. A theme can raise the data class
 (mensenhandel is always zeer_vertrouwelijk). Re-delivering a partner's ``kenmerk``
 updates that signal. A signal whose retention period has already passed is not stored.
+
+A police export has no theme or kind column and sometimes no id: ``--zet thema=overig
+--zet soort=melding`` and ``--sleutel`` supply them (``ingest.constants``). A row with its
+own point and an unusable or unknown address keeps its point (``ingest.fallback``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from core.domain import DATAKLASSEN, SIGNAAL_SOORTEN, THEMA_MIN_DATAKLASSE, THEMAS
-from ingest import bronnen
+from ingest import bronnen, fallback
 from ingest.base import Column, Context, Normalised, SourceKind
 from ingest.errors import IngestError
 from ingest.matching import ADDRESS_ALIASES, MATCH_COLUMNS, address_fields, match_addresses
@@ -66,6 +70,7 @@ class Signalen(SourceKind[SignalenState]):
     conflict = ("bron", "bron_id")
     geometry = "optional_point"
     keeps_raw = True
+    id_field = "bron_id"
     columns = (
         Column("bron", "text"),
         Column("bron_id", "text"),
@@ -78,12 +83,24 @@ class Signalen(SourceKind[SignalenState]):
         Column("convenant", "text"),
         Column("bewaren_tot", "date"),
         *MATCH_COLUMNS,
+        fallback.NOTE,
     )
     aliases: ClassVar[dict[str, tuple[str, ...]]] = {
         "bron_id": ("kenmerk", "id", "registratienummer", "zaaknummer", "meldingnummer"),
         "thema": ("thema_ondermijning", "categorie"),
         "soort": ("type", "soort_signaal", "interventie"),
-        "datum": ("datum_melding", "meldingsdatum", "peildatum", "startdatum", "date"),
+        # the last four: police exports (BVH), when the incident began
+        "datum": (
+            "datum_melding",
+            "meldingsdatum",
+            "peildatum",
+            "startdatum",
+            "date",
+            "begindatum_tijd",
+            "pleegdatum",
+            "pleegdatum_begin",
+            "begindatum",
+        ),
         "einddatum": ("afgehandeld", "datum_einde", "einde"),
         "toelichting": ("omschrijving", "opmerking", "beschrijving"),
         **ADDRESS_ALIASES,
@@ -146,6 +163,8 @@ class Signalen(SourceKind[SignalenState]):
             },
             index=frame.index,
         )
+        # Address reasons last: a row whose first reason is its address has nothing else
+        # wrong, and keeps its own point if it has one (ingest.fallback).
         reasons = first_reason(
             id_reasons, thema_reasons, soort_reasons, datum_reasons, einde_reasons,
             address_reasons,
@@ -172,6 +191,7 @@ class Signalen(SourceKind[SignalenState]):
             {"run": ctx.run_id},
         )
         match_addresses(ctx)
+        ctx.notes.extend(fallback.note_unmatched(ctx.conn))
 
     def snapshot_scope(self, ctx: Context[SignalenState]) -> tuple[str, dict[str, Any]]:
         """A snapshot replaces one partner's delivery, never another partner's signals."""
