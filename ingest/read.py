@@ -155,14 +155,15 @@ def _csv_encoding(path: Path) -> str:
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
         if head.startswith(bom):
-            _decodes(path, encoding)
+            if not _decodes(path, encoding):
+                raise unreadable(path, f"begint als {encoding.upper()} maar is dat niet", FIX_FORMAT)
             return encoding
     if b"\x00" in head:
         raise _binary(path, head)
-    bom = head.startswith(codecs.BOM_UTF8)
+    utf8_bom = head.startswith(codecs.BOM_UTF8)
     for encoding in ("utf-8", "cp1252"):
         if _decodes(path, encoding):
-            return "utf-8-sig" if bom and encoding == "utf-8" else encoding
+            return "utf-8-sig" if utf8_bom and encoding == "utf-8" else encoding
     raise unreadable(path, "is geen tekst in UTF-8 of Windows-1252", "sla het bestand op als CSV (UTF-8)")
 
 
