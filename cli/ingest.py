@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
+from cli.failure import EXIT_BUG, crash_line, debugging, say
 from core import db
 from core.domain import RunStatus
 from core.settings import get_settings
@@ -23,6 +24,7 @@ from ingest.errors import IngestError
 from ingest.pipeline import Pipeline
 from ingest.reasons import summary
 from ingest.report import IngestReport
+from ingest.session import connect_args
 from ingest.sources import KINDS
 
 ingest_cli = typer.Typer(
@@ -38,10 +40,15 @@ EXIT_FAILED, EXIT_REFUSED, EXIT_NOTHING_STORED = 1, 2, 3
 def _mapping_lines(mapping_file: Path | None) -> list[str]:
     if not mapping_file:
         return []
+    try:
+        content = mapping_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IngestError(
+            f"{mapping_file.name}: koppelbestand niet leesbaar ({type(exc).__name__})",
+            fix="geef een tekstbestand (UTF-8) met regels kolom=veld",
+        ) from exc
     return [
-        line.strip()
-        for line in mapping_file.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        line.strip() for line in content.splitlines() if line.strip() and not line.lstrip().startswith("#")
     ]
 
 
@@ -102,15 +109,42 @@ def print_report(report: IngestReport) -> None:
 
 
 def run_ingest(kind_name: str, options: Options) -> IngestReport:
-    """Run one ingest against the configured database (used by the CLI and the demo)."""
+    """Run one ingest against the configured database (used by the CLI and the demo).
+
+    The connections carry TCP keepalives (``ingest/session.py``), so the server notices a
+    client whose machine vanished, not only one whose process died.
+    """
     settings = get_settings()
     if not settings.database_url:
         db.embedded_cluster(settings).start()
-    engine = db.make_engine(db.owner_url(settings))
+    engine = db.make_engine(db.owner_url(settings), connect_args=connect_args())
+    pipeline = Pipeline(engine, KINDS[kind_name]())
     try:
-        return Pipeline(engine, KINDS[kind_name]()).run(options)
+        return pipeline.run(options)
+    except IngestError as exc:
+        exc.run_id = exc.run_id or pipeline.last_run_id
+        raise
+    except Exception as exc:
+        raise RunCrashedError(pipeline.last_run_id) from exc
     finally:
         engine.dispose()
+
+
+class RunCrashedError(Exception):
+    """A run ended by a bug; the original error is its cause, the failed run is recorded."""
+
+    def __init__(self, run_id: int | None) -> None:
+        super().__init__(f"run {run_id} ended by an unexpected error")
+        self.run_id = run_id
+
+
+def _failure_line(file: Path, exc: IngestError) -> str:
+    """``mislukt: FILE: problem: fix (run N)``: the file named once, whatever the message."""
+    message = str(exc)
+    if file.name not in message:
+        message = f"{file.name}: {message}"
+    run = f" (run {exc.run_id})" if exc.run_id else ""
+    return f"{RunStatus.MISLUKT}: {message}{run}"
 
 
 def _register(kind_name: str) -> None:
@@ -173,6 +207,12 @@ def _register(kind_name: str) -> None:
                 help="Share of rows past their retention period above which nothing is stored.",
             ),
         ] = 1.0,
+        crs: Annotated[
+            int | None,
+            typer.Option(
+                "--crs", help="EPSG code of the coordinates when the file gives none or a wrong one."
+            ),
+        ] = None,
     ) -> None:
         try:
             constants, key_columns = parse_supplied(zet or [], sleutel, mapping_file)
@@ -190,13 +230,23 @@ def _register(kind_name: str) -> None:
                 reject_share=get_settings().reject_share if max_fouten is None else max_fouten,
                 not_found_share=max_niet_gevonden,
                 expired_share=max_verlopen,
+                crs=crs,
             )
             report = run_ingest(kind_name, options)
         except IngestError as exc:
-            console.print(f"[bold red]{RunStatus.MISLUKT}[/] {exc}")
+            say(_failure_line(file, exc))
             raise typer.Exit(EXIT_FAILED) from exc
+        except RunCrashedError as exc:
+            if debugging():
+                raise
+            say(crash_line(exc.__cause__ or exc, exc.run_id))
+            raise typer.Exit(EXIT_BUG) from exc
         print_report(report)
         if report.status in (RunStatus.AFGEWEZEN, RunStatus.MISLUKT):
+            say(
+                f"{report.status}: {file.name}: {report.afgekeurd} van {report.gelezen} rijen afgekeurd,"
+                f" niets opgeslagen: bekijk de redenen met `okaart ingest rejects {report.run_id}`"
+            )
             raise typer.Exit(EXIT_REFUSED)
         if report.status is RunStatus.GESLAAGD and not report.opgeslagen:
             raise typer.Exit(EXIT_NOTHING_STORED)
@@ -207,6 +257,26 @@ def _register(kind_name: str) -> None:
 
 for _name in KINDS:
     _register(_name)
+
+
+@ingest_cli.command("refresh")
+def refresh(
+    force: Annotated[bool, typer.Option("--force", help="Also when the figures are up to date.")] = False,
+) -> None:
+    """Bring the indicators up to date with the data (after a run killed before its refresh)."""
+    from ingest.refresh import heal, refresh_indicators
+
+    engine = db.make_engine(db.owner_url(get_settings()))
+    try:
+        if force:
+            with engine.connect() as conn:
+                refresh_indicators(conn)
+            done = True
+        else:
+            done = heal(engine)
+    finally:
+        engine.dispose()
+    console.print("cijfers bijgewerkt" if done else "cijfers waren al bij")
 
 
 @ingest_cli.command("runs")

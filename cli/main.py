@@ -1,16 +1,21 @@
 """The ``okaart`` command line: database, service, demo (ingest and keys add their own groups).
 
-Operator errors (no PostGIS, no database yet) are printed as one line and exit 1; a
-traceback is for bugs only.
+Operator errors (no PostGIS, no database yet, a file that cannot be read) are printed as
+one line and exit 1; a bug is one line too, with where its traceback was saved
+(``cli/failure.py``), unless ``OKAART_DEBUG=1`` asks for the traceback itself.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+import warnings
+from functools import cache
+from typing import Annotated, Any
 
 import typer
+import typer.main
 
+from cli.failure import EXIT_BUG, crash_line, debugging, say
 from core import db
 from core.pgcluster import ClusterError
 from core.settings import Settings, get_settings
@@ -126,7 +131,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    start_database(settings)
+    _heal(start_database(settings))
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -152,6 +157,7 @@ def demo(
     url = start_database(settings)
     db.migrate(url)
     demo_module.load(url, settings)
+    _heal(url)
     base = f"http://{settings.host}:{port or settings.port}"
     from cli.keys import signin_url
 
@@ -167,10 +173,50 @@ def demo(
         serve(host=None, port=port, workers=1)
 
 
-def main() -> None:
-    """Entry point of the console script."""
+def _heal(url: str) -> None:
+    """Bring the figures up to date with the data before serving them: a run killed before
+    its refresh left them behind (``ingest/refresh.py``). A database that cannot answer yet
+    is the service's readiness check's business, not a reason not to start."""
+    from sqlalchemy.exc import DBAPIError
+
+    from ingest.refresh import heal
+
+    engine = db.make_engine(url)
     try:
-        cli()
+        if heal(engine):
+            typer.echo("cijfers bijgewerkt: de gegevens waren nieuwer dan de cijfers", err=True)
+    except DBAPIError as exc:
+        say(f"cijfers niet gecontroleerd ({type(exc.orig or exc).__name__}): `okaart ingest refresh` later")
+    finally:
+        engine.dispose()
+
+
+@cache
+def _command() -> Any:  # typer's own (vendored) click Command
+    """The click command tree, built once per process: Typer rebuilds it from the function
+    signatures on every call, a tenth of a second each time a caller runs several commands."""
+    return typer.main.get_command(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script (``argv``: the arguments, for in-process callers).
+
+    Every failure ends here as one line on stderr and a non-zero exit; library warnings
+    about odd input are silenced too (the run's report says what matters). ``OKAART_DEBUG=1``
+    shows both.
+    """
+    if not debugging():
+        warnings.simplefilter("ignore")
+    try:
+        _command().main(args=argv, prog_name="okaart")
     except (ClusterError, IngestError) as exc:
-        typer.echo(f"okaart: {exc}", err=True)
+        say(str(exc))
         sys.exit(1)
+    except KeyboardInterrupt:
+        say("afgebroken")
+        sys.exit(130)
+    except Exception as exc:
+        if debugging():
+            raise
+        say(crash_line(exc))
+        sys.exit(EXIT_BUG)

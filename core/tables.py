@@ -134,6 +134,11 @@ ingest_run = Table(
     ),
     Column("opties", JSONB, nullable=False, server_default=EMPTY_OBJECT),
     Column("melding", Text),
+    Column(
+        "ververst_op",
+        TIMESTAMPTZ,
+        comment="When the indicators were refreshed after this run's data change (NULL: not yet).",
+    ),
     comment="One row per ingest run: file hash, counts, duration, outcome.",
 )
 

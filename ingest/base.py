@@ -67,6 +67,8 @@ class Options:
     batch_size: int = 50_000
     #: Refresh the indicator view after the run (a batch of loads refreshes once at the end).
     refresh: bool = True
+    #: The coordinate system (EPSG code) the operator says the file is in (``--crs``).
+    crs: int | None = None
 
 
 @dataclass

@@ -18,6 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 from pyproj import Transformer
+from pyproj.exceptions import CRSError
+
+from ingest.errors import CrsError
 
 Reasons = np.ndarray[Any, np.dtype[np.object_]]
 
@@ -36,6 +39,12 @@ BAG_ID = re.compile(r"^\d{1,16}$")
 #: RD New extent of the Netherlands and the WGS84 box around it.
 RD_X, RD_Y = (-7_000.0, 300_000.0), (289_000.0, 629_000.0)
 WGS_LON, WGS_LAT = (3.0, 7.5), (50.5, 54.0)
+#: That WGS84 box in Web Mercator metres (lon 3..7.5 -> x, lat 50.5..54 -> y), with a margin.
+#: It overlaps neither RD New nor degrees, so coordinates in it are recognised for sure.
+WM_X, WM_Y = (320_000.0, 850_000.0), (6_400_000.0, 7_200_000.0)
+#: The Mercator systems whose metres land in that box (Web/Pseudo Mercator, World Mercator,
+#: and their ESRI and legacy codes).
+MERCATOR = frozenset({3857, 3395, 3785, 900913, 102100, 102113})
 
 DUTCH_MONTHS = {
     "jan": 1, "januari": 1, "feb": 2, "februari": 2, "mrt": 3, "maart": 3, "apr": 4,
@@ -352,11 +361,16 @@ def integers(series: pd.Series, low: int, high: int, reason: str) -> tuple[pd.Se
 
 @dataclass
 class CrsDecision:
-    """How the run reads coordinates; decided once, on the first batch with geometry."""
+    """How the run reads coordinates; decided once, on the first batch with geometry.
+
+    ``declared`` is what the file says (or the operator's ``--crs``, then ``forced``: the
+    operator's word is taken as it is, only swapped lon/lat pairs are still turned round).
+    """
 
     declared: int | None
     effective: int | None = None
     notes: list[str] = field(default_factory=list)
+    forced: bool = False
 
 
 def _inside(
@@ -373,17 +387,42 @@ def _centres(geometry: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.n
     return (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
 
 
+def _said(declared: int | None) -> str:
+    return "geen coördinatenstelsel" if declared is None else f"EPSG:{declared}"
+
+
 def decide_crs(decision: CrsDecision, geometry: np.ndarray[Any, Any]) -> None:
-    """Catch the classic mistakes at file level: RD labelled WGS84, no CRS at all."""
+    """Catch the classic mistakes at file level, by where the majority of the coordinates lie.
+
+    The rule, for the first batch with geometry (more than half of its features decide):
+
+    - ``--crs`` given: taken as it is.
+    - RD New ranges (x -7,000..300,000, y 289,000..629,000) while the file declares WGS84/ETRS89
+      or nothing: read as RD New (with a note when something else was declared).
+    - Degrees of the Netherlands (lon 3..7.5, lat 50.5..54, either order) while the file
+      declares RD New or nothing: read as WGS84 (with a note when RD was declared).
+    - Web Mercator metres of the Netherlands (x 320,000..850,000, y 6.4..7.2 million) while the
+      file declares no Mercator system: the run stops with a :class:`CrsError` asking for
+      ``--crs``. Not guessed, because two systems share that range: Web Mercator (EPSG:3857)
+      and World Mercator (EPSG:3395) differ by some 35 km north-south at Groningen's
+      latitude, so a guess would put points in the wrong buurt and still inside the country.
+    - Nothing declared and the majority in none of these ranges: the run stops, naming an
+      example coordinate, instead of rejecting every row as "outside the Netherlands".
+    - Otherwise the declared system (RD New when none), row checks do the rest.
+    """
     if decision.effective is not None:
         return
     present = geometry[~shapely.is_missing(geometry) & ~shapely.is_empty(geometry)]
     if len(present) == 0:
         return
+    declared = decision.declared
+    if decision.forced and declared is not None:
+        decision.effective = declared
+        return
     xs, ys = _centres(present)
     rd = _inside(xs, ys, RD_X, RD_Y).mean()
     wgs = (_inside(xs, ys, WGS_LON, WGS_LAT) | _inside(ys, xs, WGS_LON, WGS_LAT)).mean()
-    declared = decision.declared
+    wm = _inside(xs, ys, WM_X, WM_Y).mean()
     if declared in (None, 4326, 4258) and rd > 0.5:
         decision.effective = 28992
         if declared is not None:
@@ -396,6 +435,18 @@ def decide_crs(decision: CrsDecision, geometry: np.ndarray[Any, Any]) -> None:
             decision.notes.append(
                 "bestand zegt EPSG:28992, maar de coördinaten zijn lengte/breedte: gelezen als WGS84"
             )
+    elif wm > 0.5 and declared not in MERCATOR:
+        raise CrsError(
+            f"de coördinaten lijken Web Mercator (EPSG:3857, bijvoorbeeld {xs[0]:.0f}, {ys[0]:.0f}),"
+            f" maar het bestand geeft {_said(declared)} op",
+            fix="geef het stelsel mee met --crs 3857 (of --crs 3395 voor World Mercator)",
+        )
+    elif declared is None and max(rd, wgs, wm) <= 0.5:
+        raise CrsError(
+            "de coördinaten passen bij geen bekend stelsel voor Nederland (RD New, WGS84, Web"
+            f" Mercator; bijvoorbeeld {xs[0]:.6g}, {ys[0]:.6g}) en het bestand geeft er geen op",
+            fix="geef het stelsel mee met --crs <EPSG-code>",
+        )
     else:
         decision.effective = declared if declared is not None else 28992
         if declared is None:
@@ -413,7 +464,13 @@ _TRANSFORMERS: dict[int, Transformer] = {}
 
 def _to_rd(epsg: int) -> Transformer:
     if epsg not in _TRANSFORMERS:
-        _TRANSFORMERS[epsg] = Transformer.from_crs(epsg, 28992, always_xy=True)
+        try:
+            _TRANSFORMERS[epsg] = Transformer.from_crs(epsg, 28992, always_xy=True)
+        except CRSError as exc:
+            raise CrsError(
+                f"EPSG:{epsg} is geen bekend coördinatenstelsel",
+                fix="geef een geldig stelsel mee met --crs, bijvoorbeeld --crs 28992 (RD New)",
+            ) from exc
     return _TRANSFORMERS[epsg]
 
 

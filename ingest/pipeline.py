@@ -6,7 +6,10 @@ with a reason; good rows are COPYed into a temporary staging table. Then SQL doe
 rest in bulk: address matching, area assignment (spatial joins on GIST indexes), one
 ``INSERT ... ON CONFLICT DO UPDATE ... WHERE something changed``, snapshot removal and
 ANALYZE. A crash at any point leaves the previous state intact; the same file twice
-changes nothing.
+changes nothing. The indicators are refreshed after the commit, and whenever an earlier run's
+change is still missing from them (a run killed before its refresh): every run ends by
+healing the figures (``refresh.heal``), also one that changes nothing or fails. The data
+transaction gives up when its client dies (``session``).
 
 This module is the run itself; its rooms: ``staging`` (the staging table and the COPY
 writer), ``indexes`` (drop and rebuild around a bulk load), ``refresh`` (what is recomputed
@@ -15,6 +18,7 @@ afterwards) and ``report`` (the outcome stored in ``ingest_run``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -30,7 +34,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Connection, Engine, text
 
 from core.domain import RunStatus
-from ingest import areas, constants, fallback
+from ingest import areas, constants, fallback, faults, session
 from ingest.base import INGEST_ROLE, Context, Options, SourceKind, canonical
 from ingest.errors import IngestError
 from ingest.indexes import bulk_indexes
@@ -45,11 +49,12 @@ from ingest.normalise import (
 )
 from ingest.read import read_batches, sniff
 from ingest.reasons import CLASSES, explain, nothing_stored, over_threshold, per_class, summary
-from ingest.refresh import refresh_indicators
+from ingest.refresh import heal
 from ingest.report import IngestReport, file_sha256
 from ingest.staging import RejectRow, StagingWriter, create_staging, json_row, points_as_xy
 
 log = logging.getLogger("okaart.ingest")
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def limits(options: Options) -> dict[str, float]:
@@ -65,6 +70,8 @@ class Pipeline:
         self.kind = kind
         self.console = console or Console(stderr=True)
         self._xy = points_as_xy(kind)
+        #: The ``ingest_run`` id of the latest run, also of one that failed (for its message).
+        self.last_run_id: int | None = None
 
     # -- one batch ----------------------------------------------------------------------
     def _geometry(
@@ -149,12 +156,15 @@ class Pipeline:
         """Ingest one file; returns the report (also stored in ``ingest_run``)."""
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        source = sniff(options.path)
-        sha = file_sha256(options.path)
-        report = IngestReport(0, self.kind.name, options.path.name, sha, RunStatus.MISLUKT)
+        # A file that cannot be read at all is recorded under the hash of nothing.
+        report = IngestReport(0, self.kind.name, options.path.name, EMPTY_SHA256, RunStatus.MISLUKT)
+        self.last_run_id = None
         try:
             constants.check(self.kind, options)
+            source = sniff(options.path)
+            sha = report.sha256 = file_sha256(options.path)
             with self.engine.connect() as conn, conn.begin():
+                session.guard(conn)
                 # Sorts and hashes over a million staged rows stay in memory: sorting them
                 # by location before the insert takes ~300 MB; spilled to disk it took
                 # twice as long. One ingest runs at a time, so this is bounded.
@@ -188,6 +198,7 @@ class Pipeline:
                     },
                 ).scalar_one()
                 report.run_id = run_id
+                self.last_run_id = run_id
                 ctx = Context(options, source, run_id, conn, self.kind.new_state())
                 create_staging(conn, self.kind)
                 mark = report.phase("start", t0)
@@ -221,21 +232,25 @@ class Pipeline:
                 report.melding = "; ".join(notes) or None
                 report.duur_ms = int((time.perf_counter() - t0) * 1000)
                 self._finish(conn, report)
+                faults.pause("in_transactie", conn)
+            faults.pause("voor_verversen")
             if (
                 report.status is RunStatus.GESLAAGD
                 and report.ingevoegd + report.bijgewerkt + report.verwijderd
             ):
-                self._analyze(refresh=options.refresh)
-                report.phase("analyze", mark)
+                self._analyze()
+            if options.refresh:
+                heal(self.engine)
+            report.phase("analyze", mark)
         except IngestError as exc:
-            report.melding = str(exc)
-            report.duur_ms = int((time.perf_counter() - t0) * 1000)
-            self._record_failure(report, started)
+            self._failed(report, started, t0, str(exc), options.refresh)
             raise
         except Exception as exc:
-            report.melding = f"onverwachte fout: {type(exc).__name__}"
-            report.duur_ms = int((time.perf_counter() - t0) * 1000)
-            self._record_failure(report, started)
+            translated = session.translate(exc)
+            if translated is not None:
+                self._failed(report, started, t0, str(translated), options.refresh)
+                raise translated from exc
+            self._failed(report, started, t0, f"onverwachte fout: {type(exc).__name__}", options.refresh)
             raise
         return report
 
@@ -247,6 +262,20 @@ class Pipeline:
             {"r": run_id},
         ).all()
         return {str(reden): int(n) for reden, n in rows}
+
+    def _failed(
+        self, report: IngestReport, started: datetime, t0: float, message: str, refresh: bool
+    ) -> None:
+        """Record a failed run, and still heal figures an earlier killed run left stale."""
+        report.melding = message
+        report.duur_ms = int((time.perf_counter() - t0) * 1000)
+        self._record_failure(report, started)
+        self.last_run_id = report.run_id or None
+        if refresh:
+            try:
+                heal(self.engine)
+            except Exception:  # the database may be what failed; the run's own error matters
+                log.debug("could not heal the figures after a failed run", exc_info=True)
 
     def _read_all(self, ctx: Context[Any]) -> int:
         seen: set[Any] = set()
@@ -272,7 +301,9 @@ class Pipeline:
                     if mapping is None:
                         mapping = self.kind.resolve(ctx, list(batch.frame.columns))
                         ctx.notes.extend(ctx.crs.notes)
-                        ctx.crs = CrsDecision(batch.crs)
+                        ctx.crs = CrsDecision(
+                            ctx.options.crs or batch.crs, forced=ctx.options.crs is not None
+                        )
                     n, rejects, table = self._batch(ctx, mapping, batch, seen)
                     writer.add(table, rejects)
                     read += n
@@ -380,14 +411,12 @@ class Pipeline:
             },
         )
 
-    def _analyze(self, *, refresh: bool) -> None:
-        """Fresh statistics and indicators after a load; outside the data transaction, as
-        the owner. CONCURRENTLY keeps the indicator view readable while it refreshes."""
+    def _analyze(self) -> None:
+        """Fresh statistics after a load; outside the data transaction, as the owner. (The
+        indicators follow in ``heal``: this run's change is pending like any other.)"""
         with self.engine.connect() as conn:
             conn.execute(text(f"ANALYZE {self.kind.table}"))
             conn.commit()
-            if refresh:
-                refresh_indicators(conn)
 
     def _record_failure(self, report: IngestReport, started: datetime) -> None:
         """A failed run leaves its report, written apart from the rolled-back data."""
@@ -402,4 +431,4 @@ class Pipeline:
                     {**report.as_dict(), "status": RunStatus.MISLUKT, "gestart": started},
                 ).scalar_one()
         except Exception:  # the database itself may be the problem; the error still surfaces
-            log.exception("could not record the failed run")
+            log.warning("could not record the failed run", exc_info=log.isEnabledFor(logging.DEBUG))

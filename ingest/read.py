@@ -6,6 +6,12 @@ large the file is. Attribute values come as strings (or None): what a partner wr
 what we validate, nothing is coerced silently on the way in. Vector formats are read
 through pyogrio's Arrow stream; CSV through pandas in chunks after sniffing encoding and
 delimiter; XLSX through openpyxl's read-only mode.
+
+Whatever a file holds, reading it either yields batches or raises :class:`IngestError`
+with one line naming the file, what is wrong and what to do: an empty file, a binary file
+named ``.csv``, a truncated GeoPackage or zip are the operator's problem to fix, not a
+traceback. Only the file's own trouble is translated here; errors of the code that consumes
+the batches pass through unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import codecs
 import csv
 import datetime as dt
 import re
+import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,56 +70,137 @@ class SourceFile:
     delimiter: str = ","
 
 
+#: More columns than any register or partner export has (a GeoPackage table stops at 2,000):
+#: a header this wide is a wrong delimiter or not a header, and pandas would take minutes.
+MAX_COLUMNS = 2_000
+#: How a file starts when it is not text: the format it really is, for the fix.
+MAGIC = (
+    (b"PK\x03\x04", "een zip-archief (XLSX of gezipte Shapefile?)"),
+    (b"SQLite format 3\x00", "een GeoPackage/SQLite-bestand"),
+    (b"%PDF", "een PDF"),
+    (b"\xd0\xcf\x11\xe0", "een oud Excel-bestand (.xls)"),
+)
+#: What to do about a file we cannot read, said once.
+FIX_FORMAT = "sla het op als CSV (UTF-8), XLSX, GeoPackage, GeoJSON of gezipte Shapefile en probeer opnieuw"
+FIX_REDELIVER = "vraag de leverancier om een nieuwe, volledige export"
+
+
+def unreadable(path: Path, problem: str, fix: str = FIX_REDELIVER) -> IngestError:
+    """The one-line error for a file that cannot be read as a whole."""
+    return IngestError(f"{path.name}: {problem}", fix=fix)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, single-line description of a library's complaint."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def sniff(path: Path) -> SourceFile:
     """Identify the format (and for CSV the encoding and delimiter)."""
     if not path.exists():
-        raise IngestError(f"bestand niet gevonden: {path}")
+        raise IngestError(f"bestand niet gevonden: {path}", fix="controleer de naam en de map")
+    if not path.is_file():
+        raise unreadable(path, "is geen bestand maar een map", "geef het bestand zelf op")
+    if path.stat().st_size == 0:
+        raise unreadable(path, "is leeg (0 bytes)")
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         encoding = _csv_encoding(path)
         return SourceFile(path, "csv", ["csv"], encoding, _csv_delimiter(path, encoding))
     if suffix in XLSX_SUFFIXES:
-        from openpyxl import load_workbook
-
-        wb = load_workbook(path, read_only=True)
-        try:
-            return SourceFile(path, "xlsx", list(wb.sheetnames))
-        finally:
-            wb.close()
+        return SourceFile(path, "xlsx", _xlsx_sheets(path))
     if suffix in VECTOR_SUFFIXES:
+        if suffix == ".zip" and not zipfile.is_zipfile(path):
+            raise unreadable(path, "is geen geldig zip-archief (afgebroken of beschadigd)")
         try:
-            layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                layers = [str(name) for name, _ in pyogrio.list_layers(path)]
         except Exception as exc:
-            raise IngestError(f"{path.name} is geen leesbaar GIS-bestand: {exc}") from exc
+            raise unreadable(path, f"is geen leesbaar GIS-bestand ({_reason(exc)})") from exc
         return SourceFile(path, "vector", layers)
     raise IngestError(
-        f"onbekend bestandsformaat {suffix!r}: gebruik GeoPackage, GeoJSON, Shapefile, CSV of XLSX"
+        f"{path.name}: onbekend bestandsformaat {suffix!r}",
+        fix="gebruik GeoPackage, GeoJSON, Shapefile (.zip), CSV of XLSX",
     )
 
 
+def _xlsx_sheets(path: Path) -> list[str]:
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = load_workbook(path, read_only=True)
+            try:
+                return list(wb.sheetnames)
+            finally:
+                wb.close()
+    except Exception as exc:
+        raise unreadable(path, f"is geen leesbaar Excel-bestand ({_reason(exc)})", FIX_FORMAT) from exc
+
+
 def _csv_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the whole file decodes as such, else cp1252."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    """UTF-8 (with or without BOM) when the whole file decodes as such, UTF-16/32 when it
+    says so (Excel's "Unicode text"), else cp1252 when that decodes it. A NUL anywhere makes
+    it binary: no text format partners use has one, and the database refuses it in text.
+    """
     with path.open("rb") as fh:
-        head = fh.read(3)
-        bom = head == codecs.BOM_UTF8
-        chunk = head
-        try:
-            while chunk:
-                decoder.decode(chunk)
-                chunk = fh.read(1 << 20)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig" if bom else "utf-8"
+        head = fh.read(1 << 16)
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if head.startswith(bom):
+            if not _decodes(path, encoding):
+                raise unreadable(path, f"begint als {encoding.upper()} maar is dat niet", FIX_FORMAT)
+            return encoding
+    if b"\x00" in head:
+        raise _binary(path, head)
+    utf8_bom = head.startswith(codecs.BOM_UTF8)
+    for encoding in ("utf-8", "cp1252"):
+        if _decodes(path, encoding):
+            return "utf-8-sig" if utf8_bom and encoding == "utf-8" else encoding
+    raise unreadable(path, "is geen tekst in UTF-8 of Windows-1252", "sla het bestand op als CSV (UTF-8)")
+
+
+def _binary(path: Path, head: bytes) -> IngestError:
+    kind = next((label for magic, label in MAGIC if head.startswith(magic)), "binaire gegevens")
+    return unreadable(path, f"is geen tekstbestand maar {kind}", FIX_FORMAT)
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether the whole file decodes in ``encoding``; a NUL character is an error."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                if "\x00" in decoder.decode(chunk):
+                    raise _binary(path, b"")
+            if "\x00" in decoder.decode(b"", final=True):
+                raise _binary(path, b"")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _csv_delimiter(path: Path, encoding: str) -> str:
     """The delimiter that occurs most in the header line."""
     with path.open(encoding=encoding, newline="") as fh:
-        header = fh.readline()
+        header = fh.readline(1 << 20)
+    if not header.strip():
+        raise unreadable(path, "heeft geen kolomkoppen op de eerste regel", "zet de kolomnamen op regel 1")
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
+    if counts[best] >= MAX_COLUMNS:
+        raise unreadable(
+            path,
+            f"heeft {counts[best] + 1:,} kolommen, meer dan de {MAX_COLUMNS:,} die een levering kan hebben",
+            "controleer het scheidingsteken en of de eerste regel de kolomkoppen zijn",
+        )
     return best if counts[best] else ","
 
 
@@ -127,13 +216,27 @@ def choose_layers(source: SourceFile, layer: str | None) -> list[str]:
 
 
 def read_batches(source: SourceFile, layer: str, batch_size: int = 50_000) -> Iterator[Batch]:
-    """Stream one layer of the file in batches."""
+    """Stream one layer of the file in batches; a file that breaks off midway is an
+    :class:`IngestError` (nothing of it is stored: the run is one transaction)."""
     if source.fmt == "vector":
-        yield from _vector_batches(source.path, layer, batch_size)
+        readers = _vector_batches(source.path, layer, batch_size)
+        label, fix = "GIS-bestand", FIX_REDELIVER
     elif source.fmt == "csv":
-        yield from _csv_batches(source, batch_size)
+        readers = _csv_batches(source, batch_size)
+        label, fix = "CSV-bestand", "controleer scheidingsteken, aanhalingstekens en regeleinden"
     else:
-        yield from _xlsx_batches(source.path, layer, batch_size)
+        readers = _xlsx_batches(source.path, layer, batch_size)
+        label, fix = "Excel-bestand", FIX_FORMAT
+    try:
+        yield from readers
+    except IngestError:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        raise unreadable(
+            source.path, f"is te groot of te diep genest om te lezen ({type(exc).__name__})"
+        ) from exc
+    except Exception as exc:
+        raise unreadable(source.path, f"{label} niet leesbaar ({_reason(exc)})", fix) from exc
 
 
 def _epsg(crs: str | None) -> int | None:
@@ -281,8 +384,16 @@ def _csv_batches(source: SourceFile, batch_size: int) -> Iterator[Batch]:
             offset += len(frame)
             frame.index = rows
             yield Batch(frame, geometry, rows, crs)
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise IngestError(f"CSV niet leesbaar ({source.path.name}): {exc}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise unreadable(
+            source.path, "bevat geen kolommen of rijen", "lever een CSV met kolomkoppen en rijen"
+        ) from exc
+    except (pd.errors.ParserError, csv.Error, UnicodeDecodeError) as exc:
+        raise unreadable(
+            source.path,
+            f"CSV niet leesbaar ({_reason(exc)})",
+            "controleer scheidingsteken, aanhalingstekens en tekenset",
+        ) from exc
 
 
 def _cell_text(value: object) -> str | None:
@@ -301,7 +412,9 @@ def _cell_text(value: object) -> str | None:
 def _xlsx_batches(path: Path, sheet: str, batch_size: int) -> Iterator[Batch]:
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about styles it does not know
+        wb = load_workbook(path, read_only=True, data_only=True)
     try:
         rows_iter = wb[sheet].iter_rows(values_only=True)
         header: list[str] | None = None
