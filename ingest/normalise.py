@@ -325,7 +325,10 @@ def dates(series: pd.Series, *, required: bool, reason: str = "datum") -> tuple[
     raw = text(series)
     # Read each distinct value once: a date column repeats its days; a column of stamps,
     # nearly all distinct, costs the same either way.
-    encoded = pc.dictionary_encode(pc.cast(pa.array(raw), pa.string()))
+    column = pa.array(raw)
+    if isinstance(column, pa.ChunkedArray):  # Arrow-backed text; an empty one has no chunk at all
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(pc.cast(column, pa.string()))
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     distinct = np.append(_read_dates(encoded.dictionary), np.datetime64("NaT"))
     days = distinct[codes]  # code -1 (missing) takes the NaT appended last
