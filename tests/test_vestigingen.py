@@ -33,7 +33,7 @@ from core.domain import RunStatus
 from core.security import create_principal_key
 from core.settings import Settings
 from tests import files
-from tests.conftest import TEMPLATE, TestServer, auth
+from tests.conftest import TEMPLATE, TestServer, auth, scalar
 from tests.files import ingest, load_areas
 
 K = 10
@@ -473,3 +473,22 @@ def test_points_are_for_cleared_principals_only(world: World) -> None:
         ).scalar_one()
     assert len(rows) == valid
     assert defaultdict(int, Counter(r["risicobranche"] for r in rows))["coffeeshop"] == 1
+
+
+def test_the_demo_registers_give_the_recounted_figures(
+    client: Any, api_keys: dict[str, str], demo_engine: Engine
+) -> None:
+    """The demo's synthetic KvK list and permit register, through the same layers."""
+    assert scalar(demo_engine, "SELECT count(DISTINCT bron) FROM vestiging") == 2
+    assert scalar(demo_engine, "SELECT count(*) FROM vestiging WHERE risicobranche = 'coffeeshop'") == 14
+    for soort, layer in (
+        ("bedrijventerrein", "risicobranches_bedrijventerreinen"),
+        ("buurt", "risicobranches_buurten"),
+    ):
+        expected = recount(demo_engine, soort)
+        response = client.get(
+            f"/collections/{layer}/items", params={"limit": "1000"}, headers=auth(api_keys["beheerder"])
+        )
+        rows = [f["properties"] for f in response.json()["features"]]
+        assert rows and all(r["vestigingen"] == expected[(r["code"], r["risicobranche"])] for r in rows)
+        assert sum(r["vestigingen"] for r in rows if r["risicobranche"] == "alle") > 100
