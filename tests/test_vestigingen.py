@@ -13,6 +13,8 @@ wins), not from the SQL under test.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -404,7 +406,16 @@ def test_a_planner_sees_the_published_figures(world: World) -> None:
     assert main["vestigingen"] == 20
 
 
-def test_the_overview_shows_the_risk_branches(world: World) -> None:
+def pdf_text(body: bytes, tmp: Path) -> str:
+    tool = shutil.which("pdftotext")
+    assert tool, "pdftotext is missing: run scripts/system-deps.sh as root (apt-get install poppler-utils)"
+    (tmp / "overzicht.pdf").write_bytes(body)
+    return subprocess.run(
+        [tool, str(tmp / "overzicht.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_overview_shows_the_risk_branches(world: World, tmp_path: Path) -> None:
     key = world.keys["beheerder"]
     body = world.client.get(f"/gebieden/{world.park}", params={"f": "json"}, headers=auth(key)).json()
     rows = {r["risicobranche"]: r for r in body["risicobranches"]}
@@ -415,6 +426,11 @@ def test_the_overview_shows_the_risk_branches(world: World) -> None:
     assert html.status_code == 200, html.text
     assert "<h2>Risicobranches</h2>" in html.text
     assert '<td>Alle risicobranches</td><td class="getal">22</td>' in html.text
+    pdf = world.client.get(f"/gebieden/{world.park}", params={"f": "pdf"}, headers=auth(key))
+    assert pdf.status_code == 200, pdf.text
+    printed = " ".join(pdf_text(pdf.content, tmp_path).split())
+    assert "Risicobranches (registers die vandaag gelden)" in printed
+    assert "Alle risicobranches 22" in printed
     planner = world.client.get(
         f"/gebieden/{world.park}", params={"f": "json"}, headers=auth(world.keys["planner"])
     )
