@@ -291,6 +291,12 @@ def area_figures(
     return f"SELECT r.*{polygon} FROM ({rows}) r ORDER BY r.code, r.periode, r.thema", params
 
 
+def branch_figures(layer: Layer, principal: Principal, filters: dict[str, str], *, k: int) -> Statement:
+    """A risk-branch layer's rows by area and branch, as the principal may see them."""
+    rows, params = visible_rows(layer, principal, Selection(filters=filters), geometry=None, k=k)
+    return f"SELECT r.* FROM ({rows}) r ORDER BY r.code, r.risicobranche", params
+
+
 def area_shapes(
     layer: Layer,
     principal: Principal,

@@ -22,9 +22,10 @@ from folium.template import Template
 
 from app.periods import period_range
 from core.security import Principal
-from layers import INDICATOR_LAYERS, REGISTRY
+from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
 from layers.base import Layer, LegendClass
 from layers.indicator import STYLE
+from layers.risicobranche import STYLE as RISICO_STYLE
 
 VENDOR = "/static/vendor"
 TILES = "/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
@@ -45,6 +46,12 @@ class Indicator:
     classes: tuple[LegendClass, ...]
     #: How the figure is shown: count, rate (per 1,000), percent, z-score or yes/no.
     unit: str
+    #: The layers it is drawn from: the signal indicators (``INDICATOR_LAYERS``) or the risk
+    #: branches (``RISICOBRANCHE_LAYERS``, business parks and buurten only, no period).
+    bron: str = "indicator"
+
+    def layers(self) -> dict[str, Layer]:
+        return RISICOBRANCHE_LAYERS if self.bron == "risicobranche" else INDICATOR_LAYERS
 
 
 def _classes(*rows: tuple[float, str, str]) -> tuple[LegendClass, ...]:
@@ -79,6 +86,13 @@ TREND_CLASSES = _classes(
     (1, "#f1a340", "toename (z 1 tot 2)"),
     (2, "#b35806", "sterke toename (z 2 of meer)"),
 )
+BRANCH_COUNT_CLASSES = _classes(
+    (0, "#f1eef6", "minder dan 5"),
+    (5, "#d7b5d8", "5 tot 10"),
+    (10, "#df65b0", "10 tot 25"),
+    (25, "#dd1c77", "25 tot 50"),
+    (50, "#980043", "50 of meer"),
+)
 INDICATOREN: dict[str, Indicator] = {
     i.id: i
     for i in (
@@ -91,8 +105,16 @@ INDICATOREN: dict[str, Indicator] = {
         ),
         Indicator("afwijkend", "Afwijking van de rest van de gemeente (z)", "z", DEVIATION_CLASSES, "z"),
         Indicator("trend_z", "Trend t.o.v. vorig jaar (z)", "trend_z", TREND_CLASSES, "z"),
+        Indicator(
+            "risicobranches_aandeel", "Risicobranches: aandeel van de vestigingen (%)", "aandeel_pct",
+            RISICO_STYLE.classes, "percent", "risicobranche",
+        ),
+        Indicator(
+            "risicobranches", "Risicobranches: adressen met een vestiging", "vestigingen",
+            BRANCH_COUNT_CLASSES, "count", "risicobranche",
+        ),
     )
-}
+}  # fmt: skip
 
 
 class _LocalAssets:
@@ -194,7 +216,7 @@ def build_page(
 ) -> str:
     """The whole HTML page for one request."""
     indicator = INDICATOREN[req.indicator]
-    area = INDICATOR_LAYERS[req.soort]
+    area = indicator.layers()[req.soort]
     page = Page(title=f"Kaart: {SOORT_TITEL[req.soort].lower()} · Ondermijningskaart")
     m = LocalMap(location=[53.22, 6.57], zoom_start=11, tiles=None, control_scale=True, max_zoom=19)
     page.add_child(m)
@@ -205,7 +227,8 @@ def build_page(
             tiles=basemap_url, attr=basemap_attribution, name="Achtergrondkaart (BRT)", max_zoom=19,
             max_native_zoom=19, overlay=False, control=True,
         ).add_to(m)  # fmt: skip
-    filters = {"periode": req.periode, "thema": req.thema}
+    # Risk branches are of today, for every branch together (the layer's default).
+    filters = {"periode": req.periode, "thema": req.thema} if indicator.bron == "indicator" else {}
     layers: dict[str, Any] = {}
     layers[area.id] = LocalVectorGrid(
         _tiles(area, filters), f"{SOORT_TITEL[req.soort]}: {indicator.title.lower()}",
@@ -213,23 +236,29 @@ def build_page(
     ).add_to(m)  # fmt: skip
     if req.soort != "bedrijventerrein":
         parks = REGISTRY["bedrijventerreinen"]
+        outline = {"periode": req.periode, "thema": req.thema} if req.periode else {}
         layers[parks.id] = LocalVectorGrid(
-            _tiles(parks, filters), "Bedrijventerreinen (omtrek)",
+            _tiles(parks, outline), "Bedrijventerreinen (omtrek)",
             _style_options(parks),
         ).add_to(m)  # fmt: skip
     points = []
-    for layer_id in ("leegstand", "signalen"):
+    shown = "signalen" if indicator.bron == "indicator" else "vestigingen"  # points drawn at first
+    for layer_id in ("leegstand", "signalen", "vestigingen"):
         layer = REGISTRY[layer_id]
         if not principal.can_see(layer.clearance) or req.doel is None:
             continue
+        if layer_id == "signalen" and not req.periode:
+            continue
         query = {"doel": req.doel}
+        if layer_id == "vestigingen":
+            query["actueel"] = "true"
         if layer_id == "signalen":
             query["datetime"] = period_range(req.periode)
             if req.thema != "alle":
                 query["thema"] = req.thema
         layers[layer.id] = LocalVectorGrid(
             _tiles(layer, query), f"{layer.title} (punten, vanaf zoomniveau {layer.minzoom + 1})",
-            _style_options(layer), show=layer_id == "signalen",
+            _style_options(layer), show=layer_id == shown,
         ).add_to(m)  # fmt: skip
         points.append({"id": layer.id, "kleur": layer.style.colour, "titel": layer.title})
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
@@ -244,6 +273,7 @@ def build_page(
         "punten": points,
         "onderdrukt": principal.suppressed,
         "k": req.k,
+        "risico": indicator.bron == "risicobranche",
     }
     Hookup(config, layers).add_to(m)
     page.header.add_child(

@@ -18,8 +18,9 @@ from app.errors import NotFoundError
 from app.formats import getal, procent
 from app.layer_sql import Selection
 from app.svg import Shape
+from core import risicobranches
 from core.security import Principal
-from layers import INDICATOR_LAYERS, REGISTRY
+from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
 from layers.base import Layer
 from layers.indicator import PROPERTIES as INDICATOR_PROPERTIES
 
@@ -37,6 +38,7 @@ BRON_TITELS = {
     "adressen": "Adressen (BAG-verblijfsobjecten)",
     "leegstand": "Leegstand",
     "signalen": "Signalen van partners",
+    "vestigingen": "Registers van vestigingen en vergunningen (risicobranches)",
 }
 
 
@@ -78,6 +80,9 @@ class Overview:
     suppressed: bool
     k: int
     titels: dict[str, str] = field(default_factory=dict)
+    #: Risk-branch rows of the area (``alle`` first, then the mapping's order); None for
+    #: area types without a risk-branch layer.
+    risicobranches: list[dict[str, Any]] | None = None
 
     def kerncijfers(self) -> list[tuple[str, str]]:
         row = self.huidig or {}
@@ -107,7 +112,27 @@ class Overview:
         return [(r["periode"], None if r["signalen"] is None else float(r["signalen"])) for r in self.jaren]
 
     def aantal(self) -> int:
-        return len(self.jaren) + len(self.themas or [])
+        return len(self.jaren) + len(self.themas or []) + len(self.risicobranches or [])
+
+    def risico_totaal(self) -> dict[str, Any] | None:
+        """The ``alle`` row: every risk branch together."""
+        return next((r for r in self.risicobranches or [] if r["risicobranche"] == risicobranches.ALLE), None)
+
+
+def branch_rows(
+    conn: Connection, principal: Principal, soort: str, code: str, k: int
+) -> list[dict[str, Any]] | None:
+    """The risk-branch rows of one area as this principal may see them, ``alle`` first and the
+    branches in the mapping's order, each with its title; None when the type has no such layer."""
+    layer = RISICOBRANCHE_LAYERS.get(soort)
+    if layer is None:
+        return None
+    sql, params = layer_sql.branch_figures(layer, principal, {"code": code}, k=k)
+    indeling = risicobranches.load()
+    order = {c: i for i, c in enumerate((risicobranches.ALLE, *indeling.codes))}
+    rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    rows.sort(key=lambda r: order.get(r["risicobranche"], len(order)))
+    return [{**r, "titel": indeling.titel(r["risicobranche"])} for r in rows]
 
 
 def find_area(conn: Connection, principal: Principal, code: str) -> dict[str, Any]:
@@ -182,4 +207,5 @@ def build(conn: Connection, principal: Principal, code: str, periode: str | None
     return Overview(
         gebied=area, periode=chosen, jaren=jaren, huidig=huidig, themas=themas, shapes=shapes, box=box,
         bronnen=bronnen, signaalbronnen=partners, suppressed=principal.suppressed, k=k, titels=titles(soort),
+        risicobranches=branch_rows(conn, principal, soort, code, k),
     )  # fmt: skip

@@ -13,7 +13,7 @@ import io
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from app.formats import getal
+from app.formats import getal, procent
 from app.overview import Overview
 from app.svg import area_map, trend_chart
 
@@ -118,6 +118,25 @@ def render(overview: Overview, made_for: str) -> bytes:
                 row.cell(_t(str(r["thema"]).replace("_", " ")))
                 row.cell(getal(r["signalen"]))
                 row.cell(getal(r["per_1000_adressen"]))
+
+    if overview.risicobranches is not None:
+        heading("Risicobranches (registers die vandaag gelden)")
+        with pdf.table(
+            col_widths=(70, 30, 30, 30),
+            width=160,
+            align="LEFT",
+            text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+            line_height=5.5,
+        ) as table:
+            header = table.row()
+            for text in ("Risicobranche", "Adressen", "Per hectare", "Aandeel"):
+                header.cell(text)
+            for r in overview.risicobranches:
+                row = table.row()
+                row.cell(_t(str(r["titel"])))
+                row.cell(getal(r["vestigingen"]))
+                row.cell(getal(r["per_hectare"]))
+                row.cell(procent(r["aandeel_pct"]))
 
     heading("Waar de cijfers op berusten")
     for bron in overview.bronnen:

@@ -47,7 +47,7 @@ def build_files(out: Path) -> dict[str, Path]:
 
 
 def files_in(out: Path) -> dict[str, Path]:
-    """The demo files in load order: areas, addresses, vacancy, then signals per partner."""
+    """The demo files in load order: areas, addresses, vacancy, signals per partner, registers."""
     plan = {
         "gebieden": out / "gebieden_cbs_2024.gpkg",
         "bedrijventerreinen": out / "bedrijventerreinen_ibis.geojson",
@@ -57,6 +57,8 @@ def files_in(out: Path) -> dict[str, Path]:
     for path in sorted((out / "signalen").iterdir()):
         if path.suffix in (".csv", ".xlsx") and path.stem != "bronnen":
             plan[f"signalen:{path.stem}"] = path
+    for path in sorted((out / "vestigingen").glob("*.csv")):
+        plan[f"vestigingen:{path.stem}"] = path  # registers, named after their partner
     return plan
 
 
@@ -88,7 +90,7 @@ def load_into(engine: Engine, out: Path, console: Console | None = None) -> list
         }
         if kind == "bedrijventerreinen":
             kind = "gebieden"
-        if kind == "signalen":
+        if kind in ("signalen", "vestigingen"):
             options["bron"] = path.stem
         if kind == "leegstand":
             options["bron"] = "gemeente"

@@ -28,7 +28,8 @@ from ingest.session import connect_args
 from ingest.sources import KINDS
 
 ingest_cli = typer.Typer(
-    help="Load areas, addresses, vacancy and signals into PostGIS.", no_args_is_help=True
+    help="Load areas, addresses, vacancy, signals and registers (vestigingen) into PostGIS.",
+    no_args_is_help=True,
 )
 console = Console()
 
@@ -156,7 +157,7 @@ def _register(kind_name: str) -> None:
             Path | None, typer.Option("--mapping", help="File of kolom=veld lines.")
         ] = None,
         bron: Annotated[
-            str | None, typer.Option("--bron", help="Partner code (signalen, leegstand).")
+            str | None, typer.Option("--bron", help="Partner code (signalen, leegstand, vestigingen).")
         ] = None,
         jaar: Annotated[int | None, typer.Option("--jaar", help="Boundary edition (gebieden).")] = None,
         soort: Annotated[str | None, typer.Option("--soort", help="Area type when not recognised.")] = None,

@@ -54,6 +54,9 @@ DATAKLASSEN = ("openbaar", "intern", "vertrouwelijk", "zeer_vertrouwelijk")
 
 LEEGSTAND_SOORTEN = ("woning", "winkel", "kantoor", "bedrijfspand", "agrarisch", "overig")
 
+#: What a register row is (``vestiging.soort``): an establishment (KvK-like) or a permit.
+VESTIGING_SOORTEN = ("vestiging", "vergunning")
+
 ROLLEN = ("beheerder", "analist", "partner", "planner")
 
 #: Themes whose signals are at least this sensitive, whatever the source's default.
@@ -93,4 +96,5 @@ INGEST_TABLES = {
     "adressen": "verblijfsobject",
     "leegstand": "leegstand",
     "signalen": "signaal",
+    "vestigingen": "vestiging",
 }

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         description="Project-local directory for the embedded cluster and its state.",
     )
     pg_bindir: Path | None = Field(default=None, description="PostgreSQL binaries directory.")
+    risicobranches: Path | None = Field(
+        default=None,
+        description="Own mapping of SBI codes and permit types to risk branches (default: the packaged one).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     statement_timeout_ms: int = 5000

@@ -310,6 +310,33 @@ signaal = Table(
     comment="Partner signals; sensitive: access by role, covenant and purpose.",
 )
 
+vestiging = Table(
+    "vestiging",
+    metadata,
+    _id(),
+    Column("bron", Text, ForeignKey("bron.code"), nullable=False),
+    Column("bron_id", Text, nullable=False),
+    Column("soort", Text, nullable=False),
+    Column("naam", Text),
+    Column("sbi", Text),
+    Column("vergunning", Text),
+    Column("risicobranche", Text),
+    Column("geldig_van", Date),
+    Column("geldig_tot", Date),
+    Column("dataklasse", Text, nullable=False),
+    Column("convenant", Text, nullable=False),
+    Column("verblijfsobject_id", BigInteger, ForeignKey("verblijfsobject.id", ondelete="SET NULL")),
+    _rd("POINT"),
+    _web_mercator("POINT"),
+    *_area_columns(),
+    *_provenance(),
+    UniqueConstraint("bron", "bron_id"),
+    *_spatial_indexes("vestiging"),
+    Index("vestiging_buurt_idx", "buurtcode"),
+    Index("vestiging_verblijfsobject_idx", "verblijfsobject_id"),
+    comment="Register entries (establishments, permits) with validity interval and risk branch.",
+)
+
 principal = Table(
     "principal",
     metadata,
@@ -470,4 +497,29 @@ indicator_zicht = Table(
     *(Column(f"{count}_onderdrukt", Boolean) for count in INDICATOR_COUNTS),
     Index("indicator_zicht_lookup_idx", "zicht_id", "gebied_soort", "periode", "thema"),
     comment="Indicators per view class, area, period and theme, from the signals that class may see.",
+)
+
+#: The counts of a risk-branch row; each has a withheld flag for suppressed view classes.
+VESTIGING_COUNTS = ("vestigingen", "totaal")
+
+vestiging_zicht = Table(
+    "vestiging_zicht",
+    metadata,
+    Column("zicht_id", BigInteger, primary_key=True),
+    Column("id", Text, primary_key=True),
+    Column("gebied_id", BigInteger, nullable=False),
+    Column("gebied_soort", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("naam", Text, nullable=False),
+    Column("gemeentecode", Text, nullable=False),
+    Column("risicobranche", Text, nullable=False),
+    Column("vestigingen", BigInteger, nullable=False),
+    Column("totaal", BigInteger, nullable=False),
+    Column("hectare", Numeric),
+    Column("per_hectare", Numeric),
+    Column("aandeel_pct", Numeric),
+    *(Column(f"{count}_onderdrukt", Boolean) for count in VESTIGING_COUNTS),
+    Index("vestiging_zicht_lookup_idx", "zicht_id", "gebied_soort", "risicobranche"),
+    comment="Risk-branch figures per view class, area and branch, "
+    "from the register entries that class may see.",
 )

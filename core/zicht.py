@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, text
 
+from core import vestiging_cijfers
 from core.security import PRINCIPAL_COLUMNS, Principal, principal_from_row
 from core.settings import get_settings
 from core.tables import principal
@@ -60,7 +61,7 @@ MEASURES: dict[str, tuple[str, ...]] = {
 }
 #: The materialised views over ingested data, refreshed in this order by :func:`refresh`. A
 #: migration that adds one adds its name here (a test compares this list with the database).
-MATERIALISED_VIEWS: tuple[str, ...] = ("signaal_kubus",)
+MATERIALISED_VIEWS: tuple[str, ...] = ("signaal_kubus", "vestiging_locatie")
 CELL_COLUMNS = ["soort", "code", "ouder", "periode", "periode_soort", "jaar", "thema"]
 
 
@@ -138,6 +139,7 @@ def refresh(conn: Connection, k: int | None = None) -> None:
     views = {Zicht.of(principal_from_row(row)) for row in rows}
     ids = sorted(_ensure(conn, view)[0] for view in views)
     conn.execute(text("DELETE FROM indicator_zicht WHERE NOT (zicht_id = ANY(:ids))"), {"ids": ids})
+    vestiging_cijfers.forget(conn, ids)
     conn.execute(text("DELETE FROM zicht WHERE NOT (id = ANY(:ids))"), {"ids": ids})
     for view in MATERIALISED_VIEWS:
         conn.execute(text(f"REFRESH MATERIALIZED VIEW {view}"))
@@ -212,6 +214,7 @@ def compute(conn: Connection, ids: list[int], k: int) -> None:
         )
     )
     conn.execute(text("SET LOCAL enable_mergejoin = DEFAULT"))
+    vestiging_cijfers.compute(conn, ids, k)  # the register's figures, for the same classes
     conn.execute(
         text(
             "UPDATE zicht z SET berekend_op = now(), k = CASE WHEN z.onderdrukt THEN :k END,"

@@ -592,6 +592,92 @@ def _leegstand(out: Path, adr: pd.DataFrame) -> Path:
     return path
 
 
+# SYNTHETIC registers: SBI code (KvK-like export) and weight per kind of address. The codes are
+# real SBI 2008 codes; which addresses get them is made up.
+SBI_MIX = {k: dict(x.split() for x in v.split(",")) for k, v in _table("""
+centrum          | 5610 20, 56.30 14, 96021 6, 96022 5, 47.42 1, 4711 8, 4771 10, 6920 6, 8621 3, 7022 8
+stad             | 5610 8, 5630 4, 96.02.1 6, 96022 4, 4711 8, 4520 3, 6920 6, 4321 8, 8621 4, 7022 6
+bedrijventerrein | 4511 10, 45.20 12, 52.10 5, 4941 10, 4321 8, 2511 8, 4690 10, 5610 3, 96022 1, 6201 6
+dorp             | 5610 3, 5630 2, 96021 3, 0111 10, 4520 4, 4321 8, 4941 4
+agrarisch        | 0111 20, 0141 10, 4520 2, 52.10 2
+""", "|")}  # fmt: skip
+N_VESTIGING = 3500
+
+
+def _vestigingen(out: Path, adr: pd.DataFrame) -> list[Path]:
+    """SYNTHETIC registers on non-residential addresses: a KvK-like export (SBI codes, written
+    5610 / 56.30 / 96022 as exports mix them) and the municipality's permit register (drank- en
+    horecavergunning, exploitatievergunning, 14 gedoogbeschikkingen for coffeeshops, as the
+    plan's coffeeshop list), dd-mm-jjjj, cp1252."""
+    rng = _rng("vestigingen")
+    folder = out / "vestigingen"
+    folder.mkdir(exist_ok=True)
+    w = np.where(adr["groep"].isin(["publiek", "bedrijf"]), 1.0, 0.02) * np.where(adr["bt"].notna(), 3, 1)
+    idx = np.sort(rng.choice(len(adr), N_VESTIGING, replace=False, p=w / w.sum()))
+    a = adr.iloc[idx].reset_index(drop=True)
+    sbi = np.empty(len(a), dtype=object)
+    for klasse, mix in SBI_MIX.items():
+        rows = (a["klasse"] == klasse).to_numpy()
+        p_mix = np.array([float(v) for v in mix.values()])
+        sbi[rows] = rng.choice(list(mix), rows.sum(), p=p_mix / p_mix.sum())
+    start = pd.Timestamp("1985-01-01") + pd.to_timedelta(rng.integers(0, 14_600, len(a)), unit="D")
+    number = a["huisnummer"].astype(str)
+    kvk = pd.DataFrame(
+        {
+            "Vestigingsnummer": [
+                f"{v:012d}" for v in rng.integers(1, 10**8, len(a)) * 10 + np.arange(len(a)) % 10
+            ],
+            "Handelsnaam": [f"Onderneming {i + 1} (synthetisch)" for i in range(len(a))],
+            "SBI-code": sbi,
+            "Straat": a["openbare_ruimte_naam"],
+            "Huisnummer": number,
+            "Huisletter": a["huisletter"].fillna(""),
+            "Huisnummertoevoeging": a["toevoeging"].fillna(""),
+            "Postcode": a["postcode"],
+            "Plaats": a["woonplaats_naam"],
+            "Datum vestiging": start.strftime("%d-%m-%Y"),
+        }
+    ).drop_duplicates("Vestigingsnummer")
+    kvk_path = folder / "kvk.csv"
+    kvk.to_csv(kvk_path, sep=";", index=False, encoding="utf-8", lineterminator="\n")
+    horeca = np.flatnonzero(pd.Series(sbi).str.replace(".", "", regex=False).str[:4].isin(["5610", "5630"]))
+    cafes = [
+        i for i in horeca if sbi[i].replace(".", "").startswith("5630") and a.at[i, "klasse"] == "centrum"
+    ]
+    permits = []
+    for i in horeca[rng.random(len(horeca)) < 0.7]:
+        permits.append((i, "Drank- en Horecavergunning", "DHW"))
+    for i in horeca[rng.random(len(horeca)) < 0.4]:
+        permits.append((i, "Exploitatievergunning", "EXP"))
+    for i in rng.choice(cafes, min(14, len(cafes)), replace=False):
+        permits.append((i, "Gedoogbeschikking coffeeshop", "GB"))
+    permits.sort(key=lambda t: (t[2], t[0]))
+    van = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 5_400, len(permits)), unit="D")
+    ends = rng.random(len(permits)) < 0.15  # some expired, some fixed-term
+    tot = van + pd.to_timedelta(rng.integers(365, 3_650, len(permits)), unit="D")
+    rows = []
+    for n, ((i, soort, prefix), v, t, e) in enumerate(zip(permits, van, tot, ends, strict=True)):
+        r = a.iloc[i]
+        glued = f"{r['huisnummer']}{(r['huisletter'] or '').lower()}" + (
+            f"-{r['toevoeging']}" if r["toevoeging"] else ""
+        )
+        rows.append(
+            {
+                "Vergunningnummer": f"{prefix}-{v.year}-{n + 1:05d}",
+                "Soort vergunning": soort,
+                "Inrichting": f"Onderneming {i + 1} (synthetisch)",
+                "Straat": r["openbare_ruimte_naam"],
+                "Huisnummer": glued,
+                "Postcode": f"{r['postcode'][:4]} {r['postcode'][4:]}",
+                "Ingangsdatum": v.strftime("%d-%m-%Y"),
+                "Einddatum": t.strftime("%d-%m-%Y") if e else "",
+            }
+        )
+    vth_path = folder / "gemeente_vth.csv"
+    pd.DataFrame(rows).to_csv(vth_path, sep=";", index=False, encoding="cp1252", lineterminator="\r\n")
+    return [kvk_path, vth_path]
+
+
 @dataclass
 class _Ctx:
     """What the signal generators share: addresses, areas and the weights derived from them."""
@@ -893,6 +979,14 @@ INHOUD = {  # per file: how much is real, and what it is (Dutch, shown in MANIFE
         "adressen met identificatie >= 0014010500000000",
     ),
     "leegstand.csv": ("synthetisch", "verzonnen leegstandsregister op bestaande adressen"),
+    "vestigingen/kvk.csv": (
+        "synthetisch",
+        "verzonnen KvK-achtige lijst van vestigingen met echte SBI-codes op bestaande adressen",
+    ),
+    "vestigingen/gemeente_vth.csv": (
+        "synthetisch",
+        "verzonnen vergunningenregister (drank en horeca, exploitatie, 14 gedoogbeschikkingen)",
+    ),
     "signalen/bronnen.csv": (
         "fictief",
         "bronnenregister voor de demo: dataklassen, convenanten en termijnen zijn aannames",
@@ -914,12 +1008,14 @@ def build(out_dir: Path) -> dict[str, Path]:
         p_adr, adr = _adressen(out_dir, bu, bt)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
-    paths = [p_geb, p_bt, p_adr, _leegstand(out_dir, adr)]
+    paths = [p_geb, p_bt, p_adr, _leegstand(out_dir, adr), *_vestigingen(out_dir, adr)]
     ctx, afwijkend = _context(adr, bu, bt)
     sig = _signalen(ctx, bt)
     paths += [_write_bron(out_dir / "signalen", c, sig[sig["bron"] == c], adr) for c in BRONNEN]
     fields = ["naam", "organisatie", "dataklasse", "convenant", "bewaartermijn_maanden"]
     register = pd.DataFrame([{"code": c} | {f: getattr(b, f) for f in fields} for c, b in BRONNEN.items()])
+    kvk = ("Handelsregister (KvK-export)", "Kamer van Koophandel", "openbaar", "gemeente", 120)
+    register.loc[len(register)] = ["kvk", *kvk]  # the register of establishments: no signals
     paths.append(out_dir / "signalen" / "bronnen.csv")
     register.to_csv(paths[-1], index=False, encoding="utf-8", lineterminator="\n")
     files = {p.relative_to(out_dir).as_posix(): p for p in paths}

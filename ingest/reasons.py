@@ -50,6 +50,10 @@ DETAILS = {
     "kenmerk_ontbreekt": "kenmerk (id van de bron) ontbreekt",
     "thema_onbekend": "thema is geen van de bekende thema's",
     "soort_onbekend": "soort is geen van de bekende soorten",
+    "activiteit_ontbreekt": "SBI-code en soort vergunning ontbreken allebei",
+    "sbi_ongeldig": "SBI-code is geen code van 2 tot 5 cijfers (56.10, 5610, 96022)",
+    "geldig_van_ongeldig": "ingangsdatum is onleesbaar of ligt buiten 1900 tot 2100",
+    "geldig_tot_ongeldig": "einddatum is onleesbaar, ligt buiten 1900 tot 2100 of voor de ingangsdatum",
     "adres_niet_gevonden": "adres niet gevonden in de BAG en geen eigen locatie",
     "bewaartermijn_verstreken": "de bewaartermijn van dit signaal is al verstreken",
 }

@@ -26,5 +26,13 @@ def _collect() -> dict[str, Layer]:
 REGISTRY: dict[str, Layer] = _collect()
 #: The indicator layer of each area type (``buurt`` -> ``buurten``), derived from the registry.
 INDICATOR_LAYERS: dict[str, Layer] = {
-    layer.where["gebied_soort"]: layer for layer in REGISTRY.values() if "gebied_soort" in layer.where
+    layer.where["gebied_soort"]: layer
+    for layer in REGISTRY.values()
+    if layer.source == "laag_indicator_zicht" and "gebied_soort" in layer.where
+}
+#: The risk-branch layer of each area type that has one (``bedrijventerrein``, ``buurt``).
+RISICOBRANCHE_LAYERS: dict[str, Layer] = {
+    layer.where["gebied_soort"]: layer
+    for layer in REGISTRY.values()
+    if layer.source == "laag_vestiging_zicht" and "gebied_soort" in layer.where
 }

@@ -24,7 +24,10 @@ from layers import REGISTRY
 from tests.conftest import PRINCIPALS, auth, scalar
 
 TMS = morecantile.tms.get("WebMercatorQuad")
-AGGREGATE = {"buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden"}
+AGGREGATE = {
+    "buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden",
+    "risicobranches_bedrijventerreinen", "risicobranches_buurten",
+}  # fmt: skip
 #: Which layers each kind of principal may read (docs/architecture.md §7), written out by hand.
 MAY_READ = {
     "anoniem": set(),

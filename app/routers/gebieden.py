@@ -19,7 +19,7 @@ from app import audit, exports, layer_sql, pdf
 from app.access import rule
 from app.deps import PrincipalDep
 from app.errors import BadRequestError, choose
-from app.overview import SOORTEN, build, find_area, indicator_rows
+from app.overview import SOORTEN, branch_rows, build, find_area, indicator_rows
 from app.pages import render
 from app.params import formats
 from app.services import EngineDep, SettingsDep
@@ -96,8 +96,9 @@ def gebied(
             rows = indicator_rows(
                 conn, principal, area["soort"], {"code": code, "thema": thema, "periode_soort": "jaar"}, k
             )
-            audit.note(request, aantal=len(rows), gebied=code)
-        return {**area, "thema": thema, "perioden": rows}
+            branches = branch_rows(conn, principal, area["soort"], code, k)
+            audit.note(request, aantal=len(rows) + len(branches or []), gebied=code)
+        return {**area, "thema": thema, "perioden": rows, "risicobranches": branches}
     with audit.audited_read(request, engine) as conn:
         overview = build(conn, principal, code, periode, k)
         audit.note(request, aantal=overview.aantal(), gebied=code)

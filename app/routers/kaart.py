@@ -24,17 +24,18 @@ from app.params import MapPurposeDep
 from app.services import EngineDep, SettingsDep
 from core.domain import THEMAS
 from core.security import Principal
-from layers import INDICATOR_LAYERS, REGISTRY
+from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
 
 router = APIRouter(tags=["Kaart"])
 THEMA_TITELS = {"alle": "alle thema's", **{t: t.replace("_", " ") for t in THEMAS}}
 
 
 def perioden_en_grenzen(
-    engine: Engine, principal: Principal, soort: str, periode: str | None, k: int
+    engine: Engine, principal: Principal, soort: str, periode: str | None, k: int, risico: bool = False
 ) -> tuple[list[str], str | None, list[list[float]] | None]:
     """The periods with figures for this caller, the chosen one (default: the latest year),
-    and the bounds of the caller's areas of this type (to open the map on them)."""
+    and the bounds of the caller's areas of this type (to open the map on them). Risk
+    branches have no period (they are of today): their map opens without one if need be."""
     layer = INDICATOR_LAYERS[soort]
     with engine.connect() as conn:
         sql, params = layer_sql.periods(layer, principal, k=k)
@@ -42,9 +43,12 @@ def perioden_en_grenzen(
         perioden = [r.periode for r in found]
         jaren = [r.periode for r in found if r.periode_soort == "jaar"]
         chosen = periode if periode is not None else (jaren[-1] if jaren else None)
-        if chosen is None:
+        if risico:
+            layer, selection = RISICOBRANCHE_LAYERS[soort], Selection(filters={"risicobranche": "alle"})
+        elif chosen is None:
             return perioden, None, None
-        selection = Selection(filters={"thema": "alle", "periode": chosen})
+        else:
+            selection = Selection(filters={"thema": "alle", "periode": chosen})
         sql, params = layer_sql.bounds(layer, principal, selection, k=k)
         box = conn.execute(text(sql), params).one()
     bounds = [[float(box[0]), float(box[1])], [float(box[2]), float(box[3])]] if box[0] is not None else None
@@ -70,16 +74,21 @@ async def kaart(
 ) -> HTMLResponse:
     choose(soort, maps.SOORT_TITEL, "soort")
     choose(indicator, maps.INDICATOREN, "indicator")
+    risico = maps.INDICATOREN[indicator].bron == "risicobranche"
+    if risico:
+        choose(soort, RISICOBRANCHE_LAYERS, "soort (risicobranches)")
     choose(thema, THEMA_TITELS, "thema")
-    cleared = [i for i in ("signalen", "leegstand") if principal.can_see(REGISTRY[i].clearance)]
+    cleared = [
+        i for i in ("signalen", "leegstand", "vestigingen") if principal.can_see(REGISTRY[i].clearance)
+    ]
     if doel == "" or not cleared:
         doel = None
     if doel is not None:
         choose(doel, principal.doelen, "doel")
     perioden, chosen, bounds = await run_in_threadpool(
-        perioden_en_grenzen, engine, principal, soort, periode, settings.suppression_k
+        perioden_en_grenzen, engine, principal, soort, periode, settings.suppression_k, risico
     )
-    if chosen is None:
+    if chosen is None and not risico:
         # Nothing in this principal's municipalities yet: say so on a page, not as an error.
         return render(
             request,
@@ -89,9 +98,10 @@ async def kaart(
             melding="Er zijn (nog) geen cijfers voor de gebieden die u mag zien. Zodra er gegevens "
             "zijn ingelezen, verschijnt hier de kaart.",
         )
-    choose(chosen, perioden, "periode")
+    if chosen is not None:
+        choose(chosen, perioden, "periode")
     req = maps.MapRequest(
-        soort=soort, indicator=indicator, thema=thema, periode=chosen, k=settings.suppression_k,
+        soort=soort, indicator=indicator, thema=thema, periode=chosen or "", k=settings.suppression_k,
         doel=doel, perioden=perioden, bounds=bounds,
     )  # fmt: skip
     panel = templates.get_template("kaart_paneel.html").render(
@@ -102,7 +112,7 @@ async def kaart(
         themas=list(THEMA_TITELS.items()),
         doelen=list(principal.doelen) if cleared else [],
         soort_titel=maps.SOORT_TITEL[soort],
-        export_query=urlencode({"soort": soort, "periode": chosen, "thema": thema}),
+        export_query=urlencode({"soort": soort, "periode": chosen or "", "thema": thema}),
     )
     html = await run_in_threadpool(
         maps.build_page, principal, req, settings.basemap_url, settings.basemap_attribution, panel

@@ -70,7 +70,12 @@
 
   function gebiedPopup(props) {
     var ind = config.indicator;
-    var rows = [
+    var rows = config.risico ? [
+      ["Adressen met een vestiging in een risicobranche", waarde(props.vestigingen, "count")],
+      ["Adressen met een vestiging (alle branches)", waarde(props.totaal, "count")],
+      ["Risicobranche-adressen per hectare", waarde(props.per_hectare, "rate")],
+      ["Aandeel risicobranches", waarde(props.aandeel_pct, "percent")],
+    ] : [
       ["Signalen", waarde(props.signalen, "count")],
       ["Adressen", waarde(props.adressen, "count")],
       ["Signalen per 1.000 adressen", waarde(props.per_1000_adressen, "rate")],
@@ -86,16 +91,22 @@
     html += "</table>";
     if (props.onderdrukt) html += '<p class="noot">Kleine aantallen (onder ' + config.k + ') zijn onderdrukt, de rest is afgerond op 5.</p>';
     html += '<p><a class="overzicht" href="/gebieden/' + encodeURIComponent(props.code) + "?periode=" +
-      encodeURIComponent(config.periode) + '">Gebiedsoverzicht</a> · Periode ' + escape(config.periode) +
-      (config.thema !== "alle" ? ", thema " + escape(config.thema) : "") + "</p></div>";
+      encodeURIComponent(config.periode) + '">Gebiedsoverzicht</a> · ' + (config.risico
+        ? "Registers die vandaag gelden"
+        : "Periode " + escape(config.periode) + (config.thema !== "alle" ? ", thema " + escape(config.thema) : "")) +
+      "</p></div>";
     return html;
   }
 
   function puntPopup(layerId, props) {
     var rows = layerId === "signalen"
       ? [["Soort", props.soort], ["Thema", props.thema], ["Datum", props.datum], ["Bron", props.bron]]
-      : [["Soort object", props.soort], ["Leeg sinds", props.sinds], ["Bron", props.bron]];
-    var html = '<div class="popup"><h3>' + (layerId === "signalen" ? "Signaal" : "Leegstand") + "</h3><table>";
+      : layerId === "vestigingen"
+        ? [["Naam", props.naam], ["Risicobranche", props.risicobranche], ["SBI", props.sbi],
+           ["Vergunning", props.vergunning], ["Geldig tot", props.geldig_tot], ["Bron", props.bron]]
+        : [["Soort object", props.soort], ["Leeg sinds", props.sinds], ["Bron", props.bron]];
+    var kop = { signalen: "Signaal", vestigingen: "Vestiging" }[layerId] || "Leegstand";
+    var html = '<div class="popup"><h3>' + kop + "</h3><table>";
     rows.forEach(function (r) {
       html += "<tr><th>" + escape(r[0]) + "</th><td>" + escape(r[1] === null || r[1] === undefined ? "" : r[1]) + "</td></tr>";
     });

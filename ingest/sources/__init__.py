@@ -9,7 +9,8 @@ from ingest.sources.adressen import Adressen
 from ingest.sources.gebieden import Gebieden
 from ingest.sources.leegstand import Leegstand
 from ingest.sources.signalen import Signalen
+from ingest.sources.vestigingen import Vestigingen
 
 KINDS: dict[str, type[SourceKind[Any]]] = {
-    kind.name: kind for kind in (Gebieden, Adressen, Leegstand, Signalen)
+    kind.name: kind for kind in (Gebieden, Adressen, Leegstand, Signalen, Vestigingen)
 }
