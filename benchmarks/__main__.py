@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from pathlib import Path
 
 BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart")
+#: Run only when named: they compare this checkout with another one (``--before``).
+COMPARISONS = ("ingest_ab",)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="which to run")
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, *COMPARISONS, []], help="which to run")
     parser.add_argument(
         "--rows",
         type=int,
@@ -18,13 +21,15 @@ def main() -> None:
         help="size: rows of the generated file (ingest, 1,000,000; snapshot, 500,000), "
         "requests per list (tiles, 2,000), page loads (kaart, 7)",
     )
+    parser.add_argument("--before", type=Path, help="ingest_ab: a checkout of the earlier commit")
     args = parser.parse_args()
     for name in args.names or BENCHMARKS:
         run = importlib.import_module(f"benchmarks.{name}").run
+        extra = {"before": args.before} if name in COMPARISONS else {}
         if args.rows is None:
-            run()
+            run(**extra)
         else:
-            run(rows=args.rows)
+            run(rows=args.rows, **extra)
 
 
 main()
