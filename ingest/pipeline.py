@@ -159,6 +159,7 @@ class Pipeline:
                             {
                                 "map": options.mapping,
                                 "jaar": options.jaar,
+                                "indeling": options.indeling,
                                 "snapshot": options.snapshot,
                                 "proef": options.dry_run,
                             }

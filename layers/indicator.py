@@ -1,7 +1,9 @@
-"""The shared shape of the four indicator layers (one per area type).
+"""The shared shape of the indicator layers (one per area type).
 
-Not a layer itself: ``buurten.py``, ``wijken.py``, ``bedrijventerreinen.py`` and
-``buitengebied.py`` each build one with their own titles.
+Not a layer itself: ``buurten.py``, ``wijken.py``, ``bedrijventerreinen.py``,
+``buitengebied.py``, the postcode and grid square layers each build one with their own titles.
+A layer holds the areas of every division of its type: each output shows the type's default
+division unless the request names one (``?indeling=gemeente``, app/layer_sql.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ PROPERTIES = (
     Property(name="code", type="string", title="Gebiedscode", filterable=True),
     Property(name="naam", type="string", title="Naam"),
     Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
+    Property(name="indeling", type="string", title="Gebiedsindeling (wiens indeling)", filterable=True),
+    Property(name="gebied_jaar", type="integer", title="Gebiedsindeling (jaar)"),
     Property(name="periode", type="string", title="Periode (jaar of kwartaal)", filterable=True),
     Property(name="periode_soort", type="string", title="Jaar of kwartaal", filterable=True),
     Property(name="thema", type="string", title="Thema ('alle' voor alle thema's)", filterable=True),
