@@ -109,15 +109,24 @@ def _schema() -> str:
             DROP CONSTRAINT gebied_code_patroon,
             ADD CONSTRAINT gebied_code_patroon CHECK (
                 (soort = 'gemeente' AND code ~ '^GM[0-9]{{4}}$')
-                OR (soort = 'wijk' AND (indeling <> 'cbs' OR code ~ '^WK[0-9]{{6}}$'))
-                OR (soort = 'buurt' AND (indeling <> 'cbs' OR code ~ '^BU[0-9]{{8}}$'))
+                OR (soort = 'wijk' AND code ~ '^WK[0-9]{{6}}$')
+                OR (soort = 'buurt' AND code ~ '^BU[0-9]{{8}}$')
                 OR (soort = 'buitengebied' AND code ~ '^BG[0-9]{{4}}(-[0-9A-Za-z]+)?$')
                 OR (soort = 'pc4' AND code ~ '^[1-9][0-9]{{3}}$')
                 OR (soort = 'pc6' AND code ~ '^[1-9][0-9]{{3}}[A-Z]{{2}}$')
                 OR (soort IN ('vierkant100', 'vierkant500') AND code ~ '^E[0-9]{{4}}N[0-9]{{4}}$')
-                OR (soort IN ('bedrijventerrein', 'wijk', 'buurt')
+                OR ((soort = 'bedrijventerrein' OR (soort IN ('wijk', 'buurt') AND indeling <> 'cbs'))
                     AND code ~ '^[0-9A-Za-z][0-9A-Za-z_.-]{{0,31}}$')
             );
+        -- A row written without a division (an older script, a hand-made area) gets its type's
+        -- default: what it meant before divisions existed.
+        CREATE FUNCTION gebied_standaard_indeling() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.indeling := coalesce(NEW.indeling, standaard_indeling(NEW.soort));
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER gebied_standaard_indeling BEFORE INSERT ON gebied
+            FOR EACH ROW EXECUTE FUNCTION gebied_standaard_indeling();
         COMMENT ON COLUMN gebied.indeling IS
             'Whose division: cbs, gemeente (the municipality''s own), ibis, postcode, cbs_vierkant.';
         COMMENT ON TABLE gebied IS
@@ -406,7 +415,8 @@ def downgrade() -> None:
                 OR (soort = 'bedrijventerrein' AND code ~ '^[0-9A-Za-z][0-9A-Za-z_.-]{{0,31}}$')
             ),
             DROP COLUMN indeling;
-        DROP FUNCTION standaard_indeling(text);
+        DROP TRIGGER gebied_standaard_indeling ON gebied;
+        DROP FUNCTION gebied_standaard_indeling(), standaard_indeling(text);
         COMMENT ON TABLE gebied IS
             'Every area: gemeente, wijk, buurt, bedrijventerrein, buitengebied; editions side by side.';
 
