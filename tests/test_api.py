@@ -217,7 +217,9 @@ def test_a_hidden_layer_looks_like_a_missing_one(client: Any, api_keys: dict[str
     assert set(hidden.json()) == set(missing.json())
     assert hidden.json()["title"] == missing.json()["title"]
     listed = {c["id"] for c in client.get("/collections", headers=headers).json()["collections"]}
-    assert listed == {"buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden"}
+    assert listed == {
+        "buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden", "postcode4", "vierkanten500"
+    }  # fmt: skip
 
 
 def test_partners_see_only_their_covenants_up_to_their_data_class(
