@@ -29,7 +29,8 @@ from layers.indicator import STYLE
 VENDOR = "/static/vendor"
 TILES = "/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
 SOORT_TITEL = {"buurt": "Buurten", "wijk": "Wijken", "bedrijventerrein": "Bedrijventerreinen",
-               "buitengebied": "Buitengebied"}  # fmt: skip
+               "buitengebied": "Buitengebied", "pc4": "Postcodegebieden (PC4)",
+               "vierkant500": "Vierkanten van 500 m"}  # fmt: skip
 #: The layer each area type is drawn from, in the order the map offers them.
 #: Drawn for areas whose figure is withheld or missing.
 GEEN_WAARDE = "#bdbdbd"
@@ -165,6 +166,8 @@ class MapRequest:
     doel: str | None
     perioden: list[str]
     bounds: list[list[float]] | None
+    #: The division of the areas (None: the type's default, CBS for buurten and wijken).
+    indeling: str | None = None
 
 
 def _style_options(layer: Layer) -> str:
@@ -206,9 +209,10 @@ def build_page(
             max_native_zoom=19, overlay=False, control=True,
         ).add_to(m)  # fmt: skip
     filters = {"periode": req.periode, "thema": req.thema}
+    division = {"indeling": req.indeling} if req.indeling else {}
     layers: dict[str, Any] = {}
     layers[area.id] = LocalVectorGrid(
-        _tiles(area, filters), f"{SOORT_TITEL[req.soort]}: {indicator.title.lower()}",
+        _tiles(area, {**filters, **division}), f"{SOORT_TITEL[req.soort]}: {indicator.title.lower()}",
         _style_options(area),
     ).add_to(m)  # fmt: skip
     if req.soort != "bedrijventerrein":

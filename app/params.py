@@ -171,8 +171,11 @@ async def division(
         ),
     ] = None,
 ) -> str | None:
-    """The division an area output shows; None: each type's default (app/layer_sql.py)."""
-    if indeling is not None and indeling not in GEBIED_INDELINGEN:
+    """The division an area output shows; None (or empty, as the map's form sends it): each
+    type's default (app/layer_sql.py)."""
+    if not indeling:
+        return None
+    if indeling not in GEBIED_INDELINGEN:
         raise BadRequestError(f"onbekende indeling {indeling!r}; kies uit {', '.join(GEBIED_INDELINGEN)}")
     return indeling
 

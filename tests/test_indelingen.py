@@ -277,6 +277,11 @@ def test_a_municipal_division_coexists_with_the_cbs_buurten_of_its_year(
     overview = client.get(f"/gebieden/{codes[0]}", params={"indeling": "gemeente", "f": "json"}).json()
     assert (overview["naam"], overview["indeling"]) == ("Gemeentelijke buurt 0", "gemeente")
     assert client.get("/gebieden", params={"soort": "buurt", "indeling": "politie"}).status_code == 400
+    # The map draws the division asked for, and offers the choice.
+    page = client.get("/kaart", params={"indeling": "gemeente"})
+    assert page.status_code == 200, page.text
+    assert "indeling=gemeente" in page.text and '<select name="indeling">' in page.text
+    assert "indeling=gemeente" not in client.get("/kaart").text
 
 
 def test_replacing_the_boundaries_of_an_edition_needs_vervang(engine: Engine, tmp_path: Path) -> None:
