@@ -8,6 +8,7 @@ division unless the request names one (``?indeling=gemeente``, app/layer_sql.py)
 
 from __future__ import annotations
 
+from core.domain import STANDAARD_INDELING
 from layers.base import Layer, LegendClass, Property, Style
 
 PROPERTIES = (
@@ -93,10 +94,14 @@ STYLE = Style(
 
 def indicator_layer(layer_id: str, soort: str, title: str, description: str, minzoom: int = 8) -> Layer:
     """An indicator layer for one area type."""
+    division = (
+        f" Gebiedsindeling: {STANDAARD_INDELING[soort]}; een andere indeling met ?indeling= "
+        "(bijvoorbeeld gemeente). Elk object noemt zijn indeling en het jaar ervan."
+    )
     return Layer(
         id=layer_id,
         title=title,
-        description=description,
+        description=description + division,
         kind="gebied",
         source="laag_indicator_zicht",
         by_zicht=True,

@@ -193,7 +193,7 @@ def load_signals(engine: Engine, tmp_path: Path, n: int = 20) -> None:
             "Soort": "melding",
             "Datum melding": dt.datetime(2025, 1, 1 + i),
             "Postcode": source.loc[i, "postal_code"],
-            "Huisnummer": int(source.loc[i, "number"]),
+            "Huisnummer": int(str(source.loc[i, "number"])),
             "Huisletter": source.loc[i, "letter"] or None,
             "Toevoeging": source.loc[i, "suffix"] or None,
         }
@@ -225,7 +225,7 @@ def test_a_municipal_division_coexists_with_the_cbs_buurten_of_its_year(
     assert (report.status, report.ingevoegd) == (RunStatus.GESLAAGD, 10), report.melding
     assert "10 gebieden bestaan ook in indeling cbs" in (report.melding or "")
     assert checksum(engine, "indeling = 'cbs'") == cbs  # nothing of CBS's changed, names included
-    counts = dict(
+    counts: dict[Any, Any] = dict(
         engine.connect()
         .execute(text("SELECT indeling, count(*) FROM gebied WHERE soort = 'buurt' GROUP BY 1"))
         .all()
@@ -262,7 +262,7 @@ def test_a_municipal_division_coexists_with_the_cbs_buurten_of_its_year(
     assert figures["numberMatched"] == 10
     # Their figures come from their own polygons: the addresses in each (lowest code on a border).
     with engine.connect() as c:
-        expected = dict(
+        expected: dict[Any, Any] = dict(
             c.execute(
                 text(
                     "SELECT code, count(*) FROM (SELECT (SELECT min(g.code) FROM gebied g WHERE g.soort = 'buurt'"
@@ -302,7 +302,7 @@ def test_an_ibis_issue_year_is_not_the_edition(engine: Engine, tmp_path: Path) -
     by_option = ingest(engine, "gebieden", ibis_with_issue_year(tmp_path / "ibis.geojson"), jaar=2025)
     assert by_option.status is RunStatus.GESLAAGD, by_option.melding
     with engine.connect() as c:
-        editions = dict(
+        editions: dict[Any, Any] = dict(
             c.execute(
                 text("SELECT jaar, count(*) FROM gebied WHERE soort = 'bedrijventerrein' GROUP BY 1")
             ).all()
@@ -411,7 +411,7 @@ def test_pc4_and_500_m_squares_load_and_their_indicator_layers_answer(
     grid = ingest(engine, "gebieden", grid_500m(tmp_path / "cbs_vierkant500m_2024.gpkg"), reject_share=0.2)
     assert grid.status is RunStatus.GESLAAGD, grid.melding
     with engine.connect() as c:
-        stored = dict(
+        stored: dict[Any, Any] = dict(
             c.execute(
                 text(
                     "SELECT soort || '/' || indeling, count(*) FROM gebied WHERE soort IN ('pc4', 'vierkant500') GROUP BY 1"
