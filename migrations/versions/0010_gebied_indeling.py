@@ -81,11 +81,14 @@ BG = """
 
 def _extra(table: str, where: str = "true") -> str:
     """Rows of ``table`` with the newest other areas they lie in (one per type and division,
-    the lowest code on a border): id, soort, indeling, code. One GIST probe per point."""
+    the lowest code on a border): id, soort, indeling, code. Driven from those areas (few, or
+    none: then it costs nothing), one probe of the points' GIST index per area."""
     return f"""
         SELECT DISTINCT ON (p.id, g.soort, g.indeling) p.id, g.soort, g.indeling, g.code
-        FROM {table} p JOIN gebied g ON ST_Intersects(g.geom, p.geom)
-        WHERE {where} AND NOT {ASSIGNED} AND {NEWEST}
+        FROM (SELECT g.soort, g.indeling, g.code, g.geom FROM gebied g
+              WHERE NOT {ASSIGNED} AND {NEWEST} OFFSET 0) g
+        JOIN {table} p ON ST_Intersects(p.geom, g.geom)
+        WHERE {where}
         ORDER BY p.id, g.soort, g.indeling, g.code"""
 
 
