@@ -466,3 +466,55 @@ def test_pc4_and_500_m_squares_load_and_their_indicator_layers_answer(
     assert tile.status_code in (200, 204)
     overview = client.get("/gebieden", params={"soort": "pc4", "periode": "2025"}).json()
     assert overview["indeling"] == "postcode" and overview["gebieden"]
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_the_command_line_takes_indeling_and_vervang(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``okaart ingest gebieden F --soort buurt --indeling gemeente --jaar 2024``, as documented;
+    a refusal is one line and exit 1, nothing else printed."""
+    from typer.testing import CliRunner
+
+    from cli.main import cli
+    from core.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", fresh_db)
+    get_settings.cache_clear()
+    try:
+        load_areas(engine, tmp_path)
+        path = municipal_buurten(tmp_path / "eigen_buurten.gpkg", n=2)
+        runner = CliRunner()
+        unknown = runner.invoke(
+            cli, ["ingest", "gebieden", str(path), "--soort", "buurt", "--indeling", "x", "--jaar", "2024"]
+        )
+        assert unknown.exit_code == 1 and "onbekende indeling 'x'" in " ".join(unknown.output.split())
+        refused = runner.invoke(cli, ["ingest", "gebieden", str(path), "--soort", "buurt", "--jaar", "2024"])
+        assert refused.exit_code == 1, refused.output
+        # One message (the console wraps it at the terminal's width), no traceback.
+        said = " ".join(refused.output.split())
+        assert said.count("mislukt") == 1 and "--vervang" in said and "Traceback" not in said
+        own = [
+            "ingest",
+            "gebieden",
+            str(path),
+            "--soort",
+            "buurt",
+            "--indeling",
+            "gemeente",
+            "--jaar",
+            "2024",
+        ]
+        loaded = runner.invoke(cli, own)
+        assert loaded.exit_code == 0, loaded.output
+        assert (
+            scalar(engine, "SELECT count(*) FROM gebied WHERE indeling = 'gemeente' AND soort = 'buurt'") == 2
+        )
+        replaced = runner.invoke(
+            cli, ["ingest", "gebieden", str(path), "--soort", "buurt", "--jaar", "2024", "--vervang"]
+        )
+        assert replaced.exit_code == 0 and "vervangen (--vervang)" in " ".join(replaced.output.split())
+    finally:
+        get_settings.cache_clear()
