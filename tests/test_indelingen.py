@@ -277,6 +277,17 @@ def test_a_municipal_division_coexists_with_the_cbs_buurten_of_its_year(
     overview = client.get(f"/gebieden/{codes[0]}", params={"indeling": "gemeente", "f": "json"}).json()
     assert (overview["naam"], overview["indeling"]) == ("Gemeentelijke buurt 0", "gemeente")
     assert client.get("/gebieden", params={"soort": "buurt", "indeling": "politie"}).status_code == 400
+    html = client.get(f"/gebieden/{codes[0]}", params={"indeling": "gemeente", "f": "html"})
+    assert html.status_code == 200 and "Gemeentelijke buurt 0" in html.text
+    inside = scalar(
+        engine, "SELECT ST_X(p) || ',' || ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM gebied"
+        " WHERE indeling = 'gemeente' AND code = :c) x", c=codes[0],
+    )  # fmt: skip
+    x, y = (float(v) for v in str(inside).split(","))
+    located = client.get("/locate", params={"x": x, "y": y, "indeling": "gemeente"}).json()["gebieden"]
+    assert [(a["soort"], a["code"], a["indeling"]) for a in located] == [("buurt", codes[0], "gemeente")]
+    default_located = client.get("/locate", params={"x": x, "y": y}).json()["gebieden"]
+    assert {a["indeling"] for a in default_located} == {"cbs"} and len(default_located) >= 3
     # The map draws the division asked for, and offers the choice.
     page = client.get("/kaart", params={"indeling": "gemeente"})
     assert page.status_code == 200, page.text
@@ -466,6 +477,45 @@ def test_pc4_and_500_m_squares_load_and_their_indicator_layers_answer(
     assert tile.status_code in (200, 204)
     overview = client.get("/gebieden", params={"soort": "pc4", "periode": "2025"}).json()
     assert overview["indeling"] == "postcode" and overview["gebieden"]
+
+
+def test_pc6_by_its_values_and_100_m_squares_by_the_old_column_name_load_as_areas(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_areas(engine, tmp_path)
+    sample = files.addresses(60)
+    points = gpd.GeoDataFrame(
+        sample,
+        geometry=gpd.points_from_xy(sample["lon"].astype(float), sample["lat"].astype(float)),
+        crs=4326,
+    ).to_crs(28992)
+    pc6 = points.dissolve(by="postal_code", as_index=False)
+    pc6["geometry"] = pc6.geometry.convex_hull.buffer(5)
+    pc6_file = tmp_path / "pc6_2023.gpkg"
+    gpd.GeoDataFrame({"postcode": pc6["postal_code"].str.lower()}, geometry=pc6.geometry).to_file(pc6_file)
+    report = ingest(engine, "gebieden", pc6_file, reject_share=0.2)
+    assert report.status is RunStatus.GESLAAGD, report.melding
+    cells = sorted({(int(p.x // 100) * 100, int(p.y // 100) * 100) for p in points.geometry})
+    grid_file = tmp_path / "vierkanten.gpkg"
+    gpd.GeoDataFrame(
+        {"C28992R100": [f"E{x // 100:04d}N{y // 100:04d}" for x, y in cells]},
+        geometry=[shapely.box(x, y, x + 100, y + 100) for x, y in cells],
+        crs=28992,
+    ).to_file(grid_file)
+    grid = ingest(engine, "gebieden", grid_file, jaar=2022, reject_share=0.2)
+    assert grid.status is RunStatus.GESLAAGD, grid.melding
+    with engine.connect() as c:
+        found: dict[Any, Any] = dict(
+            c.execute(
+                text(
+                    "SELECT soort || '/' || indeling || '/' || jaar, count(*) FROM gebied"
+                    " WHERE soort IN ('pc6', 'vierkant100') GROUP BY 1"
+                )
+            ).all()
+        )
+        codes = set(c.execute(text("SELECT code FROM gebied WHERE soort = 'pc6'")).scalars())
+    assert found == {"pc6/postcode/2023": report.ingevoegd, "vierkant100/cbs_vierkant/2022": grid.ingevoegd}
+    assert codes <= set(sample["postal_code"]) and codes  # written in capitals, as the registers do
 
 
 # -- the command line ----------------------------------------------------------------------------
