@@ -139,6 +139,13 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
     if layer.by_zicht:
         parts.append(f"t.zicht_id = {zicht.LOOKUP}")
         params.update(view.params())
+    if (
+        layer.property("indeling") is not None
+        and "indeling" not in selection.filters
+        and selection.ids is None
+    ):
+        # Areas of several divisions: the type's default one unless the request names one.
+        parts.append("t.standaard")
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for i, (name, value) in enumerate(sorted(selection.filters.items())):
         shown = _suppressed(layer, name) if suppress else f"t.{name}"
@@ -327,37 +334,49 @@ def area_extent() -> Statement:
     )
 
 
-def area_by_code(code: str, soorten: Sequence[str]) -> Statement:
-    """The newest edition of an area of one of ``soorten`` (its municipality decides who sees it)."""
+def area_by_code(code: str, soorten: Sequence[str], indeling: str | None = None) -> Statement:
+    """The newest edition of an area of one of ``soorten`` in ``indeling`` (None: its type's
+    default division); its municipality decides who sees it."""
     return (
-        "SELECT soort, code, naam, gemeentecode, jaar FROM actueel_gebied"
-        " WHERE code = :c AND soort = ANY(:s)",
-        {"c": code, "s": list(soorten)},
+        "SELECT soort, code, naam, gemeentecode, jaar, indeling FROM actueel_gebied"
+        " WHERE code = :c AND soort = ANY(:s)"
+        " AND indeling = coalesce(CAST(:i AS text), standaard_indeling(soort))",
+        {"c": code, "s": list(soorten), "i": indeling},
     )
 
 
-def area_envelope(soort: str, code: str) -> Statement:
+def area_envelope(soort: str, code: str, indeling: str) -> Statement:
     """The bounding box of one area in RD New: xmin, ymin, xmax, ymax."""
     return (
         "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM actueel_gebied"
-        " WHERE soort = :s AND code = :c",
-        {"s": soort, "c": code},
+        " WHERE soort = :s AND code = :c AND indeling = :i",
+        {"s": soort, "c": code, "i": indeling},
     )
 
 
-def areas_at(principal: Principal, a: float, b: float, *, srid: int) -> Statement:
+def areas_at(
+    principal: Principal, a: float, b: float, *, srid: int, indeling: str | None = None
+) -> Statement:
     """The newest areas that contain a point (lon/lat in WGS84 or x/y in RD New) within the
-    principal's municipalities, largest type first: soort, code, naam, gemeentecode."""
+    principal's municipalities, largest type first: soort, code, naam, gemeentecode,
+    indeling, jaar; of ``indeling`` only, or else of each type's default division."""
     point = "ST_SetSRID(ST_MakePoint(:a, :b), 28992)"
     if srid != 28992:
         point = "ST_Transform(ST_SetSRID(ST_MakePoint(:a, :b), 4326), 28992)"
     order = ", ".join(f"'{soort}'" for soort in AREA_ORDER)
     sql = (
-        "SELECT soort, code, naam, gemeentecode FROM actueel_gebied"
+        "SELECT soort, code, naam, gemeentecode, indeling, jaar FROM actueel_gebied"
         f" WHERE ST_Intersects(geom, {point}) AND (gemeentecode = ANY(:gm) OR :alle)"
-        f" ORDER BY array_position(ARRAY[{order}], soort)"
+        " AND indeling = coalesce(CAST(:i AS text), standaard_indeling(soort))"
+        f" ORDER BY array_position(ARRAY[{order}], soort), soort"
     )
-    return sql, {"a": a, "b": b, "gm": list(principal.gemeenten), "alle": principal.all_gemeenten}
+    return sql, {
+        "a": a,
+        "b": b,
+        "gm": list(principal.gemeenten),
+        "alle": principal.all_gemeenten,
+        "i": indeling,
+    }
 
 
 #: A drawn polygon (GeoJSON in ``:g``, coordinates in ``:srid``) in RD New.
@@ -373,6 +392,7 @@ def drawn_area(shape: str, srid: int) -> Statement:
         " ST_IsValidReason(g) AS reason, ST_Area(g) / 1e6 AS km2,"
         " ST_XMin(g) AS x0, ST_YMin(g) AS y0, ST_XMax(g) AS x1, ST_YMax(g) AS y1,"
         " CASE WHEN ST_IsValid(g) THEN ARRAY(SELECT b.code FROM actueel_gebied b WHERE b.soort = 'buurt'"
+        "   AND b.indeling = standaard_indeling('buurt')"
         "   AND ST_Intersects(ST_PointOnSurface(b.geom), g) ORDER BY b.code) END AS buurten"
         " FROM sel"
     )

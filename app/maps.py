@@ -30,7 +30,8 @@ from layers.risicobranche import STYLE as RISICO_STYLE
 VENDOR = "/static/vendor"
 TILES = "/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
 SOORT_TITEL = {"buurt": "Buurten", "wijk": "Wijken", "bedrijventerrein": "Bedrijventerreinen",
-               "buitengebied": "Buitengebied"}  # fmt: skip
+               "buitengebied": "Buitengebied", "pc4": "Postcodegebieden (PC4)",
+               "vierkant500": "Vierkanten van 500 m"}  # fmt: skip
 #: The layer each area type is drawn from, in the order the map offers them.
 #: Drawn for areas whose figure is withheld or missing.
 GEEN_WAARDE = "#bdbdbd"
@@ -187,6 +188,8 @@ class MapRequest:
     doel: str | None
     perioden: list[str]
     bounds: list[list[float]] | None
+    #: The division of the areas (None: the type's default, CBS for buurten and wijken).
+    indeling: str | None = None
 
 
 def _style_options(layer: Layer) -> str:
@@ -229,9 +232,10 @@ def build_page(
         ).add_to(m)  # fmt: skip
     # Risk branches are of today, for every branch together (the layer's default).
     filters = {"periode": req.periode, "thema": req.thema} if indicator.bron == "indicator" else {}
+    division = {"indeling": req.indeling} if req.indeling and indicator.bron == "indicator" else {}
     layers: dict[str, Any] = {}
     layers[area.id] = LocalVectorGrid(
-        _tiles(area, filters), f"{SOORT_TITEL[req.soort]}: {indicator.title.lower()}",
+        _tiles(area, {**filters, **division}), f"{SOORT_TITEL[req.soort]}: {indicator.title.lower()}",
         _style_options(area),
     ).add_to(m)  # fmt: skip
     if req.soort != "bedrijventerrein":

@@ -24,7 +24,7 @@ from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
 from layers.base import Layer
 from layers.indicator import PROPERTIES as INDICATOR_PROPERTIES
 
-SOORTEN = ("buurt", "wijk", "bedrijventerrein", "buitengebied")
+SOORTEN = ("buurt", "wijk", "bedrijventerrein", "buitengebied", "pc4", "pc6", "vierkant100", "vierkant500")
 #: Key figures in the order the overview shows them.
 KERNCIJFERS = (
     "signalen", "adressen", "per_1000_adressen", "leegstand", "leegstand_pct",
@@ -135,9 +135,12 @@ def branch_rows(
     return [{**r, "titel": indeling.titel(r["risicobranche"])} for r in rows]
 
 
-def find_area(conn: Connection, principal: Principal, code: str) -> dict[str, Any]:
-    """The newest edition of an area of one of the four types, if the caller may see it."""
-    sql, params = layer_sql.area_by_code(code, SOORTEN)
+def find_area(
+    conn: Connection, principal: Principal, code: str, indeling: str | None = None
+) -> dict[str, Any]:
+    """The newest edition of an area with figures, in ``indeling`` (None: its type's default
+    division), if the caller may see it."""
+    sql, params = layer_sql.area_by_code(code, SOORTEN, indeling)
     row = conn.execute(text(sql), params).mappings().first()
     if row is None or not principal.sees_gemeente(row["gemeentecode"]):
         raise NotFoundError(f"gebied {code!r} bestaat niet")
@@ -149,7 +152,7 @@ def _shapes(
 ) -> tuple[list[Shape], tuple[float, float, float, float]]:
     """The area and, around it, the areas of the same type (buurten around business parks and
     the rural area), simplified to what a 320-pixel map can show."""
-    sql, params = layer_sql.area_envelope(area["soort"], area["code"])
+    sql, params = layer_sql.area_envelope(area["soort"], area["code"], area["indeling"])
     x0, y0, x1, y1 = (float(v) for v in conn.execute(text(sql), params).one())
     pad = max(0.2 * max(x1 - x0, y1 - y0), 300.0)
     box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
@@ -158,9 +161,13 @@ def _shapes(
     context = "buurt" if area["soort"] in ("bedrijventerrein", "buitengebied") else area["soort"]
     # The neighbours of the same type (for a buurt or wijk this includes the area itself),
     # plus a business park or buitengebied drawn over its buurten.
+    division = {"indeling": area["indeling"]}
+    own = Selection(filters={"soort": area["soort"], "code": area["code"], **division})
     selections = [(context, Selection(filters={"soort": context}, bbox=box, bbox_srid=28992))]
-    if context != area["soort"]:
-        selections.append((area["soort"], Selection(filters={"soort": area["soort"], "code": area["code"]})))
+    if context == area["soort"]:
+        selections = [(context, Selection(filters={"soort": context, **division}, bbox=box, bbox_srid=28992))]
+    else:
+        selections.append((area["soort"], own))
     shapes: list[Shape] = []
     for soort, selection in selections:
         sql, params = layer_sql.area_shapes(layer, principal, selection, box=box, tolerance=tolerance, k=k)
@@ -183,24 +190,35 @@ def _bronnen(conn: Connection, cleared: bool) -> tuple[list[dict[str, Any]], lis
     return bronnen, list(partners)
 
 
-def build(conn: Connection, principal: Principal, code: str, periode: str | None, k: int) -> Overview:
-    """Read one area's overview; ``periode`` picks the year of the key figures (default: latest)."""
-    area = find_area(conn, principal, code)
+def build(
+    conn: Connection,
+    principal: Principal,
+    code: str,
+    periode: str | None,
+    k: int,
+    indeling: str | None = None,
+) -> Overview:
+    """Read one area's overview; ``periode`` picks the year of the key figures (default:
+    latest), ``indeling`` the division (default: the area type's own)."""
+    area = find_area(conn, principal, code, indeling)
     soort = area["soort"]
-    yearly = {"code": code, "thema": "alle", "periode_soort": "jaar"}
+    division = {"indeling": area["indeling"]}
+    yearly = {"code": code, "thema": "alle", "periode_soort": "jaar", **division}
     jaren = indicator_rows(conn, principal, soort, yearly, k)
     chosen = periode or (jaren[-1]["periode"] if jaren else None)
     huidig = next((r for r in jaren if r["periode"] == chosen), None)
     if periode is not None and huidig is None:
         # A quarter, or a year without figures: read it directly so any period of the map works.
-        found = indicator_rows(conn, principal, soort, {"code": code, "thema": "alle", "periode": periode}, k)
+        found = indicator_rows(
+            conn, principal, soort, {"code": code, "thema": "alle", "periode": periode, **division}, k
+        )
         if not found:
             raise NotFoundError(f"geen cijfers voor periode {periode!r} in gebied {code!r}")
         huidig = found[0]
     cleared = principal.can_see("signalen")
     themas = None
     if cleared and chosen is not None:
-        rows = indicator_rows(conn, principal, soort, {"code": code, "periode": chosen}, k)
+        rows = indicator_rows(conn, principal, soort, {"code": code, "periode": chosen, **division}, k)
         themas = [r for r in rows if r["thema"] != "alle"]
     shapes, box = _shapes(conn, principal, area, k)
     bronnen, partners = _bronnen(conn, cleared)

@@ -19,6 +19,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from app.errors import BadRequestError, NotFoundError
 from app.pages import negotiate
 from app.periods import parse_datetime
+from core.domain import GEBIED_INDELINGEN
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
@@ -156,6 +157,30 @@ async def interval(
 
 
 IntervalDep = Annotated[Interval, Depends(interval)]
+
+
+# -- area division -----------------------------------------------------------------------------
+
+
+async def division(
+    indeling: Annotated[
+        str | None,
+        Query(
+            description="Gebiedsindeling: " + ", ".join(GEBIED_INDELINGEN) + " (standaard: per soort de "
+            "standaardindeling, CBS voor gemeente, wijk en buurt, IBIS voor bedrijventerreinen)"
+        ),
+    ] = None,
+) -> str | None:
+    """The division an area output shows; None (or empty, as the map's form sends it): each
+    type's default (app/layer_sql.py)."""
+    if not indeling:
+        return None
+    if indeling not in GEBIED_INDELINGEN:
+        raise BadRequestError(f"onbekende indeling {indeling!r}; kies uit {', '.join(GEBIED_INDELINGEN)}")
+    return indeling
+
+
+IndelingDep = Annotated[str | None, Depends(division)]
 
 
 # -- output format -----------------------------------------------------------------------------

@@ -51,6 +51,8 @@ def files_in(out: Path) -> dict[str, Path]:
     plan = {
         "gebieden": out / "gebieden_cbs_2024.gpkg",
         "bedrijventerreinen": out / "bedrijventerreinen_ibis.geojson",
+        "gebieden:pc4": out / "postcodegebieden_pc4_2024.gpkg",
+        "gebieden:vierkant500": out / "cbs_vierkanten_500m_2024.gpkg",
         "adressen": out / "adressen_bag.gpkg",
         "leegstand": out / "leegstand.csv",
     }

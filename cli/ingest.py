@@ -161,6 +161,15 @@ def _register(kind_name: str) -> None:
         ] = None,
         jaar: Annotated[int | None, typer.Option("--jaar", help="Boundary edition (gebieden).")] = None,
         soort: Annotated[str | None, typer.Option("--soort", help="Area type when not recognised.")] = None,
+        indeling: Annotated[
+            str | None,
+            typer.Option(
+                "--indeling", help="Division of the areas: cbs, gemeente, ibis, postcode, cbs_vierkant."
+            ),
+        ] = None,
+        vervang: Annotated[
+            bool, typer.Option("--vervang", help="Replace boundaries stored in the same division and year.")
+        ] = False,
         snapshot: Annotated[
             bool, typer.Option("--snapshot", help="Remove keys no longer delivered.")
         ] = False,
@@ -224,6 +233,8 @@ def _register(kind_name: str) -> None:
                 bron=bron,
                 jaar=jaar,
                 soort=soort,
+                indeling=indeling,
+                vervang=vervang,
                 snapshot=snapshot,
                 dry_run=dry_run,
                 constants=constants,

@@ -8,7 +8,28 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-GEBIED_SOORTEN = ("gemeente", "wijk", "buurt", "bedrijventerrein", "buitengebied")
+#: Area types (``gebied.soort``): the CBS hierarchy, business parks, the rural area, postcode
+#: areas (PC4, PC6) and CBS grid squares of 100 m and 500 m.
+GEBIED_SOORTEN = (
+    "gemeente", "wijk", "buurt", "bedrijventerrein", "buitengebied",
+    "pc4", "pc6", "vierkant100", "vierkant500",
+)  # fmt: skip
+
+#: Whose division an area belongs to (``gebied.indeling``): CBS, the municipality's own,
+#: IBIS (business parks), postcode areas, CBS grid squares. Divisions of one year coexist.
+GEBIED_INDELINGEN = ("cbs", "gemeente", "ibis", "postcode", "cbs_vierkant")
+
+#: The division each area type is loaded into, read from and assigned to points by default.
+#: The database repeats it as ``standaard_indeling(soort)`` (migration 0011).
+STANDAARD_INDELING = {
+    "gemeente": "cbs", "wijk": "cbs", "buurt": "cbs", "bedrijventerrein": "ibis",
+    "buitengebied": "gemeente", "pc4": "postcode", "pc6": "postcode",
+    "vierkant100": "cbs_vierkant", "vierkant500": "cbs_vierkant",
+}  # fmt: skip
+
+#: Area types every point carries as columns (assigned at ingest, in the default division);
+#: figures of all other areas come from a spatial join at refresh (docs/decisions.md).
+TOEGEWEZEN_SOORTEN = ("gemeente", "wijk", "buurt", "bedrijventerrein", "buitengebied")
 
 #: The eleven BAG gebruiksdoelen of a verblijfsobject.
 GEBRUIKSDOELEN = (

@@ -175,10 +175,16 @@ gebied = Table(
     _rd("MULTIPOLYGON"),
     _web_mercator("MULTIPOLYGON"),
     *_provenance(),
-    UniqueConstraint("soort", "code", "jaar"),
+    Column(
+        "indeling",
+        Text,
+        nullable=False,
+        comment="Whose division: cbs, gemeente (the municipality's own), ibis, postcode, cbs_vierkant.",
+    ),
+    UniqueConstraint("soort", "indeling", "code", "jaar"),
     *_spatial_indexes("gebied"),
     Index("gebied_gemeente_idx", "gemeentecode", "soort", "jaar"),
-    comment="Every area: gemeente, wijk, buurt, bedrijventerrein, buitengebied; editions side by side.",
+    comment="Every area by type, division and edition; divisions and editions side by side.",
 )
 
 gebied_cel = Table(
@@ -255,7 +261,7 @@ bron = Table(
     comment="Partners that deliver signals, with their disclosure and retention rules.",
 )
 
-#: Migration 0011: set by ingest/fallback.py on rows that keep their own point.
+#: Migration 0009: set by ingest/fallback.py on rows that keep their own point.
 ADRES_OPMERKING = "Why the row keeps its own point instead of a BAG address, or what its house number lost."
 
 leegstand = Table(
@@ -495,6 +501,7 @@ indicator_zicht = Table(
     Column("afwijkend", Boolean, nullable=False),
     Column("trend_z", Numeric),
     *(Column(f"{count}_onderdrukt", Boolean) for count in INDICATOR_COUNTS),
+    Column("indeling", Text, nullable=False, comment="Division of the area (gebied.indeling)."),
     Index("indicator_zicht_lookup_idx", "zicht_id", "gebied_soort", "periode", "thema"),
     comment="Indicators per view class, area, period and theme, from the signals that class may see.",
 )

@@ -4,7 +4,7 @@ Register entries (``vestiging``) carry their partner's data class and covenant a
 so their figures follow the same rule (docs/architecture.md §7): computed per view class
 (``zicht``) from the entries that class could see as points, and for suppressed classes
 (planners) with withheld flags from :func:`core.disclosure.withhold`. The rows come from
-``vestiging_cijfers(ids, volgorde)`` (migration 0009); this module writes them into
+``vestiging_cijfers(ids, volgorde)`` (migration 0012); this module writes them into
 ``vestiging_zicht``. :mod:`core.zicht` calls :func:`compute` for the same classes at the same
 moments as the signal figures (a new principal, a refresh after an ingest), so a class never
 has one without the other.

@@ -233,8 +233,14 @@ def _withhold(conn: Connection, zicht_id: int, k: int) -> None:
 
     result = conn.execute(
         text(
-            "SELECT n.id, n.gebied_soort AS soort, n.code,"
-            " CASE n.gebied_soort WHEN 'buurt' THEN g.wijkcode WHEN 'wijk' THEN n.gemeentecode END AS ouder,"
+            # An area of another division than its type's default is a hierarchy of its own:
+            # its code carries the division (codes may repeat across divisions) and no parent.
+            "SELECT n.id, n.gebied_soort AS soort,"
+            " CASE WHEN n.indeling = standaard_indeling(n.gebied_soort) THEN n.code"
+            "  ELSE n.indeling || ':' || n.code END AS code,"
+            " CASE WHEN n.indeling <> standaard_indeling(n.gebied_soort) THEN NULL"
+            "  WHEN n.gebied_soort = 'buurt' THEN g.wijkcode WHEN n.gebied_soort = 'wijk' THEN n.gemeentecode"
+            " END AS ouder,"
             " n.periode, n.periode_soort, left(n.periode, 4) AS jaar, n.thema, "
             + ", ".join(f"n.{m}" for m in MEASURES)
             + " FROM zicht_nieuw n JOIN gebied g ON g.id = n.gebied_id WHERE n.zicht_id = :z"

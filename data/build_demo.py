@@ -416,6 +416,35 @@ def _bedrijventerreinen(out: Path) -> tuple[Path, gpd.GeoDataFrame]:
     return path, bt
 
 
+def _postcodes_en_vierkanten(out: Path, bu: gpd.GeoDataFrame) -> list[Path]:
+    """Postcode areas (PC4) and CBS 500 m grid squares of the city centre, for the area types
+    beside the buurten. PC4: the buurten dissolved by their most common PC4 (an approximation of
+    CBS's PC4 areas, which follow addresses, not buurten). Squares: CBS's definition (RD New,
+    lower-left corner a multiple of 500 m, code ``E`` + x and ``N`` + y in hectometres), only the
+    100 around the Grote Markt, to keep the demo's indicator tables small."""
+    pc4 = bu["postcode"].fillna(bu.groupby("wijkcode")["postcode"].transform(lambda s: s.mode()[0]))
+    areas = gpd.GeoDataFrame({"PC4": pc4.str[:4]}, geometry=bu.geometry.to_numpy(), crs=RD)
+    areas = areas.dissolve(by="PC4", as_index=False).sort_values("PC4", ignore_index=True)
+    p_pc4 = out / "postcodegebieden_pc4_2024.gpkg"
+    p_pc4.unlink(missing_ok=True)
+    desc = "PC4-gebieden bij benadering: CBS-buurten 2024 samengevoegd per meest voorkomende PC4"
+    pyogrio.write_dataframe(areas, p_pc4, layer="pc4", layer_options={"DESCRIPTION": desc})
+    municipality = shapely.union_all(bu.geometry.to_numpy())
+    cells = [(x, y) for x in range(231000, 236000, 500) for y in range(579500, 584500, 500)]
+    squares = [shapely.box(x, y, x + 500, y + 500) for x, y in cells]
+    keep = [i for i, sq in enumerate(squares) if shapely.intersects(sq, municipality)]
+    grid = gpd.GeoDataFrame(
+        {"crs28992res500m": [f"E{cells[i][0] // 100:04d}N{cells[i][1] // 100:04d}" for i in keep]},
+        geometry=[squares[i] for i in keep],
+        crs=RD,
+    )
+    p_grid = out / "cbs_vierkanten_500m_2024.gpkg"
+    p_grid.unlink(missing_ok=True)
+    desc = "CBS-vierkanten van 500 m (indeling volgens CBS), alleen rond de binnenstad"
+    pyogrio.write_dataframe(grid, p_grid, layer="vierkant500", layer_options={"DESCRIPTION": desc})
+    return [p_pc4, p_grid]
+
+
 def _synthetic_addresses(bu: gpd.GeoDataFrame, bt: gpd.GeoDataFrame, real: pd.DataFrame) -> pd.DataFrame:
     """SYNTHETIC addresses: units in business parks, farms in the rural area, Haren/Ten Boer homes."""
     parts: list[pd.DataFrame] = []
@@ -972,6 +1001,14 @@ INHOUD = {  # per file: how much is real, and what it is (Dutch, shown in MANIFE
         "echt, proxy",
         "CBS-buurten 2017 (CC BY) als benadering van IBIS-terreinen; RIN_NUMMER is een vervangende code",
     ),
+    "postcodegebieden_pc4_2024.gpkg": (
+        "echt, benadering",
+        "CBS-buurten 2024 samengevoegd per meest voorkomende PC4; geen CBS-postcodegrenzen",
+    ),
+    "cbs_vierkanten_500m_2024.gpkg": (
+        "echt",
+        "CBS-vierkanten van 500 m volgens de CBS-indeling (RD New), rond de binnenstad; zonder cijfers",
+    ),
     "adressen_bag.gpkg": (
         "deels synthetisch",
         "adres en ligging van de echte adressen: BAG (Kadaster, publiek domein). Synthetisch: "
@@ -1006,9 +1043,10 @@ def build(out_dir: Path) -> dict[str, Path]:
         p_geb, bu = _gebieden(out_dir)
         p_bt, bt = _bedrijventerreinen(out_dir)
         p_adr, adr = _adressen(out_dir, bu, bt)
+        p_extra = _postcodes_en_vierkanten(out_dir, bu)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
-    paths = [p_geb, p_bt, p_adr, _leegstand(out_dir, adr), *_vestigingen(out_dir, adr)]
+    paths = [p_geb, p_bt, *p_extra, p_adr, _leegstand(out_dir, adr), *_vestigingen(out_dir, adr)]
     ctx, afwijkend = _context(adr, bu, bt)
     sig = _signalen(ctx, bt)
     paths += [_write_bron(out_dir / "signalen", c, sig[sig["bron"] == c], adr) for c in BRONNEN]

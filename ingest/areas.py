@@ -12,6 +12,12 @@ The buurten of some editions are generalised (small gaps between neighbours), so
 in a gap takes the nearest buurt within 250 m; the wijk and gemeente follow from the buurt,
 so the hierarchy is always consistent. A point on the border of two areas takes the lowest
 code, the same as before the grid.
+
+Points are assigned to the default division of each type (``core.domain.STANDAARD_INDELING``:
+CBS buurten, wijken and gemeenten, IBIS business parks, the municipality's own buitengebied),
+whatever other divisions are loaded beside it; changing that is a change of that mapping (and
+of ``standaard_indeling`` in the database), not an option. Areas of other divisions, postcode
+areas and grid squares get their figures from a spatial join at refresh (migration 0011).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import math
 
 from sqlalchemy import Connection, text
+
+from core.domain import STANDAARD_INDELING
 
 AREA_COLUMNS = ["buurtcode", "wijkcode", "gemeentecode", "bedrijventerreincode", "buitengebied"]
 POINT_TABLES = ("verblijfsobject", "leegstand", "signaal")
@@ -31,9 +39,19 @@ TARGET_CELLS = 50_000
 MIN_CELL_METRES = 100
 
 
+#: The division points are assigned to, per area type.
+DIVISION = {s: STANDAARD_INDELING[s] for s in ("gemeente", "buurt", "bedrijventerrein", "buitengebied")}
+
+
+def in_division(alias: str, soort: str) -> str:
+    """SQL: row ``alias`` of gebied is of type ``soort`` in the division points are assigned to."""
+    return f"({alias}.soort = '{soort}' AND {alias}.indeling = '{DIVISION[soort]}')"
+
+
 def editions(conn: Connection) -> dict[str, int]:
-    """The newest edition (jaar) per area type; -1 where there is none."""
-    rows = conn.execute(text("SELECT soort, max(jaar) FROM gebied GROUP BY soort")).all()
+    """The newest edition (jaar) per area type in the assignment division; -1 where there is none."""
+    which = " OR ".join(in_division("g", s) for s in DIVISION)
+    rows = conn.execute(text(f"SELECT soort, max(jaar) FROM gebied g WHERE {which} GROUP BY soort")).all()
     found = {str(soort): int(jaar) for soort, jaar in rows}
     return {s: found.get(s, -1) for s in ("gemeente", "buurt", "bedrijventerrein", "buitengebied")}
 
@@ -59,7 +77,7 @@ def rebuild_cells(conn: Connection) -> None:
     if not wanted:
         return
     params = {f"j_{s}": j for s, j in wanted.items()}
-    which = " OR ".join(f"(b.soort = '{s}' AND b.jaar = :j_{s})" for s in wanted)
+    which = " OR ".join(f"({in_division('b', s)} AND b.jaar = :j_{s})" for s in wanted)
     total = conn.execute(
         text(f"SELECT coalesce(sum(ST_Area(b.geom)), 0) FROM gebied b WHERE {which}"), params
     ).scalar_one()
@@ -124,7 +142,7 @@ def assign(conn: Connection, table: str, key: str) -> None:
                        AS wijkcode,
                    b.gemeentecode, h.bt AS bedrijventerreincode, h.bg AS buitengebied
             FROM ({hits}) h
-            LEFT JOIN gebied b ON b.soort = 'buurt' AND b.jaar = :buurt AND b.code = h.buurt
+            LEFT JOIN gebied b ON {in_division("b", "buurt")} AND b.jaar = :buurt AND b.code = h.buurt
             """
         ),
         {"buurt": ed["buurt"]},
@@ -139,7 +157,8 @@ def assign(conn: Connection, table: str, key: str) -> None:
                    gemeentecode = n.gemeentecode
             FROM {table} p CROSS JOIN LATERAL (
                 SELECT b.code, b.wijkcode, b.gemeentecode FROM gebied b
-                WHERE b.soort = 'buurt' AND b.jaar = :buurt AND ST_DWithin(b.geom, p.geom, {GAP_METRES})
+                WHERE {in_division("b", "buurt")} AND b.jaar = :buurt
+                  AND ST_DWithin(b.geom, p.geom, {GAP_METRES})
                 ORDER BY ST_Distance(b.geom, p.geom), b.code LIMIT 1) n
             WHERE t.buurtcode IS NULL AND p.{key} = t.key
             """
@@ -151,7 +170,7 @@ def assign(conn: Connection, table: str, key: str) -> None:
             f"""
             UPDATE {RESULT} t SET gemeentecode = (
                 SELECT m.code FROM gebied m
-                WHERE m.soort = 'gemeente' AND m.jaar = :gm AND ST_Intersects(m.geom, p.geom)
+                WHERE {in_division("m", "gemeente")} AND m.jaar = :gm AND ST_Intersects(m.geom, p.geom)
                 ORDER BY m.code LIMIT 1)
             FROM {table} p
             WHERE t.gemeentecode IS NULL AND p.{key} = t.key

@@ -52,6 +52,10 @@ class Options:
     bron: str | None = None
     jaar: int | None = None
     soort: str | None = None
+    #: Whose division the areas are (gebieden); None: the type's default.
+    indeling: str | None = None
+    #: Let a delivery move boundaries already stored in the same division and edition.
+    vervang: bool = False
     snapshot: bool = False
     dry_run: bool = False
     #: Constants for fields (``--zet veld=waarde``): they fill a field the file lacks, and

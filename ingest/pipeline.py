@@ -188,6 +188,7 @@ class Pipeline:
                             {
                                 "map": options.mapping,
                                 "jaar": options.jaar,
+                                "indeling": options.indeling,
                                 "snapshot": options.snapshot,
                                 "proef": options.dry_run,
                                 "zet": options.constants,

@@ -1,17 +1,22 @@
-"""The shared shape of the four indicator layers (one per area type).
+"""The shared shape of the indicator layers (one per area type).
 
-Not a layer itself: ``buurten.py``, ``wijken.py``, ``bedrijventerreinen.py`` and
-``buitengebied.py`` each build one with their own titles.
+Not a layer itself: ``buurten.py``, ``wijken.py``, ``bedrijventerreinen.py``,
+``buitengebied.py``, the postcode and grid square layers each build one with their own titles.
+A layer holds the areas of every division of its type: each output shows the type's default
+division unless the request names one (``?indeling=gemeente``, app/layer_sql.py).
 """
 
 from __future__ import annotations
 
+from core.domain import STANDAARD_INDELING
 from layers.base import Layer, LegendClass, Property, Style
 
 PROPERTIES = (
     Property(name="code", type="string", title="Gebiedscode", filterable=True),
     Property(name="naam", type="string", title="Naam"),
     Property(name="gemeentecode", type="string", title="Gemeente", filterable=True),
+    Property(name="indeling", type="string", title="Gebiedsindeling (wiens indeling)", filterable=True),
+    Property(name="gebied_jaar", type="integer", title="Gebiedsindeling (jaar)"),
     Property(name="periode", type="string", title="Periode (jaar of kwartaal)", filterable=True),
     Property(name="periode_soort", type="string", title="Jaar of kwartaal", filterable=True),
     Property(name="thema", type="string", title="Thema ('alle' voor alle thema's)", filterable=True),
@@ -89,10 +94,14 @@ STYLE = Style(
 
 def indicator_layer(layer_id: str, soort: str, title: str, description: str, minzoom: int = 8) -> Layer:
     """An indicator layer for one area type."""
+    division = (
+        f" Gebiedsindeling: {STANDAARD_INDELING[soort]}; een andere indeling met ?indeling= "
+        "(bijvoorbeeld gemeente). Elk object noemt zijn indeling en het jaar ervan."
+    )
     return Layer(
         id=layer_id,
         title=title,
-        description=description,
+        description=description + division,
         kind="gebied",
         source="laag_indicator_zicht",
         by_zicht=True,

@@ -218,7 +218,7 @@ def test_a_hidden_layer_looks_like_a_missing_one(client: Any, api_keys: dict[str
     assert hidden.json()["title"] == missing.json()["title"]
     listed = {c["id"] for c in client.get("/collections", headers=headers).json()["collections"]}
     assert listed == {
-        "buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden",
+        "buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden", "postcode4", "vierkanten500",
         "risicobranches_bedrijventerreinen", "risicobranches_buurten",
     }  # fmt: skip
 

@@ -21,9 +21,10 @@ from app.deps import PrincipalDep
 from app.errors import BadRequestError, choose
 from app.overview import SOORTEN, branch_rows, build, find_area, indicator_rows
 from app.pages import render
-from app.params import formats
+from app.params import IndelingDep, formats
 from app.services import EngineDep, SettingsDep
 from app.svg import area_map, trend_chart
+from core.domain import STANDAARD_INDELING
 
 router = APIRouter(tags=["Gebieden"])
 
@@ -45,26 +46,38 @@ def gebieden(
     principal: PrincipalDep,
     engine: EngineDep,
     settings: SettingsDep,
-    soort: Annotated[str, Query(description="buurt, wijk, bedrijventerrein of buitengebied")],
+    soort: Annotated[
+        str,
+        Query(
+            description="buurt, wijk, bedrijventerrein, buitengebied, pc4, pc6, vierkant100 of vierkant500"
+        ),
+    ],
     fmt: Annotated[str, formats("json", "csv", "gpkg")],
+    indeling: IndelingDep,
     periode: str | None = None,
     thema: str = "alle",
 ) -> Any:
     choose(soort, SOORTEN, "soort")
-    filters = {"thema": thema, "periode_soort": "jaar"}
+    division = {"indeling": indeling} if indeling else {}
+    filters = {"thema": thema, "periode_soort": "jaar", **division}
     if periode:
-        filters = {"thema": thema, "periode": periode}
+        filters = {"thema": thema, "periode": periode, **division}
     k = settings.suppression_k
     with audit.audited_read(request, engine) as conn:
         rows = indicator_rows(conn, principal, soort, filters, k, wkb=fmt == "gpkg")
         audit.note(request, aantal=len(rows), gebied=soort)
-    name = f"{soort}-{periode or 'alle-jaren'}-{thema}"
+    name = f"{soort}-{indeling or 'standaard'}-{periode or 'alle-jaren'}-{thema}"
     if fmt == "csv":
         return _download(exports.csv_bytes(rows, principal.suppressed), exports.CSV_TYPE, f"{name}.csv")
     if fmt == "gpkg":
         body = exports.gpkg_bytes(rows, principal.suppressed, soort)
         return _download(body, exports.GPKG_TYPE, f"{name}.gpkg")
-    return {"soort": soort, "thema": thema, "gebieden": rows}
+    return {
+        "soort": soort,
+        "indeling": indeling or STANDAARD_INDELING[soort],
+        "thema": thema,
+        "gebieden": rows,
+    }
 
 
 @router.get(
@@ -84,6 +97,7 @@ def gebied(
     engine: EngineDep,
     settings: SettingsDep,
     fmt: Annotated[str, formats("json", "html", "pdf", "csv")],
+    indeling: IndelingDep,
     thema: str = "alle",
     periode: Annotated[
         str | None, Query(description="Jaar van de kerncijfers (standaard het laatste)")
@@ -92,15 +106,14 @@ def gebied(
     k = settings.suppression_k
     if fmt == "json":
         with audit.audited_read(request, engine) as conn:
-            area = find_area(conn, principal, code)
-            rows = indicator_rows(
-                conn, principal, area["soort"], {"code": code, "thema": thema, "periode_soort": "jaar"}, k
-            )
+            area = find_area(conn, principal, code, indeling)
+            filters = {"code": code, "thema": thema, "periode_soort": "jaar", "indeling": area["indeling"]}
+            rows = indicator_rows(conn, principal, area["soort"], filters, k)
             branches = branch_rows(conn, principal, area["soort"], code, k)
             audit.note(request, aantal=len(rows) + len(branches or []), gebied=code)
         return {**area, "thema": thema, "perioden": rows, "risicobranches": branches}
     with audit.audited_read(request, engine) as conn:
-        overview = build(conn, principal, code, periode, k)
+        overview = build(conn, principal, code, periode, k, indeling)
         audit.note(request, aantal=overview.aantal(), gebied=code)
     filename = f"gebiedsoverzicht-{code}-{overview.periode or 'geen'}"
     if fmt == "csv":
@@ -117,7 +130,7 @@ def gebied(
         o=overview,
         kaart=area_map(overview.shapes, overview.box),
         grafiek=trend_chart(overview.trend(), "Signalen per jaar (alle thema's)"),
-        query=urlencode({"periode": overview.periode or ""}),
+        query=urlencode({"periode": overview.periode or "", **({"indeling": indeling} if indeling else {})}),
     )
 
 
@@ -127,15 +140,16 @@ def locate(
     principal: PrincipalDep,
     engine: EngineDep,
     settings: SettingsDep,
+    indeling: IndelingDep,
     lon: Annotated[float | None, Query(ge=-180, le=180, description="Lengte (WGS84)")] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90, description="Breedte (WGS84)")] = None,
     x: Annotated[float | None, Query(ge=-1e6, le=2e6, description="x (RD New)")] = None,
     y: Annotated[float | None, Query(ge=-1e6, le=2e6, description="y (RD New)")] = None,
 ) -> dict[str, Any]:
     if lon is not None and lat is not None:
-        sql, params = layer_sql.areas_at(principal, lon, lat, srid=4326)
+        sql, params = layer_sql.areas_at(principal, lon, lat, srid=4326, indeling=indeling)
     elif x is not None and y is not None:
-        sql, params = layer_sql.areas_at(principal, x, y, srid=28992)
+        sql, params = layer_sql.areas_at(principal, x, y, srid=28992, indeling=indeling)
     else:
         raise BadRequestError("geef lon en lat (WGS84) of x en y (RD New)")
     k = settings.suppression_k
@@ -145,7 +159,12 @@ def locate(
         for area in areas:
             entry: dict[str, Any] = dict(area)
             if area["soort"] in SOORTEN:
-                filters = {"code": area["code"], "thema": "alle", "periode_soort": "jaar"}
+                filters = {
+                    "code": area["code"],
+                    "thema": "alle",
+                    "periode_soort": "jaar",
+                    "indeling": area["indeling"],
+                }
                 latest = indicator_rows(conn, principal, area["soort"], filters, k)
                 entry["indicatoren"] = latest[-1] if latest else None
             result.append(entry)

@@ -20,9 +20,9 @@ from app.deps import PrincipalDep
 from app.errors import choose
 from app.layer_sql import Selection
 from app.pages import render, templates
-from app.params import MapPurposeDep
+from app.params import IndelingDep, MapPurposeDep
 from app.services import EngineDep, SettingsDep
-from core.domain import THEMAS
+from core.domain import GEBIED_INDELINGEN, THEMAS
 from core.security import Principal
 from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
 
@@ -31,11 +31,18 @@ THEMA_TITELS = {"alle": "alle thema's", **{t: t.replace("_", " ") for t in THEMA
 
 
 def perioden_en_grenzen(
-    engine: Engine, principal: Principal, soort: str, periode: str | None, k: int, risico: bool = False
+    engine: Engine,
+    principal: Principal,
+    soort: str,
+    periode: str | None,
+    k: int,
+    risico: bool = False,
+    indeling: str | None = None,
 ) -> tuple[list[str], str | None, list[list[float]] | None]:
     """The periods with figures for this caller, the chosen one (default: the latest year),
-    and the bounds of the caller's areas of this type (to open the map on them). Risk
-    branches have no period (they are of today): their map opens without one if need be."""
+    and the bounds of the caller's areas of this type in ``indeling`` (None: the default
+    division), to open the map on them. Risk branches have no period (they are of today):
+    their map opens without one if need be."""
     layer = INDICATOR_LAYERS[soort]
     with engine.connect() as conn:
         sql, params = layer_sql.periods(layer, principal, k=k)
@@ -48,7 +55,8 @@ def perioden_en_grenzen(
         elif chosen is None:
             return perioden, None, None
         else:
-            selection = Selection(filters={"thema": "alle", "periode": chosen})
+            division = {"indeling": indeling} if indeling else {}
+            selection = Selection(filters={"thema": "alle", "periode": chosen, **division})
         sql, params = layer_sql.bounds(layer, principal, selection, k=k)
         box = conn.execute(text(sql), params).one()
     bounds = [[float(box[0]), float(box[1])], [float(box[2]), float(box[3])]] if box[0] is not None else None
@@ -67,6 +75,7 @@ async def kaart(
     engine: EngineDep,
     settings: SettingsDep,
     doel: MapPurposeDep,
+    indeling: IndelingDep,
     soort: str = "buurt",
     indicator: str = "per_1000_adressen",
     thema: str = "alle",
@@ -86,7 +95,7 @@ async def kaart(
     if doel is not None:
         choose(doel, principal.doelen, "doel")
     perioden, chosen, bounds = await run_in_threadpool(
-        perioden_en_grenzen, engine, principal, soort, periode, settings.suppression_k, risico
+        perioden_en_grenzen, engine, principal, soort, periode, settings.suppression_k, risico, indeling
     )
     if chosen is None and not risico:
         # Nothing in this principal's municipalities yet: say so on a page, not as an error.
@@ -102,17 +111,25 @@ async def kaart(
         choose(chosen, perioden, "periode")
     req = maps.MapRequest(
         soort=soort, indicator=indicator, thema=thema, periode=chosen or "", k=settings.suppression_k,
-        doel=doel, perioden=perioden, bounds=bounds,
+        doel=doel, perioden=perioden, bounds=bounds, indeling=indeling,
     )  # fmt: skip
     panel = templates.get_template("kaart_paneel.html").render(
         keuze=req,
         principal=principal,
         soorten=[(s, maps.SOORT_TITEL[s]) for s in maps.SOORT_TITEL],
+        indelingen=GEBIED_INDELINGEN,
         indicatoren=[(i.id, i.title) for i in maps.INDICATOREN.values()],
         themas=list(THEMA_TITELS.items()),
         doelen=list(principal.doelen) if cleared else [],
         soort_titel=maps.SOORT_TITEL[soort],
-        export_query=urlencode({"soort": soort, "periode": chosen or "", "thema": thema}),
+        export_query=urlencode(
+            {
+                "soort": soort,
+                "periode": chosen or "",
+                "thema": thema,
+                **({"indeling": indeling} if indeling else {}),
+            }
+        ),
     )
     html = await run_in_threadpool(
         maps.build_page, principal, req, settings.basemap_url, settings.basemap_attribution, panel

@@ -6,14 +6,14 @@ export lost 34 real incidents that way. ``adres_opmerking`` says why the row is 
 to an address, or what was left out of its written house number, so an analyst can tell
 a located incident from a matched address.
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0011"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None

@@ -11,15 +11,15 @@ committed. Any later command (the next ingest of anything, ``okaart ingest refre
 Existing runs are left NULL on purpose: the first command after this migration refreshes
 once, which costs one refresh and proves nothing was left behind.
 
-Revision ID: 0012
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-09
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -17,16 +17,16 @@
   ``laag_vestiging_zicht`` adds the polygons and is what the api role reads, one class at a time.
 - ``laag_vestiging``: the entries as points (for cleared principals; the layer scopes them).
 
-Revision ID: 0009
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0012"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -41,7 +41,8 @@ SEES = """(z.gemeenten IS NULL OR l.gemeentecode = ANY (z.gemeenten))
 BG = """
     bg AS (
         SELECT DISTINCT ON (gemeentecode) gemeentecode, code FROM actueel_gebied
-        WHERE soort = 'buitengebied' ORDER BY gemeentecode, code
+        WHERE soort = 'buitengebied' AND indeling = standaard_indeling(soort)
+        ORDER BY gemeentecode, code
     )"""
 
 TABLES = f"""
@@ -156,6 +157,7 @@ def _figures() -> str:
                ST_Area(a.geom) / 10000.0 AS hectare
         FROM z JOIN actueel_gebied a
           ON a.soort IN ('gemeente', 'wijk', 'buurt', 'bedrijventerrein', 'buitengebied')
+         AND a.indeling = standaard_indeling(a.soort)  -- points carry the default divisions' codes
          AND (z.gemeenten IS NULL OR a.gemeentecode = ANY (z.gemeenten))
     ),
     branche AS (SELECT unnest(ARRAY['alle'] || volgorde) AS branche)
