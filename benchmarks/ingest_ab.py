@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
+
 from benchmarks.common import ROOT, cluster, console, fresh_database, save_results
 from benchmarks.ingest import SOURCE, generated_gpkg
 
@@ -55,10 +57,15 @@ def run(rows: int = 1_000_000, before: Path | None = None) -> None:
     with cluster() as c:
         for round_no in range(ROUNDS):
             for label, checkout in (("voor", before.resolve()), ("na", ROOT)):
-                url = fresh_database(c, f"ab_{label}_{round_no}")
+                name = f"ab_{label}_{round_no}"
+                url = fresh_database(c, name)
                 _prepare(checkout, url)
                 first = _cli(checkout, url, "ingest", "adressen", str(big))
                 again = _cli(checkout, url, "ingest", "adressen", str(big))
+                with psycopg.connect(c.dsn(name)) as conn:  # a failed load would look fast
+                    stored = conn.execute("SELECT count(*) FROM verblijfsobject").fetchone()
+                if stored is None or stored[0] < rows * 0.95:
+                    raise SystemExit(f"{label}: {stored} adressen opgeslagen van {rows}: de lading mislukte")
                 times.setdefault((label, "eerste"), []).append(first)
                 times.setdefault((label, "opnieuw"), []).append(again)
                 console.print(f"ronde {round_no + 1} {label}: eerste {first:.1f} s, opnieuw {again:.1f} s")
