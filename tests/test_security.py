@@ -25,7 +25,7 @@ from tests.conftest import PRINCIPALS, auth, scalar
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 AGGREGATE = {
-    "buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden",
+    "buurten", "wijken", "bedrijventerreinen", "buitengebied", "gebieden", "postcode4", "vierkanten500",
     "risicobranches_bedrijventerreinen", "risicobranches_buurten",
 }  # fmt: skip
 #: Which layers each kind of principal may read (docs/architecture.md §7), written out by hand.

@@ -303,7 +303,7 @@ class Gebieden(SourceKind[GebiedenState]):
         pattern = CODE_PATTERNS[soort] if cbs_like else OTHER
         reasons = no_reasons(len(frame))
         reasons[code.isna().to_numpy()] = "code_ontbreekt"
-        good_code = code.map(lambda v: bool(v and re.match(pattern, v)))
+        good_code = code.map(lambda v: isinstance(v, str) and bool(re.match(pattern, v)))
         reasons[~good_code.to_numpy(dtype=bool) & code.notna().to_numpy()] = "code_ongeldig"
         naam = clean_text(frame["naam"])
         if soort in NAMELESS:
