@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
+from app import audit, oidc
 from app.access import rule
 from app.deps import OptionalPrincipalDep
 from app.errors import ForbiddenError, UnauthorizedError, problem
@@ -84,6 +85,7 @@ def _form(
         volgende=target,
         melding=melding,
         uren=f"{settings.session_hours:g}",
+        aanbieders=oidc.aanbieders(request),
     )
 
 
@@ -141,21 +143,31 @@ async def aanmelden(request: Request, engine: EngineDep, settings: SettingsDep) 
 
 
 @router.post("/afmelden", summary="Afmelden: de sessie eindigt", openapi_extra=rule("open"))
-async def afmelden(request: Request, engine: EngineDep, principals: PrincipalCacheDep) -> Response:
-    """End this browser's session at once and drop the cookie."""
+async def afmelden(
+    request: Request, engine: EngineDep, principals: PrincipalCacheDep, principal: OptionalPrincipalDep
+) -> Response:
+    """End this browser's session at once and drop the cookie; a session of an OpenID
+    Connect sign-in continues to the provider, which ends its session too (RP-initiated
+    logout). Audited as the sign-out of whoever the session was."""
     _same_origin(request)
     token = request.cookies.get(sessions.SESSION_COOKIE)
+    target = "/aanmelden"
     if token:
+        entry = audit.open_entry(request, "/afmelden", data=True)
+        entry.principal = principal
 
-        def end() -> None:
+        def end() -> str | None:
+            provider_logout = oidc.logout_redirect(request, engine, token)
             with engine.begin() as conn:
                 sessions.end_session(conn, token)
+            return provider_logout
 
-        await run_in_threadpool(end)
+        provider_logout = await run_in_threadpool(end)
+        target = provider_logout or target
         # The principal lookup is cached per token for a few seconds; forget it here so
         # this worker refuses the ended session at once.
         principals.forget("sessie", token)
-    response = RedirectResponse("/aanmelden", status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(
         sessions.SESSION_COOKIE,
         path="/",
