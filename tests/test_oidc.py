@@ -356,3 +356,83 @@ def test_browser_sign_in_mfa_and_sign_out(env: Env) -> None:
 def test_sign_in_page_offers_the_providers_beside_the_key_form(env: Env) -> None:
     page = httpx.get(f"{env.base}/aanmelden", headers={"Accept": "text/html"})
     assert "Aanmelden via Testaanbieder" in page.text and 'id="sleutel"' in page.text
+
+
+ANNA = {
+    "sub": "anna",
+    "email": "anna@groningen.test",
+    "groups": ["okaart-analisten"],
+    "gemeentecode": ["GM0014"],
+}
+
+
+def test_the_mapping_decides_and_explains() -> None:
+    mapping = claims.current(None)
+    besluit = mapping.decide(ANNA)
+    assert besluit.profiel is not None and besluit.profiel.naam == "analist-groningen"
+    assert any("regel 2 (analist-groningen)" in line and "geldt" in line for line in besluit.uitleg)
+    elders = mapping.decide({**ANNA, "gemeentecode": ["GM0106"]})
+    assert elders.profiel is None and "gemeentecode 'GM0014' ontbreekt" in "\n".join(elders.uitleg)
+    assert "geen toegang" in elders.reden
+    # Entra ID puts app roles in "roles": read too.
+    assert mapping.decide({"sub": "x", "roles": ["okaart-planners"]}).profiel.rol == "planner"  # type: ignore[union-attr]
+    assert claims.tweede_factor({"amr": ["pwd"]}, ())[0] is False
+    assert claims.tweede_factor({"amr": ["pwd", "mfa"]}, ())[0] is True
+    assert claims.tweede_factor({"acr": "urn:keycloak:mfa"}, ("urn:keycloak:mfa",))[0] is True
+
+
+@pytest.mark.parametrize(
+    ("text_", "fout"),
+    [
+        ("[profielen.a]\nrol = 'koning'\norganisatie = 'x'\n", "rol moet een van"),
+        ("[profielen.a]\nrol = 'planner'\n", "organisatie ontbreekt"),
+        ("[[regels]]\ngroep = 'g'\nprofiel = 'nergens'\n", "staat niet onder"),
+        (
+            "[profielen.a]\nrol = 'planner'\norganisatie = 'x'\n[[regels]]\nprofiel = 'a'\n",
+            "noemt altijd een groep",
+        ),
+        ("[profielen.a]\nrol = 'planner'\norganisatie = 'x'\nwachtwoord = 1\n", "onbekend veld"),
+        ("[[regels\n", "geen geldige TOML"),
+    ],
+)
+def test_a_broken_mapping_names_its_mistake(text_: str, fout: str) -> None:
+    with pytest.raises(claims.ToegangError, match=fout):
+        claims.parse(text_)
+
+
+def test_the_mapping_is_read_again_when_it_changes(tmp_path: Any) -> None:
+    path = tmp_path / "toegang.toml"
+    base = "[profielen.p]\nrol = 'planner'\norganisatie = 'x'\n"
+    path.write_text(base)
+    assert claims.current(path).decide(ANNA).profiel is None
+    path.write_text(base + "[[regels]]\ngroep = 'okaart-analisten'\nprofiel = 'p'\n")
+    import os
+
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert claims.current(path).decide(ANNA).profiel is not None
+
+
+def test_okaart_toegang_uitleg(env: Env, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli.toegang import toegang_cli
+    from core.settings import get_settings
+
+    sign_in(env, "anna")
+    monkeypatch.setenv("DATABASE_URL", env.engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(toegang_cli, ["uitleg", "anna@groningen.test"])
+        assert result.exit_code == 0, result.output
+        assert (
+            "profiel 'analist-groningen'" in result.output
+            and "tweede factor volgens amr: otp" in result.output
+        )
+        file = tmp_path / "claims.json"
+        file.write_text(json.dumps({"sub": "x", "groups": ["medewerkers"]}))
+        refused = CliRunner().invoke(toegang_cli, ["uitleg", "--claims", str(file)])
+        assert refused.exit_code == 2 and "geen regel geldt" in refused.output
+        loaded = CliRunner().invoke(toegang_cli, ["laad"])
+        assert loaded.exit_code == 0 and "oidc:analist-groningen" in loaded.output
+    finally:
+        get_settings.cache_clear()
