@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 
 from app import audit
 from app.access import rule
+from app.errors import NotFoundError
 from app.oidc_principal import SignInRefusedError, decide
 from app.pages import render
 from app.services import services_of
@@ -173,7 +174,7 @@ async def start(request: Request, aanbieder: str) -> Response:
     services = services_of(request.app)
     client = services.providers.get(aanbieder)
     if client is None:
-        return PlainTextResponse("onbekende aanmeldaanbieder", status_code=404)
+        raise NotFoundError(f"geen aanmeldaanbieder {aanbieder!r}")
     target = sessions.safe_next(request.query_params.get("next")) or "/kaart"
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
 
@@ -224,7 +225,7 @@ async def backchannel(request: Request, aanbieder: str) -> Response:
     client = services.providers.get(aanbieder)
     entry = audit.open_entry(request, "/aanmelden/oidc/{aanbieder}/backchannel", data=True)
     if client is None:
-        return PlainTextResponse("onbekende aanmeldaanbieder", status_code=404)
+        raise NotFoundError(f"geen aanmeldaanbieder {aanbieder!r}")
     body = (await request.body()).decode("utf-8", errors="replace")
     token = (parse_qs(body, max_num_fields=5).get("logout_token") or [""])[0]
 
