@@ -436,3 +436,19 @@ def test_okaart_toegang_uitleg(env: Env, tmp_path: Any, monkeypatch: pytest.Monk
         assert loaded.exit_code == 0 and "oidc:analist-groningen" in loaded.output
     finally:
         get_settings.cache_clear()
+
+
+def test_key_sign_ins_are_audited_too(client: Any, demo_engine: Engine, api_keys: dict[str, str]) -> None:
+    """The key form and one-time links stay, and their sign-ins and refusals get a row."""
+    same = {"Sec-Fetch-Site": "same-origin"}
+    ok = client.post(
+        "/aanmelden", data={"sleutel": api_keys["planner"]}, headers=same, follow_redirects=False
+    )
+    assert ok.status_code == 303
+    row = last_audit(demo_engine, "/aanmelden")
+    assert (row.principal, row.rol, row.status) == ("test-planner", "planner", 303)
+    bad = client.post("/aanmelden", data={"sleutel": "okk_nee_nee"}, headers=same, follow_redirects=False)
+    assert bad.status_code == 401
+    row = last_audit(demo_engine, "/aanmelden")
+    assert (row.principal, row.status) == (None, 401)
+    client.cookies.clear()
