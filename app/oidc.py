@@ -146,6 +146,7 @@ async def terug(
         response = render(
             request, "aanmelden.html", refused.status, title="Aanmelden", melding=refused.reden,
             volgende="/kaart", aanbieders=aanbieders(request), principal=None,
+            uren=f"{settings.session_hours:g}",
         )  # fmt: skip
         response.delete_cookie(STATE_COOKIE, path="/aanmelden/oidc")
         return response
@@ -189,7 +190,11 @@ async def start(request: Request, aanbieder: str) -> Response:
     try:
         endpoint = await run_in_threadpool(begin)
     except TokenError as exc:
-        return render(request, "aanmelden.html", 503, title="Aanmelden", melding=str(exc), volgende=target)
+        return render(
+            request, "aanmelden.html", 503, title="Aanmelden", melding=f"Aanmelden lukt nu niet: {exc}.",
+            volgende=target, aanbieders=aanbieders(request), principal=None,
+            uren=f"{services.settings.session_hours:g}",
+        )  # fmt: skip
     query = {
         "response_type": "code",
         "client_id": client.config.client_id,

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
             plain = [p.naam for p in self.oidc_providers if not p.issuer.startswith("https://")]
             if plain:
                 raise ValueError("production mode needs https issuers; not: " + ", ".join(plain))
+            if self.oidc_providers and not self.public_url:
+                # Else the return address would follow the Host header of each request.
+                raise ValueError("production mode with OKAART_OIDC_PROVIDERS needs OKAART_PUBLIC_URL")
             missing = [
                 name
                 for name, value in (

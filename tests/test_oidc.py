@@ -452,3 +452,23 @@ def test_key_sign_ins_are_audited_too(client: Any, demo_engine: Engine, api_keys
     row = last_audit(demo_engine, "/aanmelden")
     assert (row.principal, row.status) == (None, 401)
     client.cookies.clear()
+
+
+def test_production_needs_https_issuers_and_a_public_url(tmp_path: Any) -> None:
+    from pydantic import ValidationError
+
+    key = tmp_path / "audit.key"
+    key.write_text("x" * 40)
+    base = {
+        "environment": "production",
+        "database_url": "postgresql://a/b",
+        "api_database_url": "postgresql://c/d",
+    }
+    provider = {"naam": "g", "titel": "G", "issuer": "https://idp.example/", "client_id": "c"}
+    with pytest.raises(ValidationError, match="https issuers"):
+        Settings(**base, audit_key_file=key, oidc_providers=({**provider, "issuer": "http://idp.example/"},))
+    with pytest.raises(ValidationError, match="OKAART_PUBLIC_URL"):
+        Settings(**base, audit_key_file=key, oidc_providers=(provider,))
+    assert Settings(
+        **base, audit_key_file=key, public_url="https://okaart.example", oidc_providers=(provider,)
+    )
