@@ -20,13 +20,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
 
 from app import audit
+from app import oidc_principal as oidc
 from app.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from app.layer_sql import Selection
 from app.params import BBox, CollectionId, Interval, PurposeHeader, PurposeQuery, purpose_of
-from app.services import services_of
+from app.services import Services, services_of
+from app.tokens import looks_like_jwt
 from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
 from core.settings import Settings
@@ -58,18 +59,29 @@ async def current_principal(request: Request) -> Principal | None:
         token, kind = request.cookies.get(SESSION_COOKIE), "sessie"
         if not token:
             return None
+    elif looks_like_jwt(token):
+        kind = "jwt"  # a provider-issued access token (app/oidc.py)
     services = services_of(request.app)
     hit, principal = services.principals.get(kind, token)
     if hit:
         return principal
-    principal = await run_in_threadpool(_lookup, services.engine, kind, token)
+    principal = await run_in_threadpool(_lookup, services, kind, token)
     services.principals.put(kind, token, principal)
     return principal
 
 
-def _lookup(engine: Engine, kind: str, token: str) -> Principal | None:
+def _lookup(services: Services, kind: str, token: str) -> Principal | None:
+    engine, mapping = services.engine, services.settings.toegang
+    if kind == "jwt":
+        return oidc.principal_for_access_token(engine, services.providers, mapping, token)
     with engine.connect() as conn:
-        return principal_for_session(conn, token) if kind == "sessie" else principal_for_key(conn, token)
+        if kind == "sleutel":
+            return principal_for_key(conn, token)
+        found = principal_for_session(conn, token)
+    if found is None and services.providers.by_name:
+        # An OpenID Connect session whose token ran out is renewed here, if it may be.
+        return oidc.refresh_session(engine, services.providers, mapping, token)
+    return found
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(current_principal)]
@@ -89,6 +101,17 @@ PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 def _visible(request: Request, collection_id: str, principal: Principal) -> Layer:
     layer = REGISTRY.get(collection_id)
+    if (
+        layer is not None
+        and principal.role_can_see(layer.clearance)
+        and not principal.can_see(layer.clearance)
+    ):
+        # The role may see this layer, the sign-in lacks the second factor: say so (the
+        # layer's existence is no secret to this role).
+        raise ForbiddenError(
+            f"collectie {collection_id!r} vraagt aanmelden met een tweede factor (MFA); "
+            "zonder tweede factor ziet u alleen cijfers per gebied"
+        )
     if layer is None or not principal.can_see(layer.clearance):
         raise NotFoundError(f"collectie {collection_id!r} bestaat niet")
     entry = audit.entry_of(request)

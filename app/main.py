@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from app import errors
+from app import errors, oidc
 from app.access import gate
 from app.audit import AuditMiddleware
 from app.middleware import (
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(selectie.router)
     app.include_router(kaart.router)
     app.include_router(aanmelden.router)
+    app.include_router(oidc.router)
     aanmelden.install(app)
     # Scripts and stylesheets of the map pages (the CSP allows no other origin for them).
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
@@ -76,7 +77,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Outermost last: body cap first, then headers on every answer, then the audit hold.
     app.add_middleware(AuditMiddleware, engine_of=engine_of)
     app.add_middleware(NulByteMiddleware)  # inside the security headers, so its 400 gets them too
-    app.add_middleware(SecurityHeadersMiddleware, basemap_origin=_origin(settings.basemap_url))
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        basemap_origin=_origin(settings.basemap_url),
+        form_origins=tuple(_origin(p.issuer) for p in settings.oidc_providers),
+    )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app
 

@@ -30,14 +30,17 @@ SECURITY_HEADERS = [
 HTML_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob: {img}; connect-src 'self'; font-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'{forms}"
 )
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, basemap_origin: str = "") -> None:
+    def __init__(self, app: ASGIApp, basemap_origin: str = "", form_origins: tuple[str, ...] = ()) -> None:
+        """``form_origins``: the identity providers, where signing out continues after the
+        form posted to /afmelden (CSP form-action also governs the redirect after a post)."""
         self.app = app
-        self.csp = HTML_CSP.format(img=basemap_origin).encode()
+        forms = "".join(f" {origin}" for origin in form_origins)
+        self.csp = HTML_CSP.format(img=basemap_origin, forms=forms).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

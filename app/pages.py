@@ -26,6 +26,7 @@ for _name in (
     "gebied.html",
     "kaart_paneel.html",
     "melding.html",
+    "doorsturen.html",
 ):
     templates.get_template(_name)
 

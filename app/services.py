@@ -19,6 +19,7 @@ from app.extents import Extents
 from app.principal_cache import PrincipalCache
 from app.ratelimit import RateLimiter
 from app.tilecache import TileCache
+from app.tokens import Providers
 from core.settings import Settings
 
 
@@ -33,6 +34,8 @@ class Services:
     rate_limiter: RateLimiter
     principals: PrincipalCache
     extents: Extents
+    #: The OpenID Connect providers people and scripts sign in with (app/oidc.py).
+    providers: Providers
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> Services:
@@ -44,6 +47,7 @@ class Services:
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             principals=PrincipalCache(),
             extents=Extents(engine),
+            providers=Providers(settings.oidc_providers),
         )
 
 

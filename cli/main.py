@@ -34,12 +34,14 @@ def _add_subcommands() -> None:
     from cli.ingest import bronnen_cli, ingest_cli
     from cli.keys import keys_cli
     from cli.ops import audit_cli, retention_cli
+    from cli.toegang import toegang_cli
 
     cli.add_typer(keys_cli, name="keys")
     cli.add_typer(retention_cli, name="retention")
     cli.add_typer(audit_cli, name="audit")
     cli.add_typer(ingest_cli, name="ingest")
     cli.add_typer(bronnen_cli, name="bronnen")
+    cli.add_typer(toegang_cli, name="toegang")
 
 
 _add_subcommands()
@@ -131,7 +133,17 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    _heal(start_database(settings))
+    url = start_database(settings)
+    _heal(url)
+    if settings.oidc_providers:
+        # People sign in with the profiles as the mapping file has them now.
+        from cli.toegang import load
+
+        engine = db.make_engine(url)
+        try:
+            load(engine, settings.toegang)
+        finally:
+            engine.dispose()
     uvicorn.run(
         "app.main:create_app",
         factory=True,

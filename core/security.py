@@ -60,6 +60,10 @@ class Principal:
     doelen: tuple[str, ...]
     #: The most sensitive data class of signal this principal may see.
     dataklasse: str = "vertrouwelijk"
+    #: Whether the sign-in showed a second factor. Keys and key sessions count as such (an
+    #: administrator handed them out); a person signed in with OpenID Connect without one
+    #: sees aggregates only (docs/oidc.md). Not a column: it belongs to the sign-in.
+    tweede_factor: bool = True
 
     @property
     def suppressed(self) -> bool:
@@ -75,6 +79,12 @@ class Principal:
         return self.all_gemeenten or code in self.gemeenten
 
     def can_see(self, clearance: str) -> bool:
+        """The one visibility rule of layers and figures below aggregate level: the role's
+        clearance, and for anything but aggregates a sign-in with a second factor."""
+        return self.role_can_see(clearance) and (clearance == "aggregaat" or self.tweede_factor)
+
+    def role_can_see(self, clearance: str) -> bool:
+        """What the role alone would allow (to tell a person why MFA is missing)."""
         return clearance in ROLE_CLEARANCE.get(self.rol, frozenset())
 
     @property
@@ -172,7 +182,7 @@ def principal_for_key(conn: Connection, key: str) -> Principal | None:
 
 
 #: The columns :func:`principal_from_row` needs: one per field of :class:`Principal`.
-PRINCIPAL_COLUMNS = tuple(principal.c[field.name] for field in fields(Principal))
+PRINCIPAL_COLUMNS = tuple(principal.c[field.name] for field in fields(Principal) if field.name in principal.c)
 
 
 def _key_is_active(key: FromClause[Any], owner: FromClause[Any]) -> ColumnElement[bool]:

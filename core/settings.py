@@ -10,11 +10,38 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: A shorter audit secret could be guessed offline from one published anchor.
 AUDIT_KEY_MIN_BYTES = 32
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider people may sign in with (``OKAART_OIDC_PROVIDERS``, a JSON
+    list of these; docs/oidc.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    naam: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$", description="Short name, in the sign-in URL.")
+    titel: str = Field(description="What the sign-in button says, e.g. 'Gemeente Groningen (Entra ID)'.")
+    issuer: str = Field(description="Issuer URL exactly as the provider's tokens carry it.")
+    client_id: str
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = Field(default=None, description="File holding the client secret.")
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    audience: str | None = Field(
+        default=None,
+        description="Expected 'aud' of access tokens scripts send; unset: no bearer tokens from here.",
+    )
+    mfa_acr: tuple[str, ...] = Field(default=(), description="acr values that mean a second factor.")
+    ververs: bool = Field(default=True, description="Refresh the session with a refresh token.")
+
+    def secret(self) -> str | None:
+        """The client secret, from the file when one is named."""
+        if self.client_secret_file is not None:
+            return self.client_secret_file.read_text(encoding="utf-8").strip()
+        return self.client_secret.get_secret_value() if self.client_secret else None
 
 
 class Settings(BaseSettings):
@@ -85,11 +112,27 @@ class Settings(BaseSettings):
         description="Address users reach the service at, for sign-in links. Unset: http://host:port.",
     )
 
+    oidc_providers: tuple[OidcProvider, ...] = Field(
+        default=(), description="OpenID Connect providers (JSON list); none: keys and links only."
+    )
+    toegang: Path | None = Field(
+        default=None, description="Own mapping of claims to profiles (default: core/toegang.toml)."
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         """Production needs an explicit database, a separate api login and an audit secret
         that is not left to a file next to a database the service does not manage."""
+        names = [p.naam for p in self.oidc_providers]
+        if len(set(names)) != len(names):
+            raise ValueError("OKAART_OIDC_PROVIDERS names a provider twice")
         if self.environment == "production":
+            plain = [p.naam for p in self.oidc_providers if not p.issuer.startswith("https://")]
+            if plain:
+                raise ValueError("production mode needs https issuers; not: " + ", ".join(plain))
+            if self.oidc_providers and not self.public_url:
+                # Else the return address would follow the Host header of each request.
+                raise ValueError("production mode with OKAART_OIDC_PROVIDERS needs OKAART_PUBLIC_URL")
             missing = [
                 name
                 for name, value in (

@@ -418,11 +418,42 @@ sessie = Table(
     metadata,
     _id(),
     Column("token_hash", Text, nullable=False, unique=True),
-    Column("api_key_id", BigInteger, ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False),
+    Column("api_key_id", BigInteger, ForeignKey("api_key.id", ondelete="CASCADE")),
     Column("aangemaakt_op", TIMESTAMPTZ, nullable=False, server_default=NOW),
     Column("verloopt_op", TIMESTAMPTZ, nullable=False),
     Column("beeindigd_op", TIMESTAMPTZ),
-    comment="Browser sessions; a session lives no longer than its key.",
+    # OpenID Connect sessions (migration 0013): a profile principal instead of a key.
+    Column("principal_id", BigInteger, ForeignKey("principal.id", ondelete="CASCADE")),
+    Column("persoon", Text, comment="Who signed in with OpenID Connect (name or subject), for the audit."),
+    Column(
+        "tweede_factor",
+        Boolean,
+        comment="Whether the provider's token showed a second factor (acr/amr); NULL: a key session.",
+    ),
+    Column("oidc_provider", Text),
+    Column("oidc_sub", Text),
+    Column("oidc_sid", Text),
+    Column("oidc_claims", JSONB),
+    Column("oidc_id_token", Text),
+    Column("oidc_ververs", Text, comment="Refresh token of the provider, when it issued one."),
+    Column("ververs_tot", TIMESTAMPTZ, comment="Refreshing stops here: the longest a session may live."),
+    Index("sessie_oidc_sid_idx", "oidc_provider", "oidc_sid"),
+    comment="Browser sessions; a session lives no longer than its key or its provider's token.",
+)
+
+oidc_aanmelding = Table(
+    "oidc_aanmelding",
+    metadata,
+    _id(),
+    Column("state_hash", Text, nullable=False, unique=True),
+    Column("provider", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("code_verifier", Text, nullable=False),
+    Column("volgende", Text, nullable=False, server_default=text("'/kaart'")),
+    Column("aangemaakt_op", TIMESTAMPTZ, nullable=False, server_default=NOW),
+    Column("verloopt_op", TIMESTAMPTZ, nullable=False),
+    Column("gebruikt_op", TIMESTAMPTZ),
+    comment="OpenID Connect sign-ins in flight; each state can be used once, before it expires.",
 )
 
 aanmeldlink = Table(

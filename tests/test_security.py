@@ -45,6 +45,9 @@ ELSEWHERE = {"analist_elders"}
 OBJECT_HIDDEN = {("partner_zorg", "signalen")}
 #: Routes anyone may call.
 OPEN_ROUTES = {"/", "/conformance", "/healthz", "/readyz", "/tileMatrixSets", "/tileMatrixSets/{tms_id}"}
+#: OpenID Connect sign-in on a service without providers: no such provider, and a return
+#: without a sign-in begun in this browser (tests/test_oidc.py covers them with a provider).
+SIGN_IN_WITHOUT_PROVIDER = {"/aanmelden/oidc/{aanbieder}": 404, "/aanmelden/oidc/terug": 400}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,7 @@ def dense_tile(engine: Engine, layer_id: str) -> tuple[int, int, int]:
 
 
 def concrete(path: str, layer_id: str | None, ids: dict[str, str], tiles: dict[str, Any], buurt: str) -> str:
-    values = {"tms_id": "WebMercatorQuad", "code": buurt}
+    values = {"tms_id": "WebMercatorQuad", "code": buurt, "aanbieder": "gemeente"}
     if layer_id:
         values["collection_id"] = layer_id
         values["feature_id"] = str(ids[layer_id])
@@ -139,7 +142,8 @@ def test_every_route_declares_its_access_rule(demo_app: Any) -> None:
         for method, operation in operations.items():
             assert operation.get("x-toegang") in ("open", "aangemeld", "gegevens"), (method, path)
     open_paths = {p for p, ops in openapi["paths"].items() if ops.get("get", {}).get("x-toegang") == "open"}
-    assert open_paths <= OPEN_ROUTES | {"/aanmelden", "/afmelden"}, open_paths - OPEN_ROUTES
+    sign_in = {"/aanmelden", "/afmelden", "/aanmelden/oidc/terug", "/aanmelden/oidc/{aanbieder}"}
+    assert open_paths <= OPEN_ROUTES | sign_in, open_paths - OPEN_ROUTES
 
 
 def test_a_route_without_a_rule_is_denied(
@@ -183,7 +187,7 @@ def test_authorization_matrix(
             response = client.get(url, params=query_for(path), headers=headers_for(key))
             checked += 1
             if rule == "open":
-                expected = 200
+                expected = SIGN_IN_WITHOUT_PROVIDER.get(path, 200)
             elif key is None or who == "ingetrokken":
                 expected = 401
             elif layer_id is not None and layer_id not in MAY_READ[who]:

@@ -14,8 +14,9 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from app import audit, oidc
 from app.access import rule
 from app.deps import OptionalPrincipalDep
 from app.errors import ForbiddenError, UnauthorizedError, problem
@@ -84,22 +85,32 @@ def _form(
         volgende=target,
         melding=melding,
         uren=f"{settings.session_hours:g}",
+        aanbieders=oidc.aanbieders(request),
     )
 
 
-def _redeem(engine: Engine, token: str, hours: float) -> tuple[str, str] | None:
+def _audited_session(conn: Connection, key_id: int, hours: float, entry: audit.AuditEntry | None) -> str:
+    """A session for a key, with the audit row of the sign-in in the same transaction."""
+    token = sessions.create_session(conn, key_id, hours)
+    if entry is not None:
+        entry.principal = sessions.principal_for_session(conn, token)
+        audit.write(conn, entry, 303)
+    return token
+
+
+def _redeem(engine: Engine, token: str, hours: float, entry: audit.AuditEntry) -> tuple[str, str] | None:
     with engine.begin() as conn:
         redeemed = sessions.redeem_link(conn, token)
         if redeemed is None:
             return None
         key_id, target = redeemed
-        return sessions.create_session(conn, key_id, hours), target
+        return _audited_session(conn, key_id, hours, entry), target
 
 
-def _sign_in(engine: Engine, key: str, hours: float) -> str | None:
+def _sign_in(engine: Engine, key: str, hours: float, entry: audit.AuditEntry) -> str | None:
     with engine.begin() as conn:
         key_id = sessions.key_id_for(conn, key)
-        return sessions.create_session(conn, key_id, hours) if key_id is not None else None
+        return _audited_session(conn, key_id, hours, entry) if key_id is not None else None
 
 
 @router.get("/aanmelden", summary="Aanmelden in de browser", openapi_extra=rule("open"))
@@ -113,7 +124,9 @@ async def aanmelden_form(
     """The sign-in form; with ``token`` (a one-time link) the session starts at once."""
     target = _next(request.query_params.get("next"))
     if token:
-        started = await run_in_threadpool(_redeem, engine, token, settings.session_hours)
+        # A sign-in (or a refused link) is audited like any other access.
+        entry = audit.open_entry(request, "/aanmelden", data=True)
+        started = await run_in_threadpool(_redeem, engine, token, settings.session_hours, entry)
         if started is None:
             return _form(
                 request, settings, None, target, "Deze aanmeldlink is ongeldig, al gebruikt of verlopen. "
@@ -131,7 +144,8 @@ async def aanmelden(request: Request, engine: EngineDep, settings: SettingsDep) 
     fields = parse_qs((await request.body()).decode("utf-8", errors="replace"), max_num_fields=10)
     key = (fields.get("sleutel") or [""])[0]
     target = _next((fields.get("next") or [""])[0])
-    session = await run_in_threadpool(_sign_in, engine, key, settings.session_hours) if key else None
+    entry = audit.open_entry(request, "/aanmelden", data=True)
+    session = await run_in_threadpool(_sign_in, engine, key, settings.session_hours, entry) if key else None
     if session is None:
         melding = "Deze API-sleutel is onbekend, ingetrokken of verlopen."
         if wants_html(request):
@@ -141,21 +155,31 @@ async def aanmelden(request: Request, engine: EngineDep, settings: SettingsDep) 
 
 
 @router.post("/afmelden", summary="Afmelden: de sessie eindigt", openapi_extra=rule("open"))
-async def afmelden(request: Request, engine: EngineDep, principals: PrincipalCacheDep) -> Response:
-    """End this browser's session at once and drop the cookie."""
+async def afmelden(
+    request: Request, engine: EngineDep, principals: PrincipalCacheDep, principal: OptionalPrincipalDep
+) -> Response:
+    """End this browser's session at once and drop the cookie; a session of an OpenID
+    Connect sign-in continues to the provider, which ends its session too (RP-initiated
+    logout). Audited as the sign-out of whoever the session was."""
     _same_origin(request)
     token = request.cookies.get(sessions.SESSION_COOKIE)
+    target = "/aanmelden"
     if token:
+        entry = audit.open_entry(request, "/afmelden", data=True)
+        entry.principal = principal
 
-        def end() -> None:
+        def end() -> str | None:
+            provider_logout = oidc.logout_redirect(request, engine, token)
             with engine.begin() as conn:
                 sessions.end_session(conn, token)
+            return provider_logout
 
-        await run_in_threadpool(end)
+        provider_logout = await run_in_threadpool(end)
+        target = provider_logout or target
         # The principal lookup is cached per token for a few seconds; forget it here so
         # this worker refuses the ended session at once.
         principals.forget("sessie", token)
-    response = RedirectResponse("/aanmelden", status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(
         sessions.SESSION_COOKIE,
         path="/",

@@ -105,7 +105,8 @@ def selectie(
     thema: Annotated[str, Query(description="Thema, of 'alle'")] = "alle",
 ) -> dict[str, Any]:
     record_purpose(request, doel)
-    if not principal.suppressed:
+    exact = principal.can_see("signalen")  # without a second factor: the buurt sums only
+    if exact:
         # Exact counts over any polygon come down to the signals at an address: the same
         # purpose binding as a read of the points themselves.
         require_purpose(principal, doel, "een zelfgekozen gebied geeft exacte aantallen")
@@ -115,8 +116,13 @@ def selectie(
     k = settings.suppression_k
     with audit.audited_read(request, engine) as conn:
         area_km2, buurten = _area(conn, shape, srid)
-        if principal.suppressed:
+        if not exact:
             figures = _published(conn, principal, buurten, periode, thema, k)
+            if principal.role_can_see("signalen"):
+                figures["toelichting"] = (
+                    "U bent aangemeld zonder tweede factor (MFA): alleen de som van de buurtcijfers. "
+                    "Meld u aan met een tweede factor voor exacte aantallen."
+                )
         else:
             figures = _exact(conn, principal, shape, srid, start, end, thema)
             if figures["adressen"] < k:
