@@ -1,0 +1,87 @@
+"""Bulk downloads of a layer: FlatGeobuf (``f=fgb``) and GeoJSON text sequences
+(``f=jsonseq``, RFC 8142), for a whole layer or any selection of it.
+
+They are items requests in another format, under the same access, purpose, filters, bbox
+cap, rate limit and audit; only paging differs: a download is the whole selection (``limit``
+and ``offset`` do not apply), up to :data:`MAX_FEATURES`, beyond which it is refused with the
+ways to narrow it.
+
+The audit row comes first: the selection is counted and its row (count, and ids up to the
+trail's bound) written in one statement, so no byte leaves without it. The download is then
+read in its own short statement, capped at that count, so it never holds more than the row
+says (an ingest committing in between can only make it smaller). The audit chain's lock is
+never held while bytes flow to the client. GeoJSON sequences stream row by row from a
+server-side cursor (the features built in SQL); a FlatGeobuf file is built whole by PostGIS
+(``ST_AsFlatGeobuf``) and sent in chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import Engine, text
+
+from app import audit, layer_sql
+from app.errors import BadRequestError
+from app.formats import getal
+from app.layer_sql import Selection
+from app.params import CRS84, RD
+from core.security import Principal
+from layers.base import Layer
+
+#: The most features one download holds.
+MAX_FEATURES = 250_000
+#: Rows fetched per round trip from the server-side cursor.
+BATCH = 2_000
+CHUNK = 64 * 1024
+RS = b"\x1e"
+MEDIA = {"fgb": "application/flatgeobuf", "jsonseq": "application/geo+json-seq"}
+SUFFIX = {"fgb": "fgb", "jsonseq": "geojsonl"}
+
+
+def download(
+    request: Request,
+    engine: Engine,
+    layer: Layer,
+    principal: Principal,
+    selection: Selection,
+    *,
+    fmt: str,
+    srid: int,
+    k: int,
+) -> Response:
+    """The selection as a download in ``fmt`` ("fgb" or "jsonseq")."""
+    sql, params = layer_sql.bulk_count(layer, principal, selection, k=k)
+    count = int(audit.audited_one(request, engine, sql, params).aantal)
+    if count > MAX_FEATURES:
+        raise BadRequestError(
+            f"de selectie telt {getal(count)} objecten, meer dan {getal(MAX_FEATURES)} per download; "
+            "beperk haar met bbox, datetime of een filter"
+        )
+    headers = {
+        "Content-Crs": f"<{CRS84 if srid == 4326 else RD}>",
+        "Content-Disposition": f'attachment; filename="{layer.id}.{SUFFIX[fmt]}"',
+        "X-Aantal-Objecten": str(count),
+    }
+    if fmt == "fgb":
+        sql, params = layer_sql.flatgeobuf(layer, principal, selection, srid=srid, limit=count, k=k)
+        with engine.connect() as conn:
+            data = bytes(conn.execute(text(sql), params).scalar_one() or b"")
+        return StreamingResponse(_chunks(data), media_type=MEDIA[fmt], headers=headers)
+    sql, params = layer_sql.geojson_rows(layer, principal, selection, srid=srid, limit=count, k=k)
+    return StreamingResponse(_sequence(engine, sql, params), media_type=MEDIA[fmt], headers=headers)
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    for start in range(0, len(data), CHUNK):
+        yield data[start : start + CHUNK]
+
+
+def _sequence(engine: Engine, sql: str, params: dict[str, object]) -> Iterator[bytes]:
+    """RS, the feature, LF per row (RFC 8142), read in batches from a server-side cursor."""
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(text(sql), params)
+        for partition in result.partitions():
+            yield b"".join(RS + row.feature.encode() + b"\n" for row in partition)
