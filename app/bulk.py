@@ -11,14 +11,19 @@ trail's bound) written in one statement, so no byte leaves without it. The downl
 read in its own short statement, capped at that count, so it never holds more than the row
 says (an ingest committing in between can only make it smaller). The audit chain's lock is
 never held while bytes flow to the client. GeoJSON sequences stream row by row from a
-server-side cursor (the features built in SQL); a FlatGeobuf file is built whole by PostGIS
-(``ST_AsFlatGeobuf``) and sent in chunks.
+server-side cursor (the features built in SQL). A FlatGeobuf file is written whole by GDAL
+(pyogrio, from an Arrow table of the rows; not PostGIS's ``ST_AsFlatGeobuf``, whose files
+GDAL cannot always read, see :func:`app.layer_sql.bulk_rows`) without a spatial index, so
+a reader can take it front to back, and sent in chunks.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
+import pyarrow as pa
+import pyogrio
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine, text
@@ -66,12 +71,46 @@ def download(
         "X-Aantal-Objecten": str(count),
     }
     if fmt == "fgb":
-        sql, params = layer_sql.flatgeobuf(layer, principal, selection, srid=srid, limit=count, k=k)
-        with engine.connect() as conn:
-            data = bytes(conn.execute(text(sql), params).scalar_one() or b"")
+        data = flatgeobuf(engine, layer, principal, selection, srid=srid, limit=count, k=k)
         return StreamingResponse(_chunks(data), media_type=MEDIA[fmt], headers=headers)
     sql, params = layer_sql.geojson_rows(layer, principal, selection, srid=srid, limit=count, k=k)
     return StreamingResponse(_sequence(engine, sql, params), media_type=MEDIA[fmt], headers=headers)
+
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+}
+
+
+def flatgeobuf(
+    engine: Engine, layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, k: int
+) -> bytes:
+    """The selection as one FlatGeobuf file, typed by the layer's declaration."""
+    sql, params = layer_sql.bulk_rows(layer, principal, selection, srid=srid, limit=limit, k=k)
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), params).all()
+    names = layer_sql.bulk_names(layer, principal)
+    kinds = {p.name: p.type for p in layer.properties}
+    columns = {"id": pa.array([r[0] for r in rows], pa.string())}
+    for i, name in enumerate(names, start=1):
+        columns[name] = pa.array([r[i] for r in rows], ARROW_TYPES[kinds.get(name, "boolean")])
+    columns["geometry"] = pa.array([bytes(r[-1]) for r in rows], pa.binary())
+    out = io.BytesIO()
+    pyogrio.write_arrow(
+        pa.table(columns),
+        out,
+        layer=layer.id,
+        driver="FlatGeobuf",
+        geometry_name="geometry",
+        geometry_type=layer.geometry_type,
+        crs=f"EPSG:{srid}",
+        layer_options={"SPATIAL_INDEX": "NO"},
+    )
+    return out.getvalue()
 
 
 def _chunks(data: bytes) -> Iterator[bytes]:

@@ -292,15 +292,40 @@ def bulk_count(layer: Layer, principal: Principal, selection: Selection, *, k: i
     return f"SELECT count(*) AS aantal, {ids} AS ids FROM ({rows}) r", params
 
 
-def flatgeobuf(
+def bulk_rows(
     layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, k: int
 ) -> Statement:
-    """The selection as one FlatGeobuf file built by PostGIS (``ST_AsFlatGeobuf``, no
-    spatial index, so a reader can take it front to back), at most ``limit`` features in id
-    order. Column ``fgb``."""
+    """The selection as plain rows for a FlatGeobuf file (app/bulk.py): id, the properties
+    (and ``onderdrukt`` for aggregate-only principals), the geometry as WKB (``wkb``); at
+    most ``limit`` in id order. ``numeric`` figures come as double precision: FlatGeobuf
+    has no decimal type.
+
+    Not ``ST_AsFlatGeobuf``: PostGIS writes a NULL followed by a fixed-size value (a
+    boolean or number after an empty text) in a way GDAL 3.12 refuses to read ("Fatal
+    error parsing feature"), and a ``date`` in a form it cannot parse."""
     rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
-    sql = f"SELECT ST_AsFlatGeobuf(q, false, 'geom') AS fgb FROM ({rows} ORDER BY t.id LIMIT :limit) q"
+    columns = ", ".join(
+        f"r.{n}::double precision AS {n}" if _type_of(layer, n) == "number" else f"r.{n}"
+        for n in bulk_names(layer, principal)
+    )
+    sql = (
+        f"SELECT r.id, {columns}, ST_AsBinary(r.geom) AS wkb"
+        f" FROM ({rows} ORDER BY t.id LIMIT :limit) r ORDER BY r.id"
+    )
     return sql, {**params, "limit": limit}
+
+
+def bulk_names(layer: Layer, principal: Principal) -> list[str]:
+    """The property columns a download holds for this principal."""
+    names = [p.name for p in layer.properties]
+    if principal.suppressed and any(p.suppress for p in layer.properties):
+        names.append("onderdrukt")
+    return names
+
+
+def _type_of(layer: Layer, name: str) -> str:
+    prop = layer.property(name)
+    return prop.type if prop is not None else "boolean"  # ``onderdrukt``
 
 
 def geojson_rows(
