@@ -1,19 +1,27 @@
 """Tiles in the RD grid (NetherlandsRDNewQuad) beside WebMercatorQuad, TileJSON that carries
-the purpose (never a key), and MapLibre styles; the MapLibre drawing itself is in
-tests/test_maplibre.py."""
+the purpose (never a key), and MapLibre styles, down to MapLibre GL drawing a point layer in
+Chromium from the style and TileJSON alone.
+
+MapLibre GL draws only WebMercatorQuad; the RD tiles are shown valid by decoding them and
+checking every point against the RD bounds of its tile and the items' RD coordinates."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import mapbox_vector_tile
 import morecantile
 import pytest
+from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine
 
 from app.tms import GRIDS, RD_NEW
+from core import sessions
 from layers import REGISTRY
+from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
 from tests.conftest import auth, scalar
 
 RD = GRIDS[RD_NEW]
@@ -211,3 +219,116 @@ def test_a_style_per_layer_built_from_its_declaration(client: Any, api_keys: dic
             fill = doc["layers"][0]["paint"]["fill-color"]
             assert [c.colour for c in layer.style.classes] == [v for v in fill[3][3:] if isinstance(v, str)]
     assert client.get("/collections/signalen/styles/nacht", headers=auth(key)).status_code == 404
+
+
+# -- MapLibre GL in a real browser ---------------------------------------------------------------
+
+#: A page as a MapLibre client would write it: only the style's address and the purpose.
+MAPLIBRE_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><title>MapLibre</title>
+<link rel="icon" href="/static/favicon.svg">
+<link rel="stylesheet" href="/static/vendor/maplibre-gl/maplibre-gl.css">
+<style>html, body, #kaart { margin: 0; width: 100%; height: 100%; }</style></head>
+<body><div id="kaart"></div>
+<script type="module">
+import * as maplibregl from "/static/vendor/maplibre-gl/maplibre-gl.mjs";
+const q = new URLSearchParams(location.search);
+const map = new maplibregl.Map({
+  container: "kaart",
+  style: `/collections/${q.get("laag")}/styles/standaard?f=mapbox&doel=${q.get("doel")}`,
+  center: [Number(q.get("lon")), Number(q.get("lat"))],
+  zoom: Number(q.get("zoom")),
+  attributionControl: false,
+});
+map.on("error", (e) => console.error("maplibre: " + (e.error && e.error.message)));
+map.once("idle", () => {
+  const b = map.getBounds();
+  const ids = map.queryRenderedFeatures({ layers: [q.get("laag") + "-punten"] }).map((f) => f.properties.id);
+  window.uitkomst = { ids: [...new Set(ids)], bounds: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()] };
+});
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def served(demo_engine: Engine, api_login: Any) -> Iterator[str]:
+    from fastapi.responses import HTMLResponse
+
+    from app.access import rule
+    from app.main import create_app
+    from core import db
+    from core.settings import Settings
+
+    url = demo_engine.url.render_as_string(hide_password=False)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
+    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
+
+    @app.get("/test/maplibre", include_in_schema=False, openapi_extra=rule("open"))
+    def maplibre_page() -> HTMLResponse:
+        return HTMLResponse(MAPLIBRE_PAGE)
+
+    with serving(app) as base:
+        yield base
+    api.dispose()
+
+
+def test_maplibre_draws_the_signal_points_from_the_style_and_tilejson_with_a_purpose(
+    served: str, api_keys: dict[str, str], demo_engine: Engine
+) -> None:
+    key = api_keys["analist"]
+    with demo_engine.begin() as conn:
+        key_id = sessions.key_id_for(conn, key)
+        assert key_id is not None
+        token = sessions.create_session(conn, key_id, 1)
+    with httpx.Client(base_url=served, headers={"Authorization": f"Bearer {key}"}) as http:
+        feature = http.get("/collections/signalen/items", params={"limit": 1, "doel": "analyse"}).json()[
+            "features"
+        ][0]
+    lon, lat = feature["geometry"]["coordinates"]
+
+    problems: list[str] = []
+    tiles: list[tuple[int, str]] = []
+    with sync_playwright() as p:
+        # MapLibre needs WebGL: Chromium's software renderer (SwiftShader) stands in for a GPU.
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=[*CHROMIUM_ARGS, "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
+        )
+        context = browser.new_context(viewport={"width": 1024, "height": 768})
+        context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": token, "url": served}])
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on(
+            "response",
+            lambda r: tiles.append((r.status, r.url)) if "/tiles/WebMercatorQuad/" in r.url else None,
+        )
+        page.goto(f"{served}/test/maplibre?laag=signalen&doel=analyse&lon={lon}&lat={lat}&zoom=15")
+        page.wait_for_function("() => window.uitkomst !== undefined", timeout=60_000)
+        result = page.evaluate("() => window.uitkomst")
+        page.screenshot(path=artifact("maplibre-signalen.png"))
+        browser.close()
+    assert problems == []
+    assert tiles and all(status == 200 for status, _ in tiles)
+    assert all("doel=analyse" in url and key not in url and token not in url for _, url in tiles)
+    drawn = set(result["ids"])
+    assert feature["id"] in drawn
+    # What MapLibre drew is what items has in the view (give or take a point's radius).
+    w, s, e, n = result["bounds"]
+    dx, dy = (e - w) * 0.02, (n - s) * 0.02
+    with httpx.Client(
+        base_url=served, headers={"Authorization": f"Bearer {key}", "X-Doel": "analyse"}
+    ) as http:
+
+        def ids_in(box: tuple[float, float, float, float]) -> set[str]:
+            page_ = http.get(
+                "/collections/signalen/items", params={"bbox": ",".join(map(str, box)), "limit": 1000}
+            )
+            assert page_.status_code == 200, page_.text
+            return {f["id"] for f in page_.json()["features"]}
+
+        inner = ids_in((w + dx, s + dy, e - dx, n - dy))
+        outer = ids_in((w - dx, s - dy, e + dx, n + dy))
+    assert inner <= drawn <= outer
+    assert len(drawn) > 1
