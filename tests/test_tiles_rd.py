@@ -131,6 +131,10 @@ def test_rd_tiles_keep_the_access_rules(client: Any, api_keys: dict[str, str]) -
     assert client.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 400  # no purpose
     assert client.get(url, headers=auth(api_keys["planner"])).status_code == 404  # no points for planners
     assert client.get(url).status_code == 401
+    # Another municipality's analyst gets the tile, with none of Groningen's points in it.
+    elders = client.get(url, headers=auth(api_keys["analist_elders"]))
+    assert elders.status_code == 200
+    assert not mapbox_vector_tile.decode(elders.content).get("signalen", {}).get("features")
     # Outside the layer's zoom range (RD 8 and up for signals): answered empty without a query.
     low = _rd_tile(x, y, 3)
     empty = client.get(
@@ -162,10 +166,10 @@ def test_an_rd_tile_of_areas_covers_the_buurten(
 def test_tilejson_carries_the_purpose_and_never_a_secret(client: Any, api_keys: dict[str, str]) -> None:
     key = api_keys["analist"]
     for grid in ("WebMercatorQuad", "NetherlandsRDNewQuad"):
-        # The purpose as a header (a script) ends up in the tile addresses, with the filters.
+        # The purpose asked for ends up in the tile addresses, with the filters; nothing else.
         doc = client.get(
             f"/collections/signalen/tiles/{grid}",
-            params={"thema": "drugs", "sleutel": key, "token": "geheim"},
+            params={"thema": "drugs", "sleutel": key, "token": "geheim", "doel": "analyse"},
             headers=auth(key),
         ).json()
         (template,) = doc["tiles"]
@@ -187,7 +191,9 @@ def test_tilejson_carries_the_purpose_and_never_a_secret(client: Any, api_keys: 
 def test_a_tile_from_the_tilejson_template_answers(client: Any, api_keys: dict[str, str]) -> None:
     key = api_keys["analist"]
     _, x, y = _a_signal(client, key)
-    doc = client.get("/collections/signalen/tiles/NetherlandsRDNewQuad", headers=auth(key)).json()
+    doc = client.get(
+        "/collections/signalen/tiles/NetherlandsRDNewQuad", params={"doel": "analyse"}, headers=auth(key)
+    ).json()
     t = _rd_tile(x, y, 10)
     url = doc["tiles"][0].replace("{z}", "10").replace("{x}", str(t.x)).replace("{y}", str(t.y))
     response = client.get(url, headers={"Authorization": f"Bearer {key}"})  # no X-Doel
@@ -202,7 +208,9 @@ def test_a_style_per_layer_built_from_its_declaration(client: Any, api_keys: dic
             continue
         assert [s["id"] for s in listed.json()["styles"]] == ["standaard"]
         style = client.get(
-            f"/collections/{layer_id}/styles/standaard", params={"f": "mapbox"}, headers=auth(key)
+            f"/collections/{layer_id}/styles/standaard",
+            params={"f": "mapbox", "doel": "analyse"},
+            headers=auth(key),
         )
         assert style.status_code == 200
         assert style.headers["content-type"] == "application/vnd.mapbox.style+json"

@@ -7,20 +7,21 @@ comes from the layer's data version and the caller's view of it; ``If-None-Match
 304 without touching the data. Tiles outside the layer's zoom range or the data's extent are
 answered empty without a query.
 
-A TileJSON's tile addresses repeat what shapes the tiles (the layer's filters, ``datetime``)
-and the purpose the request stated, header or parameter, when the caller may use it: a map
+A TileJSON's (and a style's) tile addresses repeat what shapes the tiles (the layer's
+filters, ``datetime``) and the purpose given as ``doel``, when the caller may use it: a map
 client cannot add a header to each tile fetch, and without the purpose every point tile is a
-400. Nothing else of the request is copied, so no key or token ends up in a URL.
+400. Nothing else of the request is copied, so no key or token ends up in a URL; a browser
+authenticates the tile fetches with its session cookie, a script with its own header.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import morecantile
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app import audit, layer_sql, metrics
@@ -28,7 +29,7 @@ from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, tile_selection
 from app.errors import NotFoundError
 from app.links import root
-from app.params import IntervalDep, PurposeHeader, PurposeQuery, TileDep, TileMatrixSetDep, purpose_of
+from app.params import IntervalDep, TileDep, TileMatrixSetDep, purpose_of
 from app.services import ExtentsDep, ServicesDep
 from app.styles import DEFAULT_STYLE, legend, style_document
 from app.tilecache import CachedTile
@@ -104,6 +105,25 @@ def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
     return {"tilesets": sets}
 
 
+async def address_purpose(
+    doel: Annotated[
+        str | None,
+        Query(
+            description="Doel dat in de tegeladressen komt te staan, een van de doelen van uw sleutel: een "
+            "kaartprogramma (MapLibre) kan bij het ophalen van tegels geen header meesturen. Nodig voor "
+            "puntlagen (signalen, leegstand, adressen); een doel dat u niet mag gebruiken wordt weggelaten."
+        ),
+    ] = None,
+) -> str | None:
+    """The purpose to write into the tile addresses (query only, as the map page's: this
+    route serves no objects itself, and a client's standing ``X-Doel`` header is meant for
+    its own requests, not for addresses handed on)."""
+    return purpose_of(None, doel)
+
+
+AddressPurposeDep = Annotated[str | None, Depends(address_purpose)]
+
+
 def tile_query(request: Request, layer: Layer, principal: Principal, stated: str | None) -> str:
     """The query the tile addresses carry: the layer's filters and ``datetime`` as asked,
     and the purpose when it is one of the caller's (an unknown one is never echoed)."""
@@ -125,10 +145,9 @@ def tilejson(
     principal: PrincipalDep,
     grid: TileMatrixSetDep,
     extents: ExtentsDep,
-    x_doel: PurposeHeader = None,
-    doel: PurposeQuery = None,
+    doel: AddressPurposeDep,
 ) -> dict[str, Any]:
-    query = tile_query(request, layer, principal, purpose_of(x_doel, doel))
+    query = tile_query(request, layer, principal, doel)
     template = f"{root(request)}/collections/{layer.id}/tiles/{grid.id}/{{z}}/{{x}}/{{y}}" + (
         f"?{query}" if query else ""
     )
@@ -192,13 +211,12 @@ def style(
     style_id: str,
     layer: LayerDep,
     principal: PrincipalDep,
-    x_doel: PurposeHeader = None,
-    doel: PurposeQuery = None,
+    doel: AddressPurposeDep,
 ) -> Response:
     """The style's source is the WebMercatorQuad TileJSON, with the purpose asked here."""
     if style_id != DEFAULT_STYLE:
         raise NotFoundError(f"stijl {style_id!r} bestaat niet; beschikbaar: {DEFAULT_STYLE}")
-    query = tile_query(request, layer, principal, purpose_of(x_doel, doel))
+    query = tile_query(request, layer, principal, doel)
     url = f"{root(request)}/collections/{layer.id}/tiles/{WEB_MERCATOR}" + (f"?{query}" if query else "")
     return Response(orjson.dumps(style_document(layer, url)), media_type="application/vnd.mapbox.style+json")
 
