@@ -116,3 +116,24 @@ def test_the_pool_gauges_count_connections_in_use_and_callers_waiting(demo_engin
     assert _value(samples, "okaart_db_pool_waiting") == 0
     assert _value(samples, "okaart_db_pool_in_use") == 0
     engine.dispose()
+
+
+def test_with_a_multiprocess_directory_a_scrape_adds_up_every_worker(tmp_path: Any) -> None:
+    """Several uvicorn workers: each writes its counters to PROMETHEUS_MULTIPROC_DIR and any
+    worker's scrape reports the sum."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    worker = "from app import metrics; metrics.tile_cache(hit=True); metrics.tile_cache(hit=False)"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", worker], env=env, check=True)
+    scrape = (
+        "from types import SimpleNamespace as N; from app import metrics;"
+        "print(metrics.exposition(N(in_use=lambda: 0, size=lambda: 1, waiting=0)).decode())"
+    )
+    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True)
+    samples = _samples(out.stdout)
+    assert _value(samples, "okaart_tile_cache_total", resultaat="hit") == 2
+    assert _value(samples, "okaart_tile_cache_total", resultaat="miss") == 2
