@@ -58,13 +58,16 @@ def download(
     k: int,
 ) -> Response:
     """The selection as a download in ``fmt`` ("fgb" or "jsonseq")."""
+    # Refused before the audit row of a download is written: that row says what was served.
+    sql, params = layer_sql.bulk_exceeds(layer, principal, selection, most=MAX_FEATURES, k=k)
+    with engine.connect() as conn:
+        if conn.execute(text(sql), params).scalar_one():
+            raise BadRequestError(
+                f"de selectie telt meer dan {getal(MAX_FEATURES)} objecten, het maximum per download; "
+                "beperk haar met bbox, datetime of een filter"
+            )
     sql, params = layer_sql.bulk_count(layer, principal, selection, k=k)
     count = int(audit.audited_one(request, engine, sql, params).aantal)
-    if count > MAX_FEATURES:
-        raise BadRequestError(
-            f"de selectie telt {getal(count)} objecten, meer dan {getal(MAX_FEATURES)} per download; "
-            "beperk haar met bbox, datetime of een filter"
-        )
     headers = {
         "Content-Crs": f"<{CRS84 if srid == 4326 else RD}>",
         "Content-Disposition": f'attachment; filename="{layer.id}.{SUFFIX[fmt]}"',

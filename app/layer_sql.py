@@ -292,6 +292,12 @@ def bulk_count(layer: Layer, principal: Principal, selection: Selection, *, k: i
     return f"SELECT count(*) AS aantal, {ids} AS ids FROM ({rows}) r", params
 
 
+def bulk_exceeds(layer: Layer, principal: Principal, selection: Selection, *, most: int, k: int) -> Statement:
+    """Whether the selection holds more than ``most`` features (counting no further)."""
+    rows, params = visible_rows(layer, principal, selection, geometry=None, k=k)
+    return f"SELECT count(*) > :most FROM ({rows} LIMIT :most + 1) r", {**params, "most": most}
+
+
 def bulk_rows(
     layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, k: int
 ) -> Statement:

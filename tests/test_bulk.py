@@ -147,3 +147,24 @@ def test_a_download_is_one_audit_row_with_its_count_and_keeps_the_access_rules(
         (items, "signalen", None, 400, None),
         (items, "signalen", "opsporing", 400, None),
     ]
+
+
+def test_a_download_above_the_maximum_is_refused_before_anything_is_recorded_as_served(
+    client: Any, demo_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import bulk
+
+    naam = f"bulk-max-{uuid.uuid4().hex[:8]}"
+    with demo_engine.begin() as c:
+        key, _ = create_principal_key(c, naam=naam, **PRINCIPALS["partner_riec"])  # type: ignore[arg-type]
+    monkeypatch.setattr(bulk, "MAX_FEATURES", 100)
+    response = client.get(
+        "/collections/signalen/items",
+        params={"f": "fgb"},
+        headers={"Authorization": f"Bearer {key}", "X-Doel": "opsporing"},
+    )
+    assert response.status_code == 400
+    assert "meer dan 100 objecten" in response.json()["detail"]
+    assert _rows(demo_engine, naam) == [
+        ("/collections/{collection_id}/items", "signalen", "opsporing", 400, None)
+    ]
