@@ -50,6 +50,7 @@ def test_every_layer_offers_both_grids(client: Any, api_keys: dict[str, str]) ->
         assert uris == ["WebMercatorQuad", "NetherlandsRDNewQuad"], layer_id
         crs = [s["crs"] for s in sets["tilesets"]]
         assert crs[1].endswith("/EPSG/0/28992")
+        assert sets["links"][0]["href"].endswith(f"/collections/{layer_id}/styles")
 
 
 def _a_signal(client: Any, key: str) -> tuple[str, float, float]:

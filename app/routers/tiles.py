@@ -102,7 +102,18 @@ def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
                 ],
             }
         )
-    return {"tilesets": sets}
+    styles = f"{root(request)}/collections/{layer.id}/styles"
+    return {
+        "tilesets": sets,
+        "links": [
+            {
+                "href": styles,
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/styles",
+                "type": "application/json",
+                "title": "Kaartstijlen (MapLibre)",
+            }
+        ],
+    }
 
 
 async def address_purpose(
