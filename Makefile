@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-# Leaflet and Leaflet.VectorGrid, from their npm packages (pinned, integrity-checked), never
+# Leaflet, Leaflet.VectorGrid, Swagger UI and MapLibre GL, from their npm packages (pinned, integrity-checked), never
 # copied into the repo: see docs/web-assets.md.
 app/static/vendor/.installed: scripts/vendor-web.sh
 	scripts/vendor-web.sh

@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.errors import ProblemError, problem
 from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
@@ -196,7 +197,8 @@ def note(
 
 
 def write(conn: Connection, entry: AuditEntry, status: int) -> None:
-    conn.execute(INSERT, entry.params(status))
+    with metrics.audit_write():
+        conn.execute(INSERT, entry.params(status))
     entry.accounted = status
 
 

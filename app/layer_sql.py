@@ -249,6 +249,118 @@ def mvt(
     return sql, params
 
 
+def mvt_rd(
+    layer: Layer,
+    principal: Principal,
+    selection: Selection,
+    bounds: tuple[float, float, float, float],
+    *,
+    k: int,
+) -> Statement:
+    """One MVT tile of the NetherlandsRDNewQuad grid, built in RD New on the stored geometry
+    (no reprojection at all): ST_AsMVTGeom with the tile's RD ``bounds``. The tile test is
+    put on the outer query; PostgreSQL flattens the simple subquery, so it still uses the
+    geometry's GIST index. Same columns as :func:`mvt`."""
+    rows, params = visible_rows(layer, principal, selection, geometry=f"t.{layer.geometry_column}", k=k)
+    names = ["id", *(p.name for p in layer.properties)]
+    if principal.suppressed and any(p.suppress for p in layer.properties):
+        names.append("onderdrukt")
+    ids = (
+        f"CASE WHEN count(*) <= {MAX_TILE_IDS} THEN array_agg(m.id ORDER BY m.id) END"
+        if layer.clearance != "aggregaat"
+        else "NULL::text[]"
+    )
+    margin = (bounds[2] - bounds[0]) * TILE_MARGIN
+    envelope = "ST_MakeEnvelope(:rx0, :ry0, :rx1, :ry1, 28992)"
+    sql = f"""
+        SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom') AS tile, count(*) AS aantal, {ids} AS ids FROM (
+            SELECT ST_AsMVTGeom(r.geom, {envelope}::box2d, 4096, 64, true) AS geom,
+                   {", ".join("r." + n for n in names)}
+            FROM ({rows}) r
+            WHERE r.geom && ST_Expand({envelope}, :rmargin)
+        ) m WHERE m.geom IS NOT NULL
+    """
+    return sql, {**params, **dict(zip(("rx0", "ry0", "rx1", "ry1"), bounds, strict=True)), "rmargin": margin}
+
+
+# -- bulk downloads (app/bulk.py) ---------------------------------------------------------------
+
+
+def bulk_count(layer: Layer, principal: Principal, selection: Selection, *, k: int) -> Statement:
+    """How many features a download of the selection holds, and (below aggregate level, up
+    to the audit trail's bound) their ids: columns ``aantal`` and ``ids``, for the audit row
+    written in the same statement (app.audit.audited_one)."""
+    rows, params = visible_rows(layer, principal, selection, geometry=None, k=k)
+    ids = (
+        "CASE WHEN count(*) <= 1000 THEN array_agg(r.id ORDER BY r.id) END"
+        if layer.clearance != "aggregaat"
+        else "NULL::text[]"
+    )
+    return f"SELECT count(*) AS aantal, {ids} AS ids FROM ({rows}) r", params
+
+
+def bulk_exceeds(layer: Layer, principal: Principal, selection: Selection, *, most: int, k: int) -> Statement:
+    """Whether the selection holds more than ``most`` features (counting no further)."""
+    rows, params = visible_rows(layer, principal, selection, geometry=None, k=k)
+    return f"SELECT count(*) > :most FROM ({rows} LIMIT :most + 1) r", {**params, "most": most}
+
+
+def bulk_rows(
+    layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, k: int
+) -> Statement:
+    """The selection as plain rows for a FlatGeobuf file (app/bulk.py): id, the properties
+    (and ``onderdrukt`` for aggregate-only principals), the geometry as WKB (``wkb``); at
+    most ``limit`` in id order. ``numeric`` figures come as double precision: FlatGeobuf
+    has no decimal type.
+
+    Not ``ST_AsFlatGeobuf``: PostGIS writes a NULL followed by a fixed-size value (a
+    boolean or number after an empty text) in a way GDAL 3.12 refuses to read ("Fatal
+    error parsing feature"), and a ``date`` in a form it cannot parse."""
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
+    columns = ", ".join(
+        f"r.{n}::double precision AS {n}" if _type_of(layer, n) == "number" else f"r.{n}"
+        for n in bulk_names(layer, principal)
+    )
+    sql = (
+        f"SELECT r.id, {columns}, ST_AsBinary(r.geom) AS wkb"
+        f" FROM ({rows} ORDER BY t.id LIMIT :limit) r ORDER BY r.id"
+    )
+    return sql, {**params, "limit": limit}
+
+
+def bulk_names(layer: Layer, principal: Principal) -> list[str]:
+    """The property columns a download holds for this principal."""
+    names = [p.name for p in layer.properties]
+    if principal.suppressed and any(p.suppress for p in layer.properties):
+        names.append("onderdrukt")
+    return names
+
+
+def _type_of(layer: Layer, name: str) -> str:
+    prop = layer.property(name)
+    return prop.type if prop is not None else "boolean"  # ``onderdrukt``
+
+
+def geojson_rows(
+    layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, k: int
+) -> Statement:
+    """The selection as one GeoJSON feature per row (column ``feature``, text built in
+    SQL), at most ``limit`` in id order: for a streamed GeoJSON text sequence."""
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
+    names = [p.name for p in layer.properties]
+    if principal.suppressed and any(p.suppress for p in layer.properties):
+        names.append("onderdrukt")
+    props = ", ".join(f"'{n}', r.{n}" for n in names)
+    decimals = 9 if srid == 28992 else 7
+    sql = f"""
+        SELECT json_build_object('type', 'Feature', 'id', r.id,
+                   'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
+                   'properties', json_build_object({props}))::text AS feature
+        FROM ({rows} ORDER BY t.id LIMIT :limit) r ORDER BY r.id
+    """
+    return sql, {**params, "limit": limit}
+
+
 def csv_features(
     layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, offset: int, k: int
 ) -> Statement:

@@ -16,13 +16,15 @@ from sqlalchemy import Engine
 from app import errors, oidc
 from app.access import gate
 from app.audit import AuditMiddleware
+from app.metrics import MetricsMiddleware, PoolWatch
 from app.middleware import (
     BodyLimitMiddleware,
     NulByteMiddleware,
     SecurityHeadersMiddleware,
     install_log_redaction,
 )
-from app.routers import aanmelden, gebieden, health, kaart, ogc, selectie, tiles
+from app.routers import aanmelden, apidocs, gebieden, health, kaart, ogc, selectie, tiles
+from app.routers import metrics as metrics_route
 from app.services import Services
 from core import db
 from core.settings import Settings, get_settings
@@ -50,7 +52,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ),
         version="0.1.0",
         openapi_url="/api",
-        docs_url="/api.html",
+        # /api.html is app/routers/apidocs.py: Swagger UI from /static, not from a CDN.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
         # Every route passes the access gate first; see app/access.py.
@@ -67,6 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(kaart.router)
     app.include_router(aanmelden.router)
     app.include_router(oidc.router)
+    app.include_router(apidocs.router)
+    app.include_router(metrics_route.router_for(PoolWatch(engine)))
     aanmelden.install(app)
     # Scripts and stylesheets of the map pages (the CSP allows no other origin for them).
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         form_origins=tuple(_origin(p.issuer) for p in settings.oidc_providers),
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)  # outermost: counts refusals too
     return app
 
 

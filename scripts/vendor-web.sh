@@ -22,6 +22,8 @@ fetch() { # name version sha512
 
 fetch leaflet 1.9.4 'nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA=='
 fetch leaflet.vectorgrid 1.3.0 'kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw=='
+fetch swagger-ui-dist 5.35.0 'U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ=='
+fetch maplibre-gl 6.20.0 '7manvqXeNoN0mKRzenYDopkb3VW9j7iag45RvopkOVFZ7c+La7CBWtK8eBS5bKrI6NyxqAIxPxIG1PMcotcY1w=='
 
 pairs=(
     "leaflet/package/dist/leaflet.js leaflet/leaflet.js"
@@ -31,6 +33,17 @@ pairs=(
     # The package has no LICENSE file; its README carries the Beerware notice and the
     # licences of what the bundle includes.
     "leaflet.vectorgrid/package/README.md leaflet.vectorgrid/README.md"
+    # /api.html (app/routers/apidocs.py)
+    "swagger-ui-dist/package/swagger-ui-bundle.js swagger-ui/swagger-ui-bundle.js"
+    "swagger-ui-dist/package/swagger-ui.css swagger-ui/swagger-ui.css"
+    "swagger-ui-dist/package/LICENSE swagger-ui/LICENSE"
+    "swagger-ui-dist/package/NOTICE swagger-ui/NOTICE"
+    # MapLibre GL for clients of the styles and TileJSON (an ES module; its worker is
+    # loaded from beside it, so the CSP's 'self' covers both)
+    "maplibre-gl/package/dist/maplibre-gl.mjs maplibre-gl/maplibre-gl.mjs"
+    "maplibre-gl/package/dist/maplibre-gl-worker.mjs maplibre-gl/maplibre-gl-worker.mjs"
+    "maplibre-gl/package/dist/maplibre-gl.css maplibre-gl/maplibre-gl.css"
+    "maplibre-gl/package/LICENSE.txt maplibre-gl/LICENSE.txt"
 )
 for image in "$work"/leaflet/package/dist/images/*; do
     pairs+=("leaflet/package/dist/images/$(basename "$image") leaflet/images/$(basename "$image")")

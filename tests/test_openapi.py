@@ -28,8 +28,13 @@ TAKES_PURPOSE = {
     ("get", "/collections/{collection_id}/tiles/{tms_id}/{z}/{x}/{y}"),
     ("post", "/selectie"),
 }
-#: The map page takes the purpose for the point tiles it writes, from its query only.
-CHOOSES_PURPOSE = {("get", "/kaart")}
+#: The map page, TileJSON and styles take the purpose for the point tiles they address, from
+#: their query only.
+CHOOSES_PURPOSE = {
+    ("get", "/kaart"),
+    ("get", "/collections/{collection_id}/tiles/{tms_id}"),
+    ("get", "/collections/{collection_id}/styles/{style_id}"),
+}
 HEADER, QUERY = ("X-Doel", "header"), ("doel", "query")
 
 
@@ -110,6 +115,7 @@ def test_the_operations_that_refuse_a_missing_purpose_are_the_documented_ones(
     values = {
         "collection_id": "signalen", "feature_id": feature_id, "tms_id": "WebMercatorQuad",
         "z": str(t.z), "x": str(t.x), "y": str(t.y), "code": buurt, "soort": "buurt",
+        "style_id": "standaard",
     }  # fmt: skip
     refusing, documented = set(), set()
     for (method, path), operation in _operations(document).items():

@@ -107,7 +107,7 @@ def dense_tile(engine: Engine, layer_id: str) -> tuple[int, int, int]:
 
 
 def concrete(path: str, layer_id: str | None, ids: dict[str, str], tiles: dict[str, Any], buurt: str) -> str:
-    values = {"tms_id": "WebMercatorQuad", "code": buurt, "aanbieder": "gemeente"}
+    values = {"tms_id": "WebMercatorQuad", "code": buurt, "aanbieder": "gemeente", "style_id": "standaard"}
     if layer_id:
         values["collection_id"] = layer_id
         values["feature_id"] = str(ids[layer_id])

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, text
 
-from app import audit, layer_sql
+from app import audit, bulk, layer_sql
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, feature_selection
 from app.errors import NotFoundError
@@ -189,7 +189,17 @@ def _page_links(
     "/collections/{collection_id}/items",
     summary="Objecten van een kaartlaag",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}, "text/html": {}, "text/csv": {}}}},
+    responses={
+        200: {
+            "content": {
+                GEOJSON: {},
+                "text/html": {},
+                "text/csv": {},
+                bulk.MEDIA["fgb"]: {},
+                bulk.MEDIA["jsonseq"]: {},
+            }
+        }
+    },
     openapi_extra=rule("gegevens"),
 )
 def items(
@@ -197,7 +207,7 @@ def items(
     layer: ReadableLayerDep,
     principal: PrincipalDep,
     page: PageDep,
-    fmt: Annotated[str, formats("json", "html", "csv")],
+    fmt: Annotated[str, formats("json", "html", "csv", "fgb", "jsonseq")],
     srid: CrsDep,
     box: BBoxDep,
     period: IntervalDep,
@@ -205,6 +215,8 @@ def items(
 ) -> Response:
     selection = feature_selection(request, layer, box, period, services.settings)
     engine, k = services.engine, services.settings.suppression_k
+    if fmt in bulk.MEDIA:  # a download of the whole selection: app/bulk.py
+        return bulk.download(request, engine, layer, principal, selection, fmt=fmt, srid=srid, k=k)
     if fmt == "csv":
         return _csv(request, engine, layer, principal, selection, srid, page, k)
     sql, params = layer_sql.geojson_features(

@@ -1,29 +1,47 @@
-"""OGC API Tiles: Mapbox Vector Tiles from ``ST_AsMVT``, TileJSON, tile matrix sets.
+"""OGC API Tiles: Mapbox Vector Tiles from ``ST_AsMVT``, TileJSON, tile matrix sets, styles.
 
-Tiles are built in PostGIS on the stored EPSG:3857 copy (half the cost of reprojecting per
-row, docs/architecture.md §10) and handed out as bytes. ``ETag`` comes from the layer's data version and
-the caller's view of it; ``If-None-Match`` answers 304 without touching the data. Tiles
-outside the layer's zoom range or the data's extent are answered empty without a query.
+Two grids (app/tms.py): WebMercatorQuad, built on the stored EPSG:3857 copy (half the cost
+of reprojecting per row, docs/architecture.md §10), and NetherlandsRDNewQuad, the RD grid of
+PDOK, built in RD New on the stored geometry itself. Tiles are handed out as bytes. ``ETag``
+comes from the layer's data version and the caller's view of it; ``If-None-Match`` answers
+304 without touching the data. Tiles outside the layer's zoom range or the data's extent are
+answered empty without a query.
+
+A TileJSON's (and a style's) tile addresses repeat what shapes the tiles (the layer's
+filters, ``datetime``) and the purpose given as ``doel``, when the caller may use it: a map
+client cannot add a header to each tile fetch, and without the purpose every point tile is a
+400. Nothing else of the request is copied, so no key or token ends up in a URL; a browser
+authenticates the tile fetches with its session cookie, a script with its own header.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+import morecantile
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from app import audit, layer_sql
+from app import audit, layer_sql, metrics
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, tile_selection
+from app.errors import NotFoundError
 from app.links import root
-from app.params import TMS, TMS_ID, IntervalDep, TileDep, TileMatrixSetDep
+from app.params import IntervalDep, TileDep, TileMatrixSetDep, purpose_of
 from app.services import ExtentsDep, ServicesDep
+from app.styles import DEFAULT_STYLE, legend, style_document
 from app.tilecache import CachedTile
+from app.tms import GRIDS, WEB_MERCATOR, Grid
 from core.security import Principal
+from layers.base import Layer
 
 router = APIRouter(tags=["OGC API Tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
+#: How far (degrees) the cheap extent test reaches beyond a tile: morecantile gives an RD
+#: tile's corners in Amersfoort's own geographic CRS, some 0.001° from WGS84.
+EXTENT_SLACK = 0.01
 
 
 def _view(principal: Principal) -> str:
@@ -40,19 +58,22 @@ def tile_matrix_sets(request: Request) -> dict[str, Any]:
     return {
         "tileMatrixSets": [
             {
-                "id": TMS_ID,
-                "title": "Google Maps Compatible (EPSG:3857)",
+                "id": grid.id,
+                "title": grid.title,
+                "uri": grid.uri,
+                "crs": grid.crs_uri,
                 "links": [
-                    {"href": f"{base}/tileMatrixSets/{TMS_ID}", "rel": "self", "type": "application/json"}
+                    {"href": f"{base}/tileMatrixSets/{grid.id}", "rel": "self", "type": "application/json"}
                 ],
             }
+            for grid in GRIDS.values()
         ]
     }
 
 
 @router.get("/tileMatrixSets/{tms_id}", summary="Definitie van een tegelschema", openapi_extra=rule("open"))
-def tile_matrix_set(tms_id: TileMatrixSetDep) -> Any:
-    return TMS.model_dump(exclude_none=True, mode="json")
+def tile_matrix_set(grid: TileMatrixSetDep) -> Any:
+    return grid.tms.model_dump(exclude_none=True, mode="json")
 
 
 @router.get(
@@ -61,21 +82,67 @@ def tile_matrix_set(tms_id: TileMatrixSetDep) -> Any:
     openapi_extra=rule("aangemeld"),
 )
 def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
-    base = f"{root(request)}/collections/{layer.id}/tiles/{TMS_ID}"
-    return {
-        "tilesets": [
+    sets = []
+    for grid in GRIDS.values():
+        base = f"{root(request)}/collections/{layer.id}/tiles/{grid.id}"
+        sets.append(
             {
-                "title": layer.title,
+                "title": f"{layer.title} ({grid.id})",
                 "dataType": "vector",
-                "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-                "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+                "crs": grid.crs_uri,
+                "tileMatrixSetURI": grid.uri,
                 "links": [
-                    {"href": base, "rel": "self", "type": "application/json"},
+                    {"href": base, "rel": "self", "type": "application/json", "title": "TileJSON"},
+                    {
+                        "href": f"{root(request)}/tileMatrixSets/{grid.id}",
+                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                        "type": "application/json",
+                    },
                     {"href": base + "/{z}/{x}/{y}", "rel": "item", "type": MVT, "templated": True},
                 ],
             }
-        ]
+        )
+    styles = f"{root(request)}/collections/{layer.id}/styles"
+    return {
+        "tilesets": sets,
+        "links": [
+            {
+                "href": styles,
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/styles",
+                "type": "application/json",
+                "title": "Kaartstijlen (MapLibre)",
+            }
+        ],
     }
+
+
+async def address_purpose(
+    doel: Annotated[
+        str | None,
+        Query(
+            description="Doel dat in de tegeladressen komt te staan, een van de doelen van uw sleutel: een "
+            "kaartprogramma (MapLibre) kan bij het ophalen van tegels geen header meesturen. Nodig voor "
+            "puntlagen (signalen, leegstand, adressen); een doel dat u niet mag gebruiken wordt weggelaten."
+        ),
+    ] = None,
+) -> str | None:
+    """The purpose to write into the tile addresses (query only, as the map page's: this
+    route serves no objects itself, and a client's standing ``X-Doel`` header is meant for
+    its own requests, not for addresses handed on)."""
+    return purpose_of(None, doel)
+
+
+AddressPurposeDep = Annotated[str | None, Depends(address_purpose)]
+
+
+def tile_query(request: Request, layer: Layer, principal: Principal, stated: str | None) -> str:
+    """The query the tile addresses carry: the layer's filters and ``datetime`` as asked,
+    and the purpose when it is one of the caller's (an unknown one is never echoed)."""
+    filterable = {p.name for p in layer.properties if p.filterable} | {"datetime"}
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k in filterable]
+    if stated is not None and principal.allows_doel(stated):
+        pairs.append(("doel", stated))
+    return urlencode(pairs)
 
 
 @router.get(
@@ -84,30 +151,95 @@ def tilesets(request: Request, layer: LayerDep) -> dict[str, Any]:
     openapi_extra=rule("aangemeld"),
 )
 def tilejson(
-    request: Request, layer: LayerDep, tms_id: TileMatrixSetDep, extents: ExtentsDep
+    request: Request,
+    layer: LayerDep,
+    principal: PrincipalDep,
+    grid: TileMatrixSetDep,
+    extents: ExtentsDep,
+    doel: AddressPurposeDep,
 ) -> dict[str, Any]:
-    # The tile addresses carry this request's query (filters, and the purpose a map passes on).
-    query = request.url.query
-    template = f"{root(request)}/collections/{layer.id}/tiles/{tms_id}/{{z}}/{{x}}/{{y}}" + (
+    query = tile_query(request, layer, principal, doel)
+    template = f"{root(request)}/collections/{layer.id}/tiles/{grid.id}/{{z}}/{{x}}/{{y}}" + (
         f"?{query}" if query else ""
     )
-    return {
+    minzoom, maxzoom = grid.zooms(layer.minzoom, layer.maxzoom)
+    doc: dict[str, Any] = {
         "tilejson": "3.0.0",
         "name": layer.title,
         "description": layer.description,
         "tiles": [template],
-        "minzoom": layer.minzoom,
-        "maxzoom": layer.maxzoom,
+        "scheme": "xyz",
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
         "bounds": extents.of(layer.id) or [-180, -85, 180, 85],
+        "crs": grid.crs_uri,
+        "tileMatrixSet": grid.id,
         "vector_layers": [
             {
                 "id": layer.id,
                 "fields": {p.name: p.type for p in layer.properties},
-                "minzoom": layer.minzoom,
-                "maxzoom": layer.maxzoom,
+                "minzoom": minzoom,
+                "maxzoom": maxzoom,
             }
         ],
     }
+    return doc
+
+
+@router.get(
+    "/collections/{collection_id}/styles",
+    summary="Kaartstijlen van een kaartlaag",
+    openapi_extra=rule("aangemeld"),
+)
+def styles(request: Request, layer: LayerDep) -> dict[str, Any]:
+    href = f"{root(request)}/collections/{layer.id}/styles/{DEFAULT_STYLE}"
+    return {
+        "styles": [
+            {
+                "id": DEFAULT_STYLE,
+                "title": f"{layer.title}: standaardstijl",
+                "links": [
+                    {
+                        "href": f"{href}?f=mapbox",
+                        "rel": "stylesheet",
+                        "type": "application/vnd.mapbox.style+json",
+                        "title": "MapLibre/Mapbox-stijl (WebMercatorQuad)",
+                    }
+                ],
+            }
+        ],
+        "legenda": legend(layer),
+    }
+
+
+@router.get(
+    "/collections/{collection_id}/styles/{style_id}",
+    summary="Kaartstijl (MapLibre/Mapbox GL, versie 8)",
+    openapi_extra=rule("aangemeld"),
+)
+def style(
+    request: Request,
+    style_id: str,
+    layer: LayerDep,
+    principal: PrincipalDep,
+    doel: AddressPurposeDep,
+) -> Response:
+    """The style's source is the WebMercatorQuad TileJSON, with the purpose asked here."""
+    if style_id != DEFAULT_STYLE:
+        raise NotFoundError(f"stijl {style_id!r} bestaat niet; beschikbaar: {DEFAULT_STYLE}")
+    query = tile_query(request, layer, principal, doel)
+    url = f"{root(request)}/collections/{layer.id}/tiles/{WEB_MERCATOR}" + (f"?{query}" if query else "")
+    return Response(orjson.dumps(style_document(layer, url)), media_type="application/vnd.mapbox.style+json")
+
+
+def _touches(services: Any, layer: Layer, grid: Grid, tile: morecantile.Tile) -> bool:
+    b = grid.tms.bounds(tile)
+    if grid.srid != 3857:
+        b = morecantile.commons.BoundingBox(
+            b.left - EXTENT_SLACK, b.bottom - EXTENT_SLACK, b.right + EXTENT_SLACK, b.top + EXTENT_SLACK
+        )
+    touches: bool = services.extents.touches(layer.id, b)
+    return touches
 
 
 @router.get(
@@ -126,16 +258,16 @@ def tile(
     services: ServicesDep,
 ) -> Response:
     # The hottest route takes the services whole: one dependency instead of five.
-    z, x, y = xyz.z, xyz.x, xyz.y
+    grid, z, x, y = xyz.grid, xyz.z, xyz.x, xyz.y
     # Every tile's audit row names it, also an empty one answered without a query.
-    audit.note(request, bbox=f"tegel {z}/{x}/{y}")
+    audit.note(request, bbox=f"tegel {z}/{x}/{y}" + ("" if grid.id == WEB_MERCATOR else f" ({grid.id})"))
     selection = tile_selection(request, layer, period)
     etag = (
         '"'
         + services.versions.of(
             layer,
             _view(principal),
-            f"{z}/{x}/{y}",
+            f"{grid.id}/{z}/{x}/{y}",
             str(sorted(selection.filters.items())),
             period.text or "",
         )
@@ -144,11 +276,17 @@ def tile(
     headers = {"ETag": etag, "Cache-Control": "private, max-age=60", "Vary": "Authorization"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    if z < layer.minzoom or z > layer.maxzoom or not services.extents.touches(layer.id, TMS.bounds(xyz)):
+    minzoom, maxzoom = grid.zooms(layer.minzoom, layer.maxzoom)
+    if z < minzoom or z > maxzoom or not _touches(services, layer, grid, xyz.tile):
         return Response(b"", media_type=MVT, headers=headers)
     cached = services.tile_cache.get(etag)
+    metrics.tile_cache(hit=cached is not None)
     if cached is None:
-        sql, params = layer_sql.mvt(layer, principal, selection, xyz, k=services.settings.suppression_k)
+        k = services.settings.suppression_k
+        if grid.srid == 3857:
+            sql, params = layer_sql.mvt(layer, principal, selection, xyz.tile, k=k)
+        else:
+            sql, params = layer_sql.mvt_rd(layer, principal, selection, grid.xy_bounds(xyz.tile), k=k)
         row = audit.audited_one(request, services.engine, sql, params)
         cached = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
         services.tile_cache.put(etag, cached)
