@@ -8,6 +8,8 @@ an A4 PDF or CSV; ``/gebieden?soort=`` answers JSON, CSV or a GeoPackage.
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -26,6 +28,23 @@ from app.services import EngineDep, SettingsDep
 from app.svg import area_map, trend_chart
 
 router = APIRouter(tags=["Gebieden"])
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON gives it everywhere else (items, tiles): a ``numeric`` figure as a
+    number, not the string that serialising a ``Decimal`` makes of it (``"106.26"``); a
+    date as ``JJJJ-MM-DD``."""
+    if isinstance(value, Decimal):
+        return int(value) if value.as_tuple().exponent == 0 else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _json_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if rows is None:
+        return None
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 
 def _download(body: bytes, media_type: str, filename: str) -> Response:
@@ -64,7 +83,7 @@ def gebieden(
     if fmt == "gpkg":
         body = exports.gpkg_bytes(rows, principal.suppressed, soort)
         return _download(body, exports.GPKG_TYPE, f"{name}.gpkg")
-    return {"soort": soort, "thema": thema, "gebieden": rows}
+    return {"soort": soort, "thema": thema, "gebieden": _json_rows(rows)}
 
 
 @router.get(
@@ -98,7 +117,12 @@ def gebied(
             )
             branches = branch_rows(conn, principal, area["soort"], code, k)
             audit.note(request, aantal=len(rows) + len(branches or []), gebied=code)
-        return {**area, "thema": thema, "perioden": rows, "risicobranches": branches}
+        return {
+            **{k: _plain(v) for k, v in area.items()},
+            "thema": thema,
+            "perioden": _json_rows(rows),
+            "risicobranches": _json_rows(branches),
+        }
     with audit.audited_read(request, engine) as conn:
         overview = build(conn, principal, code, periode, k)
         audit.note(request, aantal=overview.aantal(), gebied=code)
@@ -143,10 +167,10 @@ def locate(
     with audit.audited_read(request, engine) as conn:
         areas = conn.execute(text(sql), params).mappings().all()
         for area in areas:
-            entry: dict[str, Any] = dict(area)
+            entry: dict[str, Any] = {key: _plain(v) for key, v in area.items()}
             if area["soort"] in SOORTEN:
                 filters = {"code": area["code"], "thema": "alle", "periode_soort": "jaar"}
-                latest = indicator_rows(conn, principal, area["soort"], filters, k)
+                latest = _json_rows(indicator_rows(conn, principal, area["soort"], filters, k)) or []
                 entry["indicatoren"] = latest[-1] if latest else None
             result.append(entry)
         audit.note(request, aantal=len(result), gebied=",".join(a["code"] for a in areas) or None)
