@@ -228,7 +228,10 @@ def geojson_features(
     rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
     paged, paging = _page(rows, after)
     where = conditions(layer, principal, selection)[0]
-    more = f"EXISTS (SELECT 1 FROM {layer.source} t WHERE {where} AND t.id > max(r.id))"
+    # A scalar subquery, not EXISTS: PostgreSQL drops ORDER BY/LIMIT inside EXISTS and may then
+    # scan the whole layer for a last page; ordered, it is one probe of the id index.
+    following = f"SELECT t.id FROM {layer.source} t WHERE {where} AND t.id > max(r.id) ORDER BY t.id LIMIT 1"
+    more = f"({following}) IS NOT NULL"
     matched = f"({count_matched(layer, principal, selection)[0]})" if count else "NULL::bigint"
     ids = "array_agg(r.id ORDER BY r.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
     decimals = 9 if srid == 28992 else 7
