@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart")
+BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging")
 
 
 def main() -> None:
@@ -16,7 +16,7 @@ def main() -> None:
         type=int,
         default=None,
         help="size: rows of the generated file (ingest, 1,000,000; snapshot, 500,000), "
-        "requests per list (tiles, 2,000), page loads (kaart, 7)",
+        "requests per list (tiles, 2,000), page loads (kaart, 7), signals (paging, 500,000)",
     )
     args = parser.parse_args()
     for name in args.names or BENCHMARKS:
