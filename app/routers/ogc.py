@@ -177,14 +177,20 @@ def collection(
     return doc
 
 
-def _page_links(request: Request, page: Page, last: str | None, more: bool) -> list[dict[str, str]]:
-    """Self, next (by keyset: ``cursor`` after this page's last id, whatever brought the
-    client here) and, for an offset page, prev."""
+def _page_links(
+    request: Request, page: Page, last: str | None, more: bool, *, keyset: bool = True
+) -> list[dict[str, str]]:
+    """Self, next and, for an offset page, prev. Next goes by keyset (``cursor`` after this
+    page's last id, whatever brought the client here) while pages are in id order; a page in
+    another order (``keyset=False``) links on by offset."""
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "Deze pagina"}]
     if more and last is not None:
-        url = request.url.remove_query_params("offset").include_query_params(
-            cursor=encode_cursor(last), limit=page.limit
-        )
+        if keyset:
+            url = request.url.remove_query_params("offset").include_query_params(
+                cursor=encode_cursor(last), limit=page.limit
+            )
+        else:
+            url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
         links.append({"href": str(url), "rel": "next", "type": GEOJSON, "title": "Volgende pagina"})
     if page.after is None and page.offset > 0:
         url = request.url.include_query_params(offset=max(0, page.offset - page.limit), limit=page.limit)
