@@ -35,7 +35,7 @@ from layers import REGISTRY
 from layers.base import Layer
 
 #: Query parameters with a meaning of their own; every other one filters a property.
-RESERVED = frozenset({"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "doel"})
+RESERVED = frozenset({"f", "limit", "offset", "cursor", "bbox", "bbox-crs", "crs", "datetime", "doel"})
 
 
 def _bearer(request: Request) -> str | None:

@@ -33,13 +33,24 @@ def columns(suppressed: bool) -> list[str]:
 
 
 def csv_bytes(rows: list[dict[str, Any]], suppressed: bool) -> bytes:
-    """CSV with a header; a withheld figure is an empty cell with ``onderdrukt`` true."""
+    """CSV with a header; a withheld figure is an empty cell with ``onderdrukt`` true;
+    booleans ``true``/``false``."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns(suppressed), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: empty for NULL, and a boolean as ``true``/``false``, as in JSON and in
+    the features CSV (Python would write ``True``, PostgreSQL's COPY ``t``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def gpkg_bytes(rows: list[dict[str, Any]], suppressed: bool, layer_name: str) -> bytes:

@@ -1,24 +1,67 @@
-"""Layer extents in CRS84, for collection documents, TileJSON and skipping empty tiles.
+"""Layer extents in CRS84: the areas' extent (TileJSON, skipping empty tiles) and each
+collection's spatial and temporal extent (collection documents).
 
-Every layer lies within the newest areas, so one extent (theirs) serves all; it is read on
-first use and kept for the life of the process (areas change once a year).
+Every layer lies within the newest areas, so one extent (theirs) serves the tiles; it is read
+on first use and kept for the life of the process (areas change once a year).
+
+A collection's extent is that of the rows the caller may see (an extent is a figure too, and
+nothing above a principal's view enters one: docs/architecture.md §7), read once per layer,
+view class and data version and then kept: a collection document costs no scan, and GDAL
+takes its extent from there instead of reading every feature.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 import morecantile
 from sqlalchemy import Engine, text
 
 from app import layer_sql
+from app.dataversion import DataVersions
+from app.params import CRS84
+from core import zicht
+from core.security import Principal
+from layers.base import Layer
+
+#: Collection extents kept at most; the oldest goes first (one per layer, view class and
+#: data version: a few dozen in practice).
+MAX_KEPT = 256
+
+
+@dataclass(frozen=True)
+class CollectionExtent:
+    """``bbox`` [xmin, ymin, xmax, ymax] in CRS84 (None without rows); ``start``/``end`` the
+    first and last date (None for a layer without time or without rows)."""
+
+    bbox: list[float] | None
+    start: dt.date | None
+    end: dt.date | None
+
+    def doc(self) -> dict[str, Any] | None:
+        """The ``extent`` member of a collection document (OGC API Common), or None."""
+        if self.bbox is None:
+            return None
+        extent: dict[str, Any] = {"spatial": {"bbox": [self.bbox], "crs": CRS84}}
+        if self.start is not None and self.end is not None:
+            extent["temporal"] = {
+                "interval": [[f"{self.start.isoformat()}T00:00:00Z", f"{self.end.isoformat()}T23:59:59Z"]],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+            }
+        return extent
 
 
 class Extents:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, versions: DataVersions | None = None) -> None:
         self.engine = engine
+        self.versions = versions or DataVersions(engine)
         self._lock = threading.Lock()
         self._extent: list[float] | None = None
+        self._collections: dict[tuple[str, zicht.Zicht, str], CollectionExtent] = {}
 
     def of(self, layer_id: str) -> list[float]:
         """``[xmin, ymin, xmax, ymax]`` in CRS84; empty while there are no areas."""
@@ -34,6 +77,31 @@ class Extents:
             row = conn.execute(text(sql), params).one()
         return [round(float(v), 6) for v in row] if row[0] is not None else []
 
+    def collection(self, layer: Layer, principal: Principal) -> CollectionExtent:
+        """The extent of what ``principal`` may see of ``layer`` now (cached per data version)."""
+        key = (layer.id, zicht.Zicht.of(principal), self.versions.of(layer))
+        found = self._collections.get(key)
+        if found is not None:
+            return found
+        sql, params = layer_sql.collection_extent(layer, principal)
+        with self.engine.connect() as conn:
+            row = conn.execute(text(sql), params).one()
+        bbox = None
+        if row[0] is not None:
+            # Rounded outwards to 6 decimals (10 cm), so the box still holds every row.
+            bbox = [
+                _round(row[0], down=True),
+                _round(row[1], down=True),
+                _round(row[2], down=False),
+                _round(row[3], down=False),
+            ]
+        extent = CollectionExtent(bbox, row[4], row[5])
+        with self._lock:
+            if len(self._collections) >= MAX_KEPT:
+                self._collections.pop(next(iter(self._collections)))
+            self._collections[key] = extent
+        return extent
+
     def touches(self, layer_id: str, bounds: morecantile.commons.BoundingBox) -> bool:
         """Whether a tile with these CRS84 ``bounds`` can hold any of the layer's rows."""
         extent = self.of(layer_id)
@@ -45,3 +113,8 @@ class Extents:
             or bounds.bottom > extent[3]
             or bounds.top < extent[1]
         )
+
+
+def _round(value: float, *, down: bool) -> float:
+    scaled = float(value) * 1e6
+    return (math.floor(scaled) if down else math.ceil(scaled)) / 1e6

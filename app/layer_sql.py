@@ -152,12 +152,8 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
         parts.append(f"({shown})::text = :f{i}")
         params[f"f{i}"] = value
     if selection.bbox:
-        envelope = "ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, :bsrid)"
-        if selection.bbox_srid != 28992:
-            envelope = f"ST_Transform({envelope}, 28992)"
-        parts.append(f"t.{layer.geometry_column} && {envelope}")
+        parts.append(_in_bbox(layer, selection.bbox_srid))
         params.update(dict(zip(("bx0", "by0", "bx1", "by1"), selection.bbox, strict=True)))
-        params["bsrid"] = selection.bbox_srid
     if selection.tile is not None:
         parts.append(f"t.{layer.tile_geometry_column} && {_tile_envelope(TILE_MARGIN)}")
         params.update(z=selection.tile.z, x=selection.tile.x, y=selection.tile.y)
@@ -173,15 +169,48 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
     return " AND ".join(parts) or "true", params
 
 
+def _in_bbox(layer: Layer, srid: int) -> str:
+    """Rows that intersect the box, exactly, in the box's own CRS.
+
+    An RD box is tested as it is. A CRS84 box has straight edges in degrees, which are
+    curves in RD: the index test uses the RD bounds of the box's outline sampled every
+    0.001° (about 100 m, where a parallel departs from its chord by far less than the
+    1 m margin), and the exact test then takes the candidates to the box's CRS. Testing
+    only ``&&`` against the transformed box let through 1.2 % of the items (issue 14)."""
+    column = f"t.{layer.geometry_column}"
+    if srid == 28992:
+        return f"ST_Intersects({column}, {_box(28992)})"
+    bounds = f"ST_Expand(ST_Transform(ST_Segmentize({_box(4326)}, 0.001), 28992)::box2d::geometry, 1)"
+    exact = f"ST_Intersects(ST_Transform({column}, 4326), {_box(4326)})"
+    return f"{column} && ST_SetSRID({bounds}, 28992) AND {exact}"
+
+
+def _box(srid: int) -> str:
+    """The request's box as a geometry. Not ST_MakeEnvelope: a box of zero width or height
+    (both corners on one point, say) would be an empty polygon that intersects nothing;
+    this is the point or line it really is."""
+    return f"ST_SetSRID(ST_Envelope(ST_MakeLine(ST_MakePoint(:bx0, :by0), ST_MakePoint(:bx1, :by1))), {srid})"
+
+
 def _tile_envelope(margin: float | None = None) -> str:
     """The bounds of the selection's tile in EPSG:3857; :func:`conditions` binds ``z/x/y``."""
     return f"ST_TileEnvelope(:z, :x, :y{f', margin => {margin}' if margin else ''})"
 
 
-def geometry_in(layer: Layer, srid: int) -> str:
-    """The layer's geometry in ``srid`` (stored in RD New: no transform for 28992)."""
+def geometry_in(layer: Layer, srid: int, *, latlon: bool = False) -> str:
+    """The layer's geometry in ``srid`` (stored in RD New: no transform for 28992); with
+    ``latlon`` latitude first, as EPSG:4326 orders its axes (PostGIS keeps x = longitude)."""
     column = f"t.{layer.geometry_column}"
-    return column if srid == 28992 else f"ST_Transform({column}, {srid})"
+    moved = column if srid == 28992 else f"ST_Transform({column}, {srid})"
+    return f"ST_FlipCoordinates({moved})" if latlon else moved
+
+
+def _page(rows: str, after: str | None) -> tuple[str, dict[str, Any]]:
+    """A page of ``rows`` in id order: after an id (keyset: one index range, as cheap at
+    any depth) or else ``:offset`` rows in (which reads every row it skips)."""
+    if after is None:
+        return f"{rows} ORDER BY t.id LIMIT :limit OFFSET :offset", {}
+    return f"{rows} AND t.id > :after ORDER BY t.id LIMIT :limit OFFSET :offset", {"after": after}
 
 
 def geojson_features(
@@ -194,11 +223,22 @@ def geojson_features(
     offset: int,
     k: int,
     count: bool = False,
+    latlon: bool = False,
+    after: str | None = None,
 ) -> Statement:
     """The features of a page as comma-separated GeoJSON built in SQL, their number and
     (for layers below aggregate level, for the audit trail) their ids; with ``count`` also
-    ``numberMatched``, in the same round trip. Columns: features, returned, ids, matched."""
-    rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
+    ``numberMatched`` (of the whole selection, not just what follows ``after``), in the
+    same round trip. Columns: features, aantal, ids, matched, laatste (the page's last id,
+    for the next page's cursor) and meer (whether rows follow it: one index probe)."""
+    geometry = geometry_in(layer, srid, latlon=latlon)
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
+    paged, paging = _page(rows, after)
+    where = conditions(layer, principal, selection)[0]
+    # A scalar subquery, not EXISTS: PostgreSQL drops ORDER BY/LIMIT inside EXISTS and may then
+    # scan the whole layer for a last page; ordered, it is one probe of the id index.
+    following = f"SELECT t.id FROM {layer.source} t WHERE {where} AND t.id > max(r.id) ORDER BY t.id LIMIT 1"
+    more = f"({following}) IS NOT NULL"
     matched = f"({count_matched(layer, principal, selection)[0]})" if count else "NULL::bigint"
     ids = "array_agg(r.id ORDER BY r.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
     decimals = 9 if srid == 28992 else 7
@@ -211,10 +251,11 @@ def geojson_features(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
                    'properties', json_build_object({props}))::text, ',' ORDER BY r.id), '') AS features,
-               count(*) AS aantal, {ids} AS ids, {matched} AS matched
-        FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r
+               count(*) AS aantal, {ids} AS ids, {matched} AS matched, max(r.id) AS laatste,
+               {more} AS meer
+        FROM ({paged}) r
     """
-    return sql, {**params, "limit": limit, "offset": offset}
+    return sql, {**params, **paging, "limit": limit, "offset": offset}
 
 
 def count_matched(layer: Layer, principal: Principal, selection: Selection) -> Statement:
@@ -362,16 +403,29 @@ def geojson_rows(
 
 
 def csv_features(
-    layer: Layer, principal: Principal, selection: Selection, *, srid: int, limit: int, offset: int, k: int
+    layer: Layer,
+    principal: Principal,
+    selection: Selection,
+    *,
+    srid: int,
+    limit: int,
+    offset: int,
+    k: int,
+    latlon: bool = False,
+    after: str | None = None,
 ) -> Statement:
-    """A page of features as CSV rows: id, properties, and the geometry as WKT."""
-    rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
-    names = ", ".join(["r.id", *(f"r.{p.name}" for p in layer.properties)])
-    sql = (
-        f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie"
-        f" FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r ORDER BY r.id"
-    )
-    return sql, {**params, "limit": limit, "offset": offset}
+    """A page of features as CSV rows: id, properties, and the geometry as WKT. Booleans
+    are written ``true``/``false`` (their text form), as in JSON, not COPY's ``t``/``f``."""
+    geometry = geometry_in(layer, srid, latlon=latlon)
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
+    paged, paging = _page(rows, after)
+    names = ", ".join(["r.id", *(_csv_column(p.name, p.type) for p in layer.properties)])
+    sql = f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie FROM ({paged}) r ORDER BY r.id"
+    return sql, {**params, **paging, "limit": limit, "offset": offset}
+
+
+def _csv_column(name: str, kind: str) -> str:
+    return f"r.{name}::text AS {name}" if kind == "boolean" else f"r.{name}"
 
 
 def copy_csv(compiled_select: str) -> str:
@@ -432,6 +486,32 @@ def area_shapes(
     geometry = f"ST_CollectionExtract(ST_Intersection({simplified}, {envelope}), 3)"
     rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
     return f"SELECT r.code, ST_AsSVG(r.geom, 0, 0) FROM ({rows}) r WHERE NOT ST_IsEmpty(r.geom)", params
+
+
+def collection_extent(layer: Layer, principal: Principal) -> Statement:
+    """The extent of the rows a principal may see of a layer: xmin, ymin, xmax, ymax in
+    CRS84 and the first and last date (``van``, ``tot``; NULL for a layer without time).
+
+    Points are transformed one by one, for the tight box (cheap, and read once per data
+    version: app/extents.py). Areas would transform every vertex of every row (a polygon per
+    period and theme): their RD box is transformed instead, sampled every 100 m so that its
+    edges, curved in degrees, stay inside the answer; it is a little wider than tight."""
+    where, params = conditions(layer, principal, Selection())
+    column = f"t.{layer.geometry_column}"
+    if layer.kind == "punten":
+        box = f"ST_Extent(ST_Transform({column}, 4326))::geometry"
+    else:
+        box = f"ST_Transform(ST_Segmentize(ST_SetSRID(ST_Extent({column})::geometry, 28992), 100), 4326)"
+    dates = (
+        f"min(t.{layer.datetime_column}) AS van, max(t.{layer.datetime_column}) AS tot"
+        if layer.datetime_column
+        else "NULL::date AS van, NULL::date AS tot"
+    )
+    sql = (
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), van, tot"
+        f" FROM (SELECT {box} AS e, {dates} FROM {layer.source} t WHERE {where}) x"
+    )
+    return sql, params
 
 
 # -- areas -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ wherever it is taken, and nowhere else.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from app.tms import GRIDS, Grid, GridTile
 from core.domain import GEBIED_INDELINGEN
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#: EPSG:4326 proper: latitude first, as the EPSG register (and OGC API Features Part 2) says.
+EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
-CRS_SRID = {CRS84: 4326, RD: 28992, "EPSG:4326": 4326, "EPSG:28992": 28992}
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 TMS_ID = "WebMercatorQuad"
@@ -40,19 +42,60 @@ CollectionId = Annotated[str, Path(description="Kaartlaag: een id uit /collectio
 
 @dataclass(frozen=True)
 class Page:
+    """A page: its size, and where it starts (``after`` an id in the page order, or else
+    ``offset`` rows in)."""
+
     limit: int
     offset: int
+    after: str | None = None
+
+
+def encode_cursor(last_id: str) -> str:
+    """The ``cursor`` of the page after the one that ended with ``last_id``: opaque to
+    clients (they follow next links), so its form may change without breaking them."""
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The id a ``cursor`` holds; a 400 for one this service did not write (PostgreSQL text
+    cannot hold a NUL, so such a value never reaches the database)."""
+    try:
+        after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError("cursor is onbekend; volg de next-link van de vorige pagina") from exc
+    if not after or "\x00" in after:
+        raise BadRequestError("cursor is onbekend; volg de next-link van de vorige pagina")
+    return after
 
 
 async def page(
     limit: Annotated[
-        int, Query(ge=1, description=f"Aantal objecten per pagina, hoogstens {MAX_LIMIT}")
+        int,
+        Query(
+            ge=1,
+            # Documented, not enforced: OGC API Features (Part 1, /req/core/fc-limit-response-1)
+            # answers a larger limit with the maximum. GDAL pages by this maximum.
+            json_schema_extra={"maximum": MAX_LIMIT},
+            description=f"Aantal objecten per pagina, hoogstens {MAX_LIMIT} (meer geeft er {MAX_LIMIT})",
+        ),
     ] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Aantal objecten over te slaan (bladeren)")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, description="Aantal objecten over te slaan (bladeren; cursor is sneller)")
+    ] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=400,
+            description="Waar de pagina begint: uit de next-link van de vorige pagina (even snel op "
+            "elke diepte, anders dan offset)",
+        ),
+    ] = None,
 ) -> Page:
-    if limit > MAX_LIMIT:
-        raise BadRequestError(f"limit is hoogstens {MAX_LIMIT}; vraag de volgende pagina op met offset")
-    return Page(limit, offset)
+    """A limit above the maximum is the maximum. Deep pages go by ``cursor`` (keyset: the
+    last id of the previous page), which costs the same at any depth; ``offset`` still works
+    for clients that build their own links, and reads every row it skips."""
+    after = decode_cursor(cursor) if cursor is not None else None
+    return Page(min(limit, MAX_LIMIT), offset if after is None else 0, after)
 
 
 PageDep = Annotated[Page, Depends(page)]
@@ -61,29 +104,88 @@ PageDep = Annotated[Page, Depends(page)]
 # -- coordinate reference systems and bbox -----------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Crs:
+    """A coordinate reference system a client may name: its URI, SRID, and whether its
+    first axis is latitude (EPSG:4326 proper, unlike CRS84)."""
+
+    uri: str
+    srid: int
+    latlon: bool = False
+
+    @property
+    def header(self) -> str:
+        """The ``Content-Crs`` header value."""
+        return f"<{self.uri}>"
+
+
+WGS84_LONLAT = Crs(CRS84, 4326)
+WGS84_LATLON = Crs(EPSG4326, 4326, latlon=True)
+RD_NEW = Crs(RD, 28992)
+#: The CRSs of every collection, its storage CRS last (OGC API Features Part 2 ``crs``).
+CRSES = (WGS84_LONLAT, WGS84_LATLON, RD_NEW)
+#: Every spelling accepted: the URIs, and the short forms mapped to what they mean.
+#: ``EPSG:4326`` is EPSG's CRS, latitude first; CRS84 is its longitude-first twin.
+_NAMES = {
+    **{c.uri: c for c in CRSES},
+    "CRS84": WGS84_LONLAT,
+    "OGC:CRS84": WGS84_LONLAT,
+    "[OGC:CRS84]": WGS84_LONLAT,
+    "EPSG:4326": WGS84_LATLON,
+    "[EPSG:4326]": WGS84_LATLON,
+    "EPSG:28992": RD_NEW,
+    "[EPSG:28992]": RD_NEW,
+}
+_CHOICES = f"{CRS84}, {EPSG4326} (breedte eerst) of {RD}"
+
+
+def parse_crs(crs: str | None, name: str = "crs") -> Crs:
+    """The CRS a parameter names (CRS84 when absent); 400 for an unsupported one."""
+    if crs is None:
+        return WGS84_LONLAT
+    found = _NAMES.get(crs.strip())
+    if found is None:
+        raise BadRequestError(f"{name} {crs[:100]!r} wordt niet ondersteund; gebruik {_CHOICES}")
+    return found
+
+
 def crs_srid(crs: str | None, name: str = "crs") -> int:
-    """The SRID of an OGC CRS URI (CRS84 when absent); 400 for an unsupported one."""
-    srid = CRS_SRID.get(crs or CRS84)
-    if srid is None:
-        raise BadRequestError(f"{name} {crs!r} wordt niet ondersteund; gebruik {CRS84} of {RD}")
-    return srid
+    """The SRID of a CRS for input in longitude/latitude or RD order; a latitude-first CRS
+    is refused (400) rather than read with its axes swapped."""
+    found = parse_crs(crs, name)
+    if found.latlon:
+        raise BadRequestError(f"{name} {found.uri} kan hier niet; gebruik {CRS84} of {RD}")
+    return found.srid
 
 
 async def output_crs(
     crs: Annotated[
-        str | None, Query(description=f"Coördinatenstelsel van het antwoord: {CRS84} (standaard) of {RD}")
+        str | None, Query(description=f"Coördinatenstelsel van het antwoord: {_CHOICES}; standaard CRS84")
+    ] = None,
+) -> Crs:
+    return parse_crs(crs)
+
+
+#: The CRS the features' coordinates are in, with its axis order.
+OutputCrsDep = Annotated[Crs, Depends(output_crs)]
+
+
+async def input_crs(
+    crs: Annotated[
+        str | None, Query(description=f"Coördinatenstelsel van de invoer: {CRS84} (standaard) of {RD}")
     ] = None,
 ) -> int:
     return crs_srid(crs)
 
 
-#: The SRID the answer's coordinates are in (4326 or 28992).
-CrsDep = Annotated[int, Depends(output_crs)]
+#: The SRID of coordinates a client sends (4326 longitude first, or 28992).
+CrsDep = Annotated[int, Depends(input_crs)]
 
 
 @dataclass(frozen=True)
 class BBox:
-    """A bounding box (minx, miny, maxx, maxy) in ``srid``; ``box`` None when not asked for."""
+    """A bounding box (minx, miny, maxx, maxy) in ``srid``, longitude first whatever the axis
+    order it was given in; ``box`` None when not asked for."""
 
     box: tuple[float, float, float, float] | None
     srid: int
@@ -104,9 +206,11 @@ class BBox:
 
 
 def parse_bbox(bbox: str | None, bbox_crs: str | None) -> BBox:
-    srid = crs_srid(bbox_crs, "bbox-crs")
+    """``minx,miny,maxx,maxy`` in the axis order of ``bbox-crs``: for EPSG:4326 that is
+    ``minlat,minlon,maxlat,maxlon`` (Part 2, /req/crs/fc-bbox-crs-action)."""
+    crs = parse_crs(bbox_crs, "bbox-crs")
     if bbox is None:
-        return BBox(None, srid)
+        return BBox(None, crs.srid)
     try:
         values = [float(v) for v in bbox.split(",")]
     except ValueError as exc:
@@ -115,18 +219,26 @@ def parse_bbox(bbox: str | None, bbox_crs: str | None) -> BBox:
         raise BadRequestError("bbox moet vier getallen zijn: minx,miny,maxx,maxy met min <= max")
     if not all(math.isfinite(v) for v in values):
         raise BadRequestError("bbox bevat een getal dat niet eindig is")
-    if srid == 4326 and not (values[0] >= -180 and values[2] <= 180 and values[1] >= -90 and values[3] <= 90):
-        raise BadRequestError("bbox in CRS84 ligt buiten -180..180 (lengte) en -90..90 (breedte)")
-    return BBox((values[0], values[1], values[2], values[3]), srid)
+    if crs.latlon:
+        values = [values[1], values[0], values[3], values[2]]
+    if crs.srid == 4326 and not (
+        values[0] >= -180 and values[2] <= 180 and values[1] >= -90 and values[3] <= 90
+    ):
+        raise BadRequestError("bbox ligt buiten -180..180 (lengte) en -90..90 (breedte)")
+    return BBox((values[0], values[1], values[2], values[3]), crs.srid)
 
 
 async def bbox(
     bbox: Annotated[
-        str | None, Query(description="Alleen objecten in dit gebied: minx,miny,maxx,maxy (in bbox-crs)")
+        str | None,
+        Query(
+            description="Alleen objecten in dit gebied: minx,miny,maxx,maxy in bbox-crs, in de "
+            "asvolgorde daarvan (EPSG:4326: minbreedte,minlengte,maxbreedte,maxlengte)"
+        ),
     ] = None,
     bbox_crs: Annotated[
         str | None,
-        Query(alias="bbox-crs", description=f"Coördinatenstelsel van bbox: {CRS84} (standaard) of {RD}"),
+        Query(alias="bbox-crs", description=f"Coördinatenstelsel van bbox: {_CHOICES}; standaard CRS84"),
     ] = None,
 ) -> BBox:
     return parse_bbox(bbox, bbox_crs)

@@ -39,14 +39,15 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> Services:
+        versions = DataVersions(engine)
         return cls(
             settings=settings,
             engine=engine,
-            versions=DataVersions(engine),
+            versions=versions,
             tile_cache=TileCache(settings.tile_cache_mb * 1024 * 1024),
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             principals=PrincipalCache(),
-            extents=Extents(engine),
+            extents=Extents(engine, versions),
             providers=Providers(settings.oidc_providers),
         )
 

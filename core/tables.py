@@ -285,6 +285,8 @@ leegstand = Table(
     Index("leegstand_buurt_idx", "buurtcode"),
     # Removing an address sets this NULL: without the index, a scan per removed address.
     Index("leegstand_verblijfsobject_idx", "verblijfsobject_id"),
+    # The layer's id is the text form; pages go in its order (keyset paging, migration 0014).
+    Index("leegstand_id_tekst_idx", text("(id::text)")),
 )
 
 signaal = Table(
@@ -313,6 +315,7 @@ signaal = Table(
     Index("signaal_buurt_idx", "buurtcode"),
     Index("signaal_bewaren_tot_idx", "bewaren_tot"),
     Index("signaal_verblijfsobject_idx", "verblijfsobject_id"),
+    Index("signaal_id_tekst_idx", text("(id::text)")),
     comment="Partner signals; sensitive: access by role, covenant and purpose.",
 )
 

@@ -128,7 +128,7 @@ def test_bbox_and_filters_and_datetime(client: Any, api_keys: dict[str, str], de
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
-        ({"limit": 5000}, "limit is hoogstens 1000"),
+        ({"limit": 0}, "limit"),
         ({"bbox": "1,2,3"}, "bbox"),
         ({"onbekend": "x"}, "onbekende parameter"),
         ({"datetime": "gisteren"}, "datetime"),

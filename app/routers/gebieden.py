@@ -8,6 +8,8 @@ an A4 PDF or CSV; ``/gebieden?soort=`` answers JSON, CSV or a GeoPackage.
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -27,6 +29,23 @@ from app.svg import area_map, trend_chart
 from core.domain import STANDAARD_INDELING
 
 router = APIRouter(tags=["Gebieden"])
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON gives it everywhere else (items, tiles): a ``numeric`` figure as a
+    number, not the string that serialising a ``Decimal`` makes of it (``"106.26"``); a
+    date as ``JJJJ-MM-DD``."""
+    if isinstance(value, Decimal):
+        return int(value) if value.as_tuple().exponent == 0 else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _json_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if rows is None:
+        return None
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 
 def _download(body: bytes, media_type: str, filename: str) -> Response:
@@ -76,7 +95,7 @@ def gebieden(
         "soort": soort,
         "indeling": indeling or STANDAARD_INDELING[soort],
         "thema": thema,
-        "gebieden": rows,
+        "gebieden": _json_rows(rows),
     }
 
 
@@ -111,7 +130,12 @@ def gebied(
             rows = indicator_rows(conn, principal, area["soort"], filters, k)
             branches = branch_rows(conn, principal, area["soort"], code, k)
             audit.note(request, aantal=len(rows) + len(branches or []), gebied=code)
-        return {**area, "thema": thema, "perioden": rows, "risicobranches": branches}
+        return {
+            **{k: _plain(v) for k, v in area.items()},
+            "thema": thema,
+            "perioden": _json_rows(rows),
+            "risicobranches": _json_rows(branches),
+        }
     with audit.audited_read(request, engine) as conn:
         overview = build(conn, principal, code, periode, k, indeling)
         audit.note(request, aantal=overview.aantal(), gebied=code)
@@ -157,7 +181,7 @@ def locate(
     with audit.audited_read(request, engine) as conn:
         areas = conn.execute(text(sql), params).mappings().all()
         for area in areas:
-            entry: dict[str, Any] = dict(area)
+            entry: dict[str, Any] = {key: _plain(v) for key, v in area.items()}
             if area["soort"] in SOORTEN:
                 filters = {
                     "code": area["code"],
@@ -165,7 +189,7 @@ def locate(
                     "periode_soort": "jaar",
                     "indeling": area["indeling"],
                 }
-                latest = indicator_rows(conn, principal, area["soort"], filters, k)
+                latest = _json_rows(indicator_rows(conn, principal, area["soort"], filters, k)) or []
                 entry["indicatoren"] = latest[-1] if latest else None
             result.append(entry)
         audit.note(request, aantal=len(result), gebied=",".join(a["code"] for a in areas) or None)

@@ -1,7 +1,9 @@
 """OGC API Features (Part 1 core, Part 2 CRS): landing page, conformance, collections, items.
 
 GeoJSON is built in PostGIS and streamed out as bytes; HTML pages are usable in a browser;
-CSV comes from COPY. Limits: default page 100, maximum 1,000 (more is a 400).
+CSV comes from COPY. Limits: default page 100, maximum 1,000 (a larger limit gets 1,000, as
+Part 1 requires). Next links page by keyset (``cursor``), as fast on page 500 as on page 1.
+Coordinates in CRS84, EPSG:4326 (latitude first) or RD New, named in ``Content-Crs``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,22 @@ from app import audit, bulk, layer_sql
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, feature_selection
 from app.errors import NotFoundError
+from app.extents import CollectionExtent
 from app.layer_sql import Selection
 from app.links import root
 from app.pages import templates
-from app.params import CRS84, RD, BBoxDep, CrsDep, IntervalDep, Page, PageDep, formats
+from app.params import (
+    CRSES,
+    RD,
+    BBoxDep,
+    Crs,
+    IntervalDep,
+    OutputCrsDep,
+    Page,
+    PageDep,
+    encode_cursor,
+    formats,
+)
 from app.services import ExtentsDep, ServicesDep
 from core.security import Principal
 from layers import REGISTRY
@@ -95,14 +109,14 @@ def conformance(request: Request, fmt: JsonOrHtml) -> Any:
     return {"conformsTo": CONFORMANCE}
 
 
-def collection_doc(base_url: str, layer: Layer, extent: list[float] | None) -> dict[str, Any]:
+def collection_doc(base_url: str, layer: Layer, extent: CollectionExtent | None) -> dict[str, Any]:
     base = f"{base_url}/collections/{layer.id}"
     doc: dict[str, Any] = {
         "id": layer.id,
         "title": layer.title,
         "description": layer.description,
         "itemType": "feature",
-        "crs": [CRS84, RD],
+        "crs": [c.uri for c in CRSES],
         "storageCrs": RD,
         "links": [
             {"href": base, "rel": "self", "type": "application/json", "title": layer.title},
@@ -118,8 +132,9 @@ def collection_doc(base_url: str, layer: Layer, extent: list[float] | None) -> d
         ],
         "properties": {p.name: {"type": p.type, "title": p.title} for p in layer.properties},
     }
-    if extent:
-        doc["extent"] = {"spatial": {"bbox": [extent], "crs": CRS84}}
+    described = extent.doc() if extent is not None else None
+    if described:
+        doc["extent"] = described
     return doc
 
 
@@ -127,7 +142,7 @@ def collection_doc(base_url: str, layer: Layer, extent: list[float] | None) -> d
 def collections(request: Request, principal: PrincipalDep, extents: ExtentsDep, fmt: JsonOrHtml) -> Any:
     base = root(request)
     visible = [layer for layer in REGISTRY.values() if principal.can_see(layer.clearance)]
-    docs = [collection_doc(base, layer, extents.of(layer.id)) for layer in visible]
+    docs = [collection_doc(base, layer, extents.collection(layer, principal)) for layer in visible]
     if fmt == "html":
         rows = [{"id": d["id"], "titel": d["title"], "beschrijving": d["description"]} for d in docs]
         links = [
@@ -142,8 +157,10 @@ def collections(request: Request, principal: PrincipalDep, extents: ExtentsDep, 
 
 
 @router.get("/collections/{collection_id}", summary="Eén kaartlaag", openapi_extra=rule("aangemeld"))
-def collection(request: Request, layer: LayerDep, extents: ExtentsDep, fmt: JsonOrHtml) -> Any:
-    doc = collection_doc(root(request), layer, extents.of(layer.id))
+def collection(
+    request: Request, layer: LayerDep, principal: PrincipalDep, extents: ExtentsDep, fmt: JsonOrHtml
+) -> Any:
+    doc = collection_doc(root(request), layer, extents.collection(layer, principal))
     if fmt == "html":
         rows = [
             {"eigenschap": k, "type": v["type"], "omschrijving": v["title"]}
@@ -161,27 +178,23 @@ def collection(request: Request, layer: LayerDep, extents: ExtentsDep, fmt: Json
 
 
 def _page_links(
-    request: Request, offset: int, limit: int, returned: int, matched: int
+    request: Request, page: Page, last: str | None, more: bool, *, keyset: bool = True
 ) -> list[dict[str, str]]:
+    """Self, next and, for an offset page, prev. Next goes by keyset (``cursor`` after this
+    page's last id, whatever brought the client here) while pages are in id order; a page in
+    another order (``keyset=False``) links on by offset."""
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "Deze pagina"}]
-    if offset + returned < matched:
-        links.append(
-            {
-                "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
-                "rel": "next",
-                "type": GEOJSON,
-                "title": "Volgende pagina",
-            }
-        )
-    if offset > 0:
-        links.append(
-            {
-                "href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)),
-                "rel": "prev",
-                "type": GEOJSON,
-                "title": "Vorige pagina",
-            }
-        )
+    if more and last is not None:
+        if keyset:
+            url = request.url.remove_query_params("offset").include_query_params(
+                cursor=encode_cursor(last), limit=page.limit
+            )
+        else:
+            url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+        links.append({"href": str(url), "rel": "next", "type": GEOJSON, "title": "Volgende pagina"})
+    if page.after is None and page.offset > 0:
+        url = request.url.include_query_params(offset=max(0, page.offset - page.limit), limit=page.limit)
+        links.append({"href": str(url), "rel": "prev", "type": GEOJSON, "title": "Vorige pagina"})
     return links
 
 
@@ -208,7 +221,7 @@ def items(
     principal: PrincipalDep,
     page: PageDep,
     fmt: Annotated[str, formats("json", "html", "csv", "fgb", "jsonseq")],
-    srid: CrsDep,
+    crs: OutputCrsDep,
     box: BBoxDep,
     period: IntervalDep,
     services: ServicesDep,
@@ -216,20 +229,29 @@ def items(
     selection = feature_selection(request, layer, box, period, services.settings)
     engine, k = services.engine, services.settings.suppression_k
     if fmt in bulk.MEDIA:  # a download of the whole selection: app/bulk.py
-        return bulk.download(request, engine, layer, principal, selection, fmt=fmt, srid=srid, k=k)
+        return bulk.download(request, engine, layer, principal, selection, fmt=fmt, srid=crs.srid, k=k)
     if fmt == "csv":
-        return _csv(request, engine, layer, principal, selection, srid, page, k)
+        return _csv(request, engine, layer, principal, selection, crs, page, k)
     sql, params = layer_sql.geojson_features(
-        layer, principal, selection, srid=srid, limit=page.limit, offset=page.offset, k=k, count=True
+        layer,
+        principal,
+        selection,
+        srid=crs.srid,
+        latlon=crs.latlon,
+        limit=page.limit,
+        offset=page.offset,
+        after=page.after,
+        k=k,
+        count=True,
     )
     row = audit.audited_one(request, engine, sql, params)
     features, returned, matched = row.features, row.aantal, row.matched
-    links = _page_links(request, page.offset, page.limit, returned, matched)
+    links = _page_links(request, page, row.laatste, row.meer)
     if fmt == "html":
         parsed = json.loads("[" + features + "]")
         rows = [{"id": feat["id"], **feat["properties"]} for feat in parsed]
         columns = ["id", *(p.name for p in layer.properties)]
-        return _html(
+        page_html = _html(
             request,
             layer.title,
             description=layer.description,
@@ -238,6 +260,8 @@ def items(
             columns=columns,
             meta={"gevonden": matched, "getoond": returned},
         )
+        page_html.headers["Content-Crs"] = crs.header
+        return page_html
     head = orjson.dumps(
         {
             "type": "FeatureCollection",
@@ -248,7 +272,7 @@ def items(
         }
     )
     body = head[:-1] + b',"features":[' + features.encode() + b"]}"
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{CRS84 if srid == 4326 else RD}>"})
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": crs.header})
 
 
 def _csv(
@@ -257,13 +281,21 @@ def _csv(
     layer: Layer,
     principal: Principal,
     selection: Selection,
-    srid: int,
+    crs: Crs,
     page: Page,
     k: int,
 ) -> Response:
     """The page as CSV, streamed by PostgreSQL's COPY (one round trip, no per-row Python)."""
     sql, params = layer_sql.csv_features(
-        layer, principal, selection, srid=srid, limit=page.limit, offset=page.offset, k=k
+        layer,
+        principal,
+        selection,
+        srid=crs.srid,
+        latlon=crs.latlon,
+        limit=page.limit,
+        offset=page.offset,
+        after=page.after,
+        k=k,
     )
     bound = text(sql).bindparams(**params)
     with audit.audited_read(request, engine) as conn:
@@ -280,7 +312,7 @@ def _csv(
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{layer.id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{layer.id}.csv"', "Content-Crs": crs.header},
     )
 
 
@@ -297,12 +329,19 @@ def item(
     layer: ReadableLayerDep,
     principal: PrincipalDep,
     fmt: JsonOrHtml,
-    srid: CrsDep,
+    crs: OutputCrsDep,
     services: ServicesDep,
 ) -> Response:
     selection = Selection(ids=[feature_id])
     sql, params = layer_sql.geojson_features(
-        layer, principal, selection, srid=srid, limit=1, offset=0, k=services.settings.suppression_k
+        layer,
+        principal,
+        selection,
+        srid=crs.srid,
+        latlon=crs.latlon,
+        limit=1,
+        offset=0,
+        k=services.settings.suppression_k,
     )
     row = audit.audited_one(request, services.engine, sql, params, empty_status=404)
     feature, returned = row.features, row.aantal
@@ -311,12 +350,13 @@ def item(
     if fmt == "html":
         parsed = json.loads(feature)
         rows = [{"eigenschap": k, "waarde": v} for k, v in parsed["properties"].items()]
-        return _html(request, f"{layer.title}: {feature_id}", rows=rows, columns=["eigenschap", "waarde"])
+        title = f"{layer.title}: {feature_id}"
+        page_html = _html(request, title, rows=rows, columns=["eigenschap", "waarde"])
+        page_html.headers["Content-Crs"] = crs.header
+        return page_html
     doc = orjson.loads(feature)
     doc["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
         {"href": f"{root(request)}/collections/{layer.id}", "rel": "collection", "type": "application/json"},
     ]
-    return Response(
-        orjson.dumps(doc), media_type=GEOJSON, headers={"Content-Crs": f"<{CRS84 if srid == 4326 else RD}>"}
-    )
+    return Response(orjson.dumps(doc), media_type=GEOJSON, headers={"Content-Crs": crs.header})
