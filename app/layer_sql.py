@@ -21,6 +21,7 @@ from typing import Any
 
 import morecantile
 
+from app.cql import GEOMETRY, Filter
 from core import zicht
 from core.security import Principal
 from layers.base import Layer
@@ -48,6 +49,12 @@ class Selection:
     start: dt.date | None = None
     end: dt.date | None = None
     ids: list[str] | None = None
+    #: A CQL2 filter (OGC API Features Part 3), translated by :mod:`app.cql`.
+    cql: Filter | None = None
+    #: Sort keys (property, descending) before the id; from ``sortby``.
+    sortby: tuple[tuple[str, bool], ...] = ()
+    #: The properties to output (None: all); from ``properties``.
+    properties: tuple[str, ...] | None = None
 
 
 def _suppressed(layer: Layer, name: str) -> str:
@@ -142,8 +149,13 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for i, (name, value) in enumerate(sorted(selection.filters.items())):
         shown = _suppressed(layer, name) if suppress else f"t.{name}"
-        parts.append(f"({shown})::text = :f{i}")
-        params[f"f{i}"] = value
+        # Several values (``thema=drugs,vastgoed``) mean any of them.
+        values = value.split(",")
+        parts.append(f"({shown})::text = {'ANY(:f' + str(i) + ')' if len(values) > 1 else ':f' + str(i)}")
+        params[f"f{i}"] = values if len(values) > 1 else value
+    if selection.cql is not None:
+        parts.append(f"({selection.cql.render(shown_columns(layer, principal))})")
+        params.update(selection.cql.params)
     if selection.bbox:
         envelope = "ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, :bsrid)"
         if selection.bbox_srid != 28992:
@@ -164,6 +176,34 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
         parts.append("t.id = ANY(:ids)")
         params["ids"] = selection.ids
     return " AND ".join(parts) or "true", params
+
+
+def shown_columns(layer: Layer, principal: Principal) -> dict[str, str]:
+    """Each queryable as the principal is shown it (:func:`_suppressed`), for a CQL2 filter
+    or a sort: an aggregate user filters and sorts on published figures only."""
+    suppress = principal.suppressed and any(p.suppress for p in layer.properties)
+    columns = {
+        p.name: f"({_suppressed(layer, p.name)})" if suppress else f"t.{p.name}" for p in layer.properties
+    }
+    columns[GEOMETRY] = f"t.{layer.geometry_column}"
+    return columns
+
+
+def order_by(layer: Layer, principal: Principal, selection: Selection, alias: str | None = None) -> str:
+    """The sort of a page: the ``sortby`` keys, then the id. With ``alias``, over the output
+    columns of that subquery; otherwise over the source (``t``)."""
+    shown = shown_columns(layer, principal)
+    keys = [
+        f"{f'{alias}.{name}' if alias else shown[name]}{' DESC NULLS LAST' if descending else ''}"
+        for name, descending in selection.sortby
+    ]
+    return ", ".join([*keys, f"{alias or 't'}.id"])
+
+
+def output_properties(layer: Layer, selection: Selection) -> list[str]:
+    """The properties a page shows: those asked for (``properties``) in the layer's order."""
+    names = [p.name for p in layer.properties]
+    return names if selection.properties is None else [n for n in names if n in selection.properties]
 
 
 def _tile_envelope(margin: float | None = None) -> str:
@@ -195,7 +235,7 @@ def geojson_features(
     matched = f"({count_matched(layer, principal, selection)[0]})" if count else "NULL::bigint"
     ids = "array_agg(r.id ORDER BY r.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
     decimals = 9 if srid == 28992 else 7
-    names = [p.name for p in layer.properties]
+    names = output_properties(layer, selection)
     if principal.suppressed and any(p.suppress for p in layer.properties):
         names.append("onderdrukt")
     props = ", ".join(f"'{n}', r.{n}" for n in names)
@@ -203,9 +243,10 @@ def geojson_features(
         SELECT coalesce(string_agg(json_build_object(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
-                   'properties', json_build_object({props}))::text, ',' ORDER BY r.id), '') AS features,
+                   'properties', json_build_object({props}))::text, ','
+                   ORDER BY {order_by(layer, principal, selection, "r")}), '') AS features,
                count(*) AS aantal, {ids} AS ids, {matched} AS matched
-        FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r
+        FROM ({rows} ORDER BY {order_by(layer, principal, selection)} LIMIT :limit OFFSET :offset) r
     """
     return sql, {**params, "limit": limit, "offset": offset}
 
@@ -247,10 +288,11 @@ def csv_features(
 ) -> Statement:
     """A page of features as CSV rows: id, properties, and the geometry as WKT."""
     rows, params = visible_rows(layer, principal, selection, geometry=geometry_in(layer, srid), k=k)
-    names = ", ".join(["r.id", *(f"r.{p.name}" for p in layer.properties)])
+    names = ", ".join(["r.id", *(f"r.{n}" for n in output_properties(layer, selection))])
     sql = (
         f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie"
-        f" FROM ({rows} ORDER BY t.id LIMIT :limit OFFSET :offset) r ORDER BY r.id"
+        f" FROM ({rows} ORDER BY {order_by(layer, principal, selection)} LIMIT :limit OFFSET :offset) r"
+        f" ORDER BY {order_by(layer, principal, selection, 'r')}"
     )
     return sql, {**params, "limit": limit, "offset": offset}
 

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from app import audit, layer_sql
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, tile_selection
+from app.filtering import TileQueryDep, narrowed
 from app.links import root
 from app.params import TMS, TMS_ID, IntervalDep, TileDep, TileMatrixSetDep
 from app.services import ExtentsDep, ServicesDep
@@ -123,13 +124,14 @@ def tile(
     principal: PrincipalDep,
     xyz: TileDep,
     period: IntervalDep,
+    query: TileQueryDep,
     services: ServicesDep,
 ) -> Response:
     # The hottest route takes the services whole: one dependency instead of five.
     z, x, y = xyz.z, xyz.x, xyz.y
     # Every tile's audit row names it, also an empty one answered without a query.
     audit.note(request, bbox=f"tegel {z}/{x}/{y}")
-    selection = tile_selection(request, layer, period)
+    selection = narrowed(tile_selection(request, layer, period), layer, query)
     etag = (
         '"'
         + services.versions.of(
@@ -138,6 +140,9 @@ def tile(
             f"{z}/{x}/{y}",
             str(sorted(selection.filters.items())),
             period.text or "",
+            # A filtered tile is another tile: its filter and ids are part of its tag.
+            selection.cql.key if selection.cql else "",
+            ",".join(selection.ids or ()),
         )
         + '"'
     )
