@@ -235,11 +235,7 @@ class _Translator:
             return self.spatial(op, args)
         if op == "t_intersects":
             return self.temporal(args)
-        raise BadRequestError(
-            f"de operator {str(node['op'])[:40]!r} wordt niet ondersteund; "
-            "wel: =, <>, <, >, <=, >=, LIKE, IN, BETWEEN, IS NULL, AND, OR, NOT, "
-            "S_INTERSECTS (en de andere S_-functies), T_INTERSECTS"
-        )
+        raise _unsupported(node["op"])
 
     # -- operands --------------------------------------------------------------------------
 
@@ -284,6 +280,9 @@ class _Translator:
         whether they were swapped."""
         if len(args) != 2:
             raise BadRequestError("een vergelijking heeft twee kanten")
+        for arg in args:
+            if isinstance(arg, dict) and "op" in arg:  # a function or arithmetic as an operand
+                raise _unsupported(arg["op"])
         if _is_property(args[0]):
             return self.property(args[0]), args[1], False
         if _is_property(args[1]):
@@ -384,6 +383,14 @@ class _Translator:
 class _Operand:
     queryable: Queryable
     placeholder: str
+
+
+def _unsupported(op: Any) -> BadRequestError:
+    return BadRequestError(
+        f"de operator {str(op)[:40]!r} wordt niet ondersteund; "
+        "wel: =, <>, <, >, <=, >=, LIKE, IN, BETWEEN, IS NULL, AND, OR, NOT, "
+        "S_INTERSECTS (en de andere S_-functies), T_INTERSECTS"
+    )
 
 
 def _is_property(node: Any) -> bool:

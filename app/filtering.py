@@ -47,7 +47,6 @@ FilterParam = Annotated[
         "`thema = 'drugs' AND datum >= DATE('2024-01-01')`; de eigenschappen staan in "
         "/collections/{collectionId}/queryables. Ondersteund: =, <>, <, >, <=, >=, LIKE, IN, "
         "BETWEEN, IS NULL, AND, OR, NOT, S_INTERSECTS (en de andere S_-functies), T_INTERSECTS.",
-        max_length=cql.MAX_CHARS,
     ),
 ]
 FilterLangParam = Annotated[
