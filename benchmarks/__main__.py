@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart")
+BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "cql")
 
 
 def main() -> None:
