@@ -691,3 +691,35 @@ def test_mangled_filters_are_answered_never_with_a_server_error(
             assert r.headers["content-type"] == PROBLEM
 
     check()
+
+
+def test_csv_and_html_take_the_filter(client: Any, api_keys: dict[str, str]) -> None:
+    # CSV goes through COPY, which binds its parameters otherwise: every kind of value once.
+    condition = (
+        "datum >= DATE('2024-01-01') AND thema IN ('drugs', 'vastgoed') AND buitengebied = false"
+        " AND S_INTERSECTS(geometry, BBOX(6.5, 53.2, 6.6, 53.25)) AND bron LIKE 'pol%'"
+    )
+    key = api_keys["analist"]
+    expected = items(client, key, filter=condition, limit=1).json()["numberMatched"]
+    assert expected > 0
+    csv = client.get(
+        "/collections/signalen/items",
+        params={"f": "csv", "filter": condition, "limit": 1000, "sortby": "-datum"},
+        headers=auth(key),
+    )
+    assert csv.status_code == 200, csv.text
+    lines = csv.text.splitlines()
+    assert len(lines) - 1 == min(expected, 1000)
+    planner = client.get(
+        "/collections/buurten/items",
+        params={"f": "csv", "filter": "signalen > 20.5 AND per_1000_adressen >= 0", "periode": "2024"},
+        headers=auth(api_keys["planner"]),
+    )
+    assert planner.status_code == 200, planner.text
+    html = client.get(
+        "/collections/signalen/items",
+        params={"f": "html", "filter": condition, "properties": "thema", "limit": 5},
+        headers=auth(key),
+    )
+    assert html.status_code == 200
+    assert "vastgoed" in html.text or "drugs" in html.text
