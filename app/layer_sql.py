@@ -149,10 +149,14 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for i, (name, value) in enumerate(sorted(selection.filters.items())):
         shown = _suppressed(layer, name) if suppress else f"t.{name}"
-        # Several values (``thema=drugs,vastgoed``) mean any of them.
+        # Several values (``thema=drugs,vastgoed``) mean any of them (codes hold no comma).
         values = value.split(",")
-        parts.append(f"({shown})::text = {'ANY(:f' + str(i) + ')' if len(values) > 1 else ':f' + str(i)}")
-        params[f"f{i}"] = values if len(values) > 1 else value
+        if len(values) > 1:
+            parts.append(f"({shown})::text = ANY(:f{i})")
+            params[f"f{i}"] = values
+        else:
+            parts.append(f"({shown})::text = :f{i}")
+            params[f"f{i}"] = value
     if selection.cql is not None:
         parts.append(f"({selection.cql.render(shown_columns(layer, principal))})")
         params.update(selection.cql.params)
