@@ -24,6 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from app import audit
 from app import oidc_principal as oidc
 from app.errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
+from app.filtering import PARAMETERS
 from app.layer_sql import Selection
 from app.params import BBox, CollectionId, Interval, PurposeHeader, PurposeQuery, purpose_of
 from app.services import Services, services_of
@@ -35,7 +36,9 @@ from layers import REGISTRY
 from layers.base import Layer
 
 #: Query parameters with a meaning of their own; every other one filters a property.
-RESERVED = frozenset({"f", "limit", "offset", "cursor", "bbox", "bbox-crs", "crs", "datetime", "doel"})
+RESERVED = (
+    frozenset({"f", "limit", "offset", "cursor", "bbox", "bbox-crs", "crs", "datetime", "doel"}) | PARAMETERS
+)
 
 
 def _bearer(request: Request) -> str | None:

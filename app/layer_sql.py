@@ -21,6 +21,7 @@ from typing import Any
 
 import morecantile
 
+from app.cql import GEOMETRY, Filter
 from core import zicht
 from core.security import Principal
 from layers.base import Layer
@@ -48,6 +49,12 @@ class Selection:
     start: dt.date | None = None
     end: dt.date | None = None
     ids: list[str] | None = None
+    #: A CQL2 filter (OGC API Features Part 3), translated by :mod:`app.cql`.
+    cql: Filter | None = None
+    #: Sort keys (property, descending) before the id; from ``sortby``.
+    sortby: tuple[tuple[str, bool], ...] = ()
+    #: The properties to output (None: all); from ``properties``.
+    properties: tuple[str, ...] | None = None
 
 
 def _suppressed(layer: Layer, name: str) -> str:
@@ -149,8 +156,17 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for i, (name, value) in enumerate(sorted(selection.filters.items())):
         shown = _suppressed(layer, name) if suppress else f"t.{name}"
-        parts.append(f"({shown})::text = :f{i}")
-        params[f"f{i}"] = value
+        # Several values (``thema=drugs,vastgoed``) mean any of them (codes hold no comma).
+        values = value.split(",")
+        if len(values) > 1:
+            parts.append(f"({shown})::text = ANY(:f{i})")
+            params[f"f{i}"] = values
+        else:
+            parts.append(f"({shown})::text = :f{i}")
+            params[f"f{i}"] = value
+    if selection.cql is not None:
+        parts.append(f"({selection.cql.render(shown_columns(layer, principal))})")
+        params.update(selection.cql.params)
     if selection.bbox:
         parts.append(_in_bbox(layer, selection.bbox_srid))
         params.update(dict(zip(("bx0", "by0", "bx1", "by1"), selection.bbox, strict=True)))
@@ -192,6 +208,34 @@ def _box(srid: int) -> str:
     return f"ST_SetSRID(ST_Envelope(ST_MakeLine(ST_MakePoint(:bx0, :by0), ST_MakePoint(:bx1, :by1))), {srid})"
 
 
+def shown_columns(layer: Layer, principal: Principal) -> dict[str, str]:
+    """Each queryable as the principal is shown it (:func:`_suppressed`), for a CQL2 filter
+    or a sort: an aggregate user filters and sorts on published figures only."""
+    suppress = principal.suppressed and any(p.suppress for p in layer.properties)
+    columns = {
+        p.name: f"({_suppressed(layer, p.name)})" if suppress else f"t.{p.name}" for p in layer.properties
+    }
+    columns[GEOMETRY] = f"t.{layer.geometry_column}"
+    return columns
+
+
+def order_by(layer: Layer, principal: Principal, selection: Selection, alias: str | None = None) -> str:
+    """The sort of a page: the ``sortby`` keys, then the id. With ``alias``, over the output
+    columns of that subquery; otherwise over the source (``t``)."""
+    shown = shown_columns(layer, principal)
+    keys = [
+        f"{f'{alias}.{name}' if alias else shown[name]}{' DESC NULLS LAST' if descending else ''}"
+        for name, descending in selection.sortby
+    ]
+    return ", ".join([*keys, f"{alias or 't'}.id"])
+
+
+def output_properties(layer: Layer, selection: Selection) -> list[str]:
+    """The properties a page shows: those asked for (``properties``) in the layer's order."""
+    names = [p.name for p in layer.properties]
+    return names if selection.properties is None else [n for n in names if n in selection.properties]
+
+
 def _tile_envelope(margin: float | None = None) -> str:
     """The bounds of the selection's tile in EPSG:3857; :func:`conditions` binds ``z/x/y``."""
     return f"ST_TileEnvelope(:z, :x, :y{f', margin => {margin}' if margin else ''})"
@@ -205,9 +249,14 @@ def geometry_in(layer: Layer, srid: int, *, latlon: bool = False) -> str:
     return f"ST_FlipCoordinates({moved})" if latlon else moved
 
 
-def _page(rows: str, after: str | None) -> tuple[str, dict[str, Any]]:
-    """A page of ``rows`` in id order: after an id (keyset: one index range, as cheap at
-    any depth) or else ``:offset`` rows in (which reads every row it skips)."""
+def _page(
+    layer: Layer, principal: Principal, selection: Selection, rows: str, after: str | None
+) -> tuple[str, dict[str, Any]]:
+    """A page of ``rows``: in id order after an id (keyset: one index range, as cheap at any
+    depth) or else ``:offset`` rows in (which reads every row it skips). A page sorted by
+    ``sortby`` goes by offset: a cursor holds an id, not the sort keys."""
+    if selection.sortby:
+        return f"{rows} ORDER BY {order_by(layer, principal, selection)} LIMIT :limit OFFSET :offset", {}
     if after is None:
         return f"{rows} ORDER BY t.id LIMIT :limit OFFSET :offset", {}
     return f"{rows} AND t.id > :after ORDER BY t.id LIMIT :limit OFFSET :offset", {"after": after}
@@ -233,16 +282,18 @@ def geojson_features(
     for the next page's cursor) and meer (whether rows follow it: one index probe)."""
     geometry = geometry_in(layer, srid, latlon=latlon)
     rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
-    paged, paging = _page(rows, after)
+    paged, paging = _page(layer, principal, selection, rows, after)
     where = conditions(layer, principal, selection)[0]
     # A scalar subquery, not EXISTS: PostgreSQL drops ORDER BY/LIMIT inside EXISTS and may then
-    # scan the whole layer for a last page; ordered, it is one probe of the id index.
+    # scan the whole layer for a last page; ordered, it is one probe of the id index. A sorted
+    # page leaves it to the caller (offset + returned < numberMatched).
     following = f"SELECT t.id FROM {layer.source} t WHERE {where} AND t.id > max(r.id) ORDER BY t.id LIMIT 1"
-    more = f"({following}) IS NOT NULL"
+    more = "NULL::boolean" if selection.sortby else f"({following}) IS NOT NULL"
+    aggregate_order = order_by(layer, principal, selection, "r")
     matched = f"({count_matched(layer, principal, selection)[0]})" if count else "NULL::bigint"
     ids = "array_agg(r.id ORDER BY r.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
     decimals = 9 if srid == 28992 else 7
-    names = [p.name for p in layer.properties]
+    names = output_properties(layer, selection)
     if principal.suppressed and any(p.suppress for p in layer.properties):
         names.append("onderdrukt")
     props = ", ".join(f"'{n}', r.{n}" for n in names)
@@ -250,7 +301,8 @@ def geojson_features(
         SELECT coalesce(string_agg(json_build_object(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
-                   'properties', json_build_object({props}))::text, ',' ORDER BY r.id), '') AS features,
+                   'properties', json_build_object({props}))::text, ',' ORDER BY {aggregate_order}), '')
+                   AS features,
                count(*) AS aantal, {ids} AS ids, {matched} AS matched, max(r.id) AS laatste,
                {more} AS meer
         FROM ({paged}) r
@@ -418,9 +470,14 @@ def csv_features(
     are written ``true``/``false`` (their text form), as in JSON, not COPY's ``t``/``f``."""
     geometry = geometry_in(layer, srid, latlon=latlon)
     rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
-    paged, paging = _page(rows, after)
-    names = ", ".join(["r.id", *(_csv_column(p.name, p.type) for p in layer.properties)])
-    sql = f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie FROM ({paged}) r ORDER BY r.id"
+    paged, paging = _page(layer, principal, selection, rows, after)
+    names = ", ".join(
+        ["r.id", *(_csv_column(n, _type_of(layer, n)) for n in output_properties(layer, selection))]
+    )
+    sql = (
+        f"SELECT {names}, ST_AsText(r.geom, 9) AS geometrie FROM ({paged}) r"
+        f" ORDER BY {order_by(layer, principal, selection, 'r')}"
+    )
     return sql, {**params, **paging, "limit": limit, "offset": offset}
 
 

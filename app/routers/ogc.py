@@ -18,11 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, text
 
-from app import audit, bulk, layer_sql
+from app import audit, bulk, cql, layer_sql
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, feature_selection
-from app.errors import NotFoundError
+from app.errors import BadRequestError, NotFoundError
 from app.extents import CollectionExtent
+from app.filtering import FeatureQueryDep, narrowed
 from app.layer_sql import Selection
 from app.links import root
 from app.pages import templates
@@ -56,8 +57,21 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    # Part 3, Filtering: queryables, CQL2 text and JSON with the operators app.cql translates.
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
 ]
 GEOJSON = "application/geo+json"
+SCHEMA_JSON = "application/schema+json"
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
 
 def _html(request: Request, title: str, **context: Any) -> HTMLResponse:
@@ -123,6 +137,7 @@ def collection_doc(base_url: str, layer: Layer, extent: CollectionExtent | None)
             {"href": f"{base}/items", "rel": "items", "type": GEOJSON, "title": "Objecten (GeoJSON)"},
             {"href": f"{base}/items?f=html", "rel": "items", "type": "text/html", "title": "Objecten (HTML)"},
             {"href": f"{base}/items?f=csv", "rel": "items", "type": "text/csv", "title": "Objecten (CSV)"},
+            {"href": f"{base}/queryables", "rel": QUERYABLES_REL, "type": SCHEMA_JSON, "title": "Queryables"},
             {
                 "href": f"{base}/tiles",
                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
@@ -177,6 +192,49 @@ def collection(
     return doc
 
 
+#: JSON Schema types of the layer's property types (``date`` is a string with a format).
+_SCHEMA_TYPES: dict[str, dict[str, str]] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+}
+
+
+@router.get(
+    "/collections/{collection_id}/queryables",
+    summary="Eigenschappen om op te filteren (queryables)",
+    response_class=Response,
+    responses={200: {"content": {SCHEMA_JSON: {}}}},
+    openapi_extra=rule("aangemeld"),
+)
+def queryables(request: Request, layer: LayerDep) -> Response:
+    """The names a ``filter`` may use, as JSON Schema (OGC API Features Part 3): the layer's
+    properties and its geometry, from the layer's declaration."""
+    url = f"{root(request)}/collections/{layer.id}/queryables"
+    props: dict[str, Any] = {}
+    for q in cql.queryables(layer).values():
+        if q.type == "geometry":
+            props[q.name] = {
+                "title": q.title,
+                "format": f"geometry-{layer.geometry_type.lower()}",
+                "x-ogc-role": "primary-geometry",
+            }
+        else:
+            props[q.name] = {"title": q.title, **_SCHEMA_TYPES[q.type]}
+    doc = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": url,
+        "type": "object",
+        "title": layer.title,
+        "description": f"Eigenschappen van {layer.title} om op te filteren (CQL2) en te sorteren",
+        "properties": props,
+        "additionalProperties": False,
+    }
+    return Response(orjson.dumps(doc), media_type=SCHEMA_JSON)
+
+
 def _page_links(
     request: Request, page: Page, last: str | None, more: bool, *, keyset: bool = True
 ) -> list[dict[str, str]]:
@@ -224,9 +282,12 @@ def items(
     crs: OutputCrsDep,
     box: BBoxDep,
     period: IntervalDep,
+    query: FeatureQueryDep,
     services: ServicesDep,
 ) -> Response:
-    selection = feature_selection(request, layer, box, period, services.settings)
+    selection = narrowed(feature_selection(request, layer, box, period, services.settings), layer, query)
+    if selection.sortby and page.after is not None:
+        raise BadRequestError("cursor gaat niet samen met sortby: een gesorteerde pagina volgt met offset")
     engine, k = services.engine, services.settings.suppression_k
     if fmt in bulk.MEDIA:  # a download of the whole selection: app/bulk.py
         return bulk.download(request, engine, layer, principal, selection, fmt=fmt, srid=crs.srid, k=k)
@@ -246,11 +307,15 @@ def items(
     )
     row = audit.audited_one(request, engine, sql, params)
     features, returned, matched = row.features, row.aantal, row.matched
-    links = _page_links(request, page, row.laatste, row.meer)
+    if selection.sortby:  # sorted by other keys: paged by offset (layer_sql._page)
+        more = page.offset + returned < matched
+        links = _page_links(request, page, row.laatste, more, keyset=False)
+    else:
+        links = _page_links(request, page, row.laatste, row.meer)
     if fmt == "html":
         parsed = json.loads("[" + features + "]")
         rows = [{"id": feat["id"], **feat["properties"]} for feat in parsed]
-        columns = ["id", *(p.name for p in layer.properties)]
+        columns = ["id", *layer_sql.output_properties(layer, selection)]
         page_html = _html(
             request,
             layer.title,

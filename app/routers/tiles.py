@@ -28,6 +28,7 @@ from app import audit, layer_sql, metrics
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, tile_selection
 from app.errors import NotFoundError
+from app.filtering import TileQueryDep, narrowed
 from app.links import root
 from app.params import IntervalDep, TileDep, TileMatrixSetDep, purpose_of
 from app.services import ExtentsDep, ServicesDep
@@ -255,13 +256,14 @@ def tile(
     principal: PrincipalDep,
     xyz: TileDep,
     period: IntervalDep,
+    query: TileQueryDep,
     services: ServicesDep,
 ) -> Response:
     # The hottest route takes the services whole: one dependency instead of five.
     grid, z, x, y = xyz.grid, xyz.z, xyz.x, xyz.y
     # Every tile's audit row names it, also an empty one answered without a query.
     audit.note(request, bbox=f"tegel {z}/{x}/{y}" + ("" if grid.id == WEB_MERCATOR else f" ({grid.id})"))
-    selection = tile_selection(request, layer, period)
+    selection = narrowed(tile_selection(request, layer, period), layer, query)
     etag = (
         '"'
         + services.versions.of(
@@ -270,6 +272,9 @@ def tile(
             f"{grid.id}/{z}/{x}/{y}",
             str(sorted(selection.filters.items())),
             period.text or "",
+            # A filtered tile is another tile: its filter and ids are part of its tag.
+            selection.cql.key if selection.cql else "",
+            ",".join(selection.ids or ()),
         )
         + '"'
     )
