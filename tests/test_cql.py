@@ -601,6 +601,34 @@ def test_sortby_properties_and_ids(client: Any, api_keys: dict[str, str]) -> Non
     assert set(items(client, key, properties="", limit=1).json()["features"][0]["properties"]) == set()
 
 
+def test_a_sorted_walk_by_next_links_returns_every_item_once_in_order(
+    client: Any, api_keys: dict[str, str]
+) -> None:
+    """Next links of an id-ordered page carry a cursor; a page sorted by ``sortby`` cannot
+    (a cursor holds an id), so its next link goes on by offset, and a cursor with a sort is
+    refused rather than silently restarting."""
+    key = api_keys["analist"]
+    first = items(client, key, sortby="-datum", limit=500, thema="drugs").json()
+    walked, page, pages = list(first["features"]), first, 1
+    while True:
+        nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
+        if not nxt:
+            break
+        assert "cursor=" not in nxt[0] and "offset=" in nxt[0]
+        page = client.get(nxt[0], headers=auth(key)).json()
+        walked += page["features"]
+        pages += 1
+    ids = [f["id"] for f in walked]
+    assert pages > 1 and len(ids) == len(set(ids)) == first["numberMatched"]
+    days = [f["properties"]["datum"] for f in walked]
+    assert days == sorted(days, reverse=True)
+    plain = items(client, key, limit=500, thema="drugs").json()
+    cursor_link = next(link["href"] for link in plain["links"] if link["rel"] == "next")
+    assert "cursor=" in cursor_link
+    refused = client.get(cursor_link + "&sortby=-datum", headers=auth(key))
+    assert refused.status_code == 400 and "sortby" in refused.json()["detail"]
+
+
 def test_several_values_of_a_property_filter_mean_any_of_them(client: Any, api_keys: dict[str, str]) -> None:
     key = api_keys["analist"]
 
