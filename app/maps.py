@@ -141,6 +141,7 @@ class LocalVectorGrid(VectorGridProtobuf):
     default_js = [  # noqa: RUF012
         ("vectorGrid", f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
         ("vectorGridZoomOffset", "/static/vectorgrid-zoomoffset.js"),
+        ("vectorGridPoints", "/static/vectorgrid-punten.js"),
     ]
     default_css: list[tuple[str, str]] = []  # noqa: RUF012
 
@@ -210,6 +211,20 @@ def _style_options(layer: Layer) -> str:
     )
 
 
+def _point_style(layer: Layer) -> dict[str, Any]:
+    """How ``kaart.js`` draws a point layer and its legend entry (docs/decisions.md: point styles)."""
+    style = layer.style
+    return {
+        "id": layer.id,
+        "titel": layer.title,
+        "kleur": style.colour,
+        "rand": style.outline,
+        "straal": style.radius,
+        "dikte": style.weight,
+        "dekking": style.fill_opacity,
+    }
+
+
 def _tiles(layer: Layer, query: dict[str, str]) -> str:
     return TILES.format(layer=layer.id) + ("?" + urlencode(query) if query else "")
 
@@ -264,7 +279,7 @@ def build_page(
             _tiles(layer, query), f"{layer.title} (punten, vanaf zoomniveau {layer.minzoom + 1})",
             _style_options(layer), show=layer_id == shown,
         ).add_to(m)  # fmt: skip
-        points.append({"id": layer.id, "kleur": layer.style.colour, "titel": layer.title})
+        points.append(_point_style(layer))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     config = {
         "gebied": area.id,

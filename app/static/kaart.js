@@ -49,14 +49,21 @@
     seen.add(props.id);
   }
 
-  /* The style function VectorGrid calls for every feature of a tile it draws. */
+  function puntStijl(layerId) {
+    return (config.punten || []).filter(function (p) { return p.id === layerId; })[0];
+  }
+
+  /* The style function VectorGrid calls for every feature of a tile it draws. VectorGrid 1.3
+   * passes (properties, zoom) only, so a point layer is known by its id, not by the geometry. */
   okaart.stijl = function (layerId) {
-    return function (props, zoom, dimension) {
+    return function (props) {
       noteer(layerId, props);
-      if (dimension === 1) {
-        var punt = (config.punten || []).filter(function (p) { return p.id === layerId; })[0];
-        var c = punt ? punt.kleur : "#333333";
-        return { radius: 4, weight: 1, color: "#ffffff", fill: true, fillColor: c, fillOpacity: 0.9 };
+      var punt = puntStijl(layerId);
+      if (punt) {
+        return {
+          radius: punt.straal, weight: punt.dikte, color: punt.rand, opacity: 1,
+          fill: true, fillColor: punt.kleur, fillOpacity: punt.dekking,
+        };
       }
       if (layerId === config.omtrek) {
         return { weight: 2.5, color: "#252525", dashArray: "4 3", fill: true, fillOpacity: 0 };
@@ -98,15 +105,28 @@
     return html;
   }
 
+  function woord(v) {
+    return v === null || v === undefined ? "" : String(v).replace(/_/g, " ");
+  }
+
+  function datum(v) {
+    if (!v) return "";
+    var d = new Date(String(v).slice(0, 10) + "T12:00:00Z");
+    return isNaN(d) ? String(v) : d.toLocaleDateString("nl-NL", { day: "numeric", month: "long", year: "numeric" });
+  }
+
   function puntPopup(layerId, props) {
     var rows = layerId === "signalen"
-      ? [["Soort", props.soort], ["Thema", props.thema], ["Datum", props.datum], ["Bron", props.bron]]
+      ? [["Soort signaal", woord(props.soort)], ["Datum", datum(props.datum)], ["Thema", woord(props.thema)],
+         ["Bron", props.bron], ["Buurt", props.buurtcode]]
       : layerId === "vestigingen"
-        ? [["Naam", props.naam], ["Risicobranche", props.risicobranche], ["SBI", props.sbi],
-           ["Vergunning", props.vergunning], ["Geldig tot", props.geldig_tot], ["Bron", props.bron]]
-        : [["Soort object", props.soort], ["Leeg sinds", props.sinds], ["Bron", props.bron]];
+        ? [["Naam", props.naam], ["Soort", woord(props.soort)], ["Risicobranche", woord(props.risicobranche)],
+           ["SBI", props.sbi], ["Vergunning", woord(props.vergunning)], ["Geldig tot", datum(props.geldig_tot)],
+           ["Bron", props.bron], ["Buurt", props.buurtcode]]
+        : [["Soort object", woord(props.soort)], ["Leeg sinds", datum(props.sinds)], ["Bron", props.bron],
+           ["Buurt", props.buurtcode]];
     var kop = { signalen: "Signaal", vestigingen: "Vestiging" }[layerId] || "Leegstand";
-    var html = '<div class="popup"><h3>' + kop + "</h3><table>";
+    var html = '<div class="popup punt" data-laag="' + escape(layerId) + '"><h3>' + kop + "</h3><table>";
     rows.forEach(function (r) {
       html += "<tr><th>" + escape(r[0]) + "</th><td>" + escape(r[1] === null || r[1] === undefined ? "" : r[1]) + "</td></tr>";
     });
@@ -126,7 +146,8 @@
         (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ")" : "geen waarde") + "</li>";
       if (config.omtrek) html += '<li><span class="vlak omtrek"></span>bedrijventerrein</li>';
       (config.punten || []).forEach(function (p) {
-        html += '<li><span class="punt" style="background:' + p.kleur + '"></span>' + escape(p.titel) + "</li>";
+        html += '<li><span class="punt" style="background:' + p.kleur + ";border:" + p.dikte + "px solid " + p.rand +
+          ";width:" + 2 * p.straal + "px;height:" + 2 * p.straal + 'px"></span>' + escape(p.titel) + "</li>";
       });
       div.innerHTML = html + "</ul>";
       return div;

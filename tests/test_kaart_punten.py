@@ -1,0 +1,164 @@
+"""Points on the map in a real browser (headless Chromium): signals, vacancy and establishments
+each draw in their own style, and a click on a point opens its popup (it used to throw in
+Leaflet, issue #15). Screenshots go to test-artifacts/ (the path is printed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import Engine
+
+from core import db
+from core.domain import SIGNAAL_SOORTEN, THEMAS
+from layers import REGISTRY
+from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.test_browser import READY, Watched, _sign_in_with_key
+
+CENTRE = (53.2194, 6.5665)  # Grote Markt, Groningen
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
+    from app.main import create_app
+    from core.settings import Settings
+
+    url = demo_engine.url.render_as_string(hide_password=False)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
+    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
+    with serving(app) as base:
+        yield base
+    api.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    yield Watched(context.new_page())
+    context.close()
+
+
+def _show(page: Page, layer_ids: list[str], zoom: int) -> None:
+    """Add the point layers and centre the map on the city centre; wait until they loaded."""
+    page.evaluate(
+        """([ids, centre, zoom]) => {
+            ids.forEach((id) => { if (!okaart.kaart.hasLayer(okaart.lagen[id])) okaart.kaart.addLayer(okaart.lagen[id]); });
+            okaart.kaart.setView(centre, zoom, {animate: false});
+        }""",
+        [layer_ids, list(CENTRE), zoom],
+    )
+    page.wait_for_function(
+        "(ids) => ids.every((id) => okaart.getekend[id] && okaart.getekend[id].size > 0"
+        " && !okaart.lagen[id].isLoading())",
+        arg=layer_ids,
+        timeout=30_000,
+    )
+
+
+def _drawn_styles(page: Page, layer_id: str) -> list[dict[str, Any]]:
+    """Fill, outline and size of the SVG paths one tile layer drew."""
+    styles: list[dict[str, Any]] = page.evaluate(
+        """(id) => Array.from(okaart.lagen[id].getContainer().querySelectorAll('path')).map((p) => ({
+            fill: p.getAttribute('fill'), stroke: p.getAttribute('stroke'),
+            width: p.getAttribute('stroke-width'), box: String(Math.round(p.getBBox().width)),
+        }))""",
+        layer_id,
+    )
+    return styles
+
+
+def test_signals_vacancy_and_establishments_draw_in_their_own_styles(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024&doel=analyse")
+    page.page.wait_for_function(READY, timeout=30_000)
+    _show(page.page, ["signalen", "leegstand", "vestigingen"], 16)
+
+    seen = {}
+    for layer_id in ("signalen", "leegstand", "vestigingen"):
+        styles = _drawn_styles(page.page, layer_id)
+        assert styles, layer_id
+        distinct = {(s["fill"], s["stroke"], float(s["width"])) for s in styles}
+        assert len(distinct) == 1, (layer_id, distinct)  # one style per layer, not per area figure
+        style = REGISTRY[layer_id].style
+        assert distinct == {(style.colour, style.outline, style.weight)}, layer_id
+        seen[layer_id] = distinct.pop()
+    # Three kinds, three looks: no two share fill or outline, so form tells them apart too.
+    assert len({s[0] for s in seen.values()}) == 3
+    assert len({(s[1], s[2]) for s in seen.values()}) == 3
+    # None of them is the grey of an area without a value (the old bug drew every point grey).
+    assert all(s[0] != "#bdbdbd" for s in seen.values())
+    legend = page.page.locator(".legenda").inner_text()
+    assert all(REGISTRY[i].title in legend for i in seen)
+    shot = artifact("kaart-punten-stijlen.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+    assert page.errors == []
+
+
+def _a_clickable_point(page: Page, layer_id: str) -> tuple[float, float]:
+    """The screen position of a point of the layer that is on top where it is drawn."""
+    found: list[float] | None = page.evaluate(
+        """(id) => {
+            const map = okaart.kaart.getContainer().getBoundingClientRect();
+            const paths = okaart.lagen[id].getContainer().querySelectorAll('path.leaflet-interactive');
+            for (const p of paths) {
+                const b = p.getBoundingClientRect();
+                const x = b.left + b.width / 2, y = b.top + b.height / 2;
+                const inside = x > map.left + 380 && x < map.right - 330 && y > map.top + 200 && y < map.bottom - 120;
+                if (inside && document.elementFromPoint(x, y) === p) return [x, y];
+            }
+            return null;
+        }""",
+        layer_id,
+    )
+    assert found is not None, f"no {layer_id} point to click in the middle of the map"
+    return found[0], found[1]
+
+
+@pytest.mark.parametrize(("layer_id", "kop"), [("signalen", "Signaal"), ("leegstand", "Leegstand")])
+def test_a_click_on_a_point_opens_its_popup(
+    page: Watched, base_url: str, api_keys: dict[str, str], layer_id: str, kop: str
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024&doel=analyse")
+    page.page.wait_for_function(READY, timeout=30_000)
+    others = [i for i in ("signalen", "leegstand", "vestigingen") if i != layer_id]
+    page.page.evaluate("(ids) => ids.forEach((id) => okaart.kaart.removeLayer(okaart.lagen[id]))", others)
+    _show(page.page, [layer_id], 16)
+    x, y = _a_clickable_point(page.page, layer_id)
+    page.page.mouse.click(x, y)
+    popup = page.page.locator(f".leaflet-popup-content .popup.punt[data-laag={layer_id}]")
+    popup.wait_for(timeout=10_000)
+    text = popup.inner_text()
+    assert text.startswith(kop)
+    rows = dict(
+        zip(
+            popup.locator("th").all_inner_texts(),
+            popup.locator("td").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert rows["Bron"] and rows["Buurt"].startswith("BU")
+    if layer_id == "signalen":
+        assert rows["Soort signaal"].replace(" ", "_") in SIGNAAL_SOORTEN
+        assert rows["Thema"].replace(" ", "_") in THEMAS
+        assert rows["Datum"].endswith("2024")  # the period on the map, written out in Dutch
+    else:
+        assert rows["Leeg sinds"][-4:].isdigit()
+    # The popup opens at the point itself, not somewhere else on the map.
+    tip = page.page.locator(".leaflet-popup-tip").bounding_box()
+    assert tip is not None and abs(tip["x"] + tip["width"] / 2 - x) < 12
+    shot = artifact(f"kaart-popup-{layer_id}.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+    assert page.errors == []
