@@ -50,6 +50,9 @@ class Indicator:
     #: The layers it is drawn from: the signal indicators (``INDICATOR_LAYERS``) or the risk
     #: branches (``RISICOBRANCHE_LAYERS``, business parks and buurten only, no period).
     bron: str = "indicator"
+    #: Breaks from the data (quantiles, app/klassen.py); False keeps the fixed breaks, for
+    #: z-scores whose breaks carry a meaning. The fixed classes give the colour scheme.
+    from_data: bool = True
 
     def layers(self) -> dict[str, Layer]:
         return RISICOBRANCHE_LAYERS if self.bron == "risicobranche" else INDICATOR_LAYERS
@@ -104,8 +107,11 @@ INDICATOREN: dict[str, Indicator] = {
         Indicator(
             "leegstand_pct", "Leegstand (% van de adressen)", "leegstand_pct", VACANCY_CLASSES, "percent"
         ),
-        Indicator("afwijkend", "Afwijking van de rest van de gemeente (z)", "z", DEVIATION_CLASSES, "z"),
-        Indicator("trend_z", "Trend t.o.v. vorig jaar (z)", "trend_z", TREND_CLASSES, "z"),
+        Indicator(
+            "afwijkend", "Afwijking van de rest van de gemeente (z)", "z", DEVIATION_CLASSES, "z",
+            from_data=False,
+        ),
+        Indicator("trend_z", "Trend t.o.v. vorig jaar (z)", "trend_z", TREND_CLASSES, "z", from_data=False),
         Indicator(
             "risicobranches_aandeel", "Risicobranches: aandeel van de vestigingen (%)", "aandeel_pct",
             RISICO_STYLE.classes, "percent", "risicobranche",
@@ -191,6 +197,10 @@ class MapRequest:
     bounds: list[list[float]] | None
     #: The division of the areas (None: the type's default, CBS for buurten and wijken).
     indeling: str | None = None
+    #: The legend classes with their counts (app/klassen.py); None: the indicator's fixed ones.
+    classes: tuple[LegendClass, ...] | None = None
+    #: How many areas have no figure (withheld, too few addresses).
+    zonder_waarde: int | None = None
 
 
 def _style_options(layer: Layer) -> str:
@@ -286,7 +296,13 @@ def build_page(
         "soort": req.soort,
         "periode": req.periode,
         "thema": req.thema,
-        "indicator": {**asdict(indicator), "classes": [c.model_dump() for c in indicator.classes]},
+        "indicator": {
+            **asdict(indicator),
+            "classes": [
+                c.model_dump() for c in (req.classes if req.classes is not None else indicator.classes)
+            ],
+        },
+        "zonderWaarde": req.zonder_waarde,
         "geenWaarde": GEEN_WAARDE,
         "omtrek": "bedrijventerreinen" if req.soort != "bedrijventerrein" else None,
         "punten": points,

@@ -54,6 +54,8 @@ class LegendClass(BaseModel):
     min: float
     colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
     label: str
+    #: How many areas of the map fall in the class (classes from the data, app/klassen.py).
+    count: int | None = None
 
 
 class Style(BaseModel):

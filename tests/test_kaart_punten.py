@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 
+from app.klassen import counted, quantile_classes
 from core import db
 from core.domain import SIGNAAL_SOORTEN, THEMAS
 from layers import REGISTRY
@@ -162,3 +163,56 @@ def test_a_click_on_a_point_opens_its_popup(
     page.page.screenshot(path=shot)
     print(f"screenshot: {shot}")
     assert page.errors == []
+
+
+def test_the_default_buurt_map_has_classes_of_ten_to_thirty_percent(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    """Classes from the data: each colour of the default map stands for 10-30 % of the buurten
+    with a figure, and the legend's counts are the areas drawn in that colour."""
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart")
+    page.page.wait_for_function(READY, timeout=30_000)
+    colours: dict[str, str] = page.page.evaluate("() => okaart.kleuren")
+    legend = page.page.locator(".legenda li[data-min]")
+    assert legend.count() == 5
+    valued = [c for c in colours.values() if c != "#bdbdbd"]
+    assert len(colours) == 151 and len(valued) >= 100
+    shown = {}
+    for i in range(legend.count()):
+        item = legend.nth(i)
+        colour = item.locator(".vlak").evaluate("(e) => e.style.backgroundColor")
+        count = int(item.locator(".aantal").inner_text().strip("()").replace(".", ""))
+        shown[colour] = count
+    drawn: dict[str, int] = {}
+    for c in valued:
+        rgb = "rgb({}, {}, {})".format(*(int(c[i : i + 2], 16) for i in (1, 3, 5)))
+        drawn[rgb] = drawn.get(rgb, 0) + 1
+    assert drawn == shown
+    for colour, n in drawn.items():
+        assert 0.10 <= n / len(valued) <= 0.30, (colour, n, len(valued))
+    shot = artifact("kaart-klassen-buurten.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}; classes {sorted(drawn.values())} of {len(valued)} buurten")
+    assert page.errors == []
+
+
+def test_quantile_classes_by_hand() -> None:
+    """Ten values in five quantile classes: two each, breaks rounded as the legend prints them,
+    counts by the map's own rule (a value gets the last class whose minimum it reaches)."""
+    values = [0.5, 1.2, 2.0, 3.3, 4.1, 8.0, 12.4, 30.0, 55.5, 5800.0]
+    colours = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+    classes = quantile_classes(values, colours)
+    # mapclassify's quantile bins here are 1.84, 3.78, 9.76 and 35.1 (linear interpolation
+    # between the sorted values); the legend prints them rounded and the map reads them as
+    # lower bounds, which moves no value here: two per class.
+    assert [c.min for c in classes] == [0, 1.8, 3.8, 9.8, 35.0]
+    assert [c.count for c in classes] == [2, 2, 2, 2, 2]
+    assert [c.label for c in classes] == [
+        "minder dan 1,8", "1,8 tot 3,8", "3,8 tot 9,8", "9,8 tot 35", "35 of meer",
+    ]  # fmt: skip
+    assert [c.colour for c in classes] == colours
+    # Ties merge classes: eight equal values leave no break below them; every value is counted.
+    few = quantile_classes([1.0] * 8 + [2.0, 3.0], colours)
+    assert len(few) <= 2 and sum(c.count or 0 for c in few) == 10
+    assert counted(classes, [0.0, 1.8, 5800.0])[0].count == 1
+    assert [c.count for c in counted(classes, [0.0, 1.8, 5800.0])] == [1, 1, 0, 0, 1]

@@ -1,14 +1,15 @@
 /* Ondermijningskaart: styles, tooltips, popups and the legend for the map page.
  * The page (app/maps.py) creates the Leaflet map and the vector tile layers with folium and
  * then calls okaart.start(map, config, layers). window.okaart also records what was drawn
- * (distinct feature ids per layer) and when each layer finished loading, for the browser
- * tests and the benchmark. */
+ * (distinct feature ids per layer, the colour of each area) and when each layer finished
+ * loading, for the browser tests and the benchmark. */
 (function () {
   "use strict";
 
   var config = null;
   var okaart = {
     getekend: {},
+    kleuren: {}, // the colour each area of the choropleth got, by feature id
     geladen: {},
     klaar: false,
     kaart: null,
@@ -68,10 +69,9 @@
       if (layerId === config.omtrek) {
         return { weight: 2.5, color: "#252525", dashArray: "4 3", fill: true, fillOpacity: 0 };
       }
-      return {
-        weight: 0.8, color: "#525252", opacity: 0.9, fill: true,
-        fillColor: kleur(props[config.indicator.property]), fillOpacity: 0.7,
-      };
+      var fill = kleur(props[config.indicator.property]);
+      if (layerId === config.gebied) okaart.kleuren[props.id] = fill;
+      return { weight: 0.8, color: "#525252", opacity: 0.9, fill: true, fillColor: fill, fillOpacity: 0.7 };
     };
   };
 
@@ -139,11 +139,16 @@
       var div = L.DomUtil.create("div", "legenda");
       var ind = config.indicator;
       var html = "<h4>" + escape(ind.title) + "</h4><ul>";
+      var aantal = function (n) {
+        return n === null || n === undefined ? "" : ' <span class="aantal">(' + nf(0).format(n) + ")</span>";
+      };
       ind.classes.slice().reverse().forEach(function (c) {
-        html += '<li><span class="vlak" style="background:' + c.colour + '"></span>' + escape(c.label) + "</li>";
+        html += '<li data-min="' + c.min + '"><span class="vlak" style="background:' + c.colour + '"></span>' +
+          escape(c.label) + aantal(c.count) + "</li>";
       });
-      html += '<li><span class="vlak" style="background:' + config.geenWaarde + '"></span>' +
-        (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ")" : "geen waarde") + "</li>";
+      html += '<li class="geen"><span class="vlak" style="background:' + config.geenWaarde + '"></span>' +
+        (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ")" : "geen waarde") +
+        aantal(config.zonderWaarde) + "</li>";
       if (config.omtrek) html += '<li><span class="vlak omtrek"></span>bedrijventerrein</li>';
       (config.punten || []).forEach(function (p) {
         html += '<li><span class="punt" style="background:' + p.kleur + ";border:" + p.dikte + "px solid " + p.rand +
