@@ -103,6 +103,10 @@ INDICATOREN: dict[str, Indicator] = {
         Indicator(
             "per_1000_adressen", "Signalen per 1.000 adressen", "per_1000_adressen", STYLE.classes, "rate"
         ),
+        Indicator(
+            "per_1000_eb", "Signalen per 1.000 adressen, gladgestreken (Empirical Bayes)", "per_1000_eb",
+            STYLE.classes, "rate",
+        ),
         Indicator("signalen", "Aantal signalen", "signalen", COUNT_CLASSES, "count"),
         Indicator(
             "leegstand_pct", "Leegstand (% van de adressen)", "leegstand_pct", VACANCY_CLASSES, "percent"

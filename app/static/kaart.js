@@ -75,6 +75,21 @@
     };
   };
 
+  /* An area with fewer addresses than the minimum has no rate and no z (migration 0017). */
+  function klein(props) {
+    return props.te_weinig_adressen ? "te weinig adressen" : "";
+  }
+
+  /* The deviation in words, from z (app/overview.py says the same). */
+  function oordeel(props) {
+    var z = props.z;
+    if (z === null || z === undefined || z === "") return config.onderdrukt && props.signalen === null ? "onderdrukt" : "onbekend";
+    var n = Number(z);
+    var tekst = n >= 3 ? (props.afwijkend ? "duidelijk hoger" : "hoger, maar minder dan 10 signalen")
+      : n <= -3 ? "duidelijk lager" : "wijkt niet duidelijk af";
+    return tekst + " (z " + waarde(z, "z") + ")";
+  }
+
   function gebiedPopup(props) {
     var ind = config.indicator;
     var rows = config.risico ? [
@@ -85,12 +100,13 @@
     ] : [
       ["Signalen", waarde(props.signalen, "count")],
       ["Adressen", waarde(props.adressen, "count")],
-      ["Signalen per 1.000 adressen", waarde(props.per_1000_adressen, "rate")],
-      ["Leegstand", waarde(props.leegstand, "count") + " (" + waarde(props.leegstand_pct, "percent") + ")"],
-      ["Afwijkend van de rest van de gemeente", waarde(props.afwijkend) + " (z " + waarde(props.z, "z") + ")"],
-      ["Trend t.o.v. vorig jaar (z)", waarde(props.trend_z, "z")],
+      ["Signalen per 1.000 adressen", klein(props) || waarde(props.per_1000_adressen, "rate")],
+      ["Idem, gladgestreken naar de gemeente", klein(props) || waarde(props.per_1000_eb, "rate")],
+      ["Leegstand", waarde(props.leegstand, "count") + " (" + (klein(props) || waarde(props.leegstand_pct, "percent")) + ")"],
+      ["Ten opzichte van de rest van de gemeente", klein(props) || oordeel(props)],
+      ["Trend t.o.v. de vorige periode (z)", klein(props) || (props.eerste_periode ? "geen vorige periode" : waarde(props.trend_z, "z"))],
     ];
-    var html = '<div class="popup"><h3>' + escape(props.naam) + ' <span class="code">' + escape(props.code) + "</span></h3>";
+    var html = '<div class="popup gebied"><h3>' + escape(props.naam) + ' <span class="code">' + escape(props.code) + "</span></h3>";
     html += '<p class="hoofdcijfer">' + escape(ind.title) + ': <strong class="waarde" data-waarde="' +
       escape(props[ind.property] === null || props[ind.property] === undefined ? "" : props[ind.property]) + '">' +
       escape(waarde(props[ind.property], ind.unit)) + "</strong></p><table>";
@@ -147,7 +163,7 @@
           escape(c.label) + aantal(c.count) + "</li>";
       });
       html += '<li class="geen"><span class="vlak" style="background:' + config.geenWaarde + '"></span>' +
-        (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ")" : "geen waarde") +
+        (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ") of te weinig adressen" : "geen waarde of te weinig adressen") +
         aantal(config.zonderWaarde) + "</li>";
       if (config.omtrek) html += '<li><span class="vlak omtrek"></span>bedrijventerrein</li>';
       (config.punten || []).forEach(function (p) {
