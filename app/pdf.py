@@ -74,8 +74,8 @@ def render(overview: Overview, made_for: str) -> bytes:
     heading(f"Kerncijfers {overview.periode or ''}")
     pdf.set_font("Helvetica", "", 10)
     with pdf.table(
-        col_widths=(62, 28),
-        width=90,
+        col_widths=(56, 38),  # room for "te weinig adressen" on one line
+        width=94,
         align="LEFT",
         text_align=("LEFT", "RIGHT"),
         first_row_as_headings=False,
