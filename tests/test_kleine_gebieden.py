@@ -4,14 +4,18 @@ an unknown z leaves ``afwijkend`` unknown; the first period says there is no pre
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from typing import Any
 
 import mapbox_vector_tile
 import morecantile
+import openpyxl
 import pytest
 from sqlalchemy import Engine, text
 
+from app import exports
 from app.overview import oordeel, trend_zin
 from core.zicht import MIN_ADRESSEN
 from tests.conftest import auth
@@ -198,3 +202,43 @@ def test_afwijkend_is_unknown_where_z_is_and_the_first_period_has_no_trend(demo_
     assert counts["fout_klein"] == 0
     assert counts["duidelijk_lager"] > 0  # the demo has clearly lower areas, which now say so
     assert math.isfinite(float(counts["eerste"]))
+
+
+@pytest.mark.parametrize("who", ["analist", "planner"])
+def test_the_excel_download_holds_the_csv_figures_as_numbers(
+    client: Any, api_keys: dict[str, str], small: dict[str, Any], who: str
+) -> None:
+    """``f=xlsx`` for people (typed cells: a Dutch Excel shows decimal commas), ``f=csv`` stays
+    the machine format (comma, decimal point); both carry the same figures."""
+    params = {"soort": "buurt", "periode": "2024"}
+    machine = client.get("/gebieden", params={**params, "f": "csv"}, headers=auth(api_keys[who]))
+    assert machine.status_code == 200 and machine.text.splitlines()[0].startswith("code,naam,")
+    by_code = {r["code"]: r for r in csv.DictReader(io.StringIO(machine.text))}
+    people = client.get("/gebieden", params={**params, "f": "xlsx"}, headers=auth(api_keys[who]))
+    assert people.status_code == 200
+    assert people.headers["content-type"].startswith(exports.XLSX_TYPE)
+    assert people.headers["content-disposition"].endswith('.xlsx"')
+    book = openpyxl.load_workbook(io.BytesIO(people.content), read_only=True)
+    rows = list(book["Cijfers"].iter_rows(values_only=True))
+    header = list(rows[0])
+    assert header == list(next(iter(by_code.values())).keys())
+    assert len(rows) - 1 == len(by_code) == 151
+    for values in rows[1:]:
+        row = dict(zip(header, values, strict=True))
+        want = by_code[str(row["code"])]
+        for name, value in row.items():
+            if value is None:
+                assert want[name] == "", (name, want[name])
+            elif isinstance(value, bool):
+                assert want[name].lower() in ("true", "false") and value is (want[name].lower() == "true")
+            elif isinstance(value, int | float):
+                assert float(want[name]) == pytest.approx(value), name
+            else:
+                assert str(value) == want[name]
+        if row["code"] == small["code"]:
+            assert row["per_1000_adressen"] is None and row["z"] is None
+    # Rates are numbers in the workbook, not text: Excel computes with them.
+    rates = [dict(zip(header, v, strict=True))["per_1000_adressen"] for v in rows[1:]]
+    assert any(isinstance(r, float) for r in rates)
+    explained = dict(list(book["Toelichting"].iter_rows(values_only=True))[1 : len(header) + 1])
+    assert explained["per_1000_eb"].startswith("Signalen per 1.000 adressen, gladgestreken")
