@@ -252,8 +252,6 @@ def build_page(
     page = Page(title=f"Kaart: {SOORT_TITEL[req.soort].lower()} · Ondermijningskaart")
     m = LocalMap(location=[53.22, 6.57], zoom_start=11, tiles=None, control_scale=True, max_zoom=19)
     page.add_child(m)
-    if req.bounds:
-        m.fit_bounds(req.bounds)
     if basemap_url:
         folium.TileLayer(
             tiles=basemap_url, attr=basemap_attribution, name="Achtergrondkaart (BRT)", max_zoom=19,
@@ -298,6 +296,7 @@ def build_page(
     config = {
         "gebied": area.id,
         "soort": req.soort,
+        "indeling": req.indeling,
         "periode": req.periode,
         "thema": req.thema,
         "indicator": {
@@ -307,6 +306,8 @@ def build_page(
             ],
         },
         "zonderWaarde": req.zonder_waarde,
+        # kaart.js fits the map to these unless the URL names a place (#zoom/lat/lon).
+        "grenzen": req.bounds,
         "geenWaarde": GEEN_WAARDE,
         "omtrek": "bedrijventerreinen" if req.soort != "bedrijventerrein" else None,
         "punten": points,

@@ -190,6 +190,7 @@ def test_the_default_buurt_map_has_classes_of_ten_to_thirty_percent(
     assert drawn == shown
     for colour, n in drawn.items():
         assert 0.10 <= n / len(valued) <= 0.30, (colour, n, len(valued))
+        assert 0.10 <= n / len(colours) <= 0.30, (colour, n, len(colours))  # of all buurten too
     shot = artifact("kaart-klassen-buurten.png")
     page.page.screenshot(path=shot)
     print(f"screenshot: {shot}; classes {sorted(drawn.values())} of {len(valued)} buurten")
@@ -216,3 +217,54 @@ def test_quantile_classes_by_hand() -> None:
     assert len(few) <= 2 and sum(c.count or 0 for c in few) == 10
     assert counted(classes, [0.0, 1.8, 5800.0])[0].count == 1
     assert [c.count for c in counted(classes, [0.0, 1.8, 5800.0])] == [1, 1, 0, 0, 1]
+
+
+def _view(page: Page) -> tuple[int, float, float]:
+    zoom, lat, lon = page.evaluate(
+        "() => [okaart.kaart.getZoom(), okaart.kaart.getCenter().lat, okaart.kaart.getCenter().lng]"
+    )
+    return int(zoom), float(lat), float(lon)
+
+
+def test_the_view_is_in_the_url_a_shared_link_reopens_it_and_back_returns_to_it(
+    browser: Browser, page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?indicator=signalen&thema=drugs")
+    page.page.wait_for_function(READY, timeout=30_000)
+    page.page.evaluate("() => okaart.kaart.setView([53.2101, 6.5890], 15, {animate: false})")
+    page.page.wait_for_function("() => location.hash.startsWith('#15/')")
+    url = page.page.url
+    # Every choice is in the query (the period too, though the page opened on the default).
+    assert "soort=buurt" in url and "indicator=signalen" in url and "thema=drugs" in url
+    assert "periode=20" in url and url.endswith("#15/53.21010/6.58900")
+
+    # Another choice keeps the place.
+    page.page.select_option("#keuze select[name=indicator]", "per_1000_eb")
+    page.page.wait_for_url(lambda u: "indicator=per_1000_eb" in u)
+    page.page.wait_for_function(READY, timeout=30_000)
+    assert _view(page.page) == pytest.approx((15, 53.2101, 6.5890), abs=1e-4)
+    shot = artifact("kaart-url-eb.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+
+    # To an overview and back: the same view.
+    before = page.page.url
+    code = page.page.evaluate("() => Object.keys(okaart.kleuren)[0].split(':')[1]")
+    page.page.goto(f"{base_url}/gebieden/{code}")
+    assert page.page.locator("h1").inner_text().startswith("Gebiedsoverzicht")
+    page.page.go_back()
+    page.page.wait_for_function(READY, timeout=30_000)
+    assert page.page.url == before
+    assert _view(page.page) == pytest.approx((15, 53.2101, 6.5890), abs=1e-4)
+
+    # A shared link, opened by a colleague in a browser of their own, shows the same view.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    other = Watched(context.new_page())
+    _sign_in_with_key(other.page, base_url, api_keys["analist"], "/kaart")
+    other.page.goto(before)
+    other.page.wait_for_function(READY, timeout=30_000)
+    assert _view(other.page) == pytest.approx((15, 53.2101, 6.5890), abs=1e-4)
+    assert other.page.locator("#keuze select[name=indicator]").input_value() == "per_1000_eb"
+    assert other.page.locator("#keuze select[name=thema]").input_value() == "drugs"
+    context.close()
+    assert page.errors == [] and other.errors == []

@@ -176,6 +176,26 @@
     control.addTo(map);
   }
 
+  /* The view in the URL: the choices in the query (soort, indeling, indicator, thema, periode,
+   * and doel when given), zoom and centre in the fragment (#zoom/lat/lon). A shared link reopens
+   * the same view, and back from an overview returns to it. */
+  function leesPlek() {
+    var m = /^#(\d{1,2})\/(-?\d{1,2}(?:\.\d+)?)\/(-?\d{1,3}(?:\.\d+)?)$/.exec(window.location.hash);
+    return m ? { zoom: Number(m[1]), lat: Number(m[2]), lon: Number(m[3]) } : null;
+  }
+
+  function schrijfPlek(map) {
+    var params = new URLSearchParams(window.location.search);
+    params.set("soort", config.soort);
+    if (config.indeling) params.set("indeling", config.indeling);
+    params.set("indicator", config.indicator.id);
+    params.set("thema", config.thema);
+    if (config.periode) params.set("periode", config.periode);
+    var c = map.getCenter();
+    var hash = "#" + map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5);
+    window.history.replaceState(null, "", window.location.pathname + "?" + params.toString() + hash);
+  }
+
   okaart.start = function (map, cfg, layers) {
     config = cfg;
     okaart.kaart = map;
@@ -206,10 +226,19 @@
       }
     });
     legenda(map);
+    var plek = leesPlek();
+    if (plek) map.setView([plek.lat, plek.lon], plek.zoom, { animate: false });
+    else if (cfg.grenzen) map.fitBounds(cfg.grenzen, { animate: false });
+    // Written once the reader moves the map: a page opened from a link keeps that link.
+    map.on("moveend", function () { schrijfPlek(map); });
     var form = document.getElementById("keuze");
     if (form) {
       Array.prototype.forEach.call(form.querySelectorAll("select"), function (s) {
-        s.addEventListener("change", function () { form.submit(); });
+        s.addEventListener("change", function () {
+          // Another choice keeps the place: the fragment of the action survives a GET submit.
+          form.action = "/kaart" + window.location.hash;
+          form.submit();
+        });
       });
     }
   };
