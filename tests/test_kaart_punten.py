@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from app.klassen import counted, quantile_classes
 from core import db
@@ -268,3 +268,52 @@ def test_the_view_is_in_the_url_a_shared_link_reopens_it_and_back_returns_to_it(
     assert other.page.locator("#keuze select[name=thema]").input_value() == "drugs"
     context.close()
     assert page.errors == [] and other.errors == []
+
+
+def test_a_postcode_and_house_number_search_lands_on_the_right_buurt(
+    page: Watched, base_url: str, api_keys: dict[str, str], demo_engine: Engine
+) -> None:
+    with demo_engine.connect() as conn:
+        address = (
+            conn.execute(
+                text(
+                    "SELECT v.postcode, v.huisnummer, v.buurtcode, b.naam,"
+                    " ST_X(ST_Transform(v.geom, 4326)) AS lon, ST_Y(ST_Transform(v.geom, 4326)) AS lat"
+                    " FROM verblijfsobject v JOIN actueel_gebied b ON b.soort = 'buurt' AND b.code = v.buurtcode"
+                    " WHERE v.postcode IS NOT NULL AND v.huisletter IS NULL AND v.huisnummertoevoeging IS NULL"
+                    " AND (SELECT count(*) FROM verblijfsobject w WHERE w.postcode = v.postcode"
+                    "      AND w.huisnummer = v.huisnummer) = 1"
+                    " ORDER BY v.postcode, v.huisnummer OFFSET 500 LIMIT 1"
+                )
+            )
+            .mappings()
+            .one()
+        )
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024&doel=analyse")
+    page.page.wait_for_function(READY, timeout=30_000)
+    typed = f"{address['postcode'][:4]} {address['postcode'][4:].lower()} {address['huisnummer']}"
+    page.page.fill("#zoek input[name=adres]", typed)
+    page.page.press("#zoek input[name=adres]", "Enter")
+    found = page.page.locator("#zoekuitkomst a.gevonden")
+    found.wait_for(timeout=10_000)
+    assert found.get_attribute("data-code") == address["buurtcode"]
+    assert found.inner_text() == address["naam"]
+    assert found.get_attribute("href") == f"/gebieden/{address['buurtcode']}?periode=2024"
+    zoom, lat, lon = _view(page.page)
+    assert zoom >= 16 and abs(lat - address["lat"]) < 1e-5 and abs(lon - address["lon"]) < 1e-5
+    shot = artifact("kaart-zoek-adres.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+    # Not found says so; a planner (no addresses) gets no search at all.
+    page.page.fill("#zoek input[name=adres]", "9999 ZZ 99999")
+    page.page.press("#zoek input[name=adres]", "Enter")
+    page.page.wait_for_function(
+        "() => /niet gevonden/.test(document.getElementById('zoekuitkomst').textContent)"
+    )
+    assert page.errors == []
+
+
+def test_a_planner_has_no_address_search(page: Watched, base_url: str, api_keys: dict[str, str]) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["planner"], "/kaart?periode=2024")
+    page.page.wait_for_function(READY, timeout=30_000)
+    assert page.page.locator("#zoek").count() == 0
