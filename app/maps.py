@@ -50,6 +50,9 @@ class Indicator:
     #: The layers it is drawn from: the signal indicators (``INDICATOR_LAYERS``) or the risk
     #: branches (``RISICOBRANCHE_LAYERS``, business parks and buurten only, no period).
     bron: str = "indicator"
+    #: Breaks from the data (quantiles, app/klassen.py); False keeps the fixed breaks, for
+    #: z-scores whose breaks carry a meaning. The fixed classes give the colour scheme.
+    from_data: bool = True
 
     def layers(self) -> dict[str, Layer]:
         return RISICOBRANCHE_LAYERS if self.bron == "risicobranche" else INDICATOR_LAYERS
@@ -100,12 +103,19 @@ INDICATOREN: dict[str, Indicator] = {
         Indicator(
             "per_1000_adressen", "Signalen per 1.000 adressen", "per_1000_adressen", STYLE.classes, "rate"
         ),
+        Indicator(
+            "per_1000_eb", "Signalen per 1.000 adressen, gladgestreken (Empirical Bayes)", "per_1000_eb",
+            STYLE.classes, "rate",
+        ),
         Indicator("signalen", "Aantal signalen", "signalen", COUNT_CLASSES, "count"),
         Indicator(
             "leegstand_pct", "Leegstand (% van de adressen)", "leegstand_pct", VACANCY_CLASSES, "percent"
         ),
-        Indicator("afwijkend", "Afwijking van de rest van de gemeente (z)", "z", DEVIATION_CLASSES, "z"),
-        Indicator("trend_z", "Trend t.o.v. vorig jaar (z)", "trend_z", TREND_CLASSES, "z"),
+        Indicator(
+            "afwijkend", "Afwijking van de rest van de gemeente (z)", "z", DEVIATION_CLASSES, "z",
+            from_data=False,
+        ),
+        Indicator("trend_z", "Trend t.o.v. vorig jaar (z)", "trend_z", TREND_CLASSES, "z", from_data=False),
         Indicator(
             "risicobranches_aandeel", "Risicobranches: aandeel van de vestigingen (%)", "aandeel_pct",
             RISICO_STYLE.classes, "percent", "risicobranche",
@@ -141,6 +151,7 @@ class LocalVectorGrid(VectorGridProtobuf):
     default_js = [  # noqa: RUF012
         ("vectorGrid", f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
         ("vectorGridZoomOffset", "/static/vectorgrid-zoomoffset.js"),
+        ("vectorGridPoints", "/static/vectorgrid-punten.js"),
     ]
     default_css: list[tuple[str, str]] = []  # noqa: RUF012
 
@@ -190,6 +201,10 @@ class MapRequest:
     bounds: list[list[float]] | None
     #: The division of the areas (None: the type's default, CBS for buurten and wijken).
     indeling: str | None = None
+    #: The legend classes with their counts (app/klassen.py); None: the indicator's fixed ones.
+    classes: tuple[LegendClass, ...] | None = None
+    #: How many areas have no figure (withheld, too few addresses).
+    zonder_waarde: int | None = None
 
 
 def _style_options(layer: Layer) -> str:
@@ -210,6 +225,20 @@ def _style_options(layer: Layer) -> str:
     )
 
 
+def _point_style(layer: Layer) -> dict[str, Any]:
+    """How ``kaart.js`` draws a point layer and its legend entry (docs/decisions.md: point styles)."""
+    style = layer.style
+    return {
+        "id": layer.id,
+        "titel": layer.title,
+        "kleur": style.colour,
+        "rand": style.outline,
+        "straal": style.radius,
+        "dikte": style.weight,
+        "dekking": style.fill_opacity,
+    }
+
+
 def _tiles(layer: Layer, query: dict[str, str]) -> str:
     return TILES.format(layer=layer.id) + ("?" + urlencode(query) if query else "")
 
@@ -223,8 +252,6 @@ def build_page(
     page = Page(title=f"Kaart: {SOORT_TITEL[req.soort].lower()} · Ondermijningskaart")
     m = LocalMap(location=[53.22, 6.57], zoom_start=11, tiles=None, control_scale=True, max_zoom=19)
     page.add_child(m)
-    if req.bounds:
-        m.fit_bounds(req.bounds)
     if basemap_url:
         folium.TileLayer(
             tiles=basemap_url, attr=basemap_attribution, name="Achtergrondkaart (BRT)", max_zoom=19,
@@ -264,14 +291,23 @@ def build_page(
             _tiles(layer, query), f"{layer.title} (punten, vanaf zoomniveau {layer.minzoom + 1})",
             _style_options(layer), show=layer_id == shown,
         ).add_to(m)  # fmt: skip
-        points.append({"id": layer.id, "kleur": layer.style.colour, "titel": layer.title})
+        points.append(_point_style(layer))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     config = {
         "gebied": area.id,
         "soort": req.soort,
+        "indeling": req.indeling,
         "periode": req.periode,
         "thema": req.thema,
-        "indicator": {**asdict(indicator), "classes": [c.model_dump() for c in indicator.classes]},
+        "indicator": {
+            **asdict(indicator),
+            "classes": [
+                c.model_dump() for c in (req.classes if req.classes is not None else indicator.classes)
+            ],
+        },
+        "zonderWaarde": req.zonder_waarde,
+        # kaart.js fits the map to these unless the URL names a place (#zoom/lat/lon).
+        "grenzen": req.bounds,
         "geenWaarde": GEEN_WAARDE,
         "omtrek": "bedrijventerreinen" if req.soort != "bedrijventerrein" else None,
         "punten": points,

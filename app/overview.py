@@ -20,14 +20,17 @@ from app.layer_sql import Selection
 from app.svg import Shape
 from core import risicobranches
 from core.security import Principal
+from core.zicht import MIN_ADRESSEN
 from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
 from layers.base import Layer
 from layers.indicator import PROPERTIES as INDICATOR_PROPERTIES
 
+#: z from which an area is said to lie clearly higher or lower (docs/architecture.md §4).
+AFWIJKEND_Z = 3
 SOORTEN = ("buurt", "wijk", "bedrijventerrein", "buitengebied", "pc4", "pc6", "vierkant100", "vierkant500")
 #: Key figures in the order the overview shows them.
 KERNCIJFERS = (
-    "signalen", "adressen", "per_1000_adressen", "leegstand", "leegstand_pct",
+    "signalen", "adressen", "per_1000_adressen", "per_1000_eb", "leegstand", "leegstand_pct",
     "pandsluitingen", "bibob", "controles", "meldingen",
 )  # fmt: skip
 #: Columns of the exports: the indicator layers' properties (plus ``onderdrukt`` for
@@ -40,6 +43,30 @@ BRON_TITELS = {
     "signalen": "Signalen van partners",
     "vestigingen": "Registers van vestigingen en vergunningen (risicobranches)",
 }
+
+
+def oordeel(row: dict[str, Any]) -> str:
+    """The deviation in words, high and low alike (``kaart.js`` says the same on the map):
+    z = -6 is clearly lower, not "not clearly different"."""
+    z = row.get("z")
+    if z is None:
+        return "onbekend"
+    if float(z) >= AFWIJKEND_Z:
+        if row.get("afwijkend"):
+            return "het gebied ligt duidelijk hoger"
+        return "hoger, maar met minder dan 10 signalen te weinig om van een afwijking te spreken"
+    if float(z) <= -AFWIJKEND_Z:
+        return "het gebied ligt duidelijk lager"
+    return "het gebied wijkt niet duidelijk af"
+
+
+def trend_zin(row: dict[str, Any], suppressed: bool) -> str:
+    """The trend in one sentence; the first period says there is no previous one."""
+    if row.get("eerste_periode"):
+        return "Trend: er is geen vorige periode om mee te vergelijken."
+    if row.get("trend_z") is None:
+        return "Trend: onderdrukt." if suppressed else "Trend: onbekend."
+    return f"Trend ten opzichte van de vorige periode: z = {getal(row.get('trend_z'))}."
 
 
 def indicator_layer(soort: str) -> Layer:
@@ -56,7 +83,23 @@ def indicator_rows(
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 
-def format_figure(name: str, value: Any) -> str:
+#: Figures an area below the minimum of addresses has none of (migration 0015).
+PER_ADRES = frozenset(
+    {"per_1000_adressen", "per_1000_eb", "leegstand_pct", "verwacht", "z", "afwijkend", "trend_z"}
+)
+TE_WEINIG = "te weinig adressen"
+
+
+def format_figure(name: str, value: Any, row: dict[str, Any] | None = None) -> str:
+    """A figure as the overview prints it; a rate of an area with too few addresses says so
+    instead of "onderdrukt", and the first period's trend says there is no previous one."""
+    if row is not None and value is None:
+        if row.get("te_weinig_adressen") and name in PER_ADRES:
+            return TE_WEINIG
+        if name == "trend_z" and row.get("eerste_periode"):
+            return "geen vorige periode"
+        if name == "afwijkend" and row.get("z") is None and row.get("signalen") is not None:
+            return "onbekend"
     return procent(value) if name == "leegstand_pct" else getal(value)
 
 
@@ -84,28 +127,41 @@ class Overview:
     #: area types without a risk-branch layer.
     risicobranches: list[dict[str, Any]] | None = None
 
+    #: For the overview's note (HTML and PDF).
+    min_adressen: int = MIN_ADRESSEN
+
+    def figuur(self, name: str, value: Any, row: dict[str, Any]) -> str:
+        """A figure of one row of a table of the overview (see :func:`format_figure`)."""
+        return format_figure(name, value, row)
+
     def kerncijfers(self) -> list[tuple[str, str]]:
         row = self.huidig or {}
-        return [(self.titels[n], format_figure(n, row.get(n))) for n in KERNCIJFERS]
+        return [(self.titels[n], format_figure(n, row.get(n), row)) for n in KERNCIJFERS]
 
     def afwijking(self) -> str:
-        """The deviation from the rest of the municipality, in one sentence."""
+        """The deviation from the rest of the municipality, in one sentence, and the trend."""
         row = self.huidig
         if row is None:
             return "Voor deze periode zijn er geen cijfers."
+        if row.get("te_weinig_adressen"):
+            return (
+                f"Te weinig adressen (minder dan {MIN_ADRESSEN}) voor een cijfer per adres: geen "
+                "vergelijking met de rest van de gemeente en geen trend."
+            )
+        return f"{self._vergelijking(row)} {trend_zin(row, self.suppressed)}"
+
+    def _vergelijking(self, row: dict[str, Any]) -> str:
         if row.get("z") is None:
             if self.suppressed and row.get("signalen") is None:
                 return (
                     f"Onderdrukt: minder dan {self.k} signalen, "
                     "dus geen vergelijking met de rest van de gemeente."
                 )
-            return "Geen vergelijking mogelijk (geen adressen of geen signalen in de rest van de gemeente)."
-        oordeel = "wijkt daarmee duidelijk af" if row.get("afwijkend") else "wijkt daarmee niet duidelijk af"
+            return "Geen vergelijking mogelijk (geen signalen in de rest van de gemeente)."
         return (
             f"{getal(row.get('signalen'))} signalen, waar {getal(row.get('verwacht'))} "
             "te verwachten was bij het "
-            f"niveau van de rest van de gemeente (z = {getal(row.get('z'))}); het gebied {oordeel}. "
-            f"Trend ten opzichte van het jaar ervoor: z = {getal(row.get('trend_z'))}."
+            f"niveau van de rest van de gemeente (z = {getal(row.get('z'))}): {oordeel(row)}."
         )
 
     def trend(self) -> list[tuple[str, float | None]]:

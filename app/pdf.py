@@ -74,8 +74,8 @@ def render(overview: Overview, made_for: str) -> bytes:
     heading(f"Kerncijfers {overview.periode or ''}")
     pdf.set_font("Helvetica", "", 10)
     with pdf.table(
-        col_widths=(62, 28),
-        width=90,
+        col_widths=(56, 38),  # room for "te weinig adressen" on one line
+        width=94,
         align="LEFT",
         text_align=("LEFT", "RIGHT"),
         first_row_as_headings=False,
@@ -117,7 +117,7 @@ def render(overview: Overview, made_for: str) -> bytes:
                 row = table.row()
                 row.cell(_t(str(r["thema"]).replace("_", " ")))
                 row.cell(getal(r["signalen"]))
-                row.cell(getal(r["per_1000_adressen"]))
+                row.cell(_t(overview.figuur("per_1000_adressen", r["per_1000_adressen"], r)))
 
     if overview.risicobranches is not None:
         heading("Risicobranches (registers die vandaag gelden)")
@@ -145,7 +145,10 @@ def render(overview: Overview, made_for: str) -> bytes:
         paragraph("Partners met signalen: " + ", ".join(overview.signaalbronnen), 9.5)
     paragraph(
         "Verwacht aantal: het aantal signalen bij hetzelfde niveau per adres als in de rest van de gemeente; "
-        "z is de afwijking daarvan (Poisson). Demo-omgeving: signalen en leegstand zijn synthetisch.",
+        "z is de afwijking daarvan (Poisson): vanaf 3 duidelijk hoger, vanaf -3 duidelijk lager. "
+        "Gladgestreken: het cijfer per adres, naar het niveau van de gemeente getrokken naarmate het "
+        f"gebied kleiner is (Empirical Bayes). Gebieden met minder dan {overview.min_adressen} adressen "
+        "krijgen geen cijfer per adres en geen z. Demo-omgeving: signalen en leegstand zijn synthetisch.",
         8.5,
     )
     pdf.alias_nb_pages()

@@ -532,10 +532,30 @@ indicator_zicht = Table(
     Column("meldingen", BigInteger, nullable=False),
     Column("verwacht", Numeric),
     Column("z", Numeric),
-    Column("afwijkend", Boolean, nullable=False),
+    Column("afwijkend", Boolean, comment="z >= 3 and at least 10 signals; NULL where z is unknown."),
     Column("trend_z", Numeric),
     *(Column(f"{count}_onderdrukt", Boolean) for count in INDICATOR_COUNTS),
     Column("indeling", Text, nullable=False, comment="Division of the area (gebied.indeling)."),
+    Column(
+        "per_1000_eb",
+        Numeric,
+        comment="Signals per 1,000 addresses, Empirical Bayes smoothed towards the municipality "
+        "(docs/decisions.md).",
+    ),
+    Column(
+        "te_weinig_adressen",
+        Boolean,
+        nullable=False,
+        server_default=text("false"),
+        comment="Fewer addresses than the minimum: no rate, no z, no trend.",
+    ),
+    Column(
+        "eerste_periode",
+        Boolean,
+        nullable=False,
+        server_default=text("false"),
+        comment="The first period with data: there is no previous one to compare with.",
+    ),
     Index("indicator_zicht_lookup_idx", "zicht_id", "gebied_soort", "periode", "thema"),
     comment="Indicators per view class, area, period and theme, from the signals that class may see.",
 )

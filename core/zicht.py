@@ -59,6 +59,9 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "adressen": ("gebied",),
     "leegstand": ("gebied",),
 }
+#: Below this many addresses an area gets no rate, no z and no trend (``te_weinig_adressen``):
+#: one signal would be 50 per 1,000 or more (migration 0015, docs/decisions.md "Small areas").
+MIN_ADRESSEN = 20
 #: The materialised views over ingested data, refreshed in this order by :func:`refresh`. A
 #: migration that adds one adds its name here (a test compares this list with the database).
 MATERIALISED_VIEWS: tuple[str, ...] = ("signaal_kubus", "vestiging_locatie")

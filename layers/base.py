@@ -54,6 +54,8 @@ class LegendClass(BaseModel):
     min: float
     colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
     label: str
+    #: How many areas of the map fall in the class (classes from the data, app/klassen.py).
+    count: int | None = None
 
 
 class Style(BaseModel):
@@ -62,6 +64,12 @@ class Style(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     colour: str = Field(default="#3182bd", pattern=r"^#[0-9a-fA-F]{6}$")
+    #: Points: the outline and size, so that kinds of points differ in form as well as in
+    #: colour (a colour-blind reader, a greyscale print) and stand out on the choropleth.
+    outline: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{6}$")
+    radius: float = Field(default=5, gt=0, le=10)
+    weight: float = Field(default=1, ge=0, le=4)
+    fill_opacity: float = Field(default=0.9, ge=0, le=1)
     property: str | None = None  # the property the legend classes apply to
     classes: tuple[LegendClass, ...] = ()
 

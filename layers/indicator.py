@@ -9,6 +9,7 @@ division unless the request names one (``?indeling=gemeente``, app/layer_sql.py)
 from __future__ import annotations
 
 from core.domain import STANDAARD_INDELING
+from core.zicht import MIN_ADRESSEN
 from layers.base import Layer, LegendClass, Property, Style
 
 PROPERTIES = (
@@ -25,7 +26,8 @@ PROPERTIES = (
     Property(
         name="per_1000_adressen",
         basis="signalen",
-        published="round(1000.0 * {signalen} / NULLIF({adressen}, 0), 2)",
+        published="CASE WHEN NOT t.te_weinig_adressen"
+        " THEN round(1000.0 * {signalen} / NULLIF({adressen}, 0), 2) END",
         type="number",
         title="Signalen per 1.000 adressen",
         suppress="derived",
@@ -34,7 +36,8 @@ PROPERTIES = (
     Property(
         name="leegstand_pct",
         basis="leegstand",
-        published="round(100.0 * {leegstand} / NULLIF({adressen}, 0), 2)",
+        published="CASE WHEN NOT t.te_weinig_adressen"
+        " THEN round(100.0 * {leegstand} / NULLIF({adressen}, 0), 2) END",
         type="number",
         title="Leegstand (% van de adressen)",
         suppress="derived",
@@ -62,8 +65,9 @@ PROPERTIES = (
     Property(
         name="afwijkend",
         basis="signalen",
-        published="coalesce(({signalen} - {verwacht}) / sqrt(NULLIF({verwacht}, 0)) >= 3"
-        " AND {signalen} >= 10, false)",
+        # Unknown (NULL) where z is: "not deviating" would be a claim nobody computed.
+        published="CASE WHEN ({signalen} - {verwacht}) / sqrt(NULLIF({verwacht}, 0)) IS NOT NULL"
+        " THEN ({signalen} - {verwacht}) / sqrt(NULLIF({verwacht}, 0)) >= 3 AND {signalen} >= 10 END",
         type="boolean",
         title="Wijkt af van de rest van de gemeente",
         filterable=True,
@@ -76,6 +80,20 @@ PROPERTIES = (
         title="Trend t.o.v. vorige periode (z)",
         suppress="derived",
     ),
+    Property(
+        name="per_1000_eb",
+        basis="signalen",
+        type="number",
+        title="Signalen per 1.000 adressen, gladgestreken naar de gemeente (Empirical Bayes)",
+        suppress="derived",
+    ),
+    Property(
+        name="te_weinig_adressen",
+        type="boolean",
+        title=f"Te weinig adressen (minder dan {MIN_ADRESSEN}): geen cijfer per adres, geen z",
+        filterable=True,
+    ),
+    Property(name="eerste_periode", type="boolean", title="Eerste periode: er is geen vorige periode"),
 )
 
 #: Colour-blind-safe sequential classes (ColorBrewer YlOrRd) for signals per 1,000 addresses.

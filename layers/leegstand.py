@@ -19,6 +19,7 @@ LAYER = Layer(
     datetime_column="sinds",
     tables=("leegstand", "gebied"),
     minzoom=12,
-    style=Style(colour="#7570b3"),
+    # A black ring with a white centre: told apart from signals by form, not only by colour.
+    style=Style(colour="#ffffff", outline="#000000", radius=4, weight=2.5, fill_opacity=1),
     clearance="adressen",
 )

@@ -23,7 +23,8 @@ LAYER = Layer(
     datetime_column="datum",
     tables=("signaal", "gebied"),
     minzoom=12,
-    style=Style(colour="#d95f02"),
+    # Okabe-Ito blue, a filled dot with a white rim: it stands out on the yellow-to-red choropleth.
+    style=Style(colour="#0072b2", outline="#ffffff", radius=5, weight=1.5),
     clearance="signalen",
     by_convenant=True,
     by_dataklasse=True,

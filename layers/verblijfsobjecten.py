@@ -13,7 +13,7 @@ LAYER = Layer(
     properties=(
         Property(name="identificatie", type="string", title="BAG-identificatie", filterable=True),
         Property(name="openbare_ruimte", type="string", title="Straat"),
-        Property(name="huisnummer", type="integer", title="Huisnummer"),
+        Property(name="huisnummer", type="integer", title="Huisnummer", filterable=True),
         Property(name="huisletter", type="string", title="Huisletter"),
         Property(name="huisnummertoevoeging", type="string", title="Toevoeging"),
         Property(name="postcode", type="string", title="Postcode", filterable=True),

@@ -30,7 +30,8 @@ LAYER = Layer(
     ),
     tables=("vestiging", "gebied"),
     minzoom=12,
-    style=Style(colour="#e7298a"),
+    # Okabe-Ito bluish green, small, with a black rim.
+    style=Style(colour="#009e73", outline="#000000", radius=3.5, weight=1),
     clearance="adressen",
     by_convenant=True,
     by_dataklasse=True,

@@ -42,13 +42,14 @@ from sqlalchemy import Engine, create_engine, select, text
 
 from app.formats import getal, procent
 from app.main import create_app
+from app.overview import PER_ADRES
 from app.services import services_of
 from core import db
 from core.domain import DATAKLASSEN, THEMAS
 from core.security import PRINCIPAL_COLUMNS, create_principal_key, principal_from_row
 from core.settings import Settings
 from core.tables import principal
-from core.zicht import LOOKUP, Zicht
+from core.zicht import LOOKUP, MIN_ADRESSEN, Zicht
 from ingest.refresh import refresh_indicators
 from layers import REGISTRY
 from tests import files
@@ -314,13 +315,17 @@ def expected_rows(
     c = counts(seen)
     adressen = world.adressen.get((soort, code), 0)
     gemeente_adressen = world.adressen[("gemeente", GM)]
+    # Below the minimum of addresses: no rate, no expected count, no z, no trend (§4).
+    small = adressen < MIN_ADRESSEN
     rows = {}
     for periode, periode_soort, vorige in period_list(seen):
         for thema in ("alle", *THEMAS):
             signalen = c[("signalen", soort, code, periode, thema)]
             rest = c[("signalen", "gemeente", GM, periode, thema)] - signalen
             verwacht = (
-                rest / (gemeente_adressen - adressen) * adressen if gemeente_adressen > adressen else None
+                rest / (gemeente_adressen - adressen) * adressen
+                if gemeente_adressen > adressen and not small
+                else None
             )
             z = (signalen - verwacht) / math.sqrt(verwacht) if verwacht else None
             vorig = None if vorige is None else c[("signalen", soort, code, vorige, thema)]
@@ -329,14 +334,19 @@ def expected_rows(
                 "periode_soort": periode_soort,
                 "signalen": signalen,
                 "adressen": adressen,
-                "per_1000_adressen": r2(1000 * signalen / adressen) if adressen else None,
+                "per_1000_adressen": r2(1000 * signalen / adressen) if adressen and not small else None,
                 "leegstand": 0,
-                "leegstand_pct": r2(0.0) if adressen else None,
+                "leegstand_pct": r2(0.0) if adressen and not small else None,
                 **{m: c[(m, soort, code, periode, thema)] for m in KINDS},
                 "verwacht": r2(verwacht),
                 "z": r2(z),
-                "afwijkend": z is not None and z >= 3 and signalen >= 10,
-                "trend_z": None if vorig is None else r2(2 * (math.sqrt(signalen) - math.sqrt(vorig))),
+                # Unknown where z is: "not deviating" is a claim nobody computed.
+                "afwijkend": None if z is None else z >= 3 and signalen >= 10,
+                "trend_z": None
+                if vorig is None or small
+                else r2(2 * (math.sqrt(signalen) - math.sqrt(vorig))),
+                "te_weinig_adressen": small,
+                "eerste_periode": vorige is None,
             }
     return rows
 
@@ -358,11 +368,11 @@ def published(exact: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
     verwacht = None if s is None or exact["verwacht"] is None else round5(exact["verwacht"])
     z = (s - verwacht) / math.sqrt(verwacht) if s is not None and verwacht else None
     out.update(
-        per_1000_adressen=None if s is None or not a else r2(1000 * s / a),
-        leegstand_pct=None if leeg is None or not a else r2(100 * leeg / a),
+        per_1000_adressen=None if s is None or not a or exact["te_weinig_adressen"] else r2(1000 * s / a),
+        leegstand_pct=None if leeg is None or not a or exact["te_weinig_adressen"] else r2(100 * leeg / a),
         verwacht=verwacht,
         z=r2(z),
-        afwijkend=None if s is None else bool(z is not None and z >= 3 and s >= 10),
+        afwijkend=None if s is None or z is None else bool(z >= 3 and s >= 10),
         trend_z=None,
         onderdrukt=any(out[n] is None for n in COUNTS),
     )
@@ -524,8 +534,16 @@ def follows(texts: list[str], sequence: list[str]) -> bool:
     return any(texts[i : i + n] == sequence for i in range(len(texts) - n + 1))
 
 
-def figure(name: str, value: Any) -> str:
-    """A figure as the pages print it."""
+def figure(name: str, value: Any, row: dict[str, Any] | None = None) -> str:
+    """A figure as the pages print it; with its row, a missing rate or trend says why (too
+    few addresses, the first period, an unknown deviation: app.overview.format_figure)."""
+    if row is not None and value is None:
+        if row.get("te_weinig_adressen") and name in PER_ADRES:
+            return "te weinig adressen"
+        if name == "trend_z" and row.get("eerste_periode"):
+            return "geen vorige periode"
+        if name == "afwijkend" and row.get("z") is None and row.get("signalen") is not None:
+            return "onbekend"
     return procent(value) if name == "leegstand_pct" else getal(value)
 
 
@@ -564,13 +582,16 @@ def check_documents(
     for r in years:
         shown = per_year[r["periode"]]
         names = ("signalen", "per_1000_adressen", "leegstand_pct", "trend_z")
-        assert shown[1:] == [figure(n, r[n]) for n in names], f"{who.naam} overzicht-html {r['periode']}"
+        assert shown[1:] == [figure(n, r[n], r) for n in names], f"{who.naam} overzicht-html {r['periode']}"
     per_theme = {row[0]: row for head, rows in tables if head[:1] == ["Thema"] for row in rows}
     if cleared and years:
         assert set(per_theme) == {t.replace("_", " ") for t in themes}, f"{who.naam} thema's {code}"
         for thema, r in themes.items():
             shown = per_theme[thema.replace("_", " ")]
-            assert shown[1:] == [getal(r["signalen"]), getal(r["per_1000_adressen"]), getal(r["afwijkend"])]
+            assert shown[1:] == [
+                getal(r["signalen"]), figure("per_1000_adressen", r["per_1000_adressen"], r),
+                figure("afwijkend", r["afwijkend"], r),
+            ]  # fmt: skip
     else:
         assert per_theme == {}, f"{who.naam}: figures per theme for an aggregate user"
 
@@ -589,11 +610,15 @@ def check_documents(
     titles = {p.name: p.title for p in REGISTRY[layer].properties}
     for name in ("signalen", "adressen", "per_1000_adressen", "leegstand", "leegstand_pct", *KINDS):
         value = years[-1][name] if years else None
-        assert follows(texts, [titles[name], figure(name, value)]), (
+        assert follows(texts, [titles[name], figure(name, value, years[-1] if years else None)]), (
             f"{who.naam} pdf {code} {name}: {texts[:24]} {years}"
         )
     for thema, r in themes.items() if cleared else ():
-        row = [thema.replace("_", " "), getal(r["signalen"]), getal(r["per_1000_adressen"])]
+        row = [
+            thema.replace("_", " "),
+            getal(r["signalen"]),
+            figure("per_1000_adressen", r["per_1000_adressen"], r),
+        ]
         assert follows(texts, row), f"{who.naam} pdf {code} {thema}"
     assert cleared or not follows(texts, ["Thema", "Signalen", "Per 1.000 adressen"])
 

@@ -21,7 +21,7 @@ from app import audit, exports, layer_sql, pdf
 from app.access import rule
 from app.deps import PrincipalDep
 from app.errors import BadRequestError, choose
-from app.overview import SOORTEN, branch_rows, build, find_area, indicator_rows
+from app.overview import SOORTEN, branch_rows, build, find_area, indicator_rows, titles
 from app.pages import render
 from app.params import IndelingDep, formats
 from app.services import EngineDep, SettingsDep
@@ -56,8 +56,17 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
 
 @router.get(
     "/gebieden",
-    summary="Gebieden van een soort met hun kerncijfers (JSON, CSV of GeoPackage)",
-    responses={200: {"content": {"application/json": {}, exports.CSV_TYPE: {}, exports.GPKG_TYPE: {}}}},
+    summary="Gebieden van een soort met hun kerncijfers (JSON, CSV, Excel of GeoPackage)",
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                exports.CSV_TYPE: {},
+                exports.XLSX_TYPE: {},
+                exports.GPKG_TYPE: {},
+            }
+        }
+    },
     openapi_extra=rule("gegevens"),
 )
 def gebieden(
@@ -71,7 +80,7 @@ def gebieden(
             description="buurt, wijk, bedrijventerrein, buitengebied, pc4, pc6, vierkant100 of vierkant500"
         ),
     ],
-    fmt: Annotated[str, formats("json", "csv", "gpkg")],
+    fmt: Annotated[str, formats("json", "csv", "xlsx", "gpkg")],
     indeling: IndelingDep,
     periode: str | None = None,
     thema: str = "alle",
@@ -88,6 +97,9 @@ def gebieden(
     name = f"{soort}-{indeling or 'standaard'}-{periode or 'alle-jaren'}-{thema}"
     if fmt == "csv":
         return _download(exports.csv_bytes(rows, principal.suppressed), exports.CSV_TYPE, f"{name}.csv")
+    if fmt == "xlsx":
+        body = exports.xlsx_bytes(rows, principal.suppressed, titles(soort))
+        return _download(body, exports.XLSX_TYPE, f"{name}.xlsx")
     if fmt == "gpkg":
         body = exports.gpkg_bytes(rows, principal.suppressed, soort)
         return _download(body, exports.GPKG_TYPE, f"{name}.gpkg")
@@ -101,10 +113,17 @@ def gebieden(
 
 @router.get(
     "/gebieden/{code}",
-    summary="Gebiedsoverzicht: kerncijfers, afwijking en trend van één gebied (JSON, HTML, PDF of CSV)",
+    summary="Gebiedsoverzicht: kerncijfers, afwijking en trend van één gebied"
+    " (JSON, HTML, PDF, CSV of Excel)",
     responses={
         200: {
-            "content": {"application/json": {}, "text/html": {}, "application/pdf": {}, exports.CSV_TYPE: {}}
+            "content": {
+                "application/json": {},
+                "text/html": {},
+                "application/pdf": {},
+                exports.CSV_TYPE: {},
+                exports.XLSX_TYPE: {},
+            }
         }
     },
     openapi_extra=rule("gegevens"),
@@ -115,7 +134,7 @@ def gebied(
     principal: PrincipalDep,
     engine: EngineDep,
     settings: SettingsDep,
-    fmt: Annotated[str, formats("json", "html", "pdf", "csv")],
+    fmt: Annotated[str, formats("json", "html", "pdf", "csv", "xlsx")],
     indeling: IndelingDep,
     thema: str = "alle",
     periode: Annotated[
@@ -143,6 +162,10 @@ def gebied(
     if fmt == "csv":
         rows = overview.jaren + (overview.themas or [])
         return _download(exports.csv_bytes(rows, principal.suppressed), exports.CSV_TYPE, f"{filename}.csv")
+    if fmt == "xlsx":
+        rows = overview.jaren + (overview.themas or [])
+        body = exports.xlsx_bytes(rows, principal.suppressed, overview.titels)
+        return _download(body, exports.XLSX_TYPE, f"{filename}.xlsx")
     if fmt == "pdf":
         body = pdf.render(overview, pdf.made_for(principal.naam, principal.rol))
         return _download(body, "application/pdf", f"{filename}.pdf")

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine, text
 
-from app import layer_sql, maps
+from app import klassen, layer_sql, maps
 from app.access import rule
 from app.deps import PrincipalDep
 from app.errors import choose
@@ -109,9 +109,24 @@ async def kaart(
         )
     if chosen is not None:
         choose(chosen, perioden, "periode")
+    filters = (
+        {"periode": chosen or "", "thema": thema, **({"indeling": indeling} if indeling else {})}
+        if not risico
+        else {"risicobranche": "alle"}
+    )
+    classes, zonder_waarde = await run_in_threadpool(
+        klassen.legend,
+        engine,
+        principal,
+        maps.INDICATOREN[indicator],
+        soort,
+        filters,
+        k=settings.suppression_k,
+    )
     req = maps.MapRequest(
         soort=soort, indicator=indicator, thema=thema, periode=chosen or "", k=settings.suppression_k,
-        doel=doel, perioden=perioden, bounds=bounds, indeling=indeling,
+        doel=doel, perioden=perioden, bounds=bounds, indeling=indeling, classes=classes,
+        zonder_waarde=zonder_waarde,
     )  # fmt: skip
     panel = templates.get_template("kaart_paneel.html").render(
         keuze=req,

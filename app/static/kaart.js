@@ -1,14 +1,15 @@
 /* Ondermijningskaart: styles, tooltips, popups and the legend for the map page.
  * The page (app/maps.py) creates the Leaflet map and the vector tile layers with folium and
  * then calls okaart.start(map, config, layers). window.okaart also records what was drawn
- * (distinct feature ids per layer) and when each layer finished loading, for the browser
- * tests and the benchmark. */
+ * (distinct feature ids per layer, the colour of each area) and when each layer finished
+ * loading, for the browser tests and the benchmark. */
 (function () {
   "use strict";
 
   var config = null;
   var okaart = {
     getekend: {},
+    kleuren: {}, // the colour each area of the choropleth got, by feature id
     geladen: {},
     klaar: false,
     kaart: null,
@@ -49,24 +50,45 @@
     seen.add(props.id);
   }
 
-  /* The style function VectorGrid calls for every feature of a tile it draws. */
+  function puntStijl(layerId) {
+    return (config.punten || []).filter(function (p) { return p.id === layerId; })[0];
+  }
+
+  /* The style function VectorGrid calls for every feature of a tile it draws. VectorGrid 1.3
+   * passes (properties, zoom) only, so a point layer is known by its id, not by the geometry. */
   okaart.stijl = function (layerId) {
-    return function (props, zoom, dimension) {
+    return function (props) {
       noteer(layerId, props);
-      if (dimension === 1) {
-        var punt = (config.punten || []).filter(function (p) { return p.id === layerId; })[0];
-        var c = punt ? punt.kleur : "#333333";
-        return { radius: 4, weight: 1, color: "#ffffff", fill: true, fillColor: c, fillOpacity: 0.9 };
+      var punt = puntStijl(layerId);
+      if (punt) {
+        return {
+          radius: punt.straal, weight: punt.dikte, color: punt.rand, opacity: 1,
+          fill: true, fillColor: punt.kleur, fillOpacity: punt.dekking,
+        };
       }
       if (layerId === config.omtrek) {
         return { weight: 2.5, color: "#252525", dashArray: "4 3", fill: true, fillOpacity: 0 };
       }
-      return {
-        weight: 0.8, color: "#525252", opacity: 0.9, fill: true,
-        fillColor: kleur(props[config.indicator.property]), fillOpacity: 0.7,
-      };
+      var fill = kleur(props[config.indicator.property]);
+      if (layerId === config.gebied) okaart.kleuren[props.id] = fill;
+      return { weight: 0.8, color: "#525252", opacity: 0.9, fill: true, fillColor: fill, fillOpacity: 0.7 };
     };
   };
+
+  /* An area with fewer addresses than the minimum has no rate and no z (migration 0015). */
+  function klein(props) {
+    return props.te_weinig_adressen ? "te weinig adressen" : "";
+  }
+
+  /* The deviation in words, from z (app/overview.py says the same). */
+  function oordeel(props) {
+    var z = props.z;
+    if (z === null || z === undefined || z === "") return config.onderdrukt && props.signalen === null ? "onderdrukt" : "onbekend";
+    var n = Number(z);
+    var tekst = n >= 3 ? (props.afwijkend ? "duidelijk hoger" : "hoger, maar minder dan 10 signalen")
+      : n <= -3 ? "duidelijk lager" : "wijkt niet duidelijk af";
+    return tekst + " (z " + waarde(z, "z") + ")";
+  }
 
   function gebiedPopup(props) {
     var ind = config.indicator;
@@ -78,12 +100,13 @@
     ] : [
       ["Signalen", waarde(props.signalen, "count")],
       ["Adressen", waarde(props.adressen, "count")],
-      ["Signalen per 1.000 adressen", waarde(props.per_1000_adressen, "rate")],
-      ["Leegstand", waarde(props.leegstand, "count") + " (" + waarde(props.leegstand_pct, "percent") + ")"],
-      ["Afwijkend van de rest van de gemeente", waarde(props.afwijkend) + " (z " + waarde(props.z, "z") + ")"],
-      ["Trend t.o.v. vorig jaar (z)", waarde(props.trend_z, "z")],
+      ["Signalen per 1.000 adressen", klein(props) || waarde(props.per_1000_adressen, "rate")],
+      ["Idem, gladgestreken naar de gemeente", klein(props) || waarde(props.per_1000_eb, "rate")],
+      ["Leegstand", waarde(props.leegstand, "count") + " (" + (klein(props) || waarde(props.leegstand_pct, "percent")) + ")"],
+      ["Ten opzichte van de rest van de gemeente", klein(props) || oordeel(props)],
+      ["Trend t.o.v. de vorige periode (z)", klein(props) || (props.eerste_periode ? "geen vorige periode" : waarde(props.trend_z, "z"))],
     ];
-    var html = '<div class="popup"><h3>' + escape(props.naam) + ' <span class="code">' + escape(props.code) + "</span></h3>";
+    var html = '<div class="popup gebied"><h3>' + escape(props.naam) + ' <span class="code">' + escape(props.code) + "</span></h3>";
     html += '<p class="hoofdcijfer">' + escape(ind.title) + ': <strong class="waarde" data-waarde="' +
       escape(props[ind.property] === null || props[ind.property] === undefined ? "" : props[ind.property]) + '">' +
       escape(waarde(props[ind.property], ind.unit)) + "</strong></p><table>";
@@ -98,15 +121,28 @@
     return html;
   }
 
+  function woord(v) {
+    return v === null || v === undefined ? "" : String(v).replace(/_/g, " ");
+  }
+
+  function datum(v) {
+    if (!v) return "";
+    var d = new Date(String(v).slice(0, 10) + "T12:00:00Z");
+    return isNaN(d) ? String(v) : d.toLocaleDateString("nl-NL", { day: "numeric", month: "long", year: "numeric" });
+  }
+
   function puntPopup(layerId, props) {
     var rows = layerId === "signalen"
-      ? [["Soort", props.soort], ["Thema", props.thema], ["Datum", props.datum], ["Bron", props.bron]]
+      ? [["Soort signaal", woord(props.soort)], ["Datum", datum(props.datum)], ["Thema", woord(props.thema)],
+         ["Bron", props.bron], ["Buurt", props.buurtcode]]
       : layerId === "vestigingen"
-        ? [["Naam", props.naam], ["Risicobranche", props.risicobranche], ["SBI", props.sbi],
-           ["Vergunning", props.vergunning], ["Geldig tot", props.geldig_tot], ["Bron", props.bron]]
-        : [["Soort object", props.soort], ["Leeg sinds", props.sinds], ["Bron", props.bron]];
+        ? [["Naam", props.naam], ["Soort", woord(props.soort)], ["Risicobranche", woord(props.risicobranche)],
+           ["SBI", props.sbi], ["Vergunning", woord(props.vergunning)], ["Geldig tot", datum(props.geldig_tot)],
+           ["Bron", props.bron], ["Buurt", props.buurtcode]]
+        : [["Soort object", woord(props.soort)], ["Leeg sinds", datum(props.sinds)], ["Bron", props.bron],
+           ["Buurt", props.buurtcode]];
     var kop = { signalen: "Signaal", vestigingen: "Vestiging" }[layerId] || "Leegstand";
-    var html = '<div class="popup"><h3>' + kop + "</h3><table>";
+    var html = '<div class="popup punt" data-laag="' + escape(layerId) + '"><h3>' + kop + "</h3><table>";
     rows.forEach(function (r) {
       html += "<tr><th>" + escape(r[0]) + "</th><td>" + escape(r[1] === null || r[1] === undefined ? "" : r[1]) + "</td></tr>";
     });
@@ -119,19 +155,85 @@
       var div = L.DomUtil.create("div", "legenda");
       var ind = config.indicator;
       var html = "<h4>" + escape(ind.title) + "</h4><ul>";
+      var aantal = function (n) {
+        return n === null || n === undefined ? "" : ' <span class="aantal">(' + nf(0).format(n) + ")</span>";
+      };
       ind.classes.slice().reverse().forEach(function (c) {
-        html += '<li><span class="vlak" style="background:' + c.colour + '"></span>' + escape(c.label) + "</li>";
+        html += '<li data-min="' + c.min + '"><span class="vlak" style="background:' + c.colour + '"></span>' +
+          escape(c.label) + aantal(c.count) + "</li>";
       });
-      html += '<li><span class="vlak" style="background:' + config.geenWaarde + '"></span>' +
-        (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ")" : "geen waarde") + "</li>";
+      html += '<li class="geen"><span class="vlak" style="background:' + config.geenWaarde + '"></span>' +
+        (config.onderdrukt ? "onderdrukt (minder dan " + config.k + ") of te weinig adressen" : "geen waarde of te weinig adressen") +
+        aantal(config.zonderWaarde) + "</li>";
       if (config.omtrek) html += '<li><span class="vlak omtrek"></span>bedrijventerrein</li>';
       (config.punten || []).forEach(function (p) {
-        html += '<li><span class="punt" style="background:' + p.kleur + '"></span>' + escape(p.titel) + "</li>";
+        html += '<li><span class="punt" style="background:' + p.kleur + ";border:" + p.dikte + "px solid " + p.rand +
+          ";width:" + 2 * p.straal + "px;height:" + 2 * p.straal + 'px"></span>' + escape(p.titel) + "</li>";
       });
       div.innerHTML = html + "</ul>";
       return div;
     };
     control.addTo(map);
+  }
+
+  /* The view in the URL: the choices in the query (soort, indeling, indicator, thema, periode,
+   * and doel when given), zoom and centre in the fragment (#zoom/lat/lon). A shared link reopens
+   * the same view, and back from an overview returns to it. */
+  function leesPlek() {
+    var m = /^#(\d{1,2})\/(-?\d{1,2}(?:\.\d+)?)\/(-?\d{1,3}(?:\.\d+)?)$/.exec(window.location.hash);
+    return m ? { zoom: Number(m[1]), lat: Number(m[2]), lon: Number(m[3]) } : null;
+  }
+
+  function schrijfPlek(map) {
+    var params = new URLSearchParams(window.location.search);
+    params.set("soort", config.soort);
+    if (config.indeling) params.set("indeling", config.indeling);
+    params.set("indicator", config.indicator.id);
+    params.set("thema", config.thema);
+    if (config.periode) params.set("periode", config.periode);
+    var c = map.getCenter();
+    var hash = "#" + map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5);
+    window.history.replaceState(null, "", window.location.pathname + "?" + params.toString() + hash);
+  }
+
+  /* Search by postcode and house number (analysts, with a purpose): the address from the
+   * register (its point and buurt), the map centred on it, and its buurt named with a link to
+   * the overview. */
+  function zoekAdres(map, form) {
+    var uit = document.getElementById("zoekuitkomst");
+    var m = /^\s*(\d{4})\s*([A-Za-z]{2})\s*(\d{1,5})/.exec(form.elements.adres.value);
+    var doel = document.querySelector("#keuze select[name=doel]");
+    if (!m) { uit.textContent = "Geef een postcode en huisnummer, bijvoorbeeld 9711 AA 12."; return; }
+    if (!doel || !doel.value) { uit.textContent = "Kies eerst een doel: adressen zijn alleen met een doel te zien."; return; }
+    var postcode = m[1] + m[2].toUpperCase();
+    var headers = { "X-Doel": doel.value };
+    var query = new URLSearchParams({ postcode: postcode, huisnummer: m[3], limit: "1" });
+    uit.textContent = "Zoeken...";
+    fetch("/collections/verblijfsobjecten/items?" + query, { credentials: "same-origin", headers: headers })
+      .then(function (r) { return r.ok ? r.json() : { features: [] }; })
+      .then(function (body) {
+        var f = body.features && body.features[0];
+        if (!f) { uit.textContent = "Adres " + m[1] + " " + postcode.slice(4) + " " + m[3] + " niet gevonden."; return null; }
+        var lon = f.geometry.coordinates[0], lat = f.geometry.coordinates[1];
+        map.setView([lat, lon], Math.max(map.getZoom(), 16), { animate: false });
+        if (okaart.gezocht) map.removeLayer(okaart.gezocht);
+        okaart.gezocht = L.circleMarker([lat, lon], {
+          radius: 9, weight: 3, color: "#000000", fill: false, interactive: false,
+        }).addTo(map);
+        var locate = new URLSearchParams({ lon: String(lon), lat: String(lat) });
+        return fetch("/locate?" + locate, { credentials: "same-origin", headers: headers })
+          .then(function (r) { return r.ok ? r.json() : { gebieden: [] }; })
+          .then(function (found) {
+            var buurt = (found.gebieden || []).filter(function (g) { return g.soort === "buurt"; })[0];
+            var adres = escape((f.properties.openbare_ruimte || "") + " " + m[3] + ", " + m[1] + " " + postcode.slice(4));
+            uit.innerHTML = buurt
+              ? adres + ' ligt in buurt <a class="gevonden" data-code="' + escape(buurt.code) + '" href="/gebieden/' +
+                encodeURIComponent(buurt.code) + "?periode=" + encodeURIComponent(config.periode) + '">' +
+                escape(buurt.naam) + "</a> (" + escape(buurt.code) + ")"
+              : adres + " ligt in geen buurt die u mag zien.";
+          });
+      })
+      .catch(function () { uit.textContent = "Zoeken lukte niet; probeer het opnieuw."; });
   }
 
   okaart.start = function (map, cfg, layers) {
@@ -164,10 +266,21 @@
       }
     });
     legenda(map);
+    var plek = leesPlek();
+    if (plek) map.setView([plek.lat, plek.lon], plek.zoom, { animate: false });
+    else if (cfg.grenzen) map.fitBounds(cfg.grenzen, { animate: false });
+    // Written once the reader moves the map: a page opened from a link keeps that link.
+    map.on("moveend", function () { schrijfPlek(map); });
+    var zoek = document.getElementById("zoek");
+    if (zoek) zoek.addEventListener("submit", function (e) { e.preventDefault(); zoekAdres(map, zoek); });
     var form = document.getElementById("keuze");
     if (form) {
       Array.prototype.forEach.call(form.querySelectorAll("select"), function (s) {
-        s.addEventListener("change", function () { form.submit(); });
+        s.addEventListener("change", function () {
+          // Another choice keeps the place: the fragment of the action survives a GET submit.
+          form.action = "/kaart" + window.location.hash;
+          form.submit();
+        });
       });
     }
   };
