@@ -70,6 +70,11 @@ def make_engine(
             if statement_timeout_ms:
                 cur.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
             cur.execute("SET application_name = 'okaart'")
+            # psycopg prepares a statement after five runs, and PostgreSQL may then switch to
+            # a generic plan, blind to the bound values: for a bbox over the indicator view
+            # that plan took 600 ms where the custom one takes 6 ms. Planning each run costs
+            # far less than that risk.
+            cur.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_conn.commit()
 
     return engine
