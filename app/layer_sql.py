@@ -518,7 +518,9 @@ def area_figures(
         layer, principal, Selection(filters=filters), geometry=geometry_in(layer, 28992) if wkb else None, k=k
     )
     polygon = ", ST_AsBinary(r.geom) AS wkb" if wkb else ""
-    return f"SELECT r.*{polygon} FROM ({rows}) r ORDER BY r.code, r.periode, r.thema", params
+    # Risk-branch layers have a branch where the indicator layers have a period and a theme.
+    order = ", ".join(f"r.{n}" for n in ("code", "periode", "thema", "risicobranche") if layer.property(n))
+    return f"SELECT r.*{polygon} FROM ({rows}) r ORDER BY {order}", params
 
 
 def branch_figures(layer: Layer, principal: Principal, filters: dict[str, str], *, k: int) -> Statement:

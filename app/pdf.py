@@ -120,6 +120,8 @@ def render(overview: Overview, made_for: str) -> bytes:
                 row.cell(_t(overview.figuur("per_1000_adressen", r["per_1000_adressen"], r)))
 
     if overview.risicobranches is not None:
+        if pdf.get_y() + 30 > pdf.h - 16:  # the heading, the header row and a first row together
+            pdf.add_page()
         heading("Risicobranches (registers die vandaag gelden)")
         with pdf.table(
             col_widths=(70, 30, 30, 30),
