@@ -184,7 +184,11 @@ def test_every_item_of_a_bbox_lies_in_it_and_none_is_missing(
     assert not outside, f"{len(outside)} items outside the box"
     missing = expected - set(ids)
     assert not missing, f"{len(missing)} items in the box are missing"
-    assert pages[0]["numberMatched"] == len(ids)
+    # The count takes another path through GEOS than the page: at the same edge noise the two
+    # may differ by the points on the edge, never by one clearly inside or outside.
+    assert len(expected) <= pages[0]["numberMatched"] <= len(possible)
+    if crs == "RD":
+        assert pages[0]["numberMatched"] == len(ids)
 
 
 # -- keyset paging ----------------------------------------------------------------------------
