@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from typing import Any
 import hypothesis  # noqa: F401  (imported early: see the note in app/routers/ogc.py)
 import psycopg
 import pytest
+import uvicorn
 from psycopg import sql
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -297,3 +301,21 @@ def auth(key: str, doel: str | None = None) -> dict[str, str]:
     if stated:
         headers["X-Doel"] = stated
     return headers
+
+
+@pytest.fixture(scope="session")
+def live_url(demo_app: Any) -> Iterator[str]:
+    """The demo app served over real HTTP on a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(demo_app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

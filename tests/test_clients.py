@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyogrio
 import pytest
-import uvicorn
 from sqlalchemy import Engine, text
 
 from layers import REGISTRY
 from tests.conftest import zicht_id
-
-
-@pytest.fixture(scope="session")
-def live_url(demo_app: Any) -> Iterator[str]:
-    """The demo app served over real HTTP on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(demo_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def expected_count(engine: Engine, layer_id: str, key: str) -> int:

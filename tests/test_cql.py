@@ -12,17 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import mapbox_vector_tile
 import morecantile
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
@@ -87,24 +83,6 @@ def test_queryables_are_a_json_schema_from_the_layer_declaration(
         client.get("/collections/signalen/queryables", headers=auth(api_keys["planner"])).status_code == 404
     )
     assert client.get("/collections/signalen/queryables").status_code == 401
-
-
-@pytest.fixture(scope="module")
-def live_url(demo_app: Any) -> Iterator[str]:
-    """The demo app over real HTTP on a free loopback port (as tests/test_clients.py)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(demo_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_owslib_lists_queryables_and_fetches_a_filtered_page(
