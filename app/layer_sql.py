@@ -57,19 +57,25 @@ class Selection:
     properties: tuple[str, ...] | None = None
 
 
-def _suppressed(layer: Layer, name: str) -> str:
+def _suppressed(layer: Layer, name: str, counts: str | None = None) -> str:
     """The figure as an aggregate-only principal gets it: a count withheld when its flag says
     so (set at refresh, core.zicht; an unset flag withholds too) and otherwise rounded to 5;
     derived figures withheld with their count, and otherwise computed from the published
-    counts only (rounding a count is pointless if its rate still holds the exact value)."""
+    counts only (rounding a count is pointless if its rate still holds the exact value).
+
+    With ``counts``, the published counts are read from that relation's columns (the
+    lateral subquery of :func:`visible_rows`) instead of being spelled out again inside
+    every formula that uses them."""
     prop = layer.property(name)
     if prop is None or prop.suppress is None:
         return f"t.{name}"
     if prop.suppress == "count":
+        if counts is not None:
+            return f"{counts}.{name}"
         return f"CASE WHEN {_withheld(name)} THEN NULL ELSE (round(t.{name} / 5.0) * 5)::bigint END"
     if prop.published is None:
         return f"NULL::{SQL_TYPES[prop.type]}"
-    published = prop.published.format_map(_Published(layer))
+    published = prop.published.format_map(_Published(layer, counts))
     return f"CASE WHEN {_withheld(prop.basis or 'signalen')} THEN NULL ELSE ({published}) END"
 
 
@@ -84,14 +90,15 @@ class _Published(dict[str, str]):
     """``{name}`` in a published formula: that figure as the principal gets it (on demand,
     so formulas may refer to each other without building every expression)."""
 
-    def __init__(self, layer: Layer) -> None:
+    def __init__(self, layer: Layer, counts: str | None = None) -> None:
         super().__init__()
         self.layer = layer
+        self.counts = counts
 
     def __missing__(self, name: str) -> str:
         if self.layer.property(name) is None:
             raise KeyError(f"published formula refers to unknown property {name!r}")
-        self[name] = f"({_suppressed(self.layer, name)})"
+        self[name] = f"({_suppressed(self.layer, name, self.counts)})"
         return self[name]
 
 
@@ -112,14 +119,25 @@ def visible_rows(
         columns.append(f"{geometry} AS geom")
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for prop in layer.properties:
-        expr = _suppressed(layer, prop.name) if suppress else f"t.{prop.name}"
+        expr = _suppressed(layer, prop.name, PUBLISHED) if suppress else f"t.{prop.name}"
         columns.append(f"{expr} AS {prop.name}")
+    source = f"{layer.source} t"
     if suppress:
         counts = [p.name for p in layer.properties if p.suppress == "count"]
         columns.append("(" + " OR ".join(_withheld(c) for c in counts) + ") AS onderdrukt")
+        # Each published count once per row. Spelled out inside every formula instead, the
+        # indicator layer's z and afwijkend repeat the withheld-or-rounded count a dozen
+        # times: planning took ten times as long as the analyst's query (issue 12's
+        # benchmark). OFFSET 0 keeps PostgreSQL from flattening the subquery back into them.
+        published = ", ".join(f"{_suppressed(layer, c)} AS {c}" for c in counts)
+        source += f" CROSS JOIN LATERAL (SELECT {published} OFFSET 0) {PUBLISHED}"
     where, params = conditions(layer, principal, selection)
-    sql = f"SELECT {', '.join(columns)} FROM {layer.source} t WHERE {where}"
+    sql = f"SELECT {', '.join(columns)} FROM {source} WHERE {where}"
     return sql, params
+
+
+#: The alias of the published counts in :func:`visible_rows`.
+PUBLISHED = "pub"
 
 
 def conditions(layer: Layer, principal: Principal, selection: Selection) -> Statement:
