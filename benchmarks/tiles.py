@@ -1,9 +1,11 @@
-"""Tile and items speed: okaart vs tipg vs the bare ``ST_AsMVT`` SQL, in one run.
+"""Tile and items speed: okaart vs tipg vs MapServer vs the bare ``ST_AsMVT`` SQL, in one run.
 
 One throwaway cluster with the demo dataset; okaart and tipg (pinned, in its own virtualenv
 ``benchmarks/.venv-tipg``, as tipg pins its own FastAPI/pydantic) serve the same database,
 both with 2 uvicorn workers. ``wrk`` replays the same seeded requests against each (city
 centre tiles full of points, and random ones that are often empty) at 8 and 32 connections.
+MapServer (``benchmarks/mapserver.py``: Debian's cgi-mapserver as 2 FastCGI processes behind
+lighttpd) serves the same layers from the stored 3857 copies with the same tile buffer.
 The floor is okaart's own tile SQL sent straight to PostgreSQL from a thread pool: what is
 left when HTTP and Python are taken away, so the gap to it is the price of the service.
 
@@ -45,6 +47,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from app import layer_sql
+from benchmarks import mapserver
 from benchmarks.common import ROOT, cluster, console, demo_database, save_results
 from core import zicht
 from core.pgcluster import Cluster, free_port
@@ -349,9 +352,10 @@ def measure(w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int
 
 
 def report(w: Workload, results: list[Result]) -> None:
-    """req/s and latency per tool and concurrency, with each row's ratio to tipg and the floor."""
+    """req/s and latency per tool and concurrency, with each row's ratio to tipg, MapServer and
+    the floor."""
     by = {(r.tool, r.concurrency): r for r in results}
-    peers = ["tipg", *(["floor"] if w.floor_sql else [])]
+    peers = ["tipg", "mapserver", *(["floor"] if w.floor_sql else [])]
     table = Table(title=f"{w.name}: {w.title}")
     for column in (*COLUMNS, *(f"× {p}" for p in peers)):
         table.add_column(column, justify="left" if column == "tool" else "right")
@@ -387,6 +391,7 @@ def workloads(rows: int, zicht_id: int) -> list[Workload]:
                 NOCACHE: tiles("signalen", "", points),
                 "tipg": tiles("public.signaal", f"?{sig_q}", points),
                 "tipg 3857": tiles("public.signaal", f"?{sig_q}&geom-column=geom_3857", points),
+                "mapserver": [mapserver.tile_path("signalen", z, x, y) for z, x, y in points],
             },
             [f"{z}/{x}/{y}" for z, x, y in points],
             sig_sql,
@@ -400,6 +405,7 @@ def workloads(rows: int, zicht_id: int) -> list[Workload]:
                 NOCACHE: tiles("buurten", "?periode=2024&thema=alle", areas),
                 "tipg": tiles("public.laag_indicator_zicht", f"?{area_q}", areas),
                 "tipg 3857": tiles("public.laag_indicator_zicht", f"?{area_q}&geom-column=geom_3857", areas),
+                "mapserver": [mapserver.tile_path("buurten", z, x, y) for z, x, y in areas],
             },
             [f"{z}/{x}/{y}" for z, x, y in areas],
             area_sql,
@@ -411,6 +417,7 @@ def workloads(rows: int, zicht_id: int) -> list[Workload]:
             {
                 "okaart": [f"/collections/signalen/items?limit=100&bbox={b}" for b in boxes],
                 "tipg": [f"/collections/public.signaal/items?limit=100&bbox={b}&{sig_q}" for b in boxes],
+                "mapserver": [mapserver.items_path("signalen", b, 100) for b in boxes],
             },
             boxes,
         ),
@@ -453,6 +460,19 @@ def start_servers(stack: ExitStack, url: str, tipg: Path, workdir: Path) -> dict
     return {**bases, "tipg 3857": bases["tipg"]}
 
 
+def start_mapserver(stack: ExitStack, dsn: str, zicht_id: int, workdir: Path) -> str:
+    """MapServer (FastCGI behind lighttpd, 2 processes) on the same database and layers."""
+    cmd, probe, base = mapserver.command(
+        workdir,
+        connection=dsn,
+        zicht_id=zicht_id,
+        signal_items=_props("signalen").split(","),
+        area_items=_props("buurten").split(","),
+    )
+    stack.enter_context(serving("mapserver", cmd, dict(os.environ), probe, workdir / "mapserver.log"))
+    return base
+
+
 def run(rows: int = 2_000) -> None:
     """Setup, sanity check, every workload, tables and a JSON file; one cluster, one run."""
     seconds = int(os.environ.get("OKAART_BENCH_SECONDS", "20"))
@@ -466,9 +486,11 @@ def run(rows: int = 2_000) -> None:
         url, key = prepare(c, workdir)
         with psycopg.connect(c.dsn("tiles")) as conn:
             row = conn.execute(_pyformat(zicht.LOOKUP), zicht.Zicht.of(BEHEERDER).params()).fetchone()
-        plan = workloads(rows, int(row[0]) if row and row[0] is not None else 0)
+        zicht_id = int(row[0]) if row and row[0] is not None else 0
+        plan = workloads(rows, zicht_id)
         bases = start_servers(stack, url, tipg, workdir)
         dsn = c.dsn("tiles")
+        bases["mapserver"] = start_mapserver(stack, dsn, zicht_id, workdir)
         checks = sanity(plan, bases, key, dsn)
         for w in plan:
             results[w.name] = measure(w, bases, key, dsn, seconds)
