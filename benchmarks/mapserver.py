@@ -29,6 +29,17 @@ from core.pgcluster import free_port
 PROCESSES = 2
 #: okaart's tile buffer, 64 of 4096 units, in MapServer's tile pixels (256 per tile).
 EDGE_BUFFER = 4
+#: The layers' extent, given so that MapServer never asks the database for it per request.
+NETHERLANDS_3857 = "300000 6450000 800000 7100000"
+#: EPSG:3857 spelled out: ``init=epsg:3857`` made MapServer look it up in PROJ's database on
+#: every request, which cost more than the tile itself.
+MERCATOR = " ".join(
+    f'"{p}"'
+    for p in (
+        "proj=merc", "a=6378137", "b=6378137", "lat_ts=0", "lon_0=0", "x_0=0", "y_0=0", "k=1", "units=m",
+        "nadgrids=@null", "no_defs",
+    )
+)  # fmt: skip
 #: The mapfile's name in MapServer's config, the first step of its OGC API paths.
 MAP_KEY = "peer"
 
@@ -52,7 +63,9 @@ def ensure_mapserver() -> tuple[str, str]:
 
 def _layer(name: str, kind: str, connection: str, sql: str, items: list[str]) -> str:
     """One PostGIS layer from a subquery on the stored 3857 geometry, every listed column
-    in MVT and GeoJSON, published in OGC API Features."""
+    in MVT and GeoJSON, published in OGC API Features. ``CLOSE_CONNECTION=DEFER`` keeps
+    each FastCGI process's database connection open between requests, as okaart's and
+    tipg's pools do."""
     return f"""
   LAYER
     NAME "{name}"
@@ -61,7 +74,9 @@ def _layer(name: str, kind: str, connection: str, sql: str, items: list[str]) ->
     CONNECTIONTYPE POSTGIS
     CONNECTION "{connection}"
     DATA "geom_3857 from ({sql}) as sub using unique id using srid=3857"
-    PROJECTION "init=epsg:3857" END
+    PROJECTION {MERCATOR} END
+    PROCESSING "CLOSE_CONNECTION=DEFER"
+    EXTENT {NETHERLANDS_3857}
     TEMPLATE "ttt"
     METADATA
       "ows_title" "{name}"
@@ -89,7 +104,7 @@ def write_mapfile(
   EXTENT -20037508.34 -20037508.34 20037508.34 20037508.34
   SIZE 256 256
   MAXSIZE 4096
-  PROJECTION "init=epsg:3857" END
+  PROJECTION {MERCATOR} END
   OUTPUTFORMAT
     NAME "mvt"
     DRIVER MVT

@@ -360,7 +360,8 @@ def report(w: Workload, results: list[Result]) -> None:
     for column in (*COLUMNS, *(f"× {p}" for p in peers)):
         table.add_column(column, justify="left" if column == "tool" else "right")
     for r in results:
-        ratios = (f"{r.rate / by[(p, r.concurrency)].rate:.2f}" for p in peers)
+        peer_rates = [by[(p, r.concurrency)].rate for p in peers]
+        ratios = (f"{r.rate / rate:.2f}" if rate else "-" for rate in peer_rates)
         table.add_row(
             r.tool, str(r.concurrency), f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}",
             f"{r.p99_ms:.1f}", f"{r.errors:,}", *ratios,
