@@ -233,7 +233,7 @@ def test_concurrent_writers_take_chains_of_their_own(chains: tuple[Engine, CliRu
     by_chain = chain_ids(owner)
     assert sorted(by_chain) == [0, 1, 2] and [len(by_chain[k]) for k in (0, 1, 2)] == [9, 3, 3]
     with owner.connect() as c:
-        writers = dict(
+        writers: dict[int, list[str]] = dict(
             c.execute(
                 text(
                     "SELECT keten, array_agg(DISTINCT split_part(route, '/', 3)) FROM audit_log"
@@ -271,7 +271,7 @@ def test_a_transaction_keeps_its_chain(fresh_db: str, api_login: Any) -> None:
     api.dispose()
     owner = create_engine(fresh_db)
     with owner.connect() as c:
-        chain_of = dict(c.execute(text("SELECT route, keten FROM audit_log")).all())
+        chain_of: dict[str, int] = dict(c.execute(text("SELECT route, keten FROM audit_log")).all())
     owner.dispose()
     assert chain_of == {"/houder": 0, "/eerste": 1, "/tweede": 1, "/volgende": 0}
 
