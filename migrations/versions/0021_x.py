@@ -14,6 +14,9 @@ chains a row into one of ``KETENS`` chains, each with its own lock:
   commit order, and each row hashes its predecessor in the chain.
 * ``audit_log_canonical`` leaves ``keten`` out for chain 0, so the rows and anchors written
   before this revision (one chain, now chain 0) keep their hashes and still verify.
+* The trigger computes the row's canonical bytes inline, the same expression as
+  ``audit_log_canonical`` (which verify and the tests use), so a request does not pay for
+  setting up a SQL function.
 * ``audit_log_verify()`` links the rows per chain; ``audit_anker`` gets an index on
   ``audit_id`` because every chain head is anchored (core/audit_anchors.py).
 
@@ -63,9 +66,19 @@ def _server_set_fields() -> str:
             END IF;"""
 
 
+def _canonical(row: str) -> str:
+    """The bytes a row's hash covers: ``audit_log_canonical``'s expression, which the trigger
+    evaluates inline (a SQL function with a setting is never inlined and is set up again in
+    every transaction, i.e. for every audited request). Needs ``timezone = 'UTC'``."""
+    return (
+        f"convert_to((to_jsonb({row}) - 'hash' - 'prev_hash'"
+        f" - CASE WHEN {row}.keten = 0 THEN 'keten' ELSE '' END)::text, 'UTF8')"
+    )
+
+
 CHAIN = f"""
         CREATE OR REPLACE FUNCTION audit_log_chain() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET timezone = 'UTC'
         AS $$
         DECLARE
             previous bytea;
@@ -93,18 +106,16 @@ CHAIN = f"""
             {_server_set_fields()}
             SELECT a.hash INTO previous FROM audit_log a WHERE a.keten = k ORDER BY a.id DESC LIMIT 1;
             NEW.prev_hash := previous;
-            NEW.hash := sha256(coalesce(previous, '\\x'::bytea) || audit_log_canonical(NEW));
+            NEW.hash := sha256(coalesce(previous, '\\x'::bytea) || {_canonical("NEW")});
             RETURN NEW;
         END
         $$;
 """
 
-CANONICAL = """
+CANONICAL = f"""
         CREATE OR REPLACE FUNCTION audit_log_canonical(r audit_log) RETURNS bytea
         LANGUAGE sql IMMUTABLE SET timezone = 'UTC' AS $$
-            SELECT convert_to(
-                (to_jsonb(r) - 'hash' - 'prev_hash' - CASE WHEN r.keten = 0 THEN 'keten' ELSE '' END)::text,
-                'UTF8')
+            SELECT {_canonical("r")}
         $$;
 """
 
