@@ -83,20 +83,22 @@ CHAIN = f"""
         DECLARE
             previous bytea;
             k integer := nullif(current_setting('okaart.audit_keten', true), '')::integer;
+            lock_class integer;
         BEGIN
             -- A chain of our own: the one this transaction already holds, else the first
             -- free one, else wait for one picked by pid. Ids and links follow commit order
             -- within each chain.
             IF k IS NULL THEN
+                lock_class := {LOCK_CLASS};
                 FOR i IN 0..{KETENS - 1} LOOP
-                    IF pg_try_advisory_xact_lock({LOCK_CLASS}, i) THEN
+                    IF pg_try_advisory_xact_lock(lock_class, i) THEN
                         k := i;
                         EXIT;
                     END IF;
                 END LOOP;
                 IF k IS NULL THEN
                     k := pg_backend_pid() % {KETENS};
-                    PERFORM pg_advisory_xact_lock({LOCK_CLASS}, k);
+                    PERFORM pg_advisory_xact_lock(lock_class, k);
                 END IF;
                 PERFORM set_config('okaart.audit_keten', k::text, true);
             END IF;
