@@ -415,9 +415,17 @@ def test_the_api_role_cannot_choose_time_id_or_hash(fresh_db: str, api_login: An
             ),
             {"route": "/" + "r" * 100_000, "client": "c" * 5000},
         ).one()
+        # One long text among short ones is cut as well (the trigger tests the longest).
+        bbox = c.execute(
+            text(
+                "INSERT INTO audit_log (methode, route, status, bbox) VALUES ('GET', '/', 200, :b) RETURNING bbox"
+            ),
+            {"b": "b" * 300},
+        ).scalar_one()
     owner.dispose()
     assert row[0] > 0 and row[1] is True
     assert row[2] == 256 and row[3] == 256
+    assert bbox == "b" * 256
 
 
 # -- the api's own login -----------------------------------------------------------------------

@@ -56,11 +56,17 @@ def _revision(name: str) -> ModuleType:
 
 
 def _server_set_fields() -> str:
-    """0006's server-set time and bounds, applied to every new row."""
+    """0006's server-set time and bounds, applied to every new row; the texts are cut only
+    when one is too long (one test per row instead of ten assignments, the same result)."""
     keyed = _revision("0006_audit_keyed.py")
-    cuts = "\n            ".join(f"NEW.{c} := left(NEW.{c}, {keyed.MAX_TEXT});" for c in keyed.TEXT_COLUMNS)
+    cuts = "\n                ".join(
+        f"NEW.{c} := left(NEW.{c}, {keyed.MAX_TEXT});" for c in keyed.TEXT_COLUMNS
+    )
+    longest = ", ".join(f"length(NEW.{c})" for c in keyed.TEXT_COLUMNS)
     return f"""NEW.tijdstip := clock_timestamp();
-            {cuts}
+            IF greatest({longest}) > {keyed.MAX_TEXT} THEN
+                {cuts}
+            END IF;
             IF cardinality(NEW.object_ids) > {keyed.MAX_IDS} THEN
                 NEW.object_ids := NULL;
             END IF;"""
