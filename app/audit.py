@@ -23,7 +23,10 @@ What a caller sends is bounded before it reaches a row: a purpose is kept only w
 one of the principal's own (so a key pasted into ``X-Doel`` is never stored) and every
 text is cut to :data:`MAX_TEXT` characters (the trigger cuts again, migration 0006). Rows
 go to the append-only, hash-chained ``audit_log``; the api role may only insert the
-columns that describe a request (the server sets id, time and hashes).
+columns that describe a request (the server sets id, time, chain and hashes). The trigger
+gives each writing transaction a chain of its own (migration 0021), so concurrent
+requests do not wait for each other's commit; the row is chained before it commits, and
+it commits before the answer leaves.
 """
 
 from __future__ import annotations
@@ -224,9 +227,10 @@ def audited_one(
 ) -> Row[Any]:
     """Run a one-row read (with columns ``aantal`` and ``ids``) and insert its audit row in
     the same statement, so both commit together in one implicit transaction and one round
-    trip. The chain's lock is then held only inside the server, for the insert and the
-    commit, never across a round trip to a busy Python worker; this is what keeps the
-    hash-chained trail from serialising the tile traffic.
+    trip. The lock of the row's chain is then held only inside the server, for the insert
+    and the commit, never across a round trip to a busy Python worker; with a chain per
+    concurrent writer (migration 0021) this keeps the hash-chained trail from serialising
+    the tile traffic.
 
     ``empty_status`` is the status the caller answers when the read finds nothing (a
     single feature: 404): the row records that, not a 200 the client never got.

@@ -74,7 +74,8 @@ def audit_anchor(
         typer.Option("--elke", help="Scheduled mode: anchor again every this many minutes, until stopped."),
     ] = None,
 ) -> None:
-    """Key the head of the audit chain with the secret; print the anchor for safekeeping."""
+    """Key the head of every audit chain with the secret; print the anchors for safekeeping
+    (one line per chain, the same line again while a head has not moved)."""
     from core.audit_anchors import anchor
 
     key = _audit_key()
@@ -82,14 +83,14 @@ def audit_anchor(
     try:
         while True:
             with engine.begin() as conn:
-                made, new = anchor(conn, key)
-            if made is None:
+                made = anchor(conn, key)
+            if not made:
                 console.print("audit_log is leeg: niets te verankeren")
-            else:
-                typer.echo(made.line())
+            for head, new in made:
+                typer.echo(head.line())
                 if new and bestand is not None:
                     with bestand.open("a", encoding="utf-8") as out:
-                        out.write(made.line() + "\n")
+                        out.write(head.line() + "\n")
             if elke is None:
                 return
             time.sleep(elke * 60)
@@ -130,9 +131,12 @@ def audit_verify(
             f"okaart: audit trail tampered with: {len(problems)} problem(s) in {verdict.rows} rows", err=True
         )
         raise typer.Exit(1)
-    console.print(f"audit_log: {verdict.rows} rijen, keten intact, {verdict.anchors} ankers kloppen")
+    console.print(
+        f"audit_log: {verdict.rows} rijen, keten intact, {verdict.anchors} ankers kloppen"
+        f" ({verdict.chains} {'keten' if verdict.chains == 1 else 'ketens'})"
+    )
     if verdict.unanchored:
         console.print(
-            f"let op: {verdict.unanchored} rijen na het laatste anker zijn alleen door de ongesleutelde"
-            " keten beschermd; veranker geregeld met `okaart audit anchor`"
+            f"let op: {verdict.unanchored} rijen na het laatste anker van hun keten zijn alleen door de"
+            " ongesleutelde keten beschermd; veranker geregeld met `okaart audit anchor`"
         )

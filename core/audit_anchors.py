@@ -1,16 +1,20 @@
 """Anchors: the keyed part of the audit trail, and the check of the whole trail.
 
-The row chain in the database (trigger ``audit_log_chain``, migration 0001) is plain
-SHA-256: it orders the rows in commit order, costs nothing extra per request and shows a
-careless edit, but whoever can write the table (a superuser) can recompute it after an
-edit. An *anchor* closes that gap: HMAC-SHA256 over the chain head's id and hash, with a
-secret that is not in the database. It is kept in ``audit_anker`` and printed as one line
-for safekeeping elsewhere. Every row up to an anchored one feeds that row's hash, so
-changing, removing or inserting any of them changes the anchored hash, and a matching new
-anchor cannot be made without the secret; removing the tail including an anchored row
-leaves an anchor without its row. What this does not cover: rows after the newest anchor
-(anchor often), and anchors removed from the table when no copy of them is checked
-(keep the printed lines outside the database and pass them to ``verify``).
+The row chains in the database (trigger ``audit_log_chain``, migrations 0001 and 0021) are
+plain SHA-256: each row hashes its predecessor in its chain (``audit_log.keten``; a writer
+takes a chain of its own, so concurrent requests do not queue behind one lock). They order
+the rows of a chain in commit order, cost nothing extra per request and show a careless
+edit, but whoever can write the table (a superuser) can recompute them after an edit. An
+*anchor* closes that gap: HMAC-SHA256 over a chain head's id and hash, with a secret that
+is not in the database. Every chain's head is anchored; anchors are kept in
+``audit_anker`` and printed one line each for safekeeping elsewhere. Every row up to an
+anchored one in its chain feeds that row's hash, so changing, removing, inserting or
+moving any of them (to another place or another chain) changes an anchored hash, and a
+matching new anchor cannot be made without the secret; removing a chain's tail including
+an anchored row leaves an anchor without its row. What this does not cover: rows after
+the newest anchor of their chain (anchor often), and anchors removed from the table when
+no copy of them is checked (keep the printed lines outside the database and pass them to
+``verify``).
 """
 
 from __future__ import annotations
@@ -98,23 +102,45 @@ def mac_of(key: bytes, audit_id: int, row_hash: bytes) -> bytes:
 _STAMP = "to_char(tijdstip AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 
-def anchor(conn: Connection, key: bytes) -> tuple[Anchor | None, bool]:
-    """Anchor the chain head: (the anchor, whether it is new). An unchanged head keeps its
-    anchor (a timer on an idle trail adds nothing); an empty trail has none."""
-    head = conn.execute(text("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")).first()
-    if head is None:
-        return None, False
-    last = conn.execute(
-        text(f"SELECT audit_id, hash, mac, {_STAMP} AS stamp FROM audit_anker ORDER BY id DESC LIMIT 1")
-    ).first()
-    if last is not None and last.audit_id == head.id and bytes(last.hash) == bytes(head.hash):
-        return Anchor(last.audit_id, bytes(last.hash), bytes(last.mac), last.stamp), False
-    mac = mac_of(key, head.id, bytes(head.hash))
-    stamp = conn.execute(
-        text(f"INSERT INTO audit_anker (audit_id, hash, mac) VALUES (:i, :h, :m) RETURNING {_STAMP}"),
-        {"i": head.id, "h": bytes(head.hash), "m": mac},
-    ).scalar_one()
-    return Anchor(head.id, bytes(head.hash), mac, stamp), True
+#: The head of every chain: a loose index scan over ``audit_log_keten_idx`` (one probe per
+#: chain, not a scan of the trail).
+_HEADS = """
+    WITH RECURSIVE k AS (
+        (SELECT keten FROM audit_log ORDER BY keten LIMIT 1)
+        UNION ALL
+        SELECT (SELECT a.keten FROM audit_log a WHERE a.keten > k.keten ORDER BY a.keten LIMIT 1)
+        FROM k WHERE k.keten IS NOT NULL
+    )
+    SELECT k.keten, h.id, h.hash FROM k CROSS JOIN LATERAL
+        (SELECT a.id, a.hash FROM audit_log a WHERE a.keten = k.keten ORDER BY a.id DESC LIMIT 1) h
+    ORDER BY k.keten
+"""
+
+
+def anchor(conn: Connection, key: bytes) -> list[tuple[Anchor, bool]]:
+    """Anchor every chain head: (the anchor, whether it is new), one per chain. A head
+    already anchored keeps its anchor (a timer on an idle trail adds nothing); an empty
+    trail has none."""
+    made: list[tuple[Anchor, bool]] = []
+    for head in conn.execute(text(_HEADS)):
+        row_hash = bytes(head.hash)
+        last = conn.execute(
+            text(
+                f"SELECT audit_id, hash, mac, {_STAMP} AS stamp FROM audit_anker"
+                " WHERE audit_id = :i AND hash = :h ORDER BY id DESC LIMIT 1"
+            ),
+            {"i": head.id, "h": row_hash},
+        ).first()
+        if last is not None:
+            made.append((Anchor(last.audit_id, bytes(last.hash), bytes(last.mac), last.stamp), False))
+            continue
+        mac = mac_of(key, head.id, row_hash)
+        stamp = conn.execute(
+            text(f"INSERT INTO audit_anker (audit_id, hash, mac) VALUES (:i, :h, :m) RETURNING {_STAMP}"),
+            {"i": head.id, "h": row_hash, "m": mac},
+        ).scalar_one()
+        made.append((Anchor(head.id, row_hash, mac, stamp), True))
+    return made
 
 
 def read_anchor_file(path: Path) -> tuple[list[Anchor], list[tuple[int | None, str]]]:
@@ -134,21 +160,24 @@ def read_anchor_file(path: Path) -> tuple[list[Anchor], list[tuple[int | None, s
 
 @dataclass
 class Verdict:
-    """What :func:`verify` found: rows, anchors checked, rows after the newest anchor (held
-    by the unkeyed chain only), and the problems (row id, text)."""
+    """What :func:`verify` found: rows, anchors checked, rows after the newest anchor of their
+    chain (held by the unkeyed chain only), and the problems (row id, text)."""
 
     rows: int
     anchors: int
     unanchored: int
     problems: list[tuple[int | None, str]]
+    #: Chains the rows are spread over (migration 0021).
+    chains: int = 1
 
 
 def verify(conn: Connection, key: bytes, kept: Sequence[Anchor] = ()) -> Verdict:
-    """Recompute the row chain and check every anchor, from the table and ``kept``.
+    """Recompute every row chain and check every anchor, from the table and ``kept``.
 
     An anchor holds when its MAC verifies with the key and its row still exists with the
-    anchored hash. Gaps in the ids (a sequence moves on 32 after a crash) are no finding:
-    the chain links rows by their hashes, not by consecutive ids.
+    anchored hash. Gaps in the ids (a sequence moves on 32 after a crash, and the chains
+    interleave) are no finding: a chain links its rows by their hashes, not by consecutive
+    ids.
     """
     rows = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
     problems: list[tuple[int | None, str]] = [
@@ -174,6 +203,7 @@ def verify(conn: Connection, key: bytes, kept: Sequence[Anchor] = ()) -> Verdict
             {"ids": sorted({a.audit_id for a in checked})},
         )
     }
+    held: set[int] = set()
     for a in checked:
         if not hmac.compare_digest(mac_of(key, a.audit_id, a.hash), a.mac):
             problems.append((a.audit_id, "anker klopt niet met de sleutel: vervalst, of een andere sleutel"))
@@ -183,9 +213,19 @@ def verify(conn: Connection, key: bytes, kept: Sequence[Anchor] = ()) -> Verdict
             problems.append(
                 (a.audit_id, "verankerde rij of een voorganger gewijzigd (hash wijkt af van het anker)")
             )
+        else:
+            held.add(a.audit_id)
     problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
-    newest = max((a.audit_id for a in checked), default=0)
-    unanchored = conn.execute(
-        text("SELECT count(*) FROM audit_log WHERE id > :i"), {"i": newest}
-    ).scalar_one()
-    return Verdict(rows=rows, anchors=len(checked), unanchored=unanchored, problems=problems)
+    # Per chain, the rows after its newest anchor that holds.
+    tail = conn.execute(
+        text(
+            "WITH newest AS (SELECT keten, max(id) AS id FROM audit_log WHERE id = ANY(:ids) GROUP BY keten)"
+            " SELECT count(*) FILTER (WHERE a.id > coalesce(n.id, 0)) AS unanchored,"
+            " count(DISTINCT a.keten) AS chains"
+            " FROM audit_log a LEFT JOIN newest n ON n.keten = a.keten"
+        ),
+        {"ids": sorted(held)},
+    ).one()
+    return Verdict(
+        rows=rows, anchors=len(checked), unanchored=tail.unanchored, problems=problems, chains=tail.chains
+    )

@@ -401,6 +401,15 @@ audit_log = Table(
     Column("client", Text),
     Column("prev_hash", LargeBinary),
     Column("hash", LargeBinary, nullable=False),
+    Column(
+        "keten",
+        SmallInteger,
+        nullable=False,
+        server_default=text("0"),
+        comment="Chain of the row, set by the trigger: each row hashes its predecessor in its chain.",
+    ),
+    # The trigger's lookup of its chain's head (migration 0021).
+    Index("audit_log_keten_idx", "keten", "id"),
     comment="Append-only access log; each row hashes its predecessor, so edits and removals show.",
 )
 
@@ -412,6 +421,7 @@ audit_anker = Table(
     Column("hash", LargeBinary, nullable=False),
     Column("mac", LargeBinary, nullable=False),
     Column("tijdstip", TIMESTAMPTZ, nullable=False, server_default=text("clock_timestamp()")),
+    Index("audit_anker_audit_id_idx", "audit_id"),
     comment="Chain heads of audit_log keyed with a secret kept outside the database: "
     "HMAC-SHA256(secret, audit_id as 8 bytes big-endian || hash). Append-only.",
 )

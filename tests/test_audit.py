@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,20 @@ from tests.conftest import PRINCIPALS, auth, scalar
 
 REPO = Path(__file__).resolve().parent.parent
 INSERT_ROW = "INSERT INTO audit_log (methode, route, status) VALUES ('GET', :r, 200)"
-#: What a superuser runs after editing rows: every hash recomputed from the first row on.
+#: What a superuser runs after editing rows: every hash recomputed from the first row of
+#: each chain on (migration 0021: a row links to its predecessor in its own chain).
 RECOMPUTE = r"""
 DO $$
 DECLARE
     r record;
     previous bytea;
+    chain integer;
 BEGIN
-    FOR r IN SELECT id FROM audit_log ORDER BY id LOOP
+    FOR r IN SELECT id, keten FROM audit_log ORDER BY keten, id LOOP
+        IF chain IS DISTINCT FROM r.keten THEN
+            previous := NULL;
+            chain := r.keten;
+        END IF;
         UPDATE audit_log a SET prev_hash = previous,
                hash = sha256(coalesce(previous, '\x'::bytea) || audit_log_canonical(a))
         WHERE a.id = r.id RETURNING hash INTO previous;
@@ -186,6 +193,175 @@ def test_a_removed_tail_after_an_anchor_is_reported(trail: tuple[Engine, CliRunn
     assert "verankerde rij ontbreekt" in with_copy.output
 
 
+# -- chains per partition (migration 0021) ----------------------------------------------------
+
+
+def concurrent_rows(api: Engine, writers: int, rounds: int) -> None:
+    """Rows from ``writers`` connections whose transactions overlap: each holds its chain's
+    lock until it commits, so writer i takes the i-th free chain (chain 0 first)."""
+    conns = [api.connect() for _ in range(writers)]
+    try:
+        for r in range(rounds):
+            for i, conn in enumerate(conns):
+                conn.execute(text(INSERT_ROW), {"r": f"/schrijver/{i}/{r}"})
+            for conn in conns:
+                conn.commit()
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+@pytest.fixture
+def chains(trail: tuple[Engine, CliRunner], fresh_db: str, api_login: Any) -> tuple[Engine, CliRunner]:
+    """The trail's six rows (chain 0) and three concurrent writers three times: 15 rows in
+    three chains whose ids interleave."""
+    api = db.make_engine(api_login(fresh_db))
+    concurrent_rows(api, writers=3, rounds=3)
+    api.dispose()
+    return trail
+
+
+def chain_ids(owner: Engine) -> dict[int, list[int]]:
+    """The row ids of each chain, in chain order."""
+    with owner.connect() as c:
+        found = c.execute(text("SELECT keten, array_agg(id ORDER BY id) FROM audit_log GROUP BY keten"))
+        return {int(k): list(ids) for k, ids in found}
+
+
+def test_concurrent_writers_take_chains_of_their_own(chains: tuple[Engine, CliRunner]) -> None:
+    owner, runner = chains
+    by_chain = chain_ids(owner)
+    assert sorted(by_chain) == [0, 1, 2] and [len(by_chain[k]) for k in (0, 1, 2)] == [9, 3, 3]
+    with owner.connect() as c:
+        writers: dict[int, list[str]] = dict(
+            c.execute(
+                text(
+                    "SELECT keten, array_agg(DISTINCT split_part(route, '/', 3)) FROM audit_log"
+                    " WHERE route LIKE '/schrijver/%' GROUP BY keten"
+                )
+            ).all()
+        )
+    assert writers == {0: ["0"], 1: ["1"], 2: ["2"]}  # each writer kept to one chain
+    assert by_chain[1][0] < by_chain[0][-1]  # the chains interleave
+    assert scalar(owner, "SELECT count(*) FROM audit_log_verify()") == 0
+
+    anchored = run(runner, "audit", "anchor")
+    assert anchored.exit_code == 0, anchored.output
+    lines = anchored.output.strip().splitlines()
+    heads = [by_chain[k][-1] for k in (0, 1, 2)]
+    assert [int(line.split()[1].removeprefix("id=")) for line in lines] == heads
+    verified = run(runner, "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert "15 rijen, keten intact, 3 ankers kloppen (3 ketens)" in verified.output
+    assert "let op" not in verified.output
+
+
+def test_a_transaction_keeps_its_chain(fresh_db: str, api_login: Any) -> None:
+    """Its second row goes to the chain of its first even when chain 0 came free meanwhile:
+    a transaction never holds two chain locks, so writers cannot wait for each other."""
+    api = db.make_engine(api_login(fresh_db))
+    with api.connect() as holder, api.connect() as writer:
+        holder.execute(text(INSERT_ROW), {"r": "/houder"})
+        writer.execute(text(INSERT_ROW), {"r": "/eerste"})
+        holder.commit()
+        writer.execute(text(INSERT_ROW), {"r": "/tweede"})
+        writer.commit()
+        writer.execute(text(INSERT_ROW), {"r": "/volgende"})  # a new transaction: chain 0 is free
+        writer.commit()
+    api.dispose()
+    owner = create_engine(fresh_db)
+    with owner.connect() as c:
+        chain_of: dict[str, int] = dict(c.execute(text("SELECT route, keten FROM audit_log")).all())
+    owner.dispose()
+    assert chain_of == {"/houder": 0, "/eerste": 1, "/tweede": 1, "/volgende": 0}
+
+
+def test_an_edit_in_one_chain_with_recomputed_hashes_is_reported(chains: tuple[Engine, CliRunner]) -> None:
+    owner, runner = chains
+    assert run(runner, "audit", "anchor").exit_code == 0
+    by_chain = chain_ids(owner)
+    tamper(owner, "UPDATE audit_log SET status = 403 WHERE id = :i", RECOMPUTE, i=by_chain[1][1])
+    assert scalar(owner, "SELECT count(*) FROM audit_log_verify()") == 0
+    edited = run(runner, "audit", "verify")
+    assert edited.exit_code == 1
+    assert f"rij {by_chain[1][-1]}: verankerde rij of een voorganger gewijzigd" in edited.output
+    assert "1 problem(s) in 15 rows" in edited.output  # the other chains' anchors hold
+
+
+def test_a_removed_middle_row_breaks_its_own_chain(chains: tuple[Engine, CliRunner]) -> None:
+    owner, runner = chains
+    assert run(runner, "audit", "anchor").exit_code == 0
+    by_chain = chain_ids(owner)
+    gone = by_chain[2][1]
+    tamper(owner, "DELETE FROM audit_log WHERE id = :i", i=gone)
+    # The next row of the same chain misses its link (not the next id, of another chain).
+    problems = owner.connect().execute(text("SELECT id, probleem FROM audit_log_verify()")).all()
+    assert [(p.id, p.probleem) for p in problems] == [
+        (by_chain[2][2], "schakel verbroken: voorganger gewijzigd of verwijderd")
+    ]
+    tamper(owner, RECOMPUTE)
+    removed = run(runner, "audit", "verify")
+    assert removed.exit_code == 1
+    assert f"rij {by_chain[2][-1]}: verankerde rij of een voorganger gewijzigd" in removed.output
+
+
+def test_a_removed_tail_of_one_chain_is_reported(chains: tuple[Engine, CliRunner], tmp_path: Path) -> None:
+    owner, runner = chains
+    kept = tmp_path / "ankers.txt"
+    assert run(runner, "audit", "anchor", "--bestand", str(kept)).exit_code == 0
+    by_chain = chain_ids(owner)
+    tamper(owner, "DELETE FROM audit_log WHERE keten = 1 AND id >= :i", i=by_chain[1][1])
+    assert scalar(owner, "SELECT count(*) FROM audit_log_verify()") == 0
+    removed = run(runner, "audit", "verify")
+    assert removed.exit_code == 1 and f"rij {by_chain[1][-1]}: verankerde rij ontbreekt" in removed.output
+    # The whole chain and its anchors gone: the copy kept outside still tells.
+    tamper(owner, "DELETE FROM audit_log WHERE keten = 1", "DELETE FROM audit_anker WHERE audit_id = :i",
+           i=by_chain[1][-1])  # fmt: skip
+    assert run(runner, "audit", "verify").exit_code == 0  # the database alone cannot know
+    with_copy = run(runner, "audit", "verify", "--ankers", str(kept))
+    assert with_copy.exit_code == 1 and "bewaard anker ontbreekt in audit_anker" in with_copy.output
+
+
+def test_a_reordered_row_is_reported(chains: tuple[Engine, CliRunner]) -> None:
+    """Two rows of a chain swapped, and a row moved to another chain: the unkeyed chain
+    shows it, and after recomputing it the anchors do."""
+    owner, runner = chains
+    assert run(runner, "audit", "anchor").exit_code == 0
+    by_chain = chain_ids(owner)
+    first, second = by_chain[0][2], by_chain[0][3]
+    swap = (
+        "UPDATE audit_log SET id = -1 WHERE id = :a",
+        "UPDATE audit_log SET id = :a WHERE id = :b",
+        "UPDATE audit_log SET id = :b WHERE id = -1",
+    )
+    tamper(owner, *swap, a=first, b=second)
+    found = set(owner.connect().execute(text("SELECT id FROM audit_log_verify()")).scalars())
+    assert found >= {first, second}
+    tamper(owner, RECOMPUTE)
+    swapped = run(runner, "audit", "verify")
+    assert swapped.exit_code == 1
+    assert f"rij {by_chain[0][-1]}: verankerde rij of een voorganger gewijzigd" in swapped.output
+
+    moved = by_chain[1][1]
+    tamper(owner, "UPDATE audit_log SET keten = 2 WHERE id = :i", i=moved)
+    assert scalar(owner, "SELECT count(*) FROM audit_log_verify()") > 0
+    tamper(owner, RECOMPUTE)
+    assert scalar(owner, "SELECT count(*) FROM audit_log_verify()") == 0
+    result = run(runner, "audit", "verify")
+    assert result.exit_code == 1
+    for chain in (1, 2):
+        assert f"rij {by_chain[chain][-1]}: verankerde rij of een voorganger gewijzigd" in result.output
+
+
+def test_rows_in_several_chains_cannot_be_migrated_down(fresh_db: str, api_login: Any) -> None:
+    """Joining chains would mean recomputing hashes, which is what tampering looks like."""
+    api = db.make_engine(api_login(fresh_db))
+    concurrent_rows(api, writers=2, rounds=1)
+    api.dispose()
+    with pytest.raises(DBAPIError, match="more than one chain"):
+        db.downgrade(fresh_db, "0015")
+
+
 def test_verify_without_a_key_says_what_to_set(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", fresh_db)
     monkeypatch.delenv("OKAART_AUDIT_KEY", raising=False)
@@ -239,9 +415,17 @@ def test_the_api_role_cannot_choose_time_id_or_hash(fresh_db: str, api_login: An
             ),
             {"route": "/" + "r" * 100_000, "client": "c" * 5000},
         ).one()
+        # One long text among short ones is cut as well (the trigger tests the longest).
+        bbox = c.execute(
+            text(
+                "INSERT INTO audit_log (methode, route, status, bbox) VALUES ('GET', '/', 200, :b) RETURNING bbox"
+            ),
+            {"b": "b" * 300},
+        ).scalar_one()
     owner.dispose()
     assert row[0] > 0 and row[1] is True
     assert row[2] == 256 and row[3] == 256
+    assert bbox == "b" * 256
 
 
 # -- the api's own login -----------------------------------------------------------------------
@@ -434,25 +618,36 @@ def test_a_crash_and_restart_is_not_reported(data_dir: Path) -> None:
     assert db.api_url(Settings(data_dir=data_dir)) == (cluster.api_url(), None)  # the service's login
 
     def write(n: int) -> None:
-        with psycopg.connect(api_url, autocommit=True) as conn:
+        """One row held open in chain 0 while n - 1 rows go to chain 1, then committed."""
+        with psycopg.connect(api_url) as holder, psycopg.connect(api_url, autocommit=True) as conn:
             assert conn.execute("SELECT current_user").fetchone() == (API_LOGIN,)
-            for i in range(n):
+            holder.execute("INSERT INTO audit_log (methode, route, status) VALUES ('GET', '/houder', 200)")
+            for i in range(n - 1):
                 conn.execute(
                     "INSERT INTO audit_log (methode, route, status) VALUES ('GET', %s, 200)", (f"/{i}",)
                 )
+            holder.commit()
 
     write(5)
     anchored = okaart(data_dir, "audit", "anchor")
     assert anchored.returncode == 0, anchored.stderr
+    assert len(anchored.stdout.splitlines()) == 2  # one anchor per chain
+    # The crash comes while a row is in flight: its chain's lock and its id die with it.
+    in_flight = psycopg.connect(api_url)
+    in_flight.execute("INSERT INTO audit_log (methode, route, status) VALUES ('GET', '/verloren', 200)")
     pid = int((cluster.datadir / "postmaster.pid").read_text().splitlines()[0])
     os.kill(pid, signal.SIGKILL)
+    with suppress(psycopg.Error):
+        in_flight.close()
     time.sleep(0.5)
     assert okaart(data_dir, "db", "start").returncode == 0
     write(3)
     with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM audit_log ORDER BY id").fetchall()]
+        chains = conn.execute("SELECT count(DISTINCT keten) FROM audit_log").fetchone()
     assert ids[-1] - ids[0] + 1 > len(ids)  # the sequence jumped: ids have a gap
+    assert chains == (2,)
     assert okaart(data_dir, "audit", "anchor").returncode == 0
     verified = okaart(data_dir, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "8 rijen, keten intact, 2 ankers kloppen" in verified.stdout
+    assert "8 rijen, keten intact, 4 ankers kloppen (2 ketens)" in verified.stdout
