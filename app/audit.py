@@ -24,7 +24,7 @@ one of the principal's own (so a key pasted into ``X-Doel`` is never stored) and
 text is cut to :data:`MAX_TEXT` characters (the trigger cuts again, migration 0006). Rows
 go to the append-only, hash-chained ``audit_log``; the api role may only insert the
 columns that describe a request (the server sets id, time, chain and hashes). The trigger
-gives each writing transaction a chain of its own (migration 0021), so concurrent
+gives each writing transaction a chain of its own (migration 0016), so concurrent
 requests do not wait for each other's commit; the row is chained before it commits, and
 it commits before the answer leaves.
 """
@@ -229,7 +229,7 @@ def audited_one(
     the same statement, so both commit together in one implicit transaction and one round
     trip. The lock of the row's chain is then held only inside the server, for the insert
     and the commit, never across a round trip to a busy Python worker; with a chain per
-    concurrent writer (migration 0021) this keeps the hash-chained trail from serialising
+    concurrent writer (migration 0016) this keeps the hash-chained trail from serialising
     the tile traffic.
 
     ``empty_status`` is the status the caller answers when the read finds nothing (a

@@ -1,13 +1,13 @@
 """Audited requests per second: the chains per partition against the single chain and a bare insert.
 
 Every audited request commits one ``audit_log`` row before its answer leaves. Until
-migration 0021 every such row took one advisory lock held through its commit, which capped
+migration 0016 every such row took one advisory lock held through its commit, which capped
 a database at about 950 audited requests a second (issue #16). This benchmark writes rows
 the way the request path does (one autocommit INSERT of the request's columns, prepared,
 as the service's api login) from many concurrent connections with ``pgbench`` (a C client,
 so the client is not what is measured), in one run against three tables of one database:
 
-* ``ketens (0021)``: the real ``audit_log`` with the trigger of migration 0021;
+* ``ketens (0016)``: the real ``audit_log`` with the trigger of migration 0016;
 * ``enkele keten (0006)``: a copy of the table with migration 0006's single-lock trigger
   (its SQL text, renamed), the peer;
 * ``kale INSERT``: the same columns without trigger, chain or lock, the floor.
@@ -43,7 +43,7 @@ from core.pgcluster import API_ROLE, find_bindir
 
 CONCURRENCY = (8, 32, 64)
 #: label -> table written.
-TABLES = {"ketens (0021)": "audit_log", "enkele keten (0006)": "audit_oud", "kale INSERT": "audit_vloer"}
+TABLES = {"ketens (0016)": "audit_log", "enkele keten (0006)": "audit_oud", "kale INSERT": "audit_vloer"}
 PEER, FLOOR = "enkele keten (0006)", "kale INSERT"
 #: A tile request's row: a principal, the route template, the tile and twelve ids served.
 ROW = (

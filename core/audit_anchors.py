@@ -1,6 +1,6 @@
 """Anchors: the keyed part of the audit trail, and the check of the whole trail.
 
-The row chains in the database (trigger ``audit_log_chain``, migrations 0001 and 0021) are
+The row chains in the database (trigger ``audit_log_chain``, migrations 0001 and 0016) are
 plain SHA-256: each row hashes its predecessor in its chain (``audit_log.keten``; a writer
 takes a chain of its own, so concurrent requests do not queue behind one lock). They order
 the rows of a chain in commit order, cost nothing extra per request and show a careless
@@ -167,7 +167,7 @@ class Verdict:
     anchors: int
     unanchored: int
     problems: list[tuple[int | None, str]]
-    #: Chains the rows are spread over (migration 0021).
+    #: Chains the rows are spread over (migration 0016).
     chains: int = 1
 
 

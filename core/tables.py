@@ -408,7 +408,7 @@ audit_log = Table(
         server_default=text("0"),
         comment="Chain of the row, set by the trigger: each row hashes its predecessor in its chain.",
     ),
-    # The trigger's lookup of its chain's head (migration 0021).
+    # The trigger's lookup of its chain's head (migration 0016).
     Index("audit_log_keten_idx", "keten", "id"),
     comment="Append-only access log; each row hashes its predecessor, so edits and removals show.",
 )

@@ -37,7 +37,7 @@ from tests.conftest import PRINCIPALS, auth, scalar
 REPO = Path(__file__).resolve().parent.parent
 INSERT_ROW = "INSERT INTO audit_log (methode, route, status) VALUES ('GET', :r, 200)"
 #: What a superuser runs after editing rows: every hash recomputed from the first row of
-#: each chain on (migration 0021: a row links to its predecessor in its own chain).
+#: each chain on (migration 0016: a row links to its predecessor in its own chain).
 RECOMPUTE = r"""
 DO $$
 DECLARE
@@ -193,7 +193,7 @@ def test_a_removed_tail_after_an_anchor_is_reported(trail: tuple[Engine, CliRunn
     assert "verankerde rij ontbreekt" in with_copy.output
 
 
-# -- chains per partition (migration 0021) ----------------------------------------------------
+# -- chains per partition (migration 0016) ----------------------------------------------------
 
 
 def concurrent_rows(api: Engine, writers: int, rounds: int) -> None:

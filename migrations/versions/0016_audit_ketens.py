@@ -23,7 +23,7 @@ chains a row into one of ``KETENS`` chains, each with its own lock:
 The api and ingest roles keep INSERT on the request's columns only; ``keten`` is decided
 by the trigger like ``id`` and the hashes (docs/decisions.md "Audit chains per partition").
 
-Revision ID: 0021
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-02
 """
@@ -34,7 +34,7 @@ from types import ModuleType
 
 from alembic import op
 
-revision = "0021"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
@@ -173,7 +173,7 @@ def downgrade() -> None:
         DO $$
         BEGIN
             IF EXISTS (SELECT 1 FROM audit_log WHERE keten <> 0) THEN
-                RAISE EXCEPTION 'audit_log has rows in more than one chain; 0021 cannot be undone';
+                RAISE EXCEPTION 'audit_log has rows in more than one chain; 0016 cannot be undone';
             END IF;
         END $$;
         """
