@@ -83,7 +83,9 @@ def test_backup_restored_into_a_fresh_cluster_serves_keys_and_verifies(
         )
     api = db.make_engine(api_login(source))
     with TestClient(create_app(Settings(database_url=source, environment="test"), engine=api)) as client:
-        page = client.get("/collections/gebieden/items", params={"soort": "wijk", "limit": 2}, headers=_auth(key))
+        page = client.get(
+            "/collections/gebieden/items", params={"soort": "wijk", "limit": 2}, headers=_auth(key)
+        )
         assert page.status_code == 200
         feature = page.json()["features"][0]
         before = client.get(f"/collections/gebieden/items/{feature['id']}", headers=_auth(key)).json()
@@ -118,7 +120,12 @@ def test_backup_restored_into_a_fresh_cluster_serves_keys_and_verifies(
         after = client.get(f"/collections/gebieden/items/{feature['id']}", headers=_auth(key))
         assert after.status_code == 200
         assert after.json()["properties"] == before["properties"]
-        assert client.get("/collections/gebieden/items", headers={"Authorization": "Bearer okk_onbekend"}).status_code == 401
+        assert (
+            client.get(
+                "/collections/gebieden/items", headers={"Authorization": "Bearer okk_onbekend"}
+            ).status_code
+            == 401
+        )
 
     # The chain and its anchors verify with the source's key (the backup does not hold it) ...
     monkeypatch.setenv("OKAART_AUDIT_KEY", audit_key)
@@ -173,4 +180,6 @@ def test_a_damaged_backup_is_refused_before_anything_changes(
     assert isinstance(refused.exception, BackupError) and "beschadigd" in str(refused.exception)
     with psycopg.connect(target.dsn()) as conn:
         assert conn.execute("SELECT to_regclass('audit_log')").fetchone() == (None,)
-        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'okaart_ingest'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'okaart_ingest'").fetchone() == (
+            0,
+        )
