@@ -20,7 +20,7 @@ def main() -> None:
         default=None,
         help="size: rows of the generated file (ingest, 1,000,000; snapshot, 500,000), "
         "requests per list (tiles, 2,000), page loads (kaart, 7), signals (paging, 500,000), "
-        "audit rows (backup, 100,000)",
+        "audit rows (backup, 20,000)",
     )
     parser.add_argument("--before", type=Path, help="ingest_ab: a checkout of the earlier commit")
     args = parser.parse_args()
