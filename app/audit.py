@@ -45,7 +45,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
+from app import metrics, replica_reads
 from app.errors import ProblemError, problem
 from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
@@ -213,6 +213,11 @@ def audited_read(request: Request, engine: Engine) -> Iterator[Connection]:
     route) this is a plain transaction.
     """
     entry = entry_of(request)
+    replica = replica_reads.begin(request)  # a read on a streaming replica, if one is usable
+    if replica is not None:
+        with replica_reads.then_record(request, engine, replica) as conn:
+            yield conn
+        return
     with engine.connect() as conn, conn.begin():
         yield conn
         if entry is not None:
@@ -236,6 +241,8 @@ def audited_one(
     single feature: 404): the row records that, not a 200 the client never got.
     """
     entry = entry_of(request)
+    if (replicated := replica_reads.one(request, engine, sql, params, empty_status)) is not None:
+        return replicated  # read on a replica, its row committed on the primary first
     autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     with autocommit as conn:
         if entry is None:

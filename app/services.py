@@ -20,6 +20,7 @@ from app.principal_cache import PrincipalCache
 from app.ratelimit import RateLimiter
 from app.tilecache import TileCache
 from app.tokens import Providers
+from core.replica import ReplicaSet
 from core.settings import Settings
 
 
@@ -36,6 +37,8 @@ class Services:
     extents: Extents
     #: The OpenID Connect providers people and scripts sign in with (app/oidc.py).
     providers: Providers
+    #: Streaming replicas the audited reads may go to (app/replica_reads.py); None: none.
+    replicas: ReplicaSet | None = None
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> Services:
@@ -49,6 +52,7 @@ class Services:
             principals=PrincipalCache(),
             extents=Extents(engine, versions),
             providers=Providers(settings.oidc_providers),
+            replicas=ReplicaSet.from_settings(settings, engine),
         )
 
 

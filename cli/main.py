@@ -31,6 +31,7 @@ cli.add_typer(db_cli, name="db")
 
 
 def _add_subcommands() -> None:
+    from cli import backup
     from cli.ingest import bronnen_cli, ingest_cli
     from cli.keys import keys_cli
     from cli.ops import audit_cli, retention_cli
@@ -42,6 +43,7 @@ def _add_subcommands() -> None:
     cli.add_typer(ingest_cli, name="ingest")
     cli.add_typer(bronnen_cli, name="bronnen")
     cli.add_typer(toegang_cli, name="toegang")
+    backup.register(cli)
 
 
 _add_subcommands()

@@ -249,9 +249,16 @@ class Cluster:
     def _as_owner(self, cmd: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *cmd] if _is_root() else cmd
 
-    def _run(self, cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, cmd: list[str], timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self._as_owner(cmd), capture_output=True, text=True, timeout=timeout, check=False
+            self._as_owner(cmd),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, **env} if env else None,
         )
 
     def _give_to_owner(self, path: Path) -> None:
@@ -302,6 +309,44 @@ class Cluster:
         self._write_state({"port": free_port(), "password": password, "user": SUPERUSER})
         self._give_to_owner(self.statefile)
 
+    def init_standby(self, primary_dsn: str) -> None:
+        """Make this cluster a streaming standby of a running primary (idempotent).
+
+        ``pg_basebackup -R`` from the same binaries copies the primary's data directory while
+        it runs and writes the connection back to it (``primary_conninfo``, ``standby.signal``),
+        so :meth:`start_server` then starts a hot standby that replays the primary's WAL. The
+        roles and their passwords are the primary's: a standby is a copy, not a cluster of its
+        own. ``primary_dsn`` names a role with REPLICATION (the owner of an embedded cluster).
+        """
+        if self.initialised:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._give_to_owner(self.root)
+        params = dict(part.split("=", 1) for part in primary_dsn.split())
+        password = params.pop("password", "")
+        # The password goes by environment, not on a command line other users can list.
+        result = self._run(
+            [
+                str(self.bindir / "pg_basebackup"),
+                "--pgdata",
+                str(self.datadir),
+                "--write-recovery-conf",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+                "--no-password",
+                "--dbname",
+                " ".join(f"{k}={v}" for k, v in params.items()),
+            ],
+            timeout=600,
+            env={"PGPASSWORD": password},
+        )
+        if result.returncode != 0:
+            shutil.rmtree(self.datadir, ignore_errors=True)
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:]
+            raise ClusterError("pg_basebackup failed: " + " ".join(last))
+        self._write_state({"port": free_port(), "password": password, "user": params["user"]})
+        self._give_to_owner(self.statefile)
+
     def _postmaster_pid(self) -> int | None:
         try:
             first = (self.datadir / "postmaster.pid").read_text().splitlines()[0]
@@ -342,6 +387,14 @@ class Cluster:
         start is retried for a few seconds before it is reported.
         """
         self.init()
+        self.start_server()
+        self.ensure_database(dbname)
+        self.ensure_api_login()
+        self.ensure_audit_key()
+
+    def start_server(self) -> None:
+        """Start the server of an initialised cluster (idempotent), nothing more: a standby
+        cannot take the database and role set-up that :meth:`start` adds."""
         if not self.running():
             state = self.state()
             port = int(state["port"])
@@ -371,9 +424,6 @@ class Cluster:
                 if time.monotonic() > deadline:
                     raise ClusterError(f"pg_ctl start failed; see {self.logfile}: {self._log_tail()}")
                 time.sleep(1)
-        self.ensure_database(dbname)
-        self.ensure_api_login()
-        self.ensure_audit_key()
 
     def _log_tail(self) -> str:
         try:

@@ -81,6 +81,17 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 5000
     pool_size: int = 10
     pool_timeout_s: float = 2.0
+    replica_urls: tuple[str, ...] = Field(
+        default=(),
+        description="Streaming replicas the reads may go to (JSON list of URLs of the api login there; "
+        "docs/operations.md). Empty: every read on the primary.",
+    )
+    replica_max_lag_s: float = Field(
+        default=5.0, gt=0, description="A replica further behind than this is skipped (seconds)."
+    )
+    replica_check_s: float = Field(
+        default=1.0, gt=0, description="How long a replica's health (lag, up or down) is trusted."
+    )
     reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
     suppression_k: int = Field(default=10, ge=1)
     log_level: str = "INFO"
