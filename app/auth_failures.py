@@ -29,10 +29,13 @@ log = logging.getLogger("okaart.aanmelding")
 #: The route of the aggregate audit rows.
 ROUTE = "(mislukte aanmeldingen per clientadres)"
 
+#: Add ``n`` failures, ``opgezocht`` of which took a lookup; returns the window's lookups.
 COUNT = text(
-    "INSERT INTO auth_failure AS f (client, venster, aantal) VALUES (:client, :venster, :n) "
-    "ON CONFLICT (client, venster) DO UPDATE SET aantal = f.aantal + excluded.aantal "
-    "RETURNING f.aantal"
+    "INSERT INTO auth_failure AS f (client, venster, aantal, opgezocht) "
+    "VALUES (:client, :venster, :n, :opgezocht) "
+    "ON CONFLICT (client, venster) DO UPDATE SET aantal = f.aantal + excluded.aantal, "
+    "opgezocht = f.opgezocht + excluded.opgezocht "
+    "RETURNING f.opgezocht"
 )
 #: Claim what closed windows hold beyond what was reported; SKIP LOCKED lets workers seal at once.
 CLAIM = text(
@@ -94,13 +97,15 @@ class AuthFailures:
         self.pending[slot] = self.pending.get(slot, 0) + 1
 
     def failed(self, client: str) -> float:
-        """Count one failure (blocking: a round trip); the seconds to refuse the address for
-        when it is now over the limit, else 0."""
+        """Count one failure that took a lookup (blocking: a round trip), with those counted
+        here meanwhile; the seconds to refuse the address for when its lookups are now over
+        the limit, else 0."""
         venster = self.window()
         n = 1 + self.pending.pop((client, venster), 0)
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            total = int(conn.execute(COUNT, {"client": client, "venster": venster, "n": n}).scalar_one())
-        if self.limit and total > self.limit:
+            params = {"client": client, "venster": venster, "n": n, "opgezocht": 1}
+            lookups = int(conn.execute(COUNT, params).scalar_one())
+        if self.limit and lookups > self.limit:
             until = venster + self.window_s
             self.blocked[client] = until
             return max(until - time.time(), 1.0)
@@ -115,7 +120,7 @@ class AuthFailures:
         written = 0
         with self.engine.begin() as conn:
             for (client, slot), n in pending.items():
-                conn.execute(COUNT, {"client": client, "venster": slot, "n": n})
+                conn.execute(COUNT, {"client": client, "venster": slot, "n": n, "opgezocht": 0})
             for row in conn.execute(CLAIM, {"venster": venster}).all():
                 entry = audit.AuditEntry(methode="*", route=ROUTE, client=row.client, aantal=int(row.nieuw))
                 audit.write(conn, entry, 401)

@@ -602,8 +602,9 @@ auth_failure = Table(
     Column("client", Text, primary_key=True),
     Column("venster", BigInteger, primary_key=True),
     Column("aantal", Integer, nullable=False, server_default=text("0")),
+    Column("opgezocht", Integer, nullable=False, server_default=text("0")),
     Column("gemeld", Integer, nullable=False, server_default=text("0")),
     prefixes=["UNLOGGED"],
-    comment="Failed sign-ins per client address and window (epoch seconds); gemeld: how many "
-    "are in the audit log already.",
+    comment="Failed sign-ins per client address and window (epoch seconds); opgezocht: those "
+    "that took a lookup (the limit counts these); gemeld: how many are in the audit log.",
 )

@@ -4,8 +4,9 @@ client address, and a notification when access changes.
 - ``rate_bucket``: a token bucket per key (and per configured limit), taken from with one
   call of ``rate_take`` (one round trip, the row locked only inside the server). UNLOGGED:
   losing the buckets in a crash only gives every key a full bucket again.
-- ``auth_failure``: failed sign-ins per client address per window; the limit reads ``aantal``,
-  and a sealer writes one audit row per address and window for what is not yet ``gemeld``.
+- ``auth_failure``: failed sign-ins per client address per window; the limit reads
+  ``opgezocht`` (those that took a lookup), and a sealer writes one audit row per address and
+  window with the ``aantal`` not yet ``gemeld``.
 - ``okaart_toegang``: a statement trigger on ``principal``, ``api_key`` and ``sessie`` sends
   ``NOTIFY okaart_toegang`` on every change or removal, so each worker drops its cached
   callers at once (a revoked key or an ended session stops working everywhere).
@@ -39,12 +40,13 @@ def upgrade() -> None:
             client text NOT NULL,
             venster bigint NOT NULL,
             aantal integer NOT NULL DEFAULT 0,
+            opgezocht integer NOT NULL DEFAULT 0,
             gemeld integer NOT NULL DEFAULT 0,
             PRIMARY KEY (client, venster)
         );
         COMMENT ON TABLE auth_failure IS
-            'Failed sign-ins per client address and window (epoch seconds); gemeld: how many '
-            'are in the audit log already.';
+            'Failed sign-ins per client address and window (epoch seconds); opgezocht: those '
+            'that took a lookup (the limit counts these); gemeld: how many are in the audit log.';
         GRANT SELECT, INSERT, UPDATE, DELETE ON rate_bucket, auth_failure TO okaart_api;
 
         CREATE FUNCTION rate_take(p_sleutel text, p_rate double precision, p_burst double precision,
