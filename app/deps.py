@@ -49,14 +49,8 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-async def current_principal(request: Request) -> Principal | None:
-    """The caller, from ``Authorization: Bearer <key>``; None when anonymous or unknown.
-
-    The dependencies are ``async`` so FastAPI does not send each one to the thread pool; only
-    a cache miss looks the key up, in a worker thread. This one runs on every request, so it
-    takes the services straight from the app rather than as dependencies of its own (FastAPI
-    solves each dependency again wherever it appears in a route's tree, cached or not).
-    """
+def credentials_of(request: Request) -> tuple[str, str] | None:
+    """``(kind, token)`` the request presents (``sleutel``, ``jwt`` or ``sessie``), or None."""
     token, kind = _bearer(request), "sleutel"
     if token is None:
         token, kind = request.cookies.get(SESSION_COOKIE), "sessie"
@@ -64,12 +58,38 @@ async def current_principal(request: Request) -> Principal | None:
             return None
     elif looks_like_jwt(token):
         kind = "jwt"  # a provider-issued access token (app/oidc.py)
+    return kind, token
+
+
+#: Where the caller of a request is kept once resolved (the gate resolves it first).
+RESOLVED = "okaart_principal"
+
+
+async def current_principal(request: Request) -> Principal | None:
+    """The caller, from ``Authorization: Bearer <key>``; None when anonymous or unknown.
+
+    The dependencies are ``async`` so FastAPI does not send each one to the thread pool; only
+    a cache miss looks the key up, in a worker thread. This one runs on every request, so it
+    takes the services straight from the app rather than as dependencies of its own (FastAPI
+    solves each dependency again wherever it appears in a route's tree, cached or not). The
+    access gate resolves the caller only on routes that are not open; the result is kept on
+    the request, so a route's own dependency does not resolve it again.
+    """
+    state = request.scope.setdefault("state", {})
+    if RESOLVED in state:
+        found: Principal | None = state[RESOLVED]
+        return found
+    presented = credentials_of(request)
+    if presented is None:
+        return None
+    kind, token = presented
     services = services_of(request.app)
     hit, principal = services.principals.get(kind, token)
-    if hit:
-        return principal
-    principal = await run_in_threadpool(_lookup, services, kind, token)
-    services.principals.put(kind, token, principal)
+    if not hit:
+        generation = services.principals.generation
+        principal = await run_in_threadpool(_lookup, services, kind, token)
+        services.principals.put(kind, token, principal, generation)
+    state[RESOLVED] = principal
     return principal
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import outage
+
 log = logging.getLogger("okaart.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -156,7 +158,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeoutError)
     async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
-        log.warning("connection pool exhausted on %s", request.url.path)
+        outage.POOL_EXHAUSTED.report(request.url.path)
         return problem(
             503,
             "alle databaseverbindingen zijn bezet; probeer het zo opnieuw",
@@ -168,10 +170,11 @@ def install(app: FastAPI) -> None:
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
         cancelled = "canceling statement due to statement timeout" in str(exc.orig)
         if cancelled:
-            log.warning("statement timeout on %s", request.url.path)
+            outage.STATEMENT_TIMEOUT.report(request.url.path)
             detail = "de database deed te lang over dit verzoek; verklein het gebied of de pagina"
         else:
-            log.error("database error on %s", request.url.path, exc_info=exc)
+            # One line a minute with a count, not a traceback per request (app/outage.py).
+            outage.DATABASE_DOWN.report(f"{request.url.path}: {exc.orig}")
             detail = "de database is niet bereikbaar"
         return problem(503, detail, instance=request.url.path, headers={"Retry-After": "5"})
 

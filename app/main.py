@@ -13,8 +13,9 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from app import errors, oidc
+from app import background, errors, oidc, outage
 from app.access import gate
+from app.admission import AdmissionMiddleware
 from app.audit import AuditMiddleware
 from app.metrics import MetricsMiddleware, PoolWatch
 from app.middleware import (
@@ -25,7 +26,7 @@ from app.middleware import (
 )
 from app.routers import aanmelden, apidocs, gebieden, health, kaart, ogc, selectie, tiles
 from app.routers import metrics as metrics_route
-from app.services import Services
+from app.services import Services, services_of
 from core import db
 from core.settings import Settings, get_settings
 
@@ -35,12 +36,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
     install_log_redaction()
+    outage.install()
     owns_engine = engine is None
     engine = engine or db.api_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        # Shared state: the revocation listener and the sealer of failed sign-ins.
+        async with background.running(services_of(served)):
+            yield
         if owns_engine:
             engine.dispose()
 
@@ -82,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Outermost last: body cap first, then headers on every answer, then the audit hold.
     app.add_middleware(AuditMiddleware, engine_of=engine_of)
     app.add_middleware(NulByteMiddleware)  # inside the security headers, so its 400 gets them too
+    # A slot before any database work; its fast 503s get the security headers too.
+    app.add_middleware(AdmissionMiddleware, admission=app.state.services.admission)
     app.add_middleware(
         SecurityHeadersMiddleware,
         basemap_origin=_origin(settings.basemap_url),

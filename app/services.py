@@ -14,6 +14,8 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from app.admission import Admission
+from app.auth_failures import AuthFailures
 from app.dataversion import DataVersions
 from app.extents import Extents
 from app.principal_cache import PrincipalCache
@@ -33,6 +35,10 @@ class Services:
     versions: DataVersions
     tile_cache: TileCache
     rate_limiter: RateLimiter
+    #: Failed sign-ins per client address (app/auth_failures.py).
+    auth_failures: AuthFailures
+    #: Requests doing database work at once, and those waiting (app/admission.py).
+    admission: Admission
     principals: PrincipalCache
     extents: Extents
     #: The OpenID Connect providers people and scripts sign in with (app/oidc.py).
@@ -48,7 +54,17 @@ class Services:
             engine=engine,
             versions=versions,
             tile_cache=TileCache(settings.tile_cache_mb * 1024 * 1024),
-            rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            rate_limiter=RateLimiter(
+                engine, settings.rate_limit_per_minute, settings.rate_limit_burst, settings.rate_limit_lease
+            ),
+            auth_failures=AuthFailures(
+                engine, settings.auth_failures_per_window, settings.auth_failure_window_s
+            ),
+            admission=Admission(
+                settings.admission_slots or settings.pool_size,
+                settings.admission_queue,
+                settings.admission_wait_s,
+            ),
             principals=PrincipalCache(),
             extents=Extents(engine, versions),
             providers=Providers(settings.oidc_providers),

@@ -9,11 +9,18 @@ from pathlib import Path
 BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "audit", "backup")
 #: Run only when named: they compare this checkout with another one (``--before``).
 COMPARISONS = ("ingest_ab",)
+#: Run only when named: long, and it loads the machine on purpose.
+STRESS = ("overload",)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, *COMPARISONS, []], help="which to run")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=[*BENCHMARKS, *COMPARISONS, *STRESS, []],
+        help="which to run",
+    )
     parser.add_argument(
         "--rows",
         type=int,

@@ -106,6 +106,8 @@ def api_engine(settings: Settings) -> Engine:
         pool_size=settings.pool_size,
         max_overflow=0,
         pool_timeout=settings.pool_timeout_s,
+        # An unreachable host fails a request in 2 s, not after the kernel's TCP timeout.
+        connect_args={"connect_timeout": 2},
         # A ping is a round trip per request (a tenth of a small tile's cost); recycling
         # connections and the error handler's 503 cover a restarted database instead.
         pool_pre_ping=False,

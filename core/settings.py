@@ -80,7 +80,31 @@ class Settings(BaseSettings):
     port: int = 8000
     statement_timeout_ms: int = 5000
     pool_size: int = 10
-    pool_timeout_s: float = 2.0
+    pool_timeout_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Wait for a pooled connection before a 503; admission control keeps this rare.",
+    )
+    admission_slots: int = Field(
+        default=0,
+        ge=0,
+        description="Requests per worker doing database work at once (0: the pool size).",
+    )
+    admission_queue: int = Field(
+        default=32, ge=0, description="Requests per worker waiting for a slot; beyond it a fast 503."
+    )
+    admission_wait_s: float = Field(
+        default=0.5, gt=0, lt=1.0, description="Longest wait for a slot before a 503 with Retry-After."
+    )
+    auth_failures_per_window: int = Field(
+        default=30,
+        ge=0,
+        description="Failed sign-ins (unknown key, bad session) per client address per window "
+        "before a 429 (0: no limit); shared by all workers through the database.",
+    )
+    auth_failure_window_s: int = Field(
+        default=60, ge=1, description="Window of that limit, and of the aggregate audit row per address."
+    )
     replica_urls: tuple[str, ...] = Field(
         default=(),
         description="Streaming replicas the reads may go to (JSON list of URLs of the api login there; "
@@ -96,9 +120,16 @@ class Settings(BaseSettings):
     suppression_k: int = Field(default=10, ge=1)
     log_level: str = "INFO"
     rate_limit_per_minute: int = Field(
-        default=1200, ge=0, description="Sustained requests per key per minute per worker (0: off)."
+        default=1200,
+        ge=0,
+        description="Sustained requests per key per minute, shared by all workers and replicas (0: off).",
     )
     rate_limit_burst: int = Field(default=300, ge=1, description="Requests a key may send at once.")
+    rate_limit_lease: int = Field(
+        default=10,
+        ge=1,
+        description="Requests a worker takes from a key's shared bucket in one round trip (1: exact).",
+    )
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest request body accepted.")
     point_bbox_max_km2: float = Field(
         default=100.0, gt=0, description="Largest bbox a point-layer items request may cover."

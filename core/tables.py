@@ -594,3 +594,27 @@ vestiging_zicht = Table(
     comment="Risk-branch figures per view class, area and branch, "
     "from the register entries that class may see.",
 )
+
+# Shared state of the service's workers (migration 0020): unlogged, a crash only resets them.
+rate_bucket = Table(
+    "rate_bucket",
+    metadata,
+    Column("sleutel", Text, primary_key=True),
+    Column("tokens", Double, nullable=False),
+    Column("stamp", TIMESTAMPTZ, nullable=False),
+    prefixes=["UNLOGGED"],
+    comment="Per-key token buckets of the rate limit, shared by all workers; unlogged, lost in a crash.",
+)
+
+auth_failure = Table(
+    "auth_failure",
+    metadata,
+    Column("client", Text, primary_key=True),
+    Column("venster", BigInteger, primary_key=True),
+    Column("aantal", Integer, nullable=False, server_default=text("0")),
+    Column("opgezocht", Integer, nullable=False, server_default=text("0")),
+    Column("gemeld", Integer, nullable=False, server_default=text("0")),
+    prefixes=["UNLOGGED"],
+    comment="Failed sign-ins per client address and window (epoch seconds); opgezocht: those "
+    "that took a lookup (the limit counts these); gemeld: how many are in the audit log.",
+)

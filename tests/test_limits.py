@@ -221,7 +221,9 @@ def test_concurrent_requests_share_the_pool_without_errors(
     make_client: Any, api_keys: dict[str, str]
 ) -> None:
     """More callers than connections wait their turn (within the pool timeout), no 5xx."""
-    client, _ = make_client(pool_size=2, pool_timeout_s=5.0)
+    # As many admission slots as callers: they all reach the pool and wait there (with the
+    # default slots, the pool size, the others wait for a slot instead: tests/test_overload.py).
+    client, _ = make_client(pool_size=2, pool_timeout_s=5.0, admission_slots=8)
     headers = auth(api_keys["analist"])
     statuses: list[int] = []
 

@@ -1,0 +1,212 @@
+"""Overload: goodput, refusals and liveness at twice the saturating load (issue 16).
+
+``python -m benchmarks overload``. On a fresh cluster with the demo data, one okaart server
+(2 uvicorn workers) serves a heavy request (a whole layer's items, ``OKAART_BENCH_PATH``) to
+a closed loop of ``c`` clients for ``OKAART_BENCH_SECONDS`` (default 12) per step, while a
+probe asks ``/healthz`` every 20 ms. First a ladder of concurrencies finds the saturating one
+(the smallest whose goodput is within 10 % of the best); then the same load at twice that,
+and at the issue's 50 clients, is run against three configurations:
+
+* ``zonder toelating``: admission control off (slots far above the load, no queue), the
+  behaviour before issue 16;
+* ``standaard``: the default settings (slots = pool size per worker, queue 32, 0.5 s);
+* ``afgestemd``: slots sized to the database's cores (``OKAART_ADMISSION_SLOTS=2`` per worker
+  on this 2-core machine), the setting docs/operations.md recommends for heavy requests.
+
+Also the cost of the shared rate limit per request (``rate_take`` round trips, with a lease of
+1 and of 10). Reported per run: goodput (200s per second) against the peak, refused requests (503) and the
+p99 of their latency, other errors, and the slowest ``/healthz``. Targets: goodput >= 80 % of
+peak, refused p99 < 1 s, ``/healthz`` max < 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.table import Table
+
+from app.ratelimit import RateLimiter
+from benchmarks.common import ROOT, cluster, console, demo_database, save_results
+from benchmarks.tiles import serving
+from core.pgcluster import free_port
+
+PATH = os.environ.get("OKAART_BENCH_PATH", "/collections/buurten/items?limit=1000&periode=2024&thema=alle")
+LADDER = (1, 2, 4, 8, 16, 32)
+ISSUE_CONCURRENCY = 50
+CONFIGS: dict[str, dict[str, str]] = {
+    "zonder toelating": {"OKAART_ADMISSION_SLOTS": "10000", "OKAART_ADMISSION_QUEUE": "0"},
+    "standaard": {},
+    "afgestemd": {"OKAART_ADMISSION_SLOTS": "2"},
+}
+
+
+@dataclass
+class Run:
+    config: str
+    concurrency: int
+    seconds: float
+    ok: int = 0
+    refused: int = 0
+    other: int = 0
+    refused_latencies: list[float] = field(default_factory=list, repr=False)
+    ok_latencies: list[float] = field(default_factory=list, repr=False)
+    healthz: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def goodput(self) -> float:
+        return self.ok / self.seconds
+
+    def summary(self, peak: float) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "c": self.concurrency,
+            "goodput_per_s": round(self.goodput, 2),
+            "of_peak": round(self.goodput / peak, 3) if peak else None,
+            "ok": self.ok,
+            "refused_503": self.refused,
+            "other_errors": self.other,
+            "refused_p99_s": round(_pct(self.refused_latencies, 99), 3),
+            "refused_max_s": round(max(self.refused_latencies, default=0.0), 3),
+            "ok_p50_s": round(_pct(self.ok_latencies, 50), 3),
+            "healthz_max_ms": round(1000 * max(self.healthz, default=0.0), 1),
+            "healthz_probes": len(self.healthz),
+        }
+
+
+def _pct(values: list[float], p: int) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+async def _load(base: str, key: str, run: Run) -> None:
+    """``run.concurrency`` clients in a closed loop, and the /healthz probe, for the run's time."""
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=run.concurrency + 1, max_keepalive_connections=run.concurrency + 1)
+    end = time.monotonic() + run.seconds
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            while time.monotonic() < end:
+                start = time.monotonic()
+                try:
+                    r = await client.get(PATH, headers=headers)
+                    status = r.status_code
+                except httpx.HTTPError:
+                    status = 0
+                took = time.monotonic() - start
+                if status == 200:
+                    run.ok += 1
+                    run.ok_latencies.append(took)
+                elif status == 503 and r.headers.get("retry-after"):
+                    run.refused += 1
+                    run.refused_latencies.append(took)
+                else:
+                    run.other += 1
+
+        async def probe() -> None:
+            async with httpx.AsyncClient(base_url=base, timeout=10) as own:
+                while time.monotonic() < end:
+                    start = time.monotonic()
+                    r = await own.get("/healthz", headers=headers)
+                    run.healthz.append(time.monotonic() - start)
+                    if r.status_code != 200:
+                        run.other += 1
+                    await asyncio.sleep(0.02)
+
+        await asyncio.gather(probe(), *(worker() for _ in range(run.concurrency)))
+
+
+def measure(base: str, key: str, config: str, concurrency: int, seconds: float) -> Run:
+    run = Run(config, concurrency, seconds)
+    asyncio.run(_load(base, key, run))
+    time.sleep(1.0)  # let the statements of abandoned requests end before the next step
+    return run
+
+
+def rate_limit_cost(url: str, calls: int = 2000) -> dict[str, float]:
+    """Microseconds per request the shared rate limit costs, as the api login sees it: every
+    request a round trip (lease 1), and the default lease of 10."""
+    from core import db
+
+    engine = db.make_engine(url, pool_size=1, max_overflow=0)
+    costs: dict[str, float] = {}
+    try:
+        for lease in (1, 10):
+            limiter = RateLimiter(engine, per_minute=10**9, burst=10**6, lease=lease)
+            limiter.take(1)  # the connection and the bucket exist
+            start = time.perf_counter()
+            for _ in range(calls):
+                limiter.take(1)
+            costs[f"lease {lease} µs/request"] = round(1e6 * (time.perf_counter() - start) / calls, 1)
+    finally:
+        engine.dispose()
+    return costs
+
+
+def start(stack: ExitStack, url: str, workdir: Path, overrides: dict[str, str]) -> str:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
+    env |= {"OKAART_LOG_LEVEL": "WARNING", "OKAART_RATE_LIMIT_PER_MINUTE": "0", **overrides}
+    cmd = [
+        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
+        "--no-access-log",
+    ]  # fmt: skip
+    log = workdir / f"okaart-{len(list(workdir.glob('okaart-*.log')))}.log"
+    stack.enter_context(serving("okaart", cmd, env, f"http://127.0.0.1:{port}/readyz", log))
+    return f"http://127.0.0.1:{port}"
+
+
+def run(rows: int = 0) -> None:
+    """Ladder, then twice the saturating load and the issue's 50 clients per configuration."""
+    seconds = float(os.environ.get("OKAART_BENCH_SECONDS", "12"))
+    console.print(f"[bold]overload benchmark[/]: {PATH}, {seconds:g} s per step")
+    results: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okaart-bench-overload-")))
+        c = stack.enter_context(cluster())
+        url, key = demo_database(
+            c, workdir, "overload", naam="bench overload", rol="analist", organisatie="Gemeente Groningen",
+            convenanten=[], gemeenten=["GM0014"], doelen=["benchmark"],
+        )  # fmt: skip
+        costs = rate_limit_cost(url)
+        console.print(f"shared rate limit: {costs}")
+        with ExitStack() as server:
+            base = start(server, url, workdir, CONFIGS["zonder toelating"])
+            measure(base, key, "warm-up", 2, 3)
+            ladder = [measure(base, key, "ladder", n, seconds) for n in LADDER]
+        peak = max(r.goodput for r in ladder)
+        saturating = next(r.concurrency for r in ladder if r.goodput >= 0.9 * peak)
+        results += [r.summary(peak) for r in ladder]
+        console.print(f"peak goodput {peak:.1f}/s; saturating concurrency {saturating}")
+        for config, overrides in CONFIGS.items():
+            with ExitStack() as server:
+                base = start(server, url, workdir, overrides)
+                measure(base, key, "warm-up", 2, 3)
+                for n in (2 * saturating, ISSUE_CONCURRENCY):
+                    results.append(measure(base, key, config, n, seconds).summary(peak))
+    table = Table(title=f"overload: {PATH} (peak {peak:.1f}/s at c={saturating})")
+    columns = {
+        "config": "config", "c": "c", "goodput_per_s": "goodput/s", "of_peak": "× peak",
+        "refused_503": "503", "refused_p99_s": "503 p99 s", "other_errors": "other",
+        "ok_p50_s": "ok p50 s", "healthz_max_ms": "healthz max ms",
+    }  # fmt: skip
+    for name, title in columns.items():
+        table.add_column(title, justify="left" if name == "config" else "right")
+    for r in results:
+        table.add_row(*(str(r[name]) for name in columns))
+    console.print(table)
+    save_results("overload", {"path": PATH, "seconds": seconds, "peak": peak, "saturating": saturating,
+                              "runs": results, "cpus": os.cpu_count(), "rate_limit": costs,
+                              "load_average": os.getloadavg()})  # fmt: skip

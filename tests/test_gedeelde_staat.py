@@ -1,0 +1,187 @@
+"""State shared by workers and app replicas (issue 16): the per-key rate limit lives in
+PostgreSQL, so two real app processes give a key its rate once; a revoked key or an ended
+session stops working in every worker at once (LISTEN/NOTIFY), not after each one's cache
+runs out."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.main import create_app
+from app.services import services_of
+from core import db
+from core.security import create_principal_key
+from core.settings import Settings
+from tests.conftest import REPO, auth
+
+BURST = 6
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def two_processes(demo_engine: Engine, api_login: Any, tmp_path: Path) -> Iterator[list[str]]:
+    """Two uvicorn processes of the service on the demo database, as two replicas."""
+    url = demo_engine.url.render_as_string(hide_password=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DATABASE_URL": url,
+        "OKAART_API_DATABASE_URL": api_login(url),
+        "OKAART_ENVIRONMENT": "test",
+        "OKAART_LOG_LEVEL": "WARNING",
+        # Next to nothing refills during the test: the burst is the whole allowance.
+        "OKAART_RATE_LIMIT_PER_MINUTE": "1",
+        "OKAART_RATE_LIMIT_BURST": str(BURST),
+        # One token per round trip: exact (a larger lease may let a held token lapse).
+        "OKAART_RATE_LIMIT_LEASE": "1",
+    }
+    processes, bases = [], []
+    for n in range(2):
+        port = _free_port()
+        cmd = [
+            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        ]  # fmt: skip
+        log = (tmp_path / f"okaart-{n}.log").open("wb")
+        processes.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
+        bases.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        for base, proc in zip(bases, processes, strict=True):
+            while True:
+                assert proc.poll() is None, (tmp_path / "okaart-0.log").read_text()
+                assert time.monotonic() < deadline, "the service did not start"
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+        yield bases
+    finally:
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.wait(timeout=15)
+
+
+def test_two_app_processes_give_a_key_its_rate_once(two_processes: list[str], demo_engine: Engine) -> None:
+    with demo_engine.begin() as conn:
+        key, _ = create_principal_key(
+            conn, naam=f"tempo-{uuid.uuid4().hex[:6]}", rol="analist", organisatie="Gemeente Groningen",
+            convenanten=[], gemeenten=["GM0014"], doelen=["analyse"],
+        )  # fmt: skip
+    served: dict[str, int] = dict.fromkeys(two_processes, 0)
+    limited = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(2 * BURST):
+            for base in two_processes:
+                r = client.get(f"{base}/collections", headers=auth(key, "analyse"))
+                assert r.status_code in (200, 429), r.text
+                if r.status_code == 200:
+                    served[base] += 1
+                else:
+                    limited.append(r)
+    # Per process the key would get its burst in each (12); shared, it gets it once.
+    assert sum(served.values()) == BURST
+    assert all(n > 0 for n in served.values()), served  # both processes took part
+    assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
+
+
+@pytest.fixture
+def two_workers(
+    demo_engine: Engine, api_login: Any
+) -> Iterator[Callable[[], list[tuple[FastAPI, TestClient]]]]:
+    url = demo_engine.url.render_as_string(hide_password=False)
+    engines: list[Engine] = []
+    clients: list[TestClient] = []
+
+    def build() -> list[tuple[FastAPI, TestClient]]:
+        made = []
+        for _ in range(2):
+            api = db.make_engine(api_login(url))
+            engines.append(api)
+            app = create_app(
+                Settings(database_url=url, environment="test", rate_limit_per_minute=0), engine=api
+            )
+            client = TestClient(app, raise_server_exceptions=False)
+            client.__enter__()
+            clients.append(client)
+            services_of(app).principals.ttl = 3600.0  # only a notification can end a cached key
+            assert services_of(app).principals.listening.wait(30)
+            made.append((app, client))
+        return made
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+    for api in engines:
+        api.dispose()
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30  # ends a hung test; not a measured time
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_revoked_key_stops_in_every_worker_at_once(
+    two_workers: Callable[[], list[tuple[FastAPI, TestClient]]], demo_engine: Engine
+) -> None:
+    with demo_engine.begin() as conn:
+        key, key_id = create_principal_key(
+            conn, naam=f"intrekken-{uuid.uuid4().hex[:6]}", rol="analist", organisatie="Gemeente Groningen",
+            convenanten=[], gemeenten=["GM0014"], doelen=["analyse"],
+        )  # fmt: skip
+    workers = two_workers()
+    for _, client in workers:
+        assert client.get("/collections", headers=auth(key, "analyse")).status_code == 200  # cached now
+    with demo_engine.begin() as conn:
+        conn.execute(text("UPDATE api_key SET ingetrokken_op = now() WHERE id = :i"), {"i": key_id})
+    for _, client in workers:
+        _until(
+            lambda c=client: c.get("/collections", headers=auth(key, "analyse")).status_code == 401,  # type: ignore[misc]
+            "a worker kept serving the revoked key",
+        )
+
+
+def test_an_ended_session_stops_in_the_other_worker_too(
+    two_workers: Callable[[], list[tuple[FastAPI, TestClient]]], demo_engine: Engine
+) -> None:
+    from core.sessions import SESSION_COOKIE, create_session
+
+    with demo_engine.begin() as conn:
+        _, key_id = create_principal_key(
+            conn, naam=f"sessie-{uuid.uuid4().hex[:6]}", rol="analist", organisatie="Gemeente Groningen",
+            convenanten=[], gemeenten=["GM0014"], doelen=["analyse"],
+        )  # fmt: skip
+        token = create_session(conn, key_id, 1.0)
+    (_, first), (_, second) = two_workers()
+    for client in (first, second):
+        client.cookies.set(SESSION_COOKIE, token)
+        assert client.get("/collections").status_code == 200
+    # Signing out in one worker (the same-origin check wants the service's own origin).
+    out = first.post("/afmelden", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False)
+    assert out.status_code == 303
+    second.cookies.set(SESSION_COOKIE, token)
+    _until(lambda: second.get("/collections").status_code == 401, "the other worker kept the session")
