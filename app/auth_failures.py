@@ -2,7 +2,7 @@
 
 A request that presents credentials which resolve to nobody (an unknown or revoked key, an
 ended session, a bad token) is a failed sign-in. Counted per client address and window in
-``auth_failure`` (migration 0020, shared by every worker); past the limit the address gets a
+``auth_failure`` (migration 0017, shared by every worker); past the limit the address gets a
 429 without its credentials being looked up, so a client trying random keys costs the
 database nothing more until the window ends. Credentials this worker has seen resolve before
 are still looked up from that address (a colleague behind the same NAT is not locked out). Only

@@ -5,7 +5,7 @@ The cache is read and written on the event loop only (the dependencies that use 
 ``async``), so it needs no lock.
 
 Revocation reaches every worker at once: a trigger on ``principal``, ``api_key`` and
-``sessie`` (migration 0020) sends ``NOTIFY okaart_toegang`` on any change, and each worker's
+``sessie`` (migration 0017) sends ``NOTIFY okaart_toegang`` on any change, and each worker's
 :class:`RevocationListener` empties its cache when one arrives. While the listener is not
 connected (the database restarting) the cache's :data:`PRINCIPAL_TTL` bounds how long a
 revoked key keeps working, as before. A lookup that started before a revocation and ends
@@ -31,7 +31,7 @@ log = logging.getLogger("okaart.toegang")
 PRINCIPAL_TTL = 10.0
 #: Beyond this many entries the cache starts afresh (a flood of unknown keys cannot grow it).
 MAX_ENTRIES = 10_000
-#: The channel migration 0020's trigger notifies.
+#: The channel migration 0017's trigger notifies.
 CHANNEL = "okaart_toegang"
 
 

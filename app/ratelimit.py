@@ -1,6 +1,6 @@
 """The per-key rate limit, shared by every worker and app replica through PostgreSQL.
 
-Each key has one token bucket in the database (``rate_bucket``, migration 0020): refilled at
+Each key has one token bucket in the database (``rate_bucket``, migration 0017): refilled at
 ``per_minute / 60`` tokens a second up to ``burst``. A worker takes tokens with one call of
 ``rate_take`` (one round trip; the row is locked only inside that statement), and takes up to
 ``lease`` at once, spending them locally over the next :data:`LEASE_SECONDS`. Tokens a worker

@@ -595,7 +595,7 @@ vestiging_zicht = Table(
     "from the register entries that class may see.",
 )
 
-# Shared state of the service's workers (migration 0020): unlogged, a crash only resets them.
+# Shared state of the service's workers (migration 0017): unlogged, a crash only resets them.
 rate_bucket = Table(
     "rate_bucket",
     metadata,

@@ -11,15 +11,15 @@ client address, and a notification when access changes.
   ``NOTIFY okaart_toegang`` on every change or removal, so each worker drops its cached
   callers at once (a revoked key or an ended session stops working everywhere).
 
-Revision ID: 0020
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0020"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
