@@ -17,6 +17,8 @@ import datetime as dt
 import json
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -105,7 +107,33 @@ class Filter:
         return self.sql.format_map(columns)
 
 
+#: How many translated filters are kept (a few hundred bytes each).
+CACHE_SIZE = 512
+_cache: OrderedDict[tuple[str, str, str, int], tuple[Layer, Filter]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def parse(text: str, lang: str, layer: Layer, srid: int) -> Filter:
+    """:func:`translate`, remembered: a client paging through a filtered layer, or a map
+    drawing its tiles, sends the same filter with every request, and parsing it (``cql2``)
+    and translating it costs about 0.3 ms, as much as a small page's SQL. The most recently
+    used filters are kept (an LRU of :data:`CACHE_SIZE`); a faulty filter is never kept, so
+    it answers its 400 every time. A :class:`Filter` is read-only to its users."""
+    key = (text, lang, layer.id, srid)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is layer:
+            _cache.move_to_end(key)
+            return hit[1]
+    found = translate(text, lang, layer, srid)
+    with _cache_lock:
+        _cache[key] = (layer, found)
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return found
+
+
+def translate(text: str, lang: str, layer: Layer, srid: int) -> Filter:
     """Parse ``text`` in ``lang`` and translate it for ``layer``; geometry literals are in
     ``srid`` (the ``filter-crs``). Any fault is a 400 with a Dutch detail."""
     if lang not in LANGS:

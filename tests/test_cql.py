@@ -729,3 +729,26 @@ def test_csv_and_html_take_the_filter(client: Any, api_keys: dict[str, str]) -> 
     )
     assert html.status_code == 200
     assert "vastgoed" in html.text or "drugs" in html.text
+
+
+def test_a_translated_filter_is_remembered_per_layer_and_a_faulty_one_never() -> None:
+    """app.cql.parse keeps translations (a paging client repeats its filter): the same text on
+    the same layer is the same translation; on another layer, or in another CRS, its own; a
+    filter that fails fails every time, with the same Dutch detail."""
+    from app import cql
+    from app.errors import BadRequestError
+
+    signalen, leegstand = REGISTRY["signalen"], REGISTRY["leegstand"]
+    first = cql.parse("soort = 'melding'", "cql2-text", signalen, 4326)
+    assert cql.parse("soort = 'melding'", "cql2-text", signalen, 4326) is first
+    assert first == cql.translate("soort = 'melding'", "cql2-text", signalen, 4326)
+    other = cql.parse("soort = 'melding'", "cql2-text", leegstand, 4326)
+    assert other is not first
+    assert cql.parse("soort = 'melding'", "cql2-text", signalen, 28992) is not first
+    details = []
+    for _ in range(2):
+        with pytest.raises(BadRequestError) as raised:
+            cql.parse("onbekend = 1", "cql2-text", signalen, 4326)
+        details.append(str(raised.value))
+    assert details[0] == details[1]
+    assert not any(key[0] == "onbekend = 1" for key in cql._cache)

@@ -2,8 +2,10 @@
 the purpose (never a key), and MapLibre styles, down to MapLibre GL drawing a point layer in
 Chromium from the style and TileJSON alone.
 
-MapLibre GL draws only WebMercatorQuad; the RD tiles are shown valid by decoding them and
-checking every point against the RD bounds of its tile and the items' RD coordinates."""
+The RD tiles are shown valid by decoding them and checking every point against the RD bounds
+of its tile and the items' RD coordinates; MapLibre GL, which has no RD projection, draws them
+as a plane laid on the Web Mercator square (app/styles.py), and every point lands on the pixel
+its RD coordinates give."""
 
 from __future__ import annotations
 
@@ -230,6 +232,34 @@ def test_a_style_per_layer_built_from_its_declaration(client: Any, api_keys: dic
     assert client.get("/collections/signalen/styles/nacht", headers=auth(key)).status_code == 404
 
 
+def test_the_rd_style_lays_the_rd_grid_on_the_mercator_square(client: Any, api_keys: dict[str, str]) -> None:
+    """The RD variant of a style: its source is the RD TileJSON (with the purpose), its bounds
+    the whole plane, its zoom levels the RD ones, and its metadata places an RD point."""
+    from app.styles import PLANE_BOUNDS, rd_to_plane
+
+    key = api_keys["analist"]
+    listed = client.get("/collections/signalen/styles", headers=auth(key)).json()
+    hrefs = [link["href"] for link in listed["styles"][0]["links"]]
+    assert [h.split("/styles/")[1] for h in hrefs] == [
+        "standaard?f=mapbox",
+        "standaard?f=mapbox&tms=NetherlandsRDNewQuad",
+    ]
+    doc = client.get(hrefs[1].replace("http://testserver", "") + "&doel=analyse", headers=auth(key)).json()
+    source = doc["sources"]["signalen"]
+    assert urlsplit(source["url"]).path == "/collections/signalen/tiles/NetherlandsRDNewQuad"
+    assert parse_qs(urlsplit(source["url"]).query) == {"doel": ["analyse"]}
+    assert source["bounds"] == PLANE_BOUNDS
+    assert doc["layers"][0]["minzoom"] == 8  # WebMercator 12, in RD levels
+    vlak = doc["metadata"]["okaart:vlak"]
+    assert vlak["oorsprong"] == [-285401.92, 903401.92] and vlak["zijde"] == pytest.approx(880803.84)
+    # The plane's corners are the mercator square's; RD's origin is its top-left corner.
+    assert rd_to_plane(-285401.92, 903401.92) == pytest.approx((-180, PLANE_BOUNDS[3]))
+    assert rd_to_plane(-285401.92 + 880803.84, 903401.92 - 880803.84) == pytest.approx((180, PLANE_BOUNDS[1]))
+    assert rd_to_plane(-285401.92 + 440401.92, 903401.92 - 440401.92) == pytest.approx((0, 0), abs=1e-9)
+    bad = client.get("/collections/signalen/styles/standaard", params={"tms": "EPSG:3035"}, headers=auth(key))
+    assert bad.status_code == 400
+
+
 # -- MapLibre GL in a real browser ---------------------------------------------------------------
 
 #: A page as a MapLibre client would write it: only the style's address and the purpose.
@@ -258,6 +288,41 @@ map.once("idle", () => {
 </script></body></html>"""
 
 
+#: The same client in the RD grid: it asks the style for NetherlandsRDNewQuad and centres the
+#: map on an RD point the way the style's metadata ('okaart:vlak') describes.
+MAPLIBRE_RD_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><title>MapLibre RD</title>
+<link rel="icon" href="/static/favicon.svg">
+<link rel="stylesheet" href="/static/vendor/maplibre-gl/maplibre-gl.css">
+<style>html, body, #kaart { margin: 0; width: 100%; height: 100%; }</style></head>
+<body><div id="kaart"></div>
+<script type="module">
+import * as maplibregl from "/static/vendor/maplibre-gl/maplibre-gl.mjs";
+const q = new URLSearchParams(location.search);
+const laag = q.get("laag");
+const url = `/collections/${laag}/styles/standaard?f=mapbox&tms=NetherlandsRDNewQuad&doel=${q.get("doel")}`;
+const style = await (await fetch(url)).json();
+const vlak = style.metadata["okaart:vlak"];
+const u = (Number(q.get("x")) - vlak.oorsprong[0]) / vlak.zijde;
+const v = (vlak.oorsprong[1] - Number(q.get("y"))) / vlak.zijde;
+const centre = [360 * u - 180, (Math.atan(Math.sinh(Math.PI * (1 - 2 * v))) * 180) / Math.PI];
+const map = new maplibregl.Map({
+  container: "kaart", style, center: centre, zoom: Number(q.get("zoom")),
+  attributionControl: false, renderWorldCopies: false,
+});
+map.on("error", (e) => console.error("maplibre: " + (e.error && e.error.message)));
+map.once("idle", () => {
+  const drawn = {};
+  for (const f of map.queryRenderedFeatures({ layers: [laag + "-punten"] })) {
+    const p = map.project(f.geometry.coordinates);
+    drawn[f.properties.id] = [p.x, p.y];
+  }
+  const c = map.getCanvas();
+  window.uitkomst = { drawn, width: c.clientWidth, height: c.clientHeight, zoom: map.getZoom() };
+});
+</script></body></html>"""
+
+
 @pytest.fixture(scope="module")
 def served(demo_engine: Engine, api_login: Any) -> Iterator[str]:
     from fastapi.responses import HTMLResponse
@@ -274,6 +339,10 @@ def served(demo_engine: Engine, api_login: Any) -> Iterator[str]:
     @app.get("/test/maplibre", include_in_schema=False, openapi_extra=rule("open"))
     def maplibre_page() -> HTMLResponse:
         return HTMLResponse(MAPLIBRE_PAGE)
+
+    @app.get("/test/maplibre-rd", include_in_schema=False, openapi_extra=rule("open"))
+    def maplibre_rd_page() -> HTMLResponse:
+        return HTMLResponse(MAPLIBRE_RD_PAGE)
 
     with serving(app) as base:
         yield base
@@ -341,3 +410,97 @@ def test_maplibre_draws_the_signal_points_from_the_style_and_tilejson_with_a_pur
         outer = ids_in((w - dx, s - dy, e + dx, n + dy))
     assert inner <= drawn <= outer
     assert len(drawn) > 1
+
+
+def test_maplibre_draws_the_signal_points_in_the_rd_grid_where_rd_puts_them(
+    served: str, api_keys: dict[str, str], demo_engine: Engine
+) -> None:
+    """NetherlandsRDNewQuad in MapLibre: the page centred on a signal's RD coordinates draws
+    that signal in the middle of the view, and every point it draws at the pixel its RD
+    coordinates give (the plane's scale: the RD square over 512 × 2^zoom pixels); what it
+    draws is what items has in the RD box of the view."""
+    from app.styles import RD_SQUARE
+
+    key = api_keys["analist"]
+    with demo_engine.begin() as conn:
+        key_id = sessions.key_id_for(conn, key)
+        assert key_id is not None
+        token = sessions.create_session(conn, key_id, 1)
+    rd_crs = "http://www.opengis.net/def/crs/EPSG/0/28992"
+    with httpx.Client(
+        base_url=served, headers={"Authorization": f"Bearer {key}", "X-Doel": "analyse"}
+    ) as http:
+        feature = http.get("/collections/signalen/items", params={"limit": 1, "crs": rd_crs}).json()[
+            "features"
+        ][0]
+    x, y = feature["geometry"]["coordinates"]
+    zoom = 10  # RD level 10 tiles (the layer's RD range starts at 8), 1.68 m a pixel
+
+    problems: list[str] = []
+    tiles: list[tuple[int, str]] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=[*CHROMIUM_ARGS, "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
+        )
+        context = browser.new_context(viewport={"width": 1024, "height": 768})
+        context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": token, "url": served}])
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("response", lambda r: tiles.append((r.status, r.url)) if "/tiles/" in r.url else None)
+        page.goto(f"{served}/test/maplibre-rd?laag=signalen&doel=analyse&x={x}&y={y}&zoom={zoom}")
+        page.wait_for_function("() => window.uitkomst !== undefined", timeout=60_000)
+        result = page.evaluate("() => window.uitkomst")
+        page.screenshot(path=artifact("maplibre-signalen-rd.png"))
+        browser.close()
+    assert problems == []
+    # The TileJSON of the RD grid, then RD tiles at the map's zoom, all with the purpose.
+    assert any(url.split("?")[0].endswith("/tiles/NetherlandsRDNewQuad") for _, url in tiles)
+    tile_urls = [url for _, url in tiles if "/tiles/NetherlandsRDNewQuad/" in url]
+    assert tile_urls and all(status == 200 for status, _ in tiles)
+    assert all(f"/NetherlandsRDNewQuad/{zoom}/" in url and "doel=analyse" in url for url in tile_urls)
+    assert all(key not in url and token not in url for _, url in tiles)
+    drawn = {fid: tuple(px) for fid, px in result["drawn"].items()}
+    width, height = result["width"], result["height"]
+    centre = (width / 2, height / 2)
+    assert feature["id"] in drawn
+    px, py = drawn[feature["id"]]
+    assert abs(px - centre[0]) <= 2 and abs(py - centre[1]) <= 2, (drawn[feature["id"]], centre)
+    # Every drawn point where its RD coordinates put it; the view's RD box holds what is drawn.
+    metres = RD_SQUARE / (512 * 2**zoom)  # per CSS pixel
+    half_w, half_h = width / 2 * metres, height / 2 * metres
+    view = (x - half_w, y - half_h, x + half_w, y + half_h)
+    margin = 6 * metres  # a circle's radius and rim: a point just outside still shows
+    inner = _items_in_for(
+        served, key, (view[0] + margin, view[1] + margin, view[2] - margin, view[3] - margin)
+    )
+    outer = _items_in_for(
+        served, key, (view[0] - margin, view[1] - margin, view[2] + margin, view[3] + margin)
+    )
+    assert set(inner) <= set(drawn) <= set(outer)
+    assert len(drawn) > 1
+    for fid, (dx, dy) in drawn.items():
+        ix, iy = outer[fid]
+        expected = (centre[0] + (ix - x) / metres, centre[1] - (iy - y) / metres)
+        assert abs(dx - expected[0]) <= 2 and abs(dy - expected[1]) <= 2, (fid, (dx, dy), expected)
+
+
+def _items_in_for(
+    base: str, key: str, box: tuple[float, float, float, float]
+) -> dict[str, tuple[float, float]]:
+    """The signals in an RD box, in RD, over HTTP (the served app, not the test client)."""
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}", "X-Doel": "analyse"}) as http:
+        response = http.get(
+            "/collections/signalen/items",
+            params={
+                "bbox": ",".join(f"{v:.3f}" for v in box),
+                "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/28992",
+                "crs": "http://www.opengis.net/def/crs/EPSG/0/28992",
+                "limit": 1000,
+            },
+        )
+    assert response.status_code == 200, response.text
+    return {f["id"]: tuple(f["geometry"]["coordinates"]) for f in response.json()["features"]}

@@ -27,7 +27,7 @@ from fastapi.responses import Response
 from app import audit, layer_sql, metrics
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, tile_selection
-from app.errors import NotFoundError
+from app.errors import BadRequestError, NotFoundError
 from app.filtering import TileQueryDep, narrowed
 from app.links import root
 from app.params import IntervalDep, TileDep, TileMatrixSetDep, purpose_of
@@ -201,11 +201,12 @@ def styles(request: Request, layer: LayerDep) -> dict[str, Any]:
                 "title": f"{layer.title}: standaardstijl",
                 "links": [
                     {
-                        "href": f"{href}?f=mapbox",
+                        "href": f"{href}?f=mapbox" + ("" if grid.id == WEB_MERCATOR else f"&tms={grid.id}"),
                         "rel": "stylesheet",
                         "type": "application/vnd.mapbox.style+json",
-                        "title": "MapLibre/Mapbox-stijl (WebMercatorQuad)",
+                        "title": f"MapLibre/Mapbox-stijl ({grid.id})",
                     }
+                    for grid in GRIDS.values()
                 ],
             }
         ],
@@ -224,13 +225,26 @@ def style(
     layer: LayerDep,
     principal: PrincipalDep,
     doel: AddressPurposeDep,
+    tms: Annotated[
+        str,
+        Query(
+            description="Tegelschema van de stijl: WebMercatorQuad, of NetherlandsRDNewQuad (de RD-tegels "
+            "als vlak; zie metadata 'okaart:vlak' voor het plaatsen van RD-coördinaten)"
+        ),
+    ] = WEB_MERCATOR,
 ) -> Response:
-    """The style's source is the WebMercatorQuad TileJSON, with the purpose asked here."""
+    """The style's source is the TileJSON of the grid asked for (WebMercatorQuad unless
+    ``tms`` says otherwise), with the purpose asked here."""
     if style_id != DEFAULT_STYLE:
         raise NotFoundError(f"stijl {style_id!r} bestaat niet; beschikbaar: {DEFAULT_STYLE}")
+    grid = GRIDS.get(tms)
+    if grid is None:
+        raise BadRequestError(f"tms {tms[:100]!r} wordt niet ondersteund; gebruik {' of '.join(GRIDS)}")
     query = tile_query(request, layer, principal, doel)
-    url = f"{root(request)}/collections/{layer.id}/tiles/{WEB_MERCATOR}" + (f"?{query}" if query else "")
-    return Response(orjson.dumps(style_document(layer, url)), media_type="application/vnd.mapbox.style+json")
+    url = f"{root(request)}/collections/{layer.id}/tiles/{grid.id}" + (f"?{query}" if query else "")
+    return Response(
+        orjson.dumps(style_document(layer, url, grid)), media_type="application/vnd.mapbox.style+json"
+    )
 
 
 def _touches(services: Any, layer: Layer, grid: Grid, tile: morecantile.Tile) -> bool:
