@@ -6,7 +6,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql")
+BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "zoeken")
 #: Run only when named: they compare this checkout with another one (``--before``).
 COMPARISONS = ("ingest_ab",)
 
@@ -19,7 +19,8 @@ def main() -> None:
         type=int,
         default=None,
         help="size: rows of the generated file (ingest, 1,000,000; snapshot, 500,000), "
-        "requests per list (tiles, 2,000), page loads (kaart, 7), signals (paging, 500,000)",
+        "requests per list (tiles, 2,000), page loads (kaart, 7), signals (paging, 500,000), "
+        "addresses (zoeken, 200)",
     )
     parser.add_argument("--before", type=Path, help="ingest_ab: a checkout of the earlier commit")
     args = parser.parse_args()
