@@ -204,6 +204,23 @@ def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
     )
 
 
+@pytest.mark.parametrize("size", [(1280, 900), (1000, 760)])
+def test_on_a_desktop_the_panel_and_the_layer_control_do_not_overlap(
+    browser: Browser, base_url: str, api_keys: dict[str, str], size: tuple[int, int]
+) -> None:
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale="nl-NL")
+    page = Watched(context.new_page())
+    _open(page, base_url, api_keys["analist"], "/kaart?periode=2024&doel=analyse")  # five layers listed
+    panel, layers = _box(page.page, "#paneel"), _box(page.page, ".leaflet-control-layers")
+    shot = artifact(f"kaart-paneel-{size[0]}.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+    assert not _overlap(panel, layers), (panel, layers)
+    assert page.page.locator("#keuze select[name=periode]").is_visible()
+    context.close()
+    assert page.errors == []
+
+
 def test_on_a_phone_the_panel_leaves_the_layer_control_and_the_map_free(
     phone: Watched, base_url: str, api_keys: dict[str, str]
 ) -> None:
