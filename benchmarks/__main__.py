@@ -6,7 +6,9 @@ import argparse
 import importlib
 from pathlib import Path
 
-BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "audit", "backup", "gdal")
+BENCHMARKS = (
+    "ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "audit", "backup", "gdal", "zoeken",
+)  # fmt: skip
 #: Run only when named: they compare this checkout with another one (``--before``).
 COMPARISONS = ("ingest_ab",)
 #: Run only when named: long, and it loads the machine on purpose.
@@ -26,7 +28,9 @@ def main() -> None:
         type=int,
         default=None,
         help="size: rows of the generated file (ingest, 1,000,000; snapshot, 500,000), "
-BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "audit", "backup", "gdal")
+BENCHMARKS = (
+    "ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "audit", "backup", "gdal", "zoeken",
+)  # fmt: skip
     )
     parser.add_argument("--before", type=Path, help="ingest_ab: a checkout of the earlier commit")
     args = parser.parse_args()

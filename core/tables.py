@@ -39,6 +39,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -246,6 +247,14 @@ verblijfsobject = Table(
     ),
     Index("verblijfsobject_buurt_idx", "buurtcode"),
     comment="BAG address units (verblijfsobjecten) with assigned areas.",
+)
+# Search by the start of a street name, in any case (/zoeken, migration 0018); declared after
+# the table because the operator class of an expression is named by the expression's label.
+Index(
+    "verblijfsobject_straat_idx",
+    func.lower(verblijfsobject.c.openbare_ruimte).label("straat"),
+    verblijfsobject.c.huisnummer,
+    postgresql_ops={"straat": "text_pattern_ops"},
 )
 
 bron = Table(

@@ -24,6 +24,7 @@ fetch leaflet 1.9.4 'nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQ
 fetch leaflet.vectorgrid 1.3.0 'kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw=='
 fetch swagger-ui-dist 5.35.0 'U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ=='
 fetch maplibre-gl 6.20.0 '7manvqXeNoN0mKRzenYDopkb3VW9j7iag45RvopkOVFZ7c+La7CBWtK8eBS5bKrI6NyxqAIxPxIG1PMcotcY1w=='
+fetch axe-core 4.14.1 'FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=='
 
 pairs=(
     "leaflet/package/dist/leaflet.js leaflet/leaflet.js"
@@ -44,6 +45,10 @@ pairs=(
     "maplibre-gl/package/dist/maplibre-gl-worker.mjs maplibre-gl/maplibre-gl-worker.mjs"
     "maplibre-gl/package/dist/maplibre-gl.css maplibre-gl/maplibre-gl.css"
     "maplibre-gl/package/LICENSE.txt maplibre-gl/LICENSE.txt"
+    # The accessibility checker the browser tests inject (tests/test_toegankelijkheid.py);
+    # no page of the app loads it.
+    "axe-core/package/axe.min.js axe-core/axe.min.js"
+    "axe-core/package/LICENSE axe-core/LICENSE"
 )
 for image in "$work"/leaflet/package/dist/images/*; do
     pairs+=("leaflet/package/dist/images/$(basename "$image") leaflet/images/$(basename "$image")")

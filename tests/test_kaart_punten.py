@@ -313,7 +313,10 @@ def test_a_postcode_and_house_number_search_lands_on_the_right_buurt(
     assert page.errors == []
 
 
-def test_a_planner_has_no_address_search(page: Watched, base_url: str, api_keys: dict[str, str]) -> None:
+def test_a_planner_searches_without_points(page: Watched, base_url: str, api_keys: dict[str, str]) -> None:
+    """A planner searches too (addresses are register data), but is taken to the buurt, never
+    to an address's point (tests/test_zoeken.py), and has no point layers or purpose."""
     _sign_in_with_key(page.page, base_url, api_keys["planner"], "/kaart?periode=2024")
     page.page.wait_for_function(READY, timeout=30_000)
-    assert page.page.locator("#zoek").count() == 0
+    assert page.page.locator("#zoek").count() == 1
+    assert page.page.locator("#keuze select[name=doel]").count() == 0

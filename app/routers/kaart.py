@@ -7,17 +7,18 @@ caller's municipalities and covenants). So the map shows exactly what the API wo
 
 from __future__ import annotations
 
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine, text
 
-from app import klassen, layer_sql, maps
+from app import audit, klassen, layer_sql, maps, zoeken
 from app.access import rule
 from app.deps import PrincipalDep
-from app.errors import choose
+from app.errors import BadRequestError, choose
 from app.layer_sql import Selection
 from app.pages import render, templates
 from app.params import IndelingDep, MapPurposeDep
@@ -150,3 +151,46 @@ async def kaart(
         maps.build_page, principal, req, settings.basemap_url, settings.basemap_attribution, panel
     )
     return HTMLResponse(html)
+
+
+@router.get(
+    "/zoeken",
+    summary="Zoek een adres of straat (voor de kaart)",
+    description='Een postcode met of zonder huisnummer ("9711 AA 12"), een straat met huisnummer '
+    '("Oosterstraat 12") of het begin van een straatnaam ("ooster"): kandidaten met hun buurt en '
+    "wijk en een punt om de kaart op te centreren, binnen de gemeenten die u mag zien. Zonder "
+    "toegang tot adressen is dat punt de buurt, niet het adres. De cijfers van het gebied geeft "
+    "`/locate`.",
+    openapi_extra=rule("gegevens"),
+)
+def zoek(
+    request: Request,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    q: Annotated[str, Query(min_length=2, max_length=100, description="Postcode, straat, huisnummer")],
+    limit: Annotated[int, Query(ge=1, le=zoeken.MAX_KANDIDATEN, description="Hoeveel kandidaten")] = 10,
+) -> dict[str, Any]:
+    vraag = zoeken.begrijp(q)
+    if vraag is None:
+        raise BadRequestError("geef een postcode, een straatnaam of een straat met huisnummer")
+    sql, params = zoeken.statement(vraag, principal, limit)
+    with audit.audited_read(request, engine) as conn:
+        rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+        buurten = sorted({str(r["buurtcode"]) for r in rows if r["buurtcode"]})
+        audit.note(request, aantal=len(rows), gebied=",".join(buurten) or None)
+    fields = (
+        "soort", "straat", "huisnummer", "huisletter", "toevoeging", "postcode", "postcodes", "woonplaats",
+        "adressen", "buurtcode", "buurtnaam", "wijkcode", "wijknaam", "punt",
+    )  # fmt: skip
+    return {
+        "vraag": vraag.vraag,
+        "kandidaten": [
+            {
+                "label": zoeken.label(r),
+                **{f: r[f] for f in fields},
+                "lon": round(float(r["lon"]), 6),
+                "lat": round(float(r["lat"]), 6),
+            }
+            for r in rows
+        ],
+    }

@@ -196,46 +196,6 @@
     window.history.replaceState(null, "", window.location.pathname + "?" + params.toString() + hash);
   }
 
-  /* Search by postcode and house number (analysts, with a purpose): the address from the
-   * register (its point and buurt), the map centred on it, and its buurt named with a link to
-   * the overview. */
-  function zoekAdres(map, form) {
-    var uit = document.getElementById("zoekuitkomst");
-    var m = /^\s*(\d{4})\s*([A-Za-z]{2})\s*(\d{1,5})/.exec(form.elements.adres.value);
-    var doel = document.querySelector("#keuze select[name=doel]");
-    if (!m) { uit.textContent = "Geef een postcode en huisnummer, bijvoorbeeld 9711 AA 12."; return; }
-    if (!doel || !doel.value) { uit.textContent = "Kies eerst een doel: adressen zijn alleen met een doel te zien."; return; }
-    var postcode = m[1] + m[2].toUpperCase();
-    var headers = { "X-Doel": doel.value };
-    var query = new URLSearchParams({ postcode: postcode, huisnummer: m[3], limit: "1" });
-    uit.textContent = "Zoeken...";
-    fetch("/collections/verblijfsobjecten/items?" + query, { credentials: "same-origin", headers: headers })
-      .then(function (r) { return r.ok ? r.json() : { features: [] }; })
-      .then(function (body) {
-        var f = body.features && body.features[0];
-        if (!f) { uit.textContent = "Adres " + m[1] + " " + postcode.slice(4) + " " + m[3] + " niet gevonden."; return null; }
-        var lon = f.geometry.coordinates[0], lat = f.geometry.coordinates[1];
-        map.setView([lat, lon], Math.max(map.getZoom(), 16), { animate: false });
-        if (okaart.gezocht) map.removeLayer(okaart.gezocht);
-        okaart.gezocht = L.circleMarker([lat, lon], {
-          radius: 9, weight: 3, color: "#000000", fill: false, interactive: false,
-        }).addTo(map);
-        var locate = new URLSearchParams({ lon: String(lon), lat: String(lat) });
-        return fetch("/locate?" + locate, { credentials: "same-origin", headers: headers })
-          .then(function (r) { return r.ok ? r.json() : { gebieden: [] }; })
-          .then(function (found) {
-            var buurt = (found.gebieden || []).filter(function (g) { return g.soort === "buurt"; })[0];
-            var adres = escape((f.properties.openbare_ruimte || "") + " " + m[3] + ", " + m[1] + " " + postcode.slice(4));
-            uit.innerHTML = buurt
-              ? adres + ' ligt in buurt <a class="gevonden" data-code="' + escape(buurt.code) + '" href="/gebieden/' +
-                encodeURIComponent(buurt.code) + "?periode=" + encodeURIComponent(config.periode) + '">' +
-                escape(buurt.naam) + "</a> (" + escape(buurt.code) + ")"
-              : adres + " ligt in geen buurt die u mag zien.";
-          });
-      })
-      .catch(function () { uit.textContent = "Zoeken lukte niet; probeer het opnieuw."; });
-  }
-
   okaart.start = function (map, cfg, layers) {
     config = cfg;
     okaart.kaart = map;
@@ -252,7 +212,12 @@
       layer.on("click", function (e) {
         L.DomEvent.stop(e);
         var props = e.layer.properties;
-        L.popup({ maxWidth: 340, autoPanPaddingTopLeft: L.point(60, 190) }).setLatLng(e.latlng)
+        // On a phone the panel is above the map, not on it: the popup may use the map's width.
+        var smal = map.getSize().x < 500;
+        L.popup({
+          maxWidth: smal ? map.getSize().x - 80 : 340,
+          autoPanPaddingTopLeft: smal ? L.point(8, 8) : L.point(60, 190),
+        }).setLatLng(e.latlng)
           .setContent(punt ? puntPopup(id, props) : gebiedPopup(props)).openOn(map);
       });
       if (!punt) {
@@ -271,8 +236,7 @@
     else if (cfg.grenzen) map.fitBounds(cfg.grenzen, { animate: false });
     // Written once the reader moves the map: a page opened from a link keeps that link.
     map.on("moveend", function () { schrijfPlek(map); });
-    var zoek = document.getElementById("zoek");
-    if (zoek) zoek.addEventListener("submit", function (e) { e.preventDefault(); zoekAdres(map, zoek); });
+    if (okaart.zoeken) okaart.zoeken.start(map, cfg); // the search (kaart-zoeken.js)
     var form = document.getElementById("keuze");
     if (form) {
       Array.prototype.forEach.call(form.querySelectorAll("select"), function (s) {
