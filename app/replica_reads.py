@@ -31,12 +31,12 @@ from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.exc import DBAPIError
 
 from app import audit
-from app.services import services_of
+from app import services as app_services  # a module: app.services imports this one's importers
 from core.replica import ReplicaSet, retry_on_primary
 
 
 def _replicas(request: Request) -> ReplicaSet | None:
-    return services_of(request.app).replicas
+    return app_services.services_of(request.app).replicas
 
 
 def one(
