@@ -23,6 +23,9 @@ LAYER = Layer(
     datetime_column="datum",
     tables=("signaal", "gebied"),
     minzoom=12,
+    # Tile zoom 15 is map zoom 16 on the map page (512-pixel tiles): from there dots are
+    # apart enough to click; below it the tiles carry clusters with their counts.
+    single_from=15,
     # Okabe-Ito blue, a filled dot with a white rim: it stands out on the yellow-to-red choropleth.
     style=Style(colour="#0072b2", outline="#ffffff", radius=5, weight=1.5),
     clearance="signalen",
