@@ -152,6 +152,7 @@ class LocalVectorGrid(VectorGridProtobuf):
         ("vectorGrid", f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
         ("vectorGridZoomOffset", "/static/vectorgrid-zoomoffset.js"),
         ("vectorGridPoints", "/static/vectorgrid-punten.js"),
+        ("okaartClusters", "/static/kaart-clusters.js"),
     ]
     default_css: list[tuple[str, str]] = []  # noqa: RUF012
 

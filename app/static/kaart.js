@@ -58,8 +58,10 @@
    * passes (properties, zoom) only, so a point layer is known by its id, not by the geometry. */
   okaart.stijl = function (layerId) {
     return function (props) {
-      noteer(layerId, props);
       var punt = puntStijl(layerId);
+      // A cluster of points (kaart-clusters.js) is counted there, not as a drawn feature.
+      if (punt && okaartClusters.isCluster(props)) return okaartClusters.stijl(punt, props);
+      noteer(layerId, props);
       if (punt) {
         return {
           radius: punt.straal, weight: punt.dikte, color: punt.rand, opacity: 1,
@@ -251,6 +253,7 @@
       });
       layer.on("click", function (e) {
         L.DomEvent.stop(e);
+        if (punt && okaartClusters.klik(map, e)) return;
         var props = e.layer.properties;
         L.popup({ maxWidth: 340, autoPanPaddingTopLeft: L.point(60, 190) }).setLatLng(e.latlng)
           .setContent(punt ? puntPopup(id, props) : gebiedPopup(props)).openOn(map);
