@@ -6,6 +6,7 @@ test-artifacts/)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import mapbox_vector_tile
@@ -13,11 +14,15 @@ import morecantile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine, text
 
+from core import db
 from core.security import Principal, principal_for_key
 from layers import REGISTRY
+from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
 from tests.conftest import auth
+from tests.test_browser import READY, Watched, _sign_in_with_key
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 CENTRE = (53.2194, 6.5665)  # Grote Markt, Groningen (lat, lon)
@@ -194,3 +199,156 @@ def test_vacancy_clusters_too_and_single_points_from_the_readable_zoom(
     for layer in ("signalen", "leegstand"):
         high = _tile(client, key, layer, TMS.tile(CENTRE[1], CENTRE[0], SINGLE_FROM))
         assert high and all("aantal" not in f["properties"] and f["properties"]["id"] for f in high)
+
+
+# -- in Chromium ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
+    from app.main import create_app
+    from core.settings import Settings
+
+    url = demo_engine.url.render_as_string(hide_password=False)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
+    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
+    with serving(app) as base:
+        yield base
+    api.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    yield Watched(context.new_page())
+    context.close()
+
+
+#: What Leaflet has drawn on the map: SVG paths (areas, points, clusters), canvases and marker
+#: elements; and per point layer the clusters (their counts as written) and the single points.
+DRAWN = """(ids) => {
+    const map = okaart.kaart.getContainer();
+    const out = {
+        paths: map.querySelectorAll('path').length,
+        canvases: map.querySelectorAll('canvas').length,
+        markers: map.querySelectorAll('.leaflet-marker-icon').length,
+        layers: {},
+    };
+    ids.forEach((id) => {
+        const box = okaart.lagen[id].getContainer();
+        const texts = Array.from(box.querySelectorAll('text.okaart-cluster-aantal'));
+        out.layers[id] = {
+            clusters: texts.map((t) => Number(t.getAttribute('data-aantal'))),
+            written: texts.map((t) => t.textContent),
+            circles: box.querySelectorAll('path.okaart-cluster').length,
+            singles: box.querySelectorAll('path:not(.okaart-cluster)').length,
+        };
+    });
+    return out;
+}"""
+
+
+def _show(page: Page, layer_ids: list[str], zoom: int, centre: tuple[float, float] = CENTRE) -> None:
+    """Show only these point layers, centred on the city centre, and wait until drawn."""
+    page.evaluate(
+        """([ids, centre, zoom]) => {
+            Object.keys(okaart.lagen).forEach((id) => {
+                const punt = ['signalen', 'leegstand', 'vestigingen'].includes(id);
+                if (punt && !ids.includes(id) && okaart.kaart.hasLayer(okaart.lagen[id])) okaart.kaart.removeLayer(okaart.lagen[id]);
+                if (ids.includes(id) && !okaart.kaart.hasLayer(okaart.lagen[id])) okaart.kaart.addLayer(okaart.lagen[id]);
+            });
+            okaart.kaart.setView(centre, zoom, {animate: false});
+        }""",
+        [layer_ids, list(centre), zoom],
+    )
+    page.wait_for_function(
+        """(ids) => ids.every((id) => !okaart.lagen[id].isLoading()
+            && okaart.lagen[id].getContainer().querySelectorAll('path').length > 0)""",
+        arg=layer_ids,
+        timeout=30_000,
+    )
+    page.wait_for_timeout(300)  # the last tile's paths are added in an animation frame
+
+
+def test_at_zoom_15_clusters_keep_the_city_centre_under_a_thousand_paths(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024&doel=analyse")
+    page.page.wait_for_function(READY, timeout=30_000)
+    _show(page.page, ["signalen", "leegstand"], 15)
+    drawn: dict[str, Any] = page.page.evaluate(DRAWN, ["signalen", "leegstand"])
+    shot = artifact("kaart-clusters-zoom15.png")
+    page.page.screenshot(path=shot)
+    points = {layer: sum(d["clusters"]) + d["singles"] for layer, d in drawn["layers"].items()}
+    print(f"screenshot: {shot}; drawn {drawn['paths']} paths for {points} points")
+    # Several thousand points on the tiles drawn, yet far fewer than a thousand elements.
+    assert sum(points.values()) >= 3000, points
+    assert drawn["paths"] < 1000 and drawn["canvases"] == 0 and drawn["markers"] == 0
+    for layer, d in drawn["layers"].items():
+        assert len(d["clusters"]) >= 20, layer
+        assert d["circles"] == len(d["clusters"])  # one circle and one number per cluster
+        assert all(n > 1 for n in d["clusters"])
+        # The count is written in Dutch (a thousands dot), as the tile gives it.
+        assert d["written"] == [f"{n:,}".replace(",", ".") for n in d["clusters"]]
+    assert page.errors == []
+
+
+def test_a_click_on_a_cluster_zooms_in_and_a_single_point_opens_its_popup(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024&doel=analyse")
+    page.page.wait_for_function(READY, timeout=30_000)
+    _show(page.page, ["signalen"], 14)
+    found = page.page.evaluate(
+        """() => {
+            const map = okaart.kaart.getContainer().getBoundingClientRect();
+            for (const p of okaart.lagen.signalen.getContainer().querySelectorAll('path.okaart-cluster')) {
+                const b = p.getBoundingClientRect();
+                const x = b.left + b.width / 2, y = b.top + b.height / 2;
+                const inside = x > map.left + 380 && x < map.right - 330 && y > map.top + 200 && y < map.bottom - 120;
+                if (inside && document.elementFromPoint(x, y) === p) return [x, y];
+            }
+            return null;
+        }"""
+    )
+    assert found is not None, "no cluster to click in the middle of the map"
+    page.page.mouse.click(found[0], found[1])
+    page.page.wait_for_function("() => okaart.kaart.getZoom() === 16")
+    assert page.page.locator(".leaflet-popup").count() == 0  # a cluster has no popup
+    # At zoom 16 the tiles carry single points: a click on one opens its popup.
+    page.page.wait_for_function(
+        """() => !okaart.lagen.signalen.isLoading()
+            && okaart.lagen.signalen.getContainer().querySelectorAll('path:not(.okaart-cluster)').length > 0
+            && document.querySelectorAll('text.okaart-cluster-aantal').length === 0""",
+        timeout=30_000,
+    )
+    single = page.page.evaluate(
+        """() => {
+            const map = okaart.kaart.getContainer().getBoundingClientRect();
+            const ps = okaart.lagen.signalen.getContainer().querySelectorAll('path.leaflet-interactive');
+            for (const p of ps) {
+                const b = p.getBoundingClientRect();
+                const x = b.left + b.width / 2, y = b.top + b.height / 2;
+                const inside = x > map.left + 380 && x < map.right - 330 && y > map.top + 200 && y < map.bottom - 120;
+                if (inside && document.elementFromPoint(x, y) === p) return [x, y];
+            }
+            return null;
+        }"""
+    )
+    assert single is not None, "no single point to click at zoom 16"
+    page.page.mouse.click(single[0], single[1])
+    popup = page.page.locator(".leaflet-popup-content .popup.punt[data-laag=signalen]")
+    popup.wait_for(timeout=10_000)
+    assert popup.inner_text().startswith("Signaal")
+    shot = artifact("kaart-clusters-klik.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+    assert page.errors == []
