@@ -269,6 +269,9 @@
       }
     });
     legenda(map);
+    // Names on the areas at a readable zoom (kaart-labels.js): wijken from 13, the rest from 15.
+    okaartLabels.start(map, [{ laag: layers[cfg.gebied], vanaf: cfg.soort === "wijk" ? 13 : 15 },
+                             { laag: cfg.omtrek && layers[cfg.omtrek], vanaf: 14 }]);
     var plek = leesPlek();
     if (plek) map.setView([plek.lat, plek.lon], plek.zoom, { animate: false });
     else if (cfg.grenzen) map.fitBounds(cfg.grenzen, { animate: false });
