@@ -352,3 +352,48 @@ def test_a_click_on_a_cluster_zooms_in_and_a_single_point_opens_its_popup(
     page.page.screenshot(path=shot)
     print(f"screenshot: {shot}")
     assert page.errors == []
+
+
+# -- names on the areas -------------------------------------------------------------------------
+
+
+def test_areas_are_named_at_a_readable_zoom_inside_themselves(
+    page: Watched, base_url: str, api_keys: dict[str, str], demo_engine: Engine
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["planner"], "/kaart?periode=2024")
+    page.page.wait_for_function(READY, timeout=30_000)
+    page.page.evaluate(f"() => okaart.kaart.setView([{CENTRE[0]}, {CENTRE[1]}], 13, {{animate: false}})")
+    page.page.wait_for_function("() => !okaart.lagen.buurten.isLoading()", timeout=30_000)
+    assert page.page.locator(".gebiedsnaam").count() == 0  # zoom 13: no names yet
+    page.page.evaluate(f"() => okaart.kaart.setView([{CENTRE[0]}, {CENTRE[1]}], 15, {{animate: false}})")
+    page.page.wait_for_function(
+        "() => !okaart.lagen.buurten.isLoading() && document.querySelectorAll('.gebiedsnaam [data-id^=\"buurt:\"]').length > 0",
+        timeout=30_000,
+    )
+    labels: list[dict[str, Any]] = page.page.evaluate(
+        """() => Array.from(document.querySelectorAll('.gebiedsnaam [data-id]')).map((e) => {
+            const box = e.parentElement.getBoundingClientRect();
+            const ll = okaart.kaart.containerPointToLatLng([box.left + box.width / 2, box.top + box.height / 2]);
+            return {id: e.getAttribute('data-id'), naam: e.textContent, lat: ll.lat, lon: ll.lng};
+        })"""
+    )
+    shot = artifact("kaart-gebiedsnamen.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}; {len(labels)} names")
+    buurten = [label for label in labels if label["id"].startswith("buurt:")]
+    assert len(buurten) >= 10
+    assert len({label["id"] for label in labels}) == len(labels)  # one name per area
+    with demo_engine.connect() as conn:
+        for label in labels:
+            soort, code = label["id"].split(":")[:2]  # soort:code:periode:thema
+            row = conn.execute(
+                text(
+                    "SELECT naam, ST_DWithin(geom, ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 28992), 5)"
+                    " AS binnen FROM actueel_gebied WHERE soort = :soort AND code = :code"
+                    " AND indeling = standaard_indeling(:soort)"
+                ),
+                {"lon": label["lon"], "lat": label["lat"], "soort": soort, "code": code},
+            ).one()
+            # The area's own name, written inside the area (within the tile's simplification).
+            assert (row.naam, row.binnen) == (label["naam"], True), label
+    assert page.errors == []
