@@ -24,7 +24,7 @@ import morecantile
 from app.cql import GEOMETRY, Filter
 from core import zicht
 from core.security import Principal
-from layers.base import Layer
+from layers.base import Layer, Property
 
 #: Tiles with more features than this record their count, not their ids, in the audit trail.
 MAX_TILE_IDS = 200
@@ -79,6 +79,13 @@ def _suppressed(layer: Layer, name: str) -> str:
     return f"CASE WHEN {_withheld(prop.basis or 'signalen')} THEN NULL ELSE ({published}) END"
 
 
+def _cleared(prop: Property, principal: Principal, expr: str) -> str:
+    """The attribute, or NULL for a principal not cleared for it (``Property.clearance``)."""
+    if prop.clearance is None or principal.can_see(prop.clearance):
+        return expr
+    return f"NULL::{SQL_TYPES[prop.type]}"
+
+
 def _withheld(count: str) -> str:
     return f"t.{count}_onderdrukt IS NOT FALSE"
 
@@ -119,7 +126,7 @@ def visible_rows(
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     for prop in layer.properties:
         expr = _suppressed(layer, prop.name) if suppress else f"t.{prop.name}"
-        columns.append(f"{expr} AS {prop.name}")
+        columns.append(f"{_cleared(prop, principal, expr)} AS {prop.name}")
     if suppress:
         counts = [p.name for p in layer.properties if p.suppress == "count"]
         columns.append("(" + " OR ".join(_withheld(c) for c in counts) + ") AS onderdrukt")
@@ -222,7 +229,8 @@ def shown_columns(layer: Layer, principal: Principal) -> dict[str, str]:
     or a sort: an aggregate user filters and sorts on published figures only."""
     suppress = principal.suppressed and any(p.suppress for p in layer.properties)
     columns = {
-        p.name: f"({_suppressed(layer, p.name)})" if suppress else f"t.{p.name}" for p in layer.properties
+        p.name: _cleared(p, principal, f"({_suppressed(layer, p.name)})" if suppress else f"t.{p.name}")
+        for p in layer.properties
     }
     columns[GEOMETRY] = f"t.{layer.geometry_column}"
     return columns

@@ -34,6 +34,9 @@ class Property(BaseModel):
     #: figures (``{signalen}`` is the withheld-or-rounded count), so that nothing they see
     #: can be solved back to an exact count. None: the figure is withheld from them.
     published: str | None = None
+    #: A clearance beyond the layer's own that this attribute needs (an address on a signal:
+    #: ``adressen``). Others get NULL, and cannot filter or sort on it (app/layer_sql.py).
+    clearance: Clearance | None = None
 
 
 #: The areas every point layer row is assigned to at ingest, filterable everywhere.

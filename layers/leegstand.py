@@ -14,6 +14,8 @@ LAYER = Layer(
         Property(name="sinds", type="date", title="Leeg sinds"),
         Property(name="tot", type="date", title="Leeg tot"),
         Property(name="bron", type="string", title="Bron", filterable=True),
+        # Only for those cleared for addresses (an analyst); a partner gets no address.
+        Property(name="adres", type="string", title="Adres", clearance="adressen"),
         *AREA_PROPERTIES,
     ),
     datetime_column="sinds",

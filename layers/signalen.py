@@ -18,6 +18,8 @@ LAYER = Layer(
         Property(name="einddatum", type="date", title="Einddatum"),
         Property(name="dataklasse", type="string", title="Dataklasse", filterable=True),
         Property(name="convenant", type="string", title="Convenant", filterable=True),
+        # Only for those cleared for addresses (an analyst); a partner gets no address.
+        Property(name="adres", type="string", title="Adres", clearance="adressen"),
         *AREA_PROPERTIES,
     ),
     datetime_column="datum",

@@ -143,6 +143,8 @@
            ["Bron", props.bron], ["Buurt", props.buurtcode]]
         : [["Soort object", woord(props.soort)], ["Leeg sinds", datum(props.sinds)], ["Bron", props.bron],
            ["Buurt", props.buurtcode]];
+    // The address only reaches those cleared for addresses (layers/signalen.py: ``adres``).
+    if (props.adres && layerId !== "vestigingen") rows.push(["Adres", props.adres]);
     var kop = { signalen: "Signaal", vestigingen: "Vestiging" }[layerId] || "Leegstand";
     var html = '<div class="popup punt" data-laag="' + escape(layerId) + '"><h3>' + kop + "</h3><table>";
     rows.forEach(function (r) {
