@@ -397,3 +397,60 @@ def test_areas_are_named_at_a_readable_zoom_inside_themselves(
             # The area's own name, written inside the area (within the tile's simplification).
             assert (row.naam, row.binnen) == (label["naam"], True), label
     assert page.errors == []
+
+
+# -- the address of a point ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer", ["signalen", "leegstand"])
+def test_a_point_carries_its_address_for_those_cleared_for_addresses(
+    client: Any, demo_engine: Engine, api_keys: dict[str, str], layer: str
+) -> None:
+    table = {"signalen": "signaal", "leegstand": "leegstand"}[layer]
+    with demo_engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    f"SELECT x.id::text AS id, v.openbare_ruimte, v.huisnummer, v.postcode, v.woonplaats,"
+                    f" ST_X(ST_Transform(x.geom, 4326)) AS lon, ST_Y(ST_Transform(x.geom, 4326)) AS lat"
+                    f" FROM {table} x JOIN verblijfsobject v ON v.id = x.verblijfsobject_id"
+                    f" WHERE v.huisletter IS NULL AND v.huisnummertoevoeging IS NULL"
+                    + (
+                        " AND x.convenant = 'riec' AND x.bewaren_tot >= current_date"
+                        if table == "signaal"
+                        else ""
+                    )
+                    + " ORDER BY x.id LIMIT 1"
+                )
+            )
+            .mappings()
+            .one()
+        )
+    expected = f"{row['openbare_ruimte']} {row['huisnummer']}, {row['postcode'][:4]} {row['postcode'][4:]} {row['woonplaats']}"
+    r = client.get(f"/collections/{layer}/items/{row['id']}", headers=auth(api_keys["analist"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["adres"] == expected
+    tile = TMS.tile(row["lon"], row["lat"], SINGLE_FROM + 1)
+    found = [f for f in _tile(client, api_keys["analist"], layer, tile) if f["properties"]["id"] == row["id"]]
+    assert [f["properties"]["adres"] for f in found] == [expected]
+    if layer == "signalen":
+        # A partner sees the signal of its covenant, never its address: not in an item, a
+        # tile, a filter or a sort.
+        partner = api_keys["partner_riec"]
+        r = client.get(f"/collections/signalen/items/{row['id']}", headers=auth(partner))
+        assert r.status_code == 200 and r.json()["properties"]["adres"] is None
+        found = [f for f in _tile(client, partner, layer, tile) if f["properties"]["id"] == row["id"]]
+        assert len(found) == 1 and "adres" not in found[0]["properties"]
+        street = row["openbare_ruimte"].replace("'", "''")
+        r = client.get(
+            "/collections/signalen/items",
+            params={"filter": f"adres LIKE '{street}%'", "limit": 5},
+            headers=auth(partner),
+        )
+        assert r.status_code == 200 and r.json()["features"] == []
+        r = client.get(
+            "/collections/signalen/items",
+            params={"filter": f"adres LIKE '{street}%'", "limit": 5},
+            headers=auth(api_keys["analist"]),
+        )
+        assert r.status_code == 200 and r.json()["features"]
