@@ -32,6 +32,12 @@
       };
     },
 
+    /* The legend's line for clusters (kaart.js adds it when the map has point layers). */
+    legenda: function () {
+      return '<li class="cluster"><span class="punt" style="background:#0072b2;border:1.5px solid #ffffff;' +
+        'width:1rem;height:1rem"></span>groep punten met hun aantal (onder zoomniveau 16); klik om in te zoomen</li>';
+    },
+
     /* A click on a cluster zooms in two levels around it, towards the zoom of single points. */
     klik: function (map, e) {
       if (!aantal(e.layer && e.layer.properties)) return false;
@@ -51,7 +57,7 @@
     tekst.setAttribute("text-anchor", "middle");
     tekst.setAttribute("dominant-baseline", "central");
     tekst.setAttribute("class", "okaart-cluster-aantal");
-    // Presentation attributes, not a style attribute: the Content-Security-Policy allows no inline style.
+    // SVG presentation attributes: the number needs no stylesheet of its own.
     tekst.setAttribute("font-size", n >= 1000 ? "10" : "11");
     tekst.setAttribute("font-weight", "700");
     tekst.setAttribute("font-family", "system-ui, sans-serif");
