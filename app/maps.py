@@ -134,6 +134,7 @@ class _LocalAssets:
     default_js: ClassVar[list[tuple[str, str]]] = [
         ("leaflet", f"{VENDOR}/leaflet/leaflet.js"),
         ("okaart", "/static/kaart.js"),
+        ("okaartLabels", "/static/kaart-labels.js"),
     ]
     default_css: ClassVar[list[tuple[str, str]]] = [
         ("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"),
@@ -152,6 +153,7 @@ class LocalVectorGrid(VectorGridProtobuf):
         ("vectorGrid", f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
         ("vectorGridZoomOffset", "/static/vectorgrid-zoomoffset.js"),
         ("vectorGridPoints", "/static/vectorgrid-punten.js"),
+        ("okaartClusters", "/static/kaart-clusters.js"),
     ]
     default_css: list[tuple[str, str]] = []  # noqa: RUF012
 

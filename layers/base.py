@@ -34,6 +34,9 @@ class Property(BaseModel):
     #: figures (``{signalen}`` is the withheld-or-rounded count), so that nothing they see
     #: can be solved back to an exact count. None: the figure is withheld from them.
     published: str | None = None
+    #: A clearance beyond the layer's own that this attribute needs (an address on a signal:
+    #: ``adressen``). Others get NULL, and cannot filter or sort on it (app/layer_sql.py).
+    clearance: Clearance | None = None
 
 
 #: The areas every point layer row is assigned to at ingest, filterable everywhere.
@@ -97,6 +100,11 @@ class Layer(BaseModel):
     minzoom: int = Field(default=8, ge=0, le=22)
     maxzoom: int = Field(default=18, ge=0, le=22)
     style: Style = Style()
+    #: Point layers: the first tile zoom whose tiles carry single points. Below it a
+    #: WebMercatorQuad tile carries one feature per cell of a grid in tile pixels, with the
+    #: number of points in it (``aantal``): a city at zoom 14 is thousands of overlapping
+    #: dots otherwise (docs/decisions.md: clusters in the tile). None: never clustered.
+    single_from: int | None = Field(default=None, ge=0, le=22)
     clearance: Clearance
     #: Rows carry a ``convenant`` column: partners see only their covenants' rows.
     by_convenant: bool = False

@@ -18,11 +18,16 @@ LAYER = Layer(
         Property(name="einddatum", type="date", title="Einddatum"),
         Property(name="dataklasse", type="string", title="Dataklasse", filterable=True),
         Property(name="convenant", type="string", title="Convenant", filterable=True),
+        # Only for those cleared for addresses (an analyst); a partner gets no address.
+        Property(name="adres", type="string", title="Adres", clearance="adressen"),
         *AREA_PROPERTIES,
     ),
     datetime_column="datum",
     tables=("signaal", "gebied"),
     minzoom=12,
+    # Tile zoom 15 is map zoom 16 on the map page (512-pixel tiles): from there dots are
+    # apart enough to click; below it the tiles carry clusters with their counts.
+    single_from=15,
     # Okabe-Ito blue, a filled dot with a white rim: it stands out on the yellow-to-red choropleth.
     style=Style(colour="#0072b2", outline="#ffffff", radius=5, weight=1.5),
     clearance="signalen",

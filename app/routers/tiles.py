@@ -178,7 +178,8 @@ def tilejson(
         "vector_layers": [
             {
                 "id": layer.id,
-                "fields": {p.name: p.type for p in layer.properties},
+                "fields": {p.name: p.type for p in layer.properties}
+                | ({"aantal": "integer"} if layer.single_from is not None else {}),
                 "minzoom": minzoom,
                 "maxzoom": maxzoom,
             }

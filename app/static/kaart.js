@@ -58,8 +58,10 @@
    * passes (properties, zoom) only, so a point layer is known by its id, not by the geometry. */
   okaart.stijl = function (layerId) {
     return function (props) {
-      noteer(layerId, props);
       var punt = puntStijl(layerId);
+      // A cluster of points (kaart-clusters.js) is counted there, not as a drawn feature.
+      if (punt && okaartClusters.isCluster(props)) return okaartClusters.stijl(punt, props);
+      noteer(layerId, props);
       if (punt) {
         return {
           radius: punt.straal, weight: punt.dikte, color: punt.rand, opacity: 1,
@@ -141,6 +143,8 @@
            ["Bron", props.bron], ["Buurt", props.buurtcode]]
         : [["Soort object", woord(props.soort)], ["Leeg sinds", datum(props.sinds)], ["Bron", props.bron],
            ["Buurt", props.buurtcode]];
+    // The address only reaches those cleared for addresses (layers/signalen.py: ``adres``).
+    if (props.adres && layerId !== "vestigingen") rows.push(["Adres", props.adres]);
     var kop = { signalen: "Signaal", vestigingen: "Vestiging" }[layerId] || "Leegstand";
     var html = '<div class="popup punt" data-laag="' + escape(layerId) + '"><h3>' + kop + "</h3><table>";
     rows.forEach(function (r) {
@@ -170,6 +174,7 @@
         html += '<li><span class="punt" style="background:' + p.kleur + ";border:" + p.dikte + "px solid " + p.rand +
           ";width:" + 2 * p.straal + "px;height:" + 2 * p.straal + 'px"></span>' + escape(p.titel) + "</li>";
       });
+      if ((config.punten || []).length) html += okaartClusters.legenda();
       div.innerHTML = html + "</ul>";
       return div;
     };
@@ -211,6 +216,7 @@
       });
       layer.on("click", function (e) {
         L.DomEvent.stop(e);
+        if (punt && okaartClusters.klik(map, e)) return;
         var props = e.layer.properties;
         // On a phone the panel is above the map, not on it: the popup may use the map's width.
         var smal = map.getSize().x < 500;
@@ -231,6 +237,9 @@
       }
     });
     legenda(map);
+    // Names on the areas at a readable zoom (kaart-labels.js): wijken from 13, the rest from 15.
+    okaartLabels.start(map, [{ laag: layers[cfg.gebied], vanaf: cfg.soort === "wijk" ? 13 : 15 },
+                             { laag: cfg.omtrek && layers[cfg.omtrek], vanaf: 14 }]);
     var plek = leesPlek();
     if (plek) map.setView([plek.lat, plek.lon], plek.zoom, { animate: false });
     else if (cfg.grenzen) map.fitBounds(cfg.grenzen, { animate: false });
