@@ -125,9 +125,9 @@ def _fit(box: tuple[float, float, float, float]) -> tuple[float, float, float, f
     return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
 
-def read(conn: Connection, engine: Engine, principal: Principal, view: View, k: int) -> Print:
+def read(conn: Connection, principal: Principal, view: View, k: int) -> Print:
     """The view's areas (clipped to its box, simplified to the print's resolution) with the
-    caller's figure of the chosen indicator, and the map's legend for it."""
+    caller's figure of the chosen indicator."""
     indicator = INDICATOREN[view.indicator]
     layer = indicator.layers()[view.soort]
     periode = view.periode
@@ -163,12 +163,23 @@ def read(conn: Connection, engine: Engine, principal: Principal, view: View, k: 
         " ORDER BY r.naam, r.code"
     )
     rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
-    classes, zonder = klassen.legend(engine, principal, indicator, view.soort, filters, k=k)
     codes = [str(r["gemeentecode"]) for r in rows]
-    return Print(
-        view=view, periode=periode, rows=rows, box=box, classes=classes, zonder_waarde=zonder,
-        gemeenten=_namen(conn, principal, codes),
-    )  # fmt: skip
+    return Print(view=view, periode=periode, rows=rows, box=box, gemeenten=_namen(conn, principal, codes))
+
+
+def with_legend(engine: Engine, principal: Principal, printed: Print, k: int) -> Print:
+    """The map's own legend for the printed view (breaks from the caller's figures of the whole
+    municipality, with counts), read after the audited read so that a request holds one
+    connection at a time, as ``/kaart`` reads it."""
+    if printed.box is None:
+        return printed
+    view = printed.view
+    indicator = INDICATOREN[view.indicator]
+    filters = _filters(view, indicator, printed.periode)
+    printed.classes, printed.zonder_waarde = klassen.legend(
+        engine, principal, indicator, view.soort, filters, k=k
+    )
+    return printed
 
 
 def _namen(conn: Connection, principal: Principal, drawn: list[str]) -> list[str]:

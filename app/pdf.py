@@ -119,8 +119,9 @@ def render(overview: Overview, made_for: str) -> bytes:
 
     if overview.vergelijking:
         heading(f"Vergelijking ({overview.periode}, {overview.thema_titel()})")
+        pdf.set_font(FAMILY, "", 9)
         with pdf.table(
-            col_widths=(84, 26, 26, 40),
+            col_widths=(98, 22, 22, 34),
             width=176,
             align="LEFT",
             text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),

@@ -44,10 +44,10 @@ def kaart_afdruk(
     view = afdruk.check(soort, indicator, thema, periode, indeling, bbox)
     k = settings.suppression_k
     with audit.audited_read(request, engine) as conn:
-        printed = afdruk.read(conn, engine, principal, view, k)
+        printed = afdruk.read(conn, principal, view, k)
         box = ",".join(f"{v:.5f}" for v in view.bbox) if view.bbox else None
         audit.note(request, aantal=len(printed.rows), gebied=soort, bbox=box)
-    body = afdruk.render(printed, principal, k)
+    body = afdruk.render(afdruk.with_legend(engine, principal, printed, k), principal, k)
     name = f"kaart-{soort}-{indicator}-{printed.periode or 'geen'}-{thema}.pdf"
     return Response(
         body, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
