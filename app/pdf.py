@@ -89,7 +89,7 @@ def render(overview: Overview, made_for: str) -> bytes:
     heading(f"Kerncijfers {overview.periode or ''}")
     pdf.set_font(FAMILY, "", 9)  # DejaVu runs wider than Helvetica: 9 pt keeps titles on a line
     with pdf.table(
-        col_widths=(62, 32),  # room for "te weinig adressen" on one line
+        col_widths=(56, 38),  # room for "te weinig adressen" on one line
         width=94,
         align="LEFT",
         text_align=("LEFT", "RIGHT"),
