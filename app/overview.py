@@ -13,12 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from app import layer_sql
-from app.errors import NotFoundError
+from app import bronstand, gemeente, layer_sql
+from app.errors import BadRequestError, NotFoundError
 from app.formats import getal, procent
 from app.layer_sql import Selection
 from app.svg import Shape
+from app.vergelijking import Regel, compare
 from core import risicobranches
+from core.domain import THEMAS
 from core.security import Principal
 from core.zicht import MIN_ADRESSEN
 from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
@@ -129,6 +131,23 @@ class Overview:
 
     #: For the overview's note (HTML and PDF).
     min_adressen: int = MIN_ADRESSEN
+    #: The theme of every figure (``alle``: all themes together).
+    thema: str = "alle"
+    #: The municipality's name from its own area row ("Groningen", not "GM0014").
+    gemeente_naam: str = ""
+    #: The locator: the municipality's outline with the area in it, and its box (RD).
+    ligging: list[Shape] = field(default_factory=list)
+    ligging_box: tuple[float, float, float, float] | None = None
+    #: The area beside its municipality and similar areas (app/vergelijking.py), and its note.
+    vergelijking: list[Regel] = field(default_factory=list)
+    vergelijking_noot: str = ""
+
+    def grafiek_titel(self) -> str:
+        return f"Signalen per jaar ({self.thema_titel()})"
+
+    def thema_titel(self) -> str:
+        """The theme as a title reads it."""
+        return "alle thema's" if self.thema == "alle" else f"thema {self.thema.replace('_', ' ')}"
 
     def figuur(self, name: str, value: Any, row: dict[str, Any]) -> str:
         """A figure of one row of a table of the overview (see :func:`format_figure`)."""
@@ -232,11 +251,42 @@ def _shapes(
     return shapes, box
 
 
-def _bronnen(conn: Connection, cleared: bool) -> tuple[list[dict[str, Any]], list[str] | None]:
+def _ligging(
+    conn: Connection, principal: Principal, area: dict[str, Any], k: int
+) -> tuple[list[Shape], tuple[float, float, float, float] | None]:
+    """The locator: the municipality's outline, the area filled in it (simplified for a
+    160-pixel drawing); empty without a ``gemeente`` row."""
+    box = gemeente.envelope(conn, area["gemeentecode"])
+    if box is None:
+        return [], None
+    pad = 0.04 * max(box[2] - box[0], box[3] - box[1])
+    box = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+    tolerance = round(max(box[2] - box[0], box[3] - box[1]) / 300, 1)
+    layer = REGISTRY["gebieden"]
+    shapes: list[Shape] = []
+    for soort, code, indeling, main in (
+        ("gemeente", area["gemeentecode"], None, False),
+        (area["soort"], area["code"], area["indeling"], True),
+    ):
+        filters = {"soort": soort, "code": code, **({"indeling": indeling} if indeling else {})}
+        sql, params = layer_sql.area_shapes(
+            layer, principal, Selection(filters=filters), box=box, tolerance=tolerance, k=k
+        )
+        shapes.extend(Shape(code=c, path=path, main=main) for c, path in conn.execute(text(sql), params))
+    return shapes, box
+
+
+def _bronnen(
+    conn: Connection, principal: Principal, cleared: bool
+) -> tuple[list[dict[str, Any]], list[str] | None]:
     sql, params = layer_sql.source_dates()
     runs = conn.execute(text(sql), params).all()
     bronnen = [
-        {"soort": r.soort, "titel": BRON_TITELS.get(r.soort, r.soort), "stand": f"{r.tot:%d-%m-%Y}"}
+        {
+            "soort": r.soort,
+            "titel": BRON_TITELS.get(r.soort, r.soort),
+            "stand": bronstand.stand(conn, principal, r.soort, r.tot),
+        }
         for r in runs
     ]
     if not cleared:
@@ -253,33 +303,41 @@ def build(
     periode: str | None,
     k: int,
     indeling: str | None = None,
+    thema: str = "alle",
 ) -> Overview:
     """Read one area's overview; ``periode`` picks the year of the key figures (default:
-    latest), ``indeling`` the division (default: the area type's own)."""
+    latest), ``indeling`` the division (default: the area type's own), ``thema`` the theme of
+    every figure (the per-theme table only shows with ``alle``)."""
+    if thema != "alle" and thema not in THEMAS:
+        raise BadRequestError(f"onbekend thema {thema!r}: kies alle of een van {', '.join(THEMAS)}")
     area = find_area(conn, principal, code, indeling)
     soort = area["soort"]
     division = {"indeling": area["indeling"]}
-    yearly = {"code": code, "thema": "alle", "periode_soort": "jaar", **division}
+    yearly = {"code": code, "thema": thema, "periode_soort": "jaar", **division}
     jaren = indicator_rows(conn, principal, soort, yearly, k)
     chosen = periode or (jaren[-1]["periode"] if jaren else None)
     huidig = next((r for r in jaren if r["periode"] == chosen), None)
     if periode is not None and huidig is None:
         # A quarter, or a year without figures: read it directly so any period of the map works.
         found = indicator_rows(
-            conn, principal, soort, {"code": code, "thema": "alle", "periode": periode, **division}, k
+            conn, principal, soort, {"code": code, "thema": thema, "periode": periode, **division}, k
         )
         if not found:
             raise NotFoundError(f"geen cijfers voor periode {periode!r} in gebied {code!r}")
         huidig = found[0]
     cleared = principal.can_see("signalen")
     themas = None
-    if cleared and chosen is not None:
+    if cleared and chosen is not None and thema == "alle":
         rows = indicator_rows(conn, principal, soort, {"code": code, "periode": chosen, **division}, k)
         themas = [r for r in rows if r["thema"] != "alle"]
     shapes, box = _shapes(conn, principal, area, k)
-    bronnen, partners = _bronnen(conn, cleared)
+    ligging, ligging_box = _ligging(conn, principal, area, k)
+    bronnen, partners = _bronnen(conn, principal, cleared)
+    naam = gemeente.naam(conn, area["gemeentecode"])
+    regels, noot = compare(conn, principal, area, huidig, chosen, thema, naam, k) if chosen else ([], "")
     return Overview(
         gebied=area, periode=chosen, jaren=jaren, huidig=huidig, themas=themas, shapes=shapes, box=box,
         bronnen=bronnen, signaalbronnen=partners, suppressed=principal.suppressed, k=k, titels=titles(soort),
-        risicobranches=branch_rows(conn, principal, soort, code, k),
+        risicobranches=branch_rows(conn, principal, soort, code, k), thema=thema, gemeente_naam=naam,
+        ligging=ligging, ligging_box=ligging_box, vergelijking=regels, vergelijking_noot=noot,
     )  # fmt: skip

@@ -1,14 +1,17 @@
 """The gebiedsoverzicht as a printable A4 PDF (fpdf2, pure Python).
 
 It renders an :class:`app.overview.Overview`, the same object the HTML page shows, and
-embeds the same SVG chart and map. The PDF core fonts (Helvetica) cover Windows-1252, which
-holds every character of Dutch; anything else is replaced rather than failing the download.
+embeds the same SVG chart and maps. Every font is embedded (a council memo is printed and
+archived elsewhere, where Helvetica may be another font): DejaVu Sans from the system
+(Debian ``fonts-dejavu-core``, scripts/system-deps.sh), registered under the family name the
+SVG drawings ask for, so their text is drawn with it too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -17,51 +20,63 @@ from app.formats import getal, procent
 from app.overview import Overview
 from app.svg import area_map, trend_chart
 
-ENCODING = "windows-1252"
+#: The family every PDF writes in; app/svg.py names it first in its ``font-family``.
+FAMILY = "DejaVu Sans"
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 
 
-def _t(value: str) -> str:
-    return value.encode(ENCODING, errors="replace").decode(ENCODING)
+def font_file(style: str) -> Path:
+    """The TTF of one style, or one line that says how to get it."""
+    name = FONT_FILES[style]
+    for folder in FONT_DIRS:
+        if (folder / name).is_file():
+            return folder / name
+    raise RuntimeError(f"lettertype {name} ontbreekt: installeer fonts-dejavu-core (scripts/system-deps.sh)")
 
 
-class _Document(FPDF):
-    """A4 portrait with a footer that says what this is and when it was made."""
+class Document(FPDF):
+    """A4 with embedded fonts and a footer that says what this is and when it was made."""
 
     made_for = ""
 
+    def __init__(self, orientation: str = "portrait") -> None:
+        super().__init__(orientation=orientation, unit="mm", format="A4")
+        for style in FONT_FILES:
+            self.add_font(FAMILY, style, str(font_file(style)))
+        self.set_author("Ondermijningskaart")
+
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", "", 8)
+        self.set_font(FAMILY, "", 8)
         self.set_text_color(90, 90, 90)
-        self.cell(0, 5, _t(f"{self.made_for} · pagina {self.page_no()}/{{nb}}"), align="C")
+        self.cell(0, 5, f"{self.made_for} · pagina {self.page_no()}/{{nb}}", align="C")
 
 
 def render(overview: Overview, made_for: str) -> bytes:
     area = overview.gebied
-    pdf = _Document(orientation="portrait", unit="mm", format="A4")
-    pdf.core_fonts_encoding = ENCODING
+    pdf = Document("portrait")
     pdf.made_for = made_for
-    pdf.set_title(_t(f"Gebiedsoverzicht {area['naam']}"))
-    pdf.set_author("Ondermijningskaart")
+    pdf.set_title(f"Gebiedsoverzicht {area['naam']}")
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.set_margins(16, 14, 16)
     pdf.add_page()
 
     def heading(text: str, size: float = 12.5) -> None:
         pdf.ln(2)
-        pdf.set_font("Helvetica", "B", size)
-        pdf.cell(0, 7, _t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_font("Helvetica", "", 10)
+        pdf.set_font(FAMILY, "B", size)
+        pdf.cell(0, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FAMILY, "", 10)
 
     def paragraph(text: str, size: float = 10) -> None:
-        pdf.set_font("Helvetica", "", size)
-        pdf.multi_cell(0, 5, _t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FAMILY, "", size)
+        pdf.multi_cell(0, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.multi_cell(0, 9, _t(f"Gebiedsoverzicht {area['naam']}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FAMILY, "B", 18)
+    pdf.multi_cell(0, 9, f"Gebiedsoverzicht {area['naam']}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     paragraph(
-        f"{area['soort'].capitalize()} {area['code']} · gemeente {area['gemeentecode']} · "
-        f"periode {overview.periode or '-'} · gebiedsindeling {area['jaar']}",
+        f"{area['soort'].capitalize()} {area['code']} · gemeente {overview.gemeente_naam} · "
+        f"periode {overview.periode or '-'} · {overview.thema_titel()} · gebiedsindeling {area['jaar']}",
         9.5,
     )
     if overview.suppressed:
@@ -72,7 +87,7 @@ def render(overview: Overview, made_for: str) -> bytes:
 
     top = pdf.get_y() + 2
     heading(f"Kerncijfers {overview.periode or ''}")
-    pdf.set_font("Helvetica", "", 10)
+    pdf.set_font(FAMILY, "", 9)  # DejaVu runs wider than Helvetica: 9 pt keeps titles on a line
     with pdf.table(
         col_widths=(56, 38),  # room for "te weinig adressen" on one line
         width=94,
@@ -83,20 +98,50 @@ def render(overview: Overview, made_for: str) -> bytes:
     ) as table:
         for title, value in overview.kerncijfers():
             row = table.row()
-            row.cell(_t(title))
-            row.cell(_t(value))
+            row.cell(title)
+            row.cell(value)
     below_table = pdf.get_y()
     svg = area_map(overview.shapes, overview.box, width=320)
     pdf.image(io.BytesIO(svg.encode()), x=112, y=top + 2, w=82)
-    pdf.set_y(max(below_table, top + 2 + 82 * _aspect(overview.box)) + 2)
+    bottom = top + 2 + 82 * _aspect(overview.box)
+    if overview.ligging_box is not None:
+        # The locator under the map: where the area lies within its municipality.
+        locator = area_map(overview.ligging, overview.ligging_box, width=160, label=LIGGING)
+        pdf.image(io.BytesIO(locator.encode()), x=112, y=bottom + 2, w=40)
+        pdf.set_xy(154, bottom + 2)
+        pdf.set_font(FAMILY, "", 8)
+        pdf.multi_cell(40, 4, f"{LIGGING} {overview.gemeente_naam}.", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        bottom += 2 + 40 * _aspect(overview.ligging_box)
+    pdf.set_y(max(below_table, bottom) + 2)
 
     heading("Afwijking van de rest van de gemeente")
     paragraph(overview.afwijking())
 
-    heading("Signalen per jaar")
-    chart = trend_chart(overview.trend(), "Signalen per jaar (alle thema's)")
-    if pdf.get_y() + 75 > pdf.h - 16:
+    if overview.vergelijking:
+        heading(f"Vergelijking ({overview.periode}, {overview.thema_titel()})")
+        pdf.set_font(FAMILY, "", 9)
+        with pdf.table(
+            col_widths=(98, 22, 22, 34),
+            width=176,
+            align="LEFT",
+            text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+            line_height=5.5,
+        ) as table:
+            header = table.row()
+            for text in ("", "Signalen", "Adressen", "Per 1.000 adressen"):
+                header.cell(text)
+            for regel in overview.vergelijking:
+                row = table.row()
+                row.cell(regel.naam + (f" ({regel.noot})" if regel.noot else ""))
+                row.cell(getal(regel.signalen))
+                row.cell(getal(regel.adressen))
+                row.cell(getal(regel.per_1000_adressen))
+        paragraph(overview.vergelijking_noot, 8.5)
+
+    if pdf.get_y() + 85 > pdf.h - 16:  # the heading and the chart together
         pdf.add_page()
+    heading("Signalen per jaar")
+    chart = trend_chart(overview.trend(), overview.grafiek_titel())
     y = pdf.get_y()
     pdf.image(io.BytesIO(chart.encode()), x=16, y=y, w=150)
     pdf.set_y(y + 150 * 220 / 520 + 2)
@@ -104,8 +149,8 @@ def render(overview: Overview, made_for: str) -> bytes:
     if overview.themas is not None:
         heading(f"Signalen per thema ({overview.periode})")
         with pdf.table(
-            col_widths=(60, 30, 40),
-            width=130,
+            col_widths=(60, 28, 44),
+            width=132,
             align="LEFT",
             text_align=("LEFT", "RIGHT", "RIGHT"),
             line_height=5.5,
@@ -115,9 +160,9 @@ def render(overview: Overview, made_for: str) -> bytes:
                 header.cell(text)
             for r in overview.themas:
                 row = table.row()
-                row.cell(_t(str(r["thema"]).replace("_", " ")))
+                row.cell(str(r["thema"]).replace("_", " "))
                 row.cell(getal(r["signalen"]))
-                row.cell(_t(overview.figuur("per_1000_adressen", r["per_1000_adressen"], r)))
+                row.cell(overview.figuur("per_1000_adressen", r["per_1000_adressen"], r))
 
     if overview.risicobranches is not None:
         if pdf.get_y() + 30 > pdf.h - 16:  # the heading, the header row and a first row together
@@ -135,7 +180,7 @@ def render(overview: Overview, made_for: str) -> bytes:
                 header.cell(text)
             for r in overview.risicobranches:
                 row = table.row()
-                row.cell(_t(str(r["titel"])))
+                row.cell(str(r["titel"]))
                 row.cell(getal(r["vestigingen"]))
                 row.cell(getal(r["per_hectare"]))
                 row.cell(procent(r["aandeel_pct"]))
@@ -163,3 +208,6 @@ def _aspect(box: tuple[float, float, float, float]) -> float:
 
 def made_for(naam: str, rol: str) -> str:
     return f"Ondermijningskaart · gemaakt {dt.datetime.now():%d-%m-%Y %H:%M} voor {naam} ({rol})"
+
+
+LIGGING = "Ligging van het gebied in de gemeente"

@@ -32,6 +32,8 @@ missing() {
     command -v chromium >/dev/null 2>&1 || echo chromium
     # The PDF test reads the area overview back with pdftotext.
     command -v pdftotext >/dev/null 2>&1 || echo poppler-utils
+    # The PDFs (overview, printed map) embed DejaVu Sans: app/pdf.py.
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || echo fonts-dejavu-core
     # Fetches Leaflet and Leaflet.VectorGrid from their packages at install time.
     command -v npm >/dev/null 2>&1 || echo npm
 }

@@ -219,6 +219,19 @@ def assert_nothing_of_groningen(response: Any, url: str) -> None:
         assert body == b"", url
     elif url.startswith("/gebieden") or url.startswith("/locate") or url.startswith("/zoeken"):
         assert b"GM0014" not in body and b"BU0014" not in body, url
+    elif url == "/kaart/afdruk":  # the printed map: its text, not its compressed bytes
+        from tests.test_gebiedsoverzicht import _pdftotext
+
+        printed = _pdftotext(body, "matrix-afdruk-elders.pdf")
+        assert "BU0014" not in printed and "Groningen" not in printed, url
+
+
+def test_the_printed_map_is_in_the_matrix(demo_app: Any) -> None:
+    """``/kaart/afdruk`` serves figures: it is a ``gegevens`` route, so every principal of the
+    matrix above is tried on it (and ``analist_elders`` gets nothing of Groningen)."""
+    operation = demo_app.openapi()["paths"]["/kaart/afdruk"]["get"]
+    assert operation["x-toegang"] == "gegevens"
+    assert "bbox" in {p["name"] for p in operation["parameters"]}
 
 
 # -- purpose binding ---------------------------------------------------------------------------

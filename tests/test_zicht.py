@@ -512,19 +512,80 @@ def html_tables(body: str) -> list[tuple[list[str], list[list[str]]]]:
     return tables
 
 
+ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+STRING = rb"\(((?:\\.|[^\\)])*)\)"
+#: A font change, one string shown (Tj), or an array of them (TJ, justified lines).
+TEXT_OPS = re.compile(rb"/(\w+)\s+[\d.]+\s+Tf|" + STRING + rb"\s*Tj|\[((?:\\.|[^\\\]])*)\]\s*TJ", re.S)
+
+
+def _unescape(raw: bytes) -> bytes:
+    """A PDF string's bytes: backslash escapes (``\\r``, ``\\(``, octal) resolved."""
+
+    def one(m: re.Match[bytes]) -> bytes:
+        code = m.group(1)
+        if code[:1].isdigit():
+            return bytes([int(code, 8) & 0xFF])
+        return ESCAPES.get(code, code)
+
+    return re.sub(rb"\\([0-7]{1,3}|.)", one, raw, flags=re.S)
+
+
+def _to_unicode(cmap: bytes) -> dict[int, str]:
+    """A ToUnicode CMap (``bfchar`` and ``bfrange``) as glyph code -> text."""
+    mapping: dict[int, str] = {}
+    for block in re.findall(rb"beginbfchar(.*?)endbfchar", cmap, flags=re.S):
+        for src, dst in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            mapping[int(src, 16)] = bytes.fromhex(dst.decode()).decode("utf-16-be")
+    for block in re.findall(rb"beginbfrange(.*?)endbfrange", cmap, flags=re.S):
+        for lo, hi, dst in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            for i, code in enumerate(range(int(lo, 16), int(hi, 16) + 1)):
+                mapping[code] = chr(int(dst, 16) + i)
+    return mapping
+
+
 def pdf_texts(body: bytes) -> list[str]:
     """The text shown by a PDF, string by string in drawing order (every content stream,
-    inflated where compressed)."""
-    texts: list[str] = []
-    for found in re.finditer(rb"/Length (\d+)\s*>>\s*stream\r?\n", body):
-        stream = body[found.end() : found.end() + int(found.group(1))]
+    inflated where compressed). The fonts are embedded subsets (app/pdf.py): their strings are
+    two-byte glyph codes, read back through each font's ToUnicode map."""
+    objects = {int(m[1]): m[2] for m in re.finditer(rb"(\d+) 0 obj(.*?)endobj", body, flags=re.S)}
+
+    def stream(obj: bytes) -> bytes | None:
+        found = re.search(rb"/Length (\d+)\s*>>\s*stream\r?\n", obj)
+        if found is None:
+            return None
+        data = obj[found.end() : found.end() + int(found.group(1))]
         try:
-            data = zlib.decompress(stream)
+            return zlib.decompress(data)
         except zlib.error:
-            data = stream
-        for raw in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", data):
-            unescaped = re.sub(rb"\\([()\\])", rb"\1", raw)
-            texts.append(unescaped.decode("cp1252"))
+            return data
+
+    maps = {}
+    for number, obj in objects.items():
+        ref = re.search(rb"/ToUnicode (\d+) 0 R", obj)
+        if ref is not None:
+            maps[number] = _to_unicode(stream(objects[int(ref[1])]) or b"")
+    fonts: dict[bytes, dict[int, str] | None] = {}
+    for resources in re.findall(rb"/Font\s*<<(.*?)>>", body, flags=re.S):
+        for name, number in re.findall(rb"/(\w+)\s+(\d+) 0 R", resources):
+            fonts[name] = maps.get(int(number))
+    texts: list[str] = []
+    for obj in objects.values():
+        data = stream(obj)
+        if data is None:
+            continue
+        font: dict[int, str] | None = None
+        for op in TEXT_OPS.finditer(data):
+            if op[1] is not None:
+                font = fonts.get(op[1])
+                continue
+            parts = [op[2]] if op[2] is not None else re.findall(STRING, op[3])
+            raw = b"".join(_unescape(p) for p in parts)
+            if font is None:
+                texts.append(raw.decode("cp1252"))
+            else:
+                texts.append(
+                    "".join(font.get(int.from_bytes(raw[i : i + 2]), "") for i in range(0, len(raw) - 1, 2))
+                )
     return texts
 
 

@@ -26,7 +26,7 @@ from app.pages import render
 from app.params import IndelingDep, formats
 from app.services import EngineDep, SettingsDep
 from app.svg import area_map, trend_chart
-from core.domain import STANDAARD_INDELING
+from core.domain import STANDAARD_INDELING, THEMAS
 
 router = APIRouter(tags=["Gebieden"])
 
@@ -156,9 +156,9 @@ def gebied(
             "risicobranches": _json_rows(branches),
         }
     with audit.audited_read(request, engine) as conn:
-        overview = build(conn, principal, code, periode, k, indeling)
+        overview = build(conn, principal, code, periode, k, indeling, thema)
         audit.note(request, aantal=overview.aantal(), gebied=code)
-    filename = f"gebiedsoverzicht-{code}-{overview.periode or 'geen'}"
+    filename = f"gebiedsoverzicht-{code}-{overview.periode or 'geen'}-{thema}"
     if fmt == "csv":
         rows = overview.jaren + (overview.themas or [])
         return _download(exports.csv_bytes(rows, principal.suppressed), exports.CSV_TYPE, f"{filename}.csv")
@@ -169,6 +169,7 @@ def gebied(
     if fmt == "pdf":
         body = pdf.render(overview, pdf.made_for(principal.naam, principal.rol))
         return _download(body, "application/pdf", f"{filename}.pdf")
+    ligging = overview.ligging_box
     return render(
         request,
         "gebied.html",
@@ -176,8 +177,16 @@ def gebied(
         principal=principal,
         o=overview,
         kaart=area_map(overview.shapes, overview.box),
-        grafiek=trend_chart(overview.trend(), "Signalen per jaar (alle thema's)"),
-        query=urlencode({"periode": overview.periode or "", **({"indeling": indeling} if indeling else {})}),
+        ligging=area_map(overview.ligging, ligging, width=160, label=pdf.LIGGING) if ligging else "",
+        grafiek=trend_chart(overview.trend(), overview.grafiek_titel()),
+        themas=["alle", *THEMAS],
+        query=urlencode(
+            {
+                "periode": overview.periode or "",
+                "thema": thema,
+                **({"indeling": indeling} if indeling else {}),
+            }
+        ),
     )
 
 

@@ -199,6 +199,18 @@
     var c = map.getCenter();
     var hash = "#" + map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5);
     window.history.replaceState(null, "", window.location.pathname + "?" + params.toString() + hash);
+    afdrukLink(map, params);
+  }
+
+  /* The "Afdrukken" link prints this very view: the choices and the visible box (CRS84). */
+  function afdrukLink(map, params) {
+    var link = document.getElementById("afdrukken");
+    if (!link) return;
+    var q = new URLSearchParams(params);
+    q.delete("doel");
+    var b = map.getBounds();
+    q.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(","));
+    link.href = "/kaart/afdruk?" + q.toString();
   }
 
   okaart.start = function (map, cfg, layers) {
@@ -246,6 +258,7 @@
     // Written once the reader moves the map: a page opened from a link keeps that link.
     map.on("moveend", function () { schrijfPlek(map); });
     if (okaart.zoeken) okaart.zoeken.start(map, cfg); // the search (kaart-zoeken.js)
+    afdrukLink(map, new URLSearchParams(document.getElementById("afdrukken") ? document.getElementById("afdrukken").search : ""));
     var form = document.getElementById("keuze");
     if (form) {
       Array.prototype.forEach.call(form.querySelectorAll("select"), function (s) {
