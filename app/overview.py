@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from app import layer_sql
+from app import hotspots, layer_sql
 from app.errors import NotFoundError
 from app.formats import getal, procent
 from app.layer_sql import Selection
@@ -129,6 +129,9 @@ class Overview:
 
     #: For the overview's note (HTML and PDF).
     min_adressen: int = MIN_ADRESSEN
+    #: Whether the area is a hotspot of its type in the period ("ja", "nee", "geen cijfer");
+    #: None for types without hotspots (app/hotspots.py).
+    hotspot: str | None = None
 
     def figuur(self, name: str, value: Any, row: dict[str, Any]) -> str:
         """A figure of one row of a table of the overview (see :func:`format_figure`)."""
@@ -282,4 +285,5 @@ def build(
         gebied=area, periode=chosen, jaren=jaren, huidig=huidig, themas=themas, shapes=shapes, box=box,
         bronnen=bronnen, signaalbronnen=partners, suppressed=principal.suppressed, k=k, titels=titles(soort),
         risicobranches=branch_rows(conn, principal, soort, code, k),
+        hotspot=hotspots.area_class(conn, principal, area, chosen, k=k),
     )  # fmt: skip
