@@ -134,6 +134,7 @@ class _LocalAssets:
     default_js: ClassVar[list[tuple[str, str]]] = [
         ("leaflet", f"{VENDOR}/leaflet/leaflet.js"),
         ("okaart", "/static/kaart.js"),
+        ("okaart_tijd", "/static/kaart-tijd.js"),
     ]
     default_css: ClassVar[list[tuple[str, str]]] = [
         ("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"),

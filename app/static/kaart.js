@@ -266,6 +266,7 @@
       }
     });
     legenda(map);
+    if (window.okaartTijd) window.okaartTijd.start(map, cfg); // kaart-tijd.js: slider, comparison, hotspots
     var plek = leesPlek();
     if (plek) map.setView([plek.lat, plek.lon], plek.zoom, { animate: false });
     else if (cfg.grenzen) map.fitBounds(cfg.grenzen, { animate: false });
