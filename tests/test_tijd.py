@@ -1,0 +1,110 @@
+"""Time on the map (issue #15): two periods compared (difference and ratio, with a diverging
+legend) from the caller's own figures, so a planner's difference is one of published values;
+rolling windows of 28 and 365 days beside years and quarters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.klassen import DIVERGING, diverging_classes
+from tests.conftest import auth
+
+
+def _items(client: Any, key: str, periode: str, layer: str = "buurten") -> dict[str, dict[str, Any]]:
+    r = client.get(
+        f"/collections/{layer}/items",
+        params={"periode": periode, "thema": "alle", "limit": "1000"},
+        headers=auth(key),
+    )
+    assert r.status_code == 200, r.text
+    return {f["properties"]["code"]: f["properties"] for f in r.json()["features"]}
+
+
+def _compare(client: Any, key: str, **params: str) -> dict[str, Any]:
+    r = client.get("/kaart/vergelijking", params=params, headers=auth(key))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize(
+    ("who", "indicator"),
+    [("analist", "per_1000_adressen"), ("planner", "per_1000_adressen"), ("planner", "signalen")],
+)
+def test_the_difference_of_two_years_is_that_of_the_callers_own_figures(
+    client: Any, api_keys: dict[str, str], who: str, indicator: str
+) -> None:
+    key = api_keys[who]
+    body = _compare(client, key, periode="2025", vergelijk="2024", indicator=indicator, maat="verschil")
+    now, then = _items(client, key, "2025"), _items(client, key, "2024")
+    features = {f["properties"]["code"]: f["properties"] for f in body["features"]}
+    assert set(features) == set(now)
+    withheld = 0
+    for code, props in features.items():
+        a, b = now[code][indicator], then[code][indicator]
+        small = now[code]["te_weinig_adressen"]
+        if small or a is None or b is None:
+            assert props["verandering"] is None, code  # a withheld figure or a small area: no difference
+            withheld += not small
+        else:
+            assert props["verandering"] == pytest.approx(float(a) - float(b), abs=0.011), code
+    if who == "planner" and indicator == "signalen":
+        assert withheld > 0, "some buurten have fewer than k signals: their difference must be missing"
+    # The legend: five diverging classes around 0, counting every area with a difference.
+    legend = body["legenda"]
+    assert [c["colour"] for c in legend] == list(DIVERGING)
+    assert legend[2]["min"] == -legend[3]["min"] and legend[1]["min"] == -legend[4]["min"]
+    with_value = [p for p in features.values() if p["verandering"] is not None]
+    assert sum(c["count"] for c in legend) == len(with_value)
+    assert body["zonder_waarde"] == len(features) - len(with_value)
+
+
+def test_a_small_area_gets_no_change_even_for_counts(client: Any, api_keys: dict[str, str]) -> None:
+    body = _compare(client, api_keys["analist"], periode="2025", vergelijk="2024", indicator="signalen")
+    small = [f["properties"] for f in body["features"] if f["properties"]["te_weinig_adressen"]]
+    assert small, "the demo has buurten below the minimum of addresses"
+    assert all(p["verandering"] is None and p["waarde"] is None for p in small)
+
+
+def test_the_ratio_of_two_periods(client: Any, api_keys: dict[str, str]) -> None:
+    key = api_keys["analist"]
+    body = _compare(client, key, periode="2025", vergelijk="2023", maat="verhouding")
+    now, then = _items(client, key, "2025"), _items(client, key, "2023")
+    for f in body["features"]:
+        p = f["properties"]
+        a, b = now[p["code"]]["per_1000_adressen"], then[p["code"]]["per_1000_adressen"]
+        if a is None or b is None or float(b) == 0:
+            assert p["verandering"] is None
+        else:
+            assert p["verandering"] == pytest.approx(float(a) / float(b), abs=0.001)
+    assert [c["min"] for c in body["legenda"]][1:] == [0.67, 0.91, 1.1, 1.5]
+    assert "ongeveer gelijk" in body["legenda"][2]["label"]
+
+
+def test_wrong_choices_are_a_clear_400(client: Any, api_keys: dict[str, str]) -> None:
+    key = api_keys["analist"]
+    for params, word in (
+        ({"maat": "quotient"}, "maat"),
+        ({"vergelijk": "1999"}, "vergelijk"),
+        ({"indicator": "risicobranches"}, "indicator"),
+        ({"soort": "gemeente"}, "soort"),
+    ):
+        r = client.get("/kaart/vergelijking", params=params, headers=auth(key))
+        assert r.status_code == 400, params
+        assert r.json()["detail"].startswith(word)
+    elders = _compare(client, api_keys["analist_elders"])
+    assert elders["features"] == []
+
+
+def test_diverging_classes_are_symmetric_and_count() -> None:
+    values = [-12.0, -3.0, -0.5, 0.0, 0.4, 2.0, 5.0, 9.0, 20.0]
+    classes = diverging_classes(values, "verschil")
+    mins = [c.min for c in classes]
+    assert mins[0] < -1e8 and mins[1] == -mins[4] and mins[2] == -mins[3] and 0 < mins[3] < mins[4]
+    assert sum(c.count or 0 for c in classes) == len(values)
+    assert classes[2].count == sum(1 for v in values if -mins[3] <= v < mins[3])
+    assert "ongeveer gelijk" in classes[2].label
+    # No change anywhere still gives a legend, with every area in the middle.
+    flat = diverging_classes([0.0, 0.0], "verschil")
+    assert flat[2].count == 2
