@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
 
 from app.klassen import DIVERGING, diverging_classes
-from tests.conftest import auth
+from tests.conftest import auth, scalar, zicht_id
 
 
 def _items(client: Any, key: str, periode: str, layer: str = "buurten") -> dict[str, dict[str, Any]]:
@@ -108,3 +109,60 @@ def test_diverging_classes_are_symmetric_and_count() -> None:
     # No change anywhere still gives a legend, with every area in the middle.
     flat = diverging_classes([0.0, 0.0], "verschil")
     assert flat[2].count == 2
+
+
+# -- rolling windows -----------------------------------------------------------------------------
+
+#: The signals a view class sees (core/zicht.py, as the cube's SEES condition says it).
+VISIBLE = (
+    "FROM signaal s JOIN zicht z ON z.id = :z"
+    " WHERE (z.gemeenten IS NULL OR s.gemeentecode = ANY (z.gemeenten))"
+    " AND (z.convenanten IS NULL OR s.convenant = ANY (z.convenanten))"
+    " AND s.dataklasse = ANY (z.dataklassen) AND s.bewaren_tot >= current_date"
+)
+
+
+@pytest.mark.parametrize("who", ["analist", "partner_zorg", "planner"])
+def test_rolling_windows_end_on_the_newest_day_the_class_sees(
+    client: Any, api_keys: dict[str, str], demo_engine: Engine, who: str
+) -> None:
+    key = api_keys[who]
+    view = zicht_id(demo_engine, key)
+    newest = scalar(demo_engine, f"SELECT max(s.datum) {VISIBLE}", z=view)
+    k = scalar(demo_engine, "SELECT coalesce(k, 10) FROM zicht WHERE id = :z", z=view)
+    for periode, days in (("laatste28d", 28), ("laatste365d", 365)):
+        shown = _items(client, key, periode)
+        assert shown and all(p["periode_soort"] == "venster" for p in shown.values())
+        with demo_engine.connect() as conn:
+            exact = dict(
+                conn.execute(
+                    text(
+                        f"SELECT s.buurtcode, count(*) {VISIBLE} AND s.datum > CAST(:d AS date) - :n"
+                        " AND s.datum <= :d AND s.buurtcode IS NOT NULL GROUP BY s.buurtcode"
+                    ),
+                    {"z": view, "d": newest, "n": days},
+                ).all()
+            )
+        assert sum(exact.values()) > 0, "the demo has signals in both windows"
+        for code, props in shown.items():
+            count = exact.get(code, 0)
+            if who != "planner":
+                assert props["signalen"] == count, (periode, code)
+            elif props["signalen"] is not None:  # published: at least k, rounded to 5
+                assert count >= k and props["signalen"] == round(count / 5) * 5, (periode, code)
+            else:
+                assert props["onderdrukt"], (periode, code)
+            assert props["trend_z"] is None and props["eerste_periode"] is False  # no previous window
+    if who == "planner":
+        small = [c for c, n in exact.items() if 0 < n < k]
+        assert small and all(shown[c]["signalen"] is None for c in small)
+
+
+def test_the_map_offers_the_windows_and_compares_them(client: Any, api_keys: dict[str, str]) -> None:
+    key = api_keys["analist"]
+    page = client.get("/kaart", params={"periode": "laatste365d"}, headers=auth(key))
+    assert page.status_code == 200
+    assert 'value="laatste28d"' in page.text and 'value="laatste365d" selected' in page.text
+    assert 'id="periodeschuif"' in page.text and "/static/kaart-tijd.js" in page.text
+    body = _compare(client, key, periode="laatste365d", vergelijk="2024")
+    assert body["features"] and body["legenda"]
