@@ -4,13 +4,17 @@ rolling windows of 28 and 365 days beside years and quarters."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, text
 
 from app.klassen import DIVERGING, diverging_classes
+from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
 from tests.conftest import auth, scalar, zicht_id
+from tests.test_browser import READY, Watched, _sign_in_with_key
 
 
 def _items(client: Any, key: str, periode: str, layer: str = "buurten") -> dict[str, dict[str, Any]]:
@@ -166,3 +170,98 @@ def test_the_map_offers_the_windows_and_compares_them(client: Any, api_keys: dic
     assert 'id="periodeschuif"' in page.text and "/static/kaart-tijd.js" in page.text
     body = _compare(client, key, periode="laatste365d", vergelijk="2024")
     assert body["features"] and body["legenda"]
+
+
+# -- in the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
+    from app.main import create_app
+    from core import db
+    from core.settings import Settings
+
+    url = demo_engine.url.render_as_string(hide_password=False)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
+    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
+    with serving(app) as base:
+        yield base
+    api.dispose()
+
+
+@pytest.fixture
+def page(base_url: str) -> Iterator[Watched]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+        yield Watched(context.new_page())
+        context.close()
+        browser.close()
+
+
+def _overlay(page: Watched, name: str) -> dict[str, Any]:
+    page.page.wait_for_function(f"() => window.okaartTijd && okaartTijd.klaar[{name!r}]", timeout=30_000)
+    fills: list[str] = page.page.evaluate(
+        "() => Array.from(document.querySelectorAll('.leaflet-overlay-pane path')).map((p) => p.getAttribute('fill'))"
+    )
+    return {
+        "klaar": page.page.evaluate(f"() => okaartTijd.klaar[{name!r}]"),
+        "getekend": page.page.evaluate(f"() => okaartTijd.getekend[{name!r}]"),
+        "legenda": page.page.locator(f".tijdlegenda.{name}").inner_text(),
+        "fills": set(fills),
+    }
+
+
+def test_a_difference_map_of_two_years_draws_with_its_legend(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    _sign_in_with_key(
+        page.page, base_url, api_keys["planner"], "/kaart?periode=2025&vergelijk=2024&maat=verschil"
+    )
+    page.page.wait_for_function(READY, timeout=30_000)
+    drawn = _overlay(page, "vergelijking")
+    assert drawn["klaar"] is True and drawn["getekend"] > 100
+    assert "verschil 2025 t.o.v. 2024" in drawn["legenda"] and "ongeveer gelijk" in drawn["legenda"]
+    assert "geen waarde" in drawn["legenda"]
+    # The overlay is coloured by the diverging scheme: more than the middle class and the grey.
+    assert len(drawn["fills"] & set(DIVERGING)) >= 3
+    assert page.page.locator("select[name=vergelijk]").input_value() == "2024"
+    shot = artifact("kaart-verschil-2025-2024.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+    assert page.errors == []
+
+
+def test_the_hotspot_layer_draws_with_its_legend(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024&hotspots=ja")
+    page.page.wait_for_function(READY, timeout=30_000)
+    drawn = _overlay(page, "hotspots")
+    assert drawn["klaar"] is True and drawn["getekend"] > 100
+    for word in ("hotspot", "coldspot", "niet significant", "Gi*"):
+        assert word in drawn["legenda"], word
+    assert "#b2182b" in drawn["fills"]  # at least one hotspot is drawn as one
+    shot = artifact("kaart-hotspots-2024.png")
+    page.page.screenshot(path=shot)
+    print(f"screenshot: {shot}")
+    assert page.errors == []
+
+
+def test_the_period_slider_moves_the_map_to_another_period(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024")
+    page.page.wait_for_function(READY, timeout=30_000)
+    slider = page.page.locator("#periodeschuif")
+    options = page.page.evaluate(
+        "() => Array.from(document.querySelectorAll('#keuze select[name=periode] option')).map((o) => o.value)"
+    )
+    assert slider.get_attribute("aria-valuetext") == "2024"
+    target = options.index("2025")
+    with page.page.expect_navigation():
+        slider.evaluate("(el, v) => { el.value = String(v); el.dispatchEvent(new Event('change')); }", target)
+    page.page.wait_for_function(READY, timeout=30_000)
+    assert "periode=2025" in page.page.url
+    assert page.page.locator("#periodeschuif").get_attribute("aria-valuetext") == "2025"
+    assert page.errors == []
