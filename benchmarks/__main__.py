@@ -6,7 +6,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql")
+BENCHMARKS = ("ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "tijd")
 #: Run only when named: they compare this checkout with another one (``--before``).
 COMPARISONS = ("ingest_ab",)
 
