@@ -156,7 +156,7 @@ def test_rolling_windows_end_on_the_newest_day_the_class_sees(
                 assert count >= k and props["signalen"] == round(count / 5) * 5, (periode, code)
             else:
                 assert props["onderdrukt"], (periode, code)
-            assert props["trend_z"] is None and props["eerste_periode"] is False  # no previous window
+            assert props["trend_z"] is None and props["eerste_periode"] is True  # no previous window
     if who == "planner":
         small = [c for c, n in exact.items() if 0 < n < k]
         assert small and all(shown[c]["signalen"] is None for c in small)

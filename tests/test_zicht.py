@@ -355,7 +355,7 @@ def expected_rows(
                 if vorig is None or small
                 else r2(2 * (math.sqrt(signalen) - math.sqrt(vorig))),
                 "te_weinig_adressen": small,
-                "eerste_periode": vorige is None and periode_soort != "venster",
+                "eerste_periode": vorige is None,
             }
     return rows
 

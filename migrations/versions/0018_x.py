@@ -9,7 +9,8 @@ in a window, so:
 
 - ``signaal_dag``: the cube per day instead of per quarter (never for the api role);
 - ``zicht_cijfers`` (0015's text with these changes, each asserted to apply): the class's
-  newest visible day, the two windows as periods (no previous window: no trend), their counts
+  newest visible day, the two windows as periods (no previous window: ``eerste_periode``,
+  no trend), their counts
   from ``signaal_dag``, their vacancy over the window's own dates;
 - ``zicht_invoer`` also fingerprints the visible day cells, so a signal that moves within a
   quarter still recomputes the class.
@@ -114,8 +115,9 @@ def _figures() -> str:
 """,
         f"""interval '3 months') d
             UNION ALL
-            -- Rolling windows up to the class's newest visible day; no previous window.
-            SELECT l.zicht_id, w.periode, 'venster', (l.dag - w.dagen + 1)::date, (l.dag + 1)::date, NULL, false
+            -- Rolling windows up to the class's newest visible day; no previous window to
+            -- compare with, which ``eerste`` says (no trend), as for the first period.
+            SELECT l.zicht_id, w.periode, 'venster', (l.dag - w.dagen + 1)::date, (l.dag + 1)::date, NULL, true
             FROM laatste l CROSS JOIN (VALUES {windows}) AS w(periode, dagen)
         ),
         telling AS (
@@ -162,11 +164,7 @@ def _figures() -> str:
         ),
 """,
     )
-    return _replace(
-        sql,
-        "CASE WHEN NOT v.eerste THEN coalesce(vg.signalen, 0) END AS vorige_signalen",
-        "CASE WHEN NOT v.eerste AND v.vorige IS NOT NULL THEN coalesce(vg.signalen, 0) END AS vorige_signalen",
-    )
+    return sql
 
 
 def _inputs(with_days: bool) -> str:
