@@ -35,10 +35,11 @@
     tijd.legenda[naam] = regels;
   }
 
+  /* Opaque: the colours on the map are the legend's, not mixed with the choropleth under them. */
   function overlay(map, naam, body, kleur, popup) {
     var layer = L.geoJSON(body, {
       style: function (f) {
-        return { color: "#555555", weight: 0.6, fillColor: kleur(f.properties), fillOpacity: 0.85 };
+        return { color: "#555555", weight: 0.6, fillColor: kleur(f.properties), fillOpacity: 1 };
       },
       onEachFeature: function (f, l) { l.bindPopup(popup(f.properties)); },
     }).addTo(map);
