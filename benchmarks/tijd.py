@@ -74,10 +74,14 @@ def run(rows: int = 15) -> None:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okaart-bench-tijd-")))
         c = stack.enter_context(cluster())
-        url, analist = demo_database(c, workdir, "tijd", naam="bench-analist", rol="analist", **GEMEENTE)
+        url, analist = demo_database(
+            c, workdir, "tijd", naam="bench-analist", rol="analist", doelen=["analyse"], **GEMEENTE
+        )
         engine = create_engine(url)
         with engine.begin() as conn:
-            planner, _ = create_principal_key(conn, naam="bench-planner", rol="planner", **GEMEENTE)
+            planner, _ = create_principal_key(
+                conn, naam="bench-planner", rol="planner", doelen=["planvorming"], **GEMEENTE
+            )
             zicht.refresh(conn)
         engine.dispose()
         app = create_app(Settings(database_url=url, environment="test"))
