@@ -115,3 +115,50 @@ def legend(
     if indicator.from_data and values:
         return quantile_classes(values, [c.colour for c in indicator.classes], indicator.unit), missing
     return counted(indicator.classes, values), missing
+
+
+#: Diverging ColorBrewer PuOr (colour-blind safe): lower in purple, higher in orange, white
+#: around no change. For the comparison of two periods (app/tijdvergelijking.py).
+DIVERGING = ("#5e3c99", "#b2abd2", "#f7f7f7", "#fdb863", "#e66101")
+#: A ratio's breaks carry a meaning (half again as many, a tenth more), as z's do: fixed.
+RATIO_BREAKS = (1 / 1.5, 1 / 1.1, 1.1, 1.5)
+
+
+def diverging_classes(values: Sequence[float], maat: str, unit: str = "") -> tuple[LegendClass, ...]:
+    """Five classes around no change (0 for a difference, 1 for a ratio), with counts.
+
+    A difference takes its two breaks from the data, the same on both sides (the thirds of
+    the absolute differences), so that the white middle is "about the same" at the map's own
+    scale and growth and decline of equal size get colours of equal strength. A ratio has
+    the fixed breaks of :data:`RATIO_BREAKS`."""
+    suffix = " %-punt" if unit == "percent" else ""
+    if maat == "verhouding":
+        b = [_rounded(v) for v in RATIO_BREAKS]
+        mins = [-1e9, *b]
+        labels = [
+            f"minder dan {_number(b[0])} (veel lager)",
+            f"{_number(b[0])} tot {_number(b[1])} (lager)",
+            f"{_number(b[1])} tot {_number(b[2])} (ongeveer gelijk)",
+            f"{_number(b[2])} tot {_number(b[3])} (hoger)",
+            f"{_number(b[3])} of meer (veel hoger)",
+        ]
+    else:
+        spread = np.abs(np.asarray([v for v in values if v != 0], dtype=float))
+        small, large = (
+            (_rounded(float(np.quantile(spread, 1 / 3))), _rounded(float(np.quantile(spread, 2 / 3))))
+            if len(spread)
+            else (1.0, 2.0)
+        )
+        small = small if small > 0 else _rounded(float(spread.max()) / 3) if len(spread) else 1.0
+        small = small if small > 0 else 0.01
+        large = large if large > small else _rounded(2 * small)
+        mins = [-1e9, -large, -small, small, large]
+        labels = [
+            f"meer dan {_number(large)}{suffix} lager",
+            f"{_number(small)} tot {_number(large)}{suffix} lager",
+            f"ongeveer gelijk (minder dan {_number(small)}{suffix} verschil)",
+            f"{_number(small)} tot {_number(large)}{suffix} hoger",
+            f"{_number(large)}{suffix} of meer hoger",
+        ]
+    classes = [LegendClass(min=m, colour=c, label=t) for m, c, t in zip(mins, DIVERGING, labels, strict=True)]
+    return counted(classes, values)

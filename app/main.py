@@ -24,7 +24,7 @@ from app.middleware import (
     SecurityHeadersMiddleware,
     install_log_redaction,
 )
-from app.routers import aanmelden, apidocs, gebieden, health, kaart, ogc, selectie, tiles
+from app.routers import aanmelden, apidocs, gebieden, health, kaart, ogc, selectie, tijd, tiles
 from app.routers import afdruk as afdruk_route
 from app.routers import metrics as metrics_route
 from app.services import Services, services_of
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(selectie.router)
     app.include_router(kaart.router)
     app.include_router(afdruk_route.router)
+    app.include_router(tijd.router)
     app.include_router(aanmelden.router)
     app.include_router(oidc.router)
     app.include_router(apidocs.router)

@@ -20,7 +20,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import VectorGridProtobuf
 from folium.template import Template
 
-from app.periods import period_range
+from app.periods import is_window, period_range
 from core.security import Principal
 from layers import INDICATOR_LAYERS, REGISTRY, RISICOBRANCHE_LAYERS
 from layers.base import Layer, LegendClass
@@ -135,6 +135,7 @@ class _LocalAssets:
         ("leaflet", f"{VENDOR}/leaflet/leaflet.js"),
         ("okaart", "/static/kaart.js"),
         ("okaartLabels", "/static/kaart-labels.js"),
+        ("okaart_tijd", "/static/kaart-tijd.js"),
     ]
     default_css: ClassVar[list[tuple[str, str]]] = [
         ("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"),
@@ -280,8 +281,8 @@ def build_page(
         layer = REGISTRY[layer_id]
         if not principal.can_see(layer.clearance) or req.doel is None:
             continue
-        if layer_id == "signalen" and not req.periode:
-            continue
+        if layer_id == "signalen" and (not req.periode or is_window(req.periode)):
+            continue  # a window's dates are its view class's own: no fixed range for the points
         query = {"doel": req.doel}
         if layer_id == "vestigingen":
             query["actueel"] = "true"

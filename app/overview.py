@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from app import bronstand, gemeente, layer_sql
+from app import bronstand, gemeente, hotspots, layer_sql
 from app.errors import BadRequestError, NotFoundError
 from app.formats import getal, procent
 from app.layer_sql import Selection
@@ -141,6 +141,9 @@ class Overview:
     #: The area beside its municipality and similar areas (app/vergelijking.py), and its note.
     vergelijking: list[Regel] = field(default_factory=list)
     vergelijking_noot: str = ""
+    #: Whether the area is a hotspot of its type in the period ("ja", "nee", "geen cijfer");
+    #: None for types without hotspots (app/hotspots.py).
+    hotspot: str | None = None
 
     def grafiek_titel(self) -> str:
         return f"Signalen per jaar ({self.thema_titel()})"
@@ -340,4 +343,5 @@ def build(
         bronnen=bronnen, signaalbronnen=partners, suppressed=principal.suppressed, k=k, titels=titles(soort),
         risicobranches=branch_rows(conn, principal, soort, code, k), thema=thema, gemeente_naam=naam,
         ligging=ligging, ligging_box=ligging_box, vergelijking=regels, vergelijking_noot=noot,
+        hotspot=hotspots.area_class(conn, principal, area, chosen, k=k),
     )  # fmt: skip

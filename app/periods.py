@@ -1,11 +1,24 @@
-"""Periods as the map names them (a year ``2024``, a quarter ``2024-K2``) and as OGC's
-``datetime`` parameter does (``2024-01-01/2024-12-31``), and the way between the two."""
+"""Periods as the map names them (a year ``2024``, a quarter ``2024-K2``, a rolling window
+``laatste28d``) and as OGC's ``datetime`` parameter does (``2024-01-01/2024-12-31``), and
+the way between the two.
+
+A rolling window ends on the newest day of the signals the caller's view class may see
+(migration 0020, docs/decisions.md "Rolling windows"): its dates differ per class, so it has
+no fixed ``datetime`` range here."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from app.errors import BadRequestError
+
+#: The rolling windows and their length in days (migration 0020 keeps a snapshot).
+VENSTERS = {"laatste28d": 28, "laatste365d": 365}
+
+
+def is_window(periode: str) -> bool:
+    """A rolling window rather than a calendar year or quarter."""
+    return periode in VENSTERS
 
 
 def period_range(periode: str) -> str:

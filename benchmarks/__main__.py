@@ -8,7 +8,7 @@ from pathlib import Path
 
 BENCHMARKS = (
     "ingest", "snapshot", "tiles", "roles", "kaart", "paging", "cql", "audit", "backup", "gdal", "zoeken",
-    "afdruk",
+    "afdruk", "tijd",
 )  # fmt: skip
 #: Run only when named: they compare this checkout with another one (``--before``).
 COMPARISONS = ("ingest_ab",)

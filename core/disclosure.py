@@ -87,8 +87,9 @@ def _validated_waarde(cells: pd.DataFrame) -> _Ints:
         raise ValueError("only ouder may be missing")
     if not cells["soort"].isin(GEBIED_SOORTEN).all():
         raise ValueError(f"soort must be one of {GEBIED_SOORTEN}")
-    if not cells["periode_soort"].isin(("jaar", "kwartaal")).all():
-        raise ValueError("periode_soort must be jaar or kwartaal")
+    # A rolling window (venster) is no sum of quarters: it is in the area and theme equations only.
+    if not cells["periode_soort"].isin(("jaar", "kwartaal", "venster")).all():
+        raise ValueError("periode_soort must be jaar, kwartaal or venster")
     raw = cells["waarde"]
     if not pd.api.types.is_numeric_dtype(raw):
         raise ValueError("waarde must be a count in every row")

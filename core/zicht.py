@@ -64,7 +64,7 @@ MEASURES: dict[str, tuple[str, ...]] = {
 MIN_ADRESSEN = 20
 #: The materialised views over ingested data, refreshed in this order by :func:`refresh`. A
 #: migration that adds one adds its name here (a test compares this list with the database).
-MATERIALISED_VIEWS: tuple[str, ...] = ("signaal_kubus", "vestiging_locatie")
+MATERIALISED_VIEWS: tuple[str, ...] = ("signaal_kubus", "signaal_dag", "vestiging_locatie")
 CELL_COLUMNS = ["soort", "code", "ouder", "periode", "periode_soort", "jaar", "thema"]
 
 

@@ -217,7 +217,7 @@ def assert_nothing_of_groningen(response: Any, url: str) -> None:
         assert response.json()["numberMatched"] == 0, url
     elif "/tiles/WebMercatorQuad/" in url and url.count("/") >= 6:
         assert body == b"", url
-    elif url.startswith("/gebieden") or url.startswith("/locate") or url.startswith("/zoeken"):
+    elif url.startswith(("/gebieden", "/locate", "/zoeken", "/kaart/vergelijking", "/kaart/hotspots")):
         assert b"GM0014" not in body and b"BU0014" not in body, url
     elif url == "/kaart/afdruk":  # the printed map: its text, not its compressed bytes
         from tests.test_gebiedsoverzicht import _pdftotext

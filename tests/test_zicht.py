@@ -254,6 +254,10 @@ def periods(day: dt.date) -> tuple[str, str]:
     return f"{day.year}", f"{day.year}-K{(day.month - 1) // 3 + 1}"
 
 
+#: The rolling windows and their days, up to the newest day a principal sees (the issue's spec).
+VENSTERS = {"laatste28d": 28, "laatste365d": 365}
+
+
 def period_list(seen: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
     """(periode, soort, previous periode or None for the first) from the first to the last
     signal the principal may see; today's year and quarter when it sees none."""
@@ -269,6 +273,8 @@ def period_list(seen: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]
         out.append((name, "kwartaal", previous))
         previous = name
         q = (q[0] + (q[1] + 1) // 4, (q[1] + 1) % 4)
+    if seen:  # rolling windows up to the newest day the principal sees (migration 0020)
+        out += [(label, "venster", None) for label in VENSTERS]
     return out
 
 
@@ -286,9 +292,12 @@ def areas_of(signal: dict[str, Any]) -> list[tuple[str, str]]:
 def counts(seen: list[dict[str, Any]]) -> Counter[tuple[str, str, str, str, str]]:
     """(measure, soort, code, periode, thema) -> count."""
     out: Counter[tuple[str, str, str, str, str]] = Counter()
+    newest = max((s["datum"] for s in seen), default=None)
     for s in seen:
+        assert newest is not None
+        windows = [label for label, days in VENSTERS.items() if s["datum"] > newest - dt.timedelta(days=days)]
         for soort, code in areas_of(s):
-            for periode in periods(s["datum"]):
+            for periode in [*periods(s["datum"]), *windows]:
                 for thema in ("alle", s["thema"]):
                     out[("signalen", soort, code, periode, thema)] += 1
                     for measure, kind in KINDS.items():

@@ -252,6 +252,7 @@
     // Names on the areas at a readable zoom (kaart-labels.js): wijken from 13, the rest from 15.
     okaartLabels.start(map, [{ laag: layers[cfg.gebied], vanaf: cfg.soort === "wijk" ? 13 : 15 },
                              { laag: cfg.omtrek && layers[cfg.omtrek], vanaf: 14 }]);
+    if (window.okaartTijd) window.okaartTijd.start(map, cfg); // kaart-tijd.js: slider, comparison, hotspots
     var plek = leesPlek();
     if (plek) map.setView([plek.lat, plek.lon], plek.zoom, { animate: false });
     else if (cfg.grenzen) map.fitBounds(cfg.grenzen, { animate: false });
