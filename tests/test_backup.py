@@ -9,6 +9,7 @@ passes with the source's audit key, anchors included.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -131,7 +132,7 @@ def test_backup_restored_into_a_fresh_cluster_serves_keys_and_verifies(
     monkeypatch.setenv("OKAART_AUDIT_KEY", audit_key)
     verified = run("audit", "verify")
     assert verified.exit_code == 0, verified.output
-    assert "keten intact" in verified.output and "1 ankers kloppen" in verified.output
+    assert "keten intact" in verified.output and re.search(r"[1-9][0-9]* ankers kloppen", verified.output)
     # ... and not with the fresh cluster's own, which never keyed these anchors.
     monkeypatch.delenv("OKAART_AUDIT_KEY")
     assert run("audit", "verify").exit_code == 1

@@ -282,6 +282,13 @@ def test_on_a_phone_the_panel_leaves_the_layer_control_and_the_map_free(
     p.wait_for_function(READY, timeout=30_000)
     p.touchscreen.tap(kaart["x"] + kaart["width"] / 2, kaart["y"] + kaart["height"] / 2)
     p.locator(".leaflet-popup-content .popup").wait_for(timeout=10_000)
+    # Leaflet pans the map to fit an opened popup, in an animation: measure once it ended.
+    p.wait_for_function(
+        "(w) => { const r = document.querySelector('.leaflet-popup-content-wrapper')"
+        ".getBoundingClientRect(); return r.left >= 0 && r.right <= w; }",
+        arg=PHONE["width"],
+        timeout=10_000,
+    )
     popup = _box(p, ".leaflet-popup-content-wrapper")
     assert popup["x"] >= 0 and popup["x"] + popup["width"] <= PHONE["width"], popup
     shot = artifact("telefoon-popup.png")
