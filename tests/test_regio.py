@@ -1,0 +1,329 @@
+"""Two municipalities side by side (issue 16): a principal of one sees nothing of the other.
+
+The world holds Groningen (GM0014) and a second municipality built from it: the same buurten,
+wijken and addresses moved 40 km south, with their own codes (BU0106..., WK0106..., postcodes
+94..), in the layouts the registers deliver, each with its own signals. Every output a
+principal can ask for (items of every layer, tiles, area overviews and exports, /locate,
+/selectie) is checked against the municipality of each row, read from the database as the
+owner. A principal listing both municipalities sees both.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import mapbox_vector_tile
+import morecantile
+import pandas as pd
+import pyproj
+import pytest
+from fastapi.testclient import TestClient
+from shapely.affinity import translate
+from sqlalchemy import Engine, create_engine, text
+
+from app.main import create_app
+from core import db
+from core.domain import RunStatus
+from core.security import create_principal_key
+from core.settings import Settings
+from layers import REGISTRY
+from tests import files
+from tests.conftest import TEMPLATE, TestServer
+from tests.files import ingest, load_bronnen
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+#: The two municipalities, and how far south the second lies (metres, RD New).
+GM, ELDERS, SHIFT = "GM0014", "GM0106", -40_000.0
+N_ADRESSEN = 400
+N_SIGNALEN = 60
+#: Who asks: one principal per municipality, and one listing both.
+WHO = {
+    "groningen": [GM],
+    "assen": [ELDERS],
+    "beide": [GM, ELDERS],
+}
+
+
+def _moved_code(code: str) -> str:
+    """BU00140101 -> BU01060101: the second municipality's own codes."""
+    return code[:2] + ELDERS[2:] + code[6:]
+
+
+def areas_gpkg(path: Path) -> Path:
+    """The CBS Wijk- en Buurtkaart layout (three layers) with both municipalities."""
+    here = files.buurten().to_crs(28992)
+    there = here.assign(
+        code=here["code"].map(_moved_code),
+        wijkcode=here["wijkcode"].map(_moved_code),
+        naam=here["naam"] + " (Z)",
+        geometry=here.geometry.map(lambda g: translate(g, yoff=SHIFT)),
+    )
+    both = pd.concat([here.assign(gemeentecode=GM), there.assign(gemeentecode=ELDERS)], ignore_index=True)
+    frame = gpd.GeoDataFrame(both, geometry="geometry", crs=28992)
+    gemeenten = frame.dissolve(by="gemeentecode", as_index=False).assign(
+        gemeentenaam=lambda f: f["gemeentecode"].map({GM: "Groningen", ELDERS: "Assen"})
+    )
+    gemeenten[["gemeentecode", "gemeentenaam", "geometry"]].to_file(path, layer="gemeenten", driver="GPKG")
+    wijken = frame.dissolve(by="wijkcode", as_index=False)
+    wijken.assign(wijknaam=wijken["wijkcode"].str.replace("WK", "Wijk "))[
+        ["wijkcode", "wijknaam", "gemeentecode", "geometry"]
+    ].to_file(path, layer="wijken", driver="GPKG")
+    frame.rename(columns={"code": "buurtcode", "naam": "buurtnaam", "inwoners": "aantal_inwoners"}).assign(
+        omgevingsadressendichtheid=frame["adressendichtheid"]
+    )[
+        ["buurtcode", "buurtnaam", "wijkcode", "gemeentecode", "aantal_inwoners", "omgevingsadressendichtheid",
+         "geometry"]
+    ].to_file(path, layer="buurten", driver="GPKG")  # fmt: skip
+    return path
+
+
+def _address_rows(gemeente: str) -> pd.DataFrame:
+    rows = files.addresses(N_ADRESSEN).copy()
+    if gemeente == ELDERS:
+        rows["postal_code"] = "94" + rows["postal_code"].str[2:]
+        rows["city"] = "Assen"
+    return rows
+
+
+def addresses_csv(path: Path, gemeente: str) -> Path:
+    """A municipal address export (semicolons, RD coordinates) of one municipality."""
+    to_rd = pyproj.Transformer.from_crs(4326, 28992, always_xy=True)
+    lines = ["straat;huisnummer;postcode;woonplaats;x;y"]
+    for _, r in _address_rows(gemeente).iterrows():
+        x, y = to_rd.transform(float(r["lon"]), float(r["lat"]))
+        if gemeente == ELDERS:
+            y += SHIFT
+        number = r["number"] + (r["letter"] or "") + (f"-{r['suffix']}" if r["suffix"] else "")
+        lines.append(f"{r['street']};{number};{r['postal_code']};{r['city']};{x:.2f};{y:.2f}")
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    return path
+
+
+def signals_file(path: Path, gemeente: str) -> Path:
+    """A RIEC delivery: signals at addresses of one municipality."""
+    source = _address_rows(gemeente)
+    rows: list[dict[str, object]] = [
+        {
+            "Kenmerk": f"{gemeente}-{i}",
+            "Thema": "drugs" if i % 3 else "vastgoed",
+            "Soort": "melding",
+            "Datum melding": dt.datetime(2024, 1 + i % 12, 1 + i % 27),
+            "Postcode": source.loc[i * 5, "postal_code"],
+            "Huisnummer": int(source.loc[i * 5, "number"]),
+            "Huisletter": source.loc[i * 5, "letter"] or None,
+            "Toevoeging": source.loc[i * 5, "suffix"] or None,
+        }
+        for i in range(N_SIGNALEN)
+    ]
+    return files.signals_xlsx(path, rows)
+
+
+@dataclass
+class World:
+    client: TestClient
+    owner: Engine
+    keys: dict[str, str]
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def world(
+    pg_server: TestServer, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    name = f"okaart_regio_{uuid.uuid4().hex[:8]}"
+    url = pg_server.create_database(name, template=TEMPLATE)
+    tmp = tmp_path_factory.mktemp("regio")
+    owner = create_engine(url)
+    report = ingest(owner, "gebieden", areas_gpkg(tmp / "wijkbuurtkaart_2024.gpkg"))
+    assert report.status is RunStatus.GESLAAGD, report.melding
+    for gemeente in (GM, ELDERS):
+        report = ingest(owner, "adressen", addresses_csv(tmp / f"adressen_{gemeente}.csv", gemeente))
+        assert report.status is RunStatus.GESLAAGD, report.melding
+    load_bronnen(owner, tmp)
+    for gemeente in (GM, ELDERS):
+        report = ingest(owner, "signalen", signals_file(tmp / f"riec_{gemeente}.xlsx", gemeente), bron="riec")
+        assert (report.status, report.ingevoegd) == (RunStatus.GESLAAGD, N_SIGNALEN), report.melding
+    keys = {}
+    with owner.begin() as c:
+        for who, gemeenten in WHO.items():
+            keys[who], _ = create_principal_key(
+                c, naam=f"analist-{who}", rol="analist", organisatie="Test", convenanten=["riec"],
+                gemeenten=gemeenten, doelen=["analyse"],
+            )  # fmt: skip
+            keys[f"planner-{who}"], _ = create_principal_key(
+                c, naam=f"planner-{who}", rol="planner", organisatie="Test", convenanten=[],
+                gemeenten=gemeenten, doelen=["planvorming"],
+            )  # fmt: skip
+    api = db.make_engine(url, role="okaart_api")
+    app = create_app(Settings(database_url=url, environment="test", rate_limit_per_minute=0), engine=api)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield World(client, owner, keys, tmp)
+    api.dispose()
+    owner.dispose()
+    pg_server.drop_database(name)
+
+
+def headers(world: World, who: str) -> dict[str, str]:
+    doel = "planvorming" if who.startswith("planner") else "analyse"
+    return {"Authorization": f"Bearer {world.keys[who]}", "X-Doel": doel}
+
+
+def gemeenten_of(who: str) -> set[str]:
+    return set(WHO[who.removeprefix("planner-")])
+
+
+def owner_rows(world: World, sql: str, **params: Any) -> list[Any]:
+    with world.owner.connect() as c:
+        return list(c.execute(text(sql), params).all())
+
+
+def area_gemeente(world: World) -> dict[str, str]:
+    """Every area code and its municipality (a municipality's own code is its own)."""
+    rows = owner_rows(world, "SELECT code, coalesce(gemeentecode, code) FROM gebied")
+    return {code: gm for code, gm in rows}
+
+
+def all_items(world: World, who: str, layer: str) -> list[dict[str, Any]]:
+    """Every feature of a layer the principal gets, following the next links."""
+    url: str | None = f"/collections/{layer}/items?limit=1000"
+    features: list[dict[str, Any]] = []
+    while url:
+        response = world.client.get(url, headers=headers(world, who))
+        assert response.status_code == 200, (who, layer, response.text)
+        body = response.json()
+        features += body["features"]
+        url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+    return features
+
+
+def feature_gemeente(world: World, layer: str, feature: dict[str, Any], codes: dict[str, str]) -> str:
+    props = feature["properties"]
+    if props.get("gemeentecode"):
+        return str(props["gemeentecode"])
+    if props.get("code") in codes:
+        return codes[props["code"]]
+    source = REGISTRY[layer].source
+    (gm,) = owner_rows(
+        world, f"SELECT gemeentecode FROM {source} WHERE id::text = :i LIMIT 1", i=str(feature["id"])
+    )[0]
+    return str(gm)
+
+
+@pytest.mark.parametrize("who", ["groningen", "assen", "beide", "planner-groningen", "planner-beide"])
+def test_items_of_every_layer_stay_within_the_principals_municipalities(world: World, who: str) -> None:
+    codes = area_gemeente(world)
+    seen: set[str] = set()
+    for layer in sorted(REGISTRY):
+        response = world.client.get(f"/collections/{layer}/items?limit=1", headers=headers(world, who))
+        if response.status_code == 404:
+            assert who.startswith("planner") and REGISTRY[layer].clearance != "aggregaat"
+            continue
+        for feature in all_items(world, who, layer):
+            gm = feature_gemeente(world, layer, feature, codes)
+            assert gm in gemeenten_of(who), (who, layer, feature["properties"])
+            seen.add(gm)
+    assert seen == gemeenten_of(who)  # each of its municipalities has data, and only those
+
+
+def _tile_of(world: World, gemeente: str, zoom: int) -> tuple[int, int, int]:
+    (lon, lat) = owner_rows(
+        world,
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(geom, 4326) AS p FROM signaal"
+        " WHERE gemeentecode = :g ORDER BY id LIMIT 1) s",
+        g=gemeente,
+    )[0]
+    tile = TMS.tile(float(lon), float(lat), zoom)
+    return zoom, tile.x, tile.y
+
+
+@pytest.mark.parametrize("layer", ["signalen", "verblijfsobjecten", "buurten", "wijken", "gebieden"])
+def test_a_tile_of_the_other_municipality_is_empty(world: World, layer: str) -> None:
+    zoom = max(REGISTRY[layer].minzoom, 14)
+    for gemeente in (GM, ELDERS):
+        z, x, y = _tile_of(world, gemeente, zoom)
+        url = f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{x}/{y}"
+        counts = {}
+        for who in WHO:
+            response = world.client.get(url, headers=headers(world, who))
+            assert response.status_code in (200, 204), (who, response.text)
+            decoded = mapbox_vector_tile.decode(response.content) if response.content else {}
+            counts[who] = sum(len(part["features"]) for part in decoded.values())
+        other = "assen" if gemeente == GM else "groningen"
+        own = "groningen" if gemeente == GM else "assen"
+        assert counts[other] == 0, (layer, gemeente, counts)
+        assert counts[own] > 0 and counts["beide"] > 0, (layer, gemeente, counts)
+
+
+@pytest.mark.parametrize("who", ["groningen", "assen", "planner-groningen", "beide"])
+def test_overviews_and_exports_hold_only_own_areas(world: World, who: str) -> None:
+    codes = area_gemeente(world)
+    for soort in ("buurt", "wijk", "buitengebied"):
+        body = world.client.get("/gebieden", params={"soort": soort}, headers=headers(world, who))
+        assert body.status_code == 200, body.text
+        rows = body.json()
+        rows = rows.get("gebieden", rows.get("features", rows)) if isinstance(rows, dict) else rows
+        listed = {codes[str(r.get("code") or r.get("properties", {}).get("code"))] for r in rows}
+        assert listed == gemeenten_of(who), (who, soort, listed)
+        exported = world.client.get(
+            "/gebieden", params={"soort": soort, "f": "csv"}, headers=headers(world, who)
+        )
+        assert exported.status_code == 200, exported.text
+        table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")), delimiter=";"))
+        if table and "code" not in table[0]:
+            table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        assert {codes[r["code"]] for r in table} == gemeenten_of(who), (who, soort)
+    for gemeente in (GM, ELDERS):
+        buurt = owner_rows(
+            world, "SELECT min(code) FROM gebied WHERE soort = 'buurt' AND gemeentecode = :g", g=gemeente
+        )[0][0]
+        for fmt in ("json", "csv"):
+            response = world.client.get(f"/gebieden/{buurt}", params={"f": fmt}, headers=headers(world, who))
+            assert response.status_code == (200 if gemeente in gemeenten_of(who) else 404), (who, buurt, fmt)
+
+
+def test_locate_finds_no_area_of_the_other_municipality(world: World) -> None:
+    for gemeente in (GM, ELDERS):
+        (x, y) = owner_rows(
+            world,
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM gebied"
+            " WHERE soort = 'buurt' AND gemeentecode = :g ORDER BY code LIMIT 1) s",
+            g=gemeente,
+        )[0]
+        for who in WHO:
+            response = world.client.get("/locate", params={"x": x, "y": y}, headers=headers(world, who))
+            assert response.status_code == 200, response.text
+            found = response.json()["gebieden"]
+            if gemeente in WHO[who]:
+                assert any(a["soort"] == "buurt" for a in found), (who, gemeente)
+            else:
+                assert found == [], (who, gemeente, found)
+
+
+def test_selectie_counts_nothing_of_the_other_municipality(world: World) -> None:
+    for gemeente in (GM, ELDERS):
+        (hull,) = owner_rows(
+            world,
+            "SELECT ST_AsGeoJSON(ST_Transform(ST_Buffer(ST_ConvexHull(ST_Collect(geom)), 100), 4326), 6)::json FROM signaal"
+            " WHERE gemeentecode = :g",
+            g=gemeente,
+        )[0]
+        hull = {"type": "Polygon", "coordinates": hull["coordinates"]}
+        for who in WHO:
+            response = world.client.post("/selectie", json=hull, headers=headers(world, who))
+            assert response.status_code == 200, response.text
+            body = response.json()
+            if gemeente in WHO[who]:
+                assert body["signalen"] == N_SIGNALEN and body["adressen"] > 0, (who, gemeente, body)
+            else:
+                # Nothing of the other municipality: no buurt named, no count (the polygon holds
+                # none of the caller's addresses, so the answer falls back to buurt sums: none).
+                assert body["buurten"] == [], (who, gemeente, body)
+                assert body["signalen"] in (0, None) and body["adressen"] in (0, None), (who, gemeente, body)
