@@ -117,7 +117,7 @@ def signals_file(path: Path, gemeente: str) -> Path:
             "Soort": "melding",
             "Datum melding": dt.datetime(2024, 1 + i % 12, 1 + i % 27),
             "Postcode": source.loc[i * 5, "postal_code"],
-            "Huisnummer": int(source.loc[i * 5, "number"]),
+            "Huisnummer": int(str(source.loc[i * 5, "number"])),
             "Huisletter": source.loc[i * 5, "letter"] or None,
             "Toevoeging": source.loc[i * 5, "suffix"] or None,
         }
@@ -268,9 +268,7 @@ def test_overviews_and_exports_hold_only_own_areas(world: World, who: str) -> No
     for soort in ("buurt", "wijk", "buitengebied"):
         body = world.client.get("/gebieden", params={"soort": soort}, headers=headers(world, who))
         assert body.status_code == 200, body.text
-        rows = body.json()
-        rows = rows.get("gebieden", rows.get("features", rows)) if isinstance(rows, dict) else rows
-        listed = {codes[str(r.get("code") or r.get("properties", {}).get("code"))] for r in rows}
+        listed = {codes[str(r["code"])] for r in body.json()["gebieden"]}
         assert listed == gemeenten_of(who), (who, soort, listed)
         exported = world.client.get(
             "/gebieden", params={"soort": soort, "f": "csv"}, headers=headers(world, who)
@@ -327,3 +325,39 @@ def test_selectie_counts_nothing_of_the_other_municipality(world: World) -> None
                 # none of the caller's addresses, so the answer falls back to buurt sums: none).
                 assert body["buurten"] == [], (who, gemeente, body)
                 assert body["signalen"] in (0, None) and body["adressen"] in (0, None), (who, gemeente, body)
+
+
+def test_an_object_of_the_other_municipality_looks_missing(world: World) -> None:
+    for layer in ("signalen", "verblijfsobjecten"):
+        source = REGISTRY[layer].source
+        for gemeente in (GM, ELDERS):
+            (feature_id,) = owner_rows(
+                world, f"SELECT min(id) FROM {source} WHERE gemeentecode = :g", g=gemeente
+            )[0]
+            for who in WHO:
+                response = world.client.get(
+                    f"/collections/{layer}/items/{feature_id}", headers=headers(world, who)
+                )
+                assert response.status_code == (200 if gemeente in WHO[who] else 404), (layer, gemeente, who)
+
+
+def figures(world: World, who: str, soort: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    response = world.client.get("/gebieden", params={"soort": soort}, headers=headers(world, who))
+    assert response.status_code == 200, response.text
+    return {(r["code"], r["periode"], r["thema"]): r for r in response.json()["gebieden"]}
+
+
+@pytest.mark.parametrize("soort", ["buurt", "wijk"])
+def test_a_principal_of_both_gets_each_areas_deviation_against_its_own_municipality(
+    world: World, soort: str
+) -> None:
+    """Listing several municipalities joins their areas, it does not pool them: each area's
+    expected count, z and ``afwijkend`` are against the rest of its own municipality, the same
+    figures a principal of that municipality alone gets."""
+    both = figures(world, "beide", soort)
+    single = {**figures(world, "groningen", soort), **figures(world, "assen", soort)}
+    assert set(both) == set(single)
+    assert any(r["z"] is not None for r in both.values())  # some deviation to compare
+    for key, row in single.items():
+        for name in ("signalen", "adressen", "verwacht", "z", "afwijkend"):
+            assert both[key][name] == row[name], (key, name, both[key][name], row[name])
