@@ -361,3 +361,61 @@ def test_a_principal_of_both_gets_each_areas_deviation_against_its_own_municipal
     for key, row in single.items():
         for name in ("signalen", "adressen", "verwacht", "z", "afwijkend"):
             assert both[key][name] == row[name], (key, name, both[key][name], row[name])
+
+
+def _versions(world: World, gemeente: str) -> dict[tuple[int, str], str]:
+    """The row version (xmin) of every figure of one municipality's areas, of every class."""
+    rows = owner_rows(
+        world,
+        "SELECT zicht_id, id, xmin::text FROM indicator_zicht WHERE coalesce(gemeentecode, code) = :g",
+        g=gemeente,
+    )
+    return {(int(z), str(i)): str(x) for z, i, x in rows}
+
+
+def _computed(world: World) -> dict[int, Any]:
+    return {int(i): t for i, t in owner_rows(world, "SELECT id, berekend_op FROM zicht")}
+
+
+def _class_of(world: World, gemeenten: list[str], planner: bool) -> int:
+    (zicht_id,) = owner_rows(
+        world,
+        "SELECT id FROM zicht WHERE gemeenten = CAST(:g AS text[]) AND onderdrukt = :o",
+        g=sorted(gemeenten),
+        o=planner,
+    )[0]
+    return int(zicht_id)
+
+
+def test_an_ingest_into_one_municipality_leaves_the_others_figures_untouched(world: World) -> None:
+    """Runs last: it adds signals to Groningen. The refresh at the end of the ingest rewrites
+    no figure of the other municipality (row versions unchanged, in every class, also the
+    class of both and the suppressed ones), and does not recompute the class that sees only
+    the other municipality at all."""
+    before_elders, before_gm = _versions(world, ELDERS), _versions(world, GM)
+    computed = _computed(world)
+    assert before_elders and before_gm
+    rows: list[dict[str, object]] = []
+    source = _address_rows(GM)
+    for i in range(25):
+        rows.append(
+            {
+                "Kenmerk": f"EXTRA-{i}",
+                "Thema": "drugs",
+                "Soort": "melding",
+                "Datum melding": dt.datetime(2024, 3, 1 + i),
+                "Postcode": source.loc[i * 7 + 1, "postal_code"],
+                "Huisnummer": int(str(source.loc[i * 7 + 1, "number"])),
+                "Huisletter": source.loc[i * 7 + 1, "letter"] or None,
+                "Toevoeging": source.loc[i * 7 + 1, "suffix"] or None,
+            }
+        )
+    report = ingest(world.owner, "signalen", files.signals_xlsx(world.tmp / "extra.xlsx", rows), bron="riec")
+    assert (report.status, report.ingevoegd) == (RunStatus.GESLAAGD, 25), report.melding
+    after_elders, after_gm = _versions(world, ELDERS), _versions(world, GM)
+    assert after_elders == before_elders  # not one figure of the other municipality rewritten
+    assert after_gm != before_gm  # Groningen's figures did change
+    now = _computed(world)
+    elders_only = _class_of(world, [ELDERS], planner=False)
+    assert now[elders_only] == computed[elders_only]  # its class was not recomputed
+    assert now[_class_of(world, [GM], planner=False)] != computed[_class_of(world, [GM], planner=False)]
