@@ -363,6 +363,50 @@ def test_a_principal_of_both_gets_each_areas_deviation_against_its_own_municipal
             assert both[key][name] == row[name], (key, name, both[key][name], row[name])
 
 
+def test_a_key_for_a_named_region_sees_every_municipality_of_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``okaart keys create --regio``: the region's municipalities become the principal's."""
+    from typer.testing import CliRunner
+
+    from cli.keys import keys_cli
+    from core.settings import get_settings
+
+    regio_file = world.tmp / "regio.toml"
+    regio_file.write_text(f'[regio.proef]\nnaam = "Proefregio"\ngemeenten = ["{ELDERS}", "{GM}"]\n')
+    monkeypatch.setenv("DATABASE_URL", world.owner.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("OKAART_REGIO", str(regio_file))
+    get_settings.cache_clear()
+    try:
+        base = [
+            "create",
+            "--rol",
+            "analist",
+            "--organisatie",
+            "RIEC",
+            "--doel",
+            "analyse",
+            "--convenant",
+            "riec",
+        ]
+        result = CliRunner().invoke(keys_cli, [*base, "--naam", "regio-analist", "--regio", "proef"])
+        assert result.exit_code == 0, result.output
+        unknown = CliRunner().invoke(keys_cli, [*base, "--naam", "regio-fout", "--regio", "elders"])
+        assert unknown.exit_code == 1 and "onbekende regio 'elders'" in unknown.output
+    finally:
+        get_settings.cache_clear()
+    world.keys["regio"] = result.output.strip().splitlines()[-1]
+    WHO["regio"] = [GM, ELDERS]
+    try:
+        codes = area_gemeente(world)
+        seen = {feature_gemeente(world, "signalen", f, codes) for f in all_items(world, "regio", "signalen")}
+        assert seen == {GM, ELDERS}
+        assert figures(world, "regio", "buurt") == figures(world, "beide", "buurt")
+    finally:
+        del WHO["regio"]
+    assert owner_rows(world, "SELECT count(*) FROM principal WHERE naam = 'regio-fout'")[0][0] == 0
+
+
 def _versions(world: World, gemeente: str) -> dict[tuple[int, str], str]:
     """The row version (xmin) of every figure of one municipality's areas, of every class."""
     rows = owner_rows(
