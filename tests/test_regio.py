@@ -463,3 +463,44 @@ def test_an_ingest_into_one_municipality_leaves_the_others_figures_untouched(wor
     elders_only = _class_of(world, [ELDERS], planner=False)
     assert now[elders_only] == computed[elders_only]  # its class was not recomputed
     assert now[_class_of(world, [GM], planner=False)] != computed[_class_of(world, [GM], planner=False)]
+
+
+def test_the_map_offers_only_the_municipalities_the_caller_may_see(world: World) -> None:
+    """The selector appears for a principal of several municipalities, lists only those,
+    and moves the map to the one chosen; a principal of one gets no selector."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import CHROMIUM_ARGS, chromium_path, serving
+    from tests.test_browser import READY, _sign_in_with_key
+
+    one = world.client.get("/kaart", params={"periode": "2024"}, headers=headers(world, "groningen"))
+    assert one.status_code == 200 and 'id="gemeente"' not in one.text and ELDERS not in one.text
+    url = world.owner.url.render_as_string(hide_password=False)
+    api = db.make_engine(url, role="okaart_api")
+    app = create_app(
+        Settings(database_url=url, environment="test", basemap_url="", rate_limit_per_minute=0), engine=api
+    )
+    try:
+        with serving(app) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+            _sign_in_with_key(page, base, world.keys["beide"], "/kaart?periode=2024")
+            page.wait_for_function(READY, timeout=30_000)
+            options = page.eval_on_selector_all("#gemeente option", "os => os.map((o) => o.value)")
+            assert options == ["", ELDERS, GM]  # all (the region), then by name: Assen, Groningen
+            south = {}
+            for code in (ELDERS, GM, ""):
+                page.select_option("#gemeente", code)
+                south[code] = page.evaluate("() => okaart.kaart.getBounds().getSouth()")
+                centre = page.evaluate("() => okaart.kaart.getCenter().lat")
+                (y0, y1) = owner_rows(
+                    world,
+                    "SELECT ST_YMin(e), ST_YMax(e) FROM (SELECT ST_Extent(ST_Transform(geom, 4326)) AS e"
+                    " FROM gebied WHERE soort = 'gemeente' AND (code = :g OR :g = '')) s",
+                    g=code,
+                )[0]
+                assert y0 <= centre <= y1, (code, centre, y0, y1)
+            assert south[""] <= south[ELDERS] < south[GM]  # the regional view holds both
+            browser.close()
+    finally:
+        api.dispose()
