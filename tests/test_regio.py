@@ -278,13 +278,33 @@ def test_overviews_and_exports_hold_only_own_areas(world: World, who: str) -> No
         if table and "code" not in table[0]:
             table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
         assert {codes[r["code"]] for r in table} == gemeenten_of(who), (who, soort)
+        for fmt in ("xlsx", "gpkg"):
+            download = world.client.get(
+                "/gebieden", params={"soort": soort, "f": fmt}, headers=headers(world, who)
+            )
+            assert download.status_code == 200, download.text
+            assert {codes[c] for c in _export_codes(download.content, fmt, world.tmp)} == gemeenten_of(who)
     for gemeente in (GM, ELDERS):
         buurt = owner_rows(
             world, "SELECT min(code) FROM gebied WHERE soort = 'buurt' AND gemeentecode = :g", g=gemeente
         )[0][0]
-        for fmt in ("json", "csv"):
+        for fmt in ("json", "csv", "html", "pdf", "xlsx"):
             response = world.client.get(f"/gebieden/{buurt}", params={"f": fmt}, headers=headers(world, who))
             assert response.status_code == (200 if gemeente in gemeenten_of(who) else 404), (who, buurt, fmt)
+
+
+def _export_codes(body: bytes, fmt: str, tmp: Path) -> set[str]:
+    """The area codes in an Excel or GeoPackage export."""
+    if fmt == "gpkg":
+        path = tmp / f"export-{uuid.uuid4().hex[:6]}.gpkg"
+        path.write_bytes(body)
+        return {str(c) for c in gpd.read_file(path)["code"]}
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(body), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    column = list(rows[0]).index("code")
+    return {str(r[column]) for r in rows[1:] if r[column] is not None}
 
 
 def test_locate_finds_no_area_of_the_other_municipality(world: World) -> None:
