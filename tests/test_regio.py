@@ -484,6 +484,22 @@ def test_an_ingest_into_one_municipality_leaves_the_others_figures_untouched(wor
     assert now[elders_only] == computed[elders_only]  # its class was not recomputed
     assert now[_class_of(world, [GM], planner=False)] != computed[_class_of(world, [GM], planner=False)]
 
+    # New addresses in Groningen: every class is recomputed (the address count is not in the
+    # fingerprint per municipality), yet no figure of the other municipality is rewritten.
+    extra = files.addresses(30, skip=N_ADRESSEN)
+    lines = ["straat;huisnummer;postcode;woonplaats;x;y"]
+    to_rd = pyproj.Transformer.from_crs(4326, 28992, always_xy=True)
+    for _, r in extra.iterrows():
+        x, y = to_rd.transform(float(r["lon"]), float(r["lat"]))
+        number = r["number"] + (r["letter"] or "") + (f"-{r['suffix']}" if r["suffix"] else "")
+        lines.append(f"{r['street']};{number};{r['postal_code']};{r['city']};{x:.2f};{y:.2f}")
+    path = world.tmp / "adressen_extra.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    report = ingest(world.owner, "adressen", path)
+    assert report.status is RunStatus.GESLAAGD and report.ingevoegd == 30, report.melding
+    assert _versions(world, ELDERS) == before_elders
+    assert _versions(world, GM) != after_gm
+
 
 def test_the_map_offers_only_the_municipalities_the_caller_may_see(world: World) -> None:
     """The selector appears for a principal of several municipalities, lists only those,
