@@ -730,20 +730,22 @@ def areas_at(
 DRAWN = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), :srid), 28992)"
 
 
-def drawn_area(shape: str, srid: int) -> Statement:
+def drawn_area(shape: str, srid: int, principal: Principal) -> Statement:
     """A drawn polygon checked and measured in one statement (the GeoJSON parsed and
     transformed once): valid, reason, km2, its box in RD New (x0, y0, x1, y1), and, when
-    valid, the codes of the buurten whose interior point lies in it."""
+    valid, the codes of the buurten of the principal's municipalities whose interior point
+    lies in it (a polygon over another municipality names none of its buurten)."""
     sql = (
         f"WITH sel AS (SELECT {DRAWN} AS g) SELECT ST_IsValid(g) AS valid,"
         " ST_IsValidReason(g) AS reason, ST_Area(g) / 1e6 AS km2,"
         " ST_XMin(g) AS x0, ST_YMin(g) AS y0, ST_XMax(g) AS x1, ST_YMax(g) AS y1,"
         " CASE WHEN ST_IsValid(g) THEN ARRAY(SELECT b.code FROM actueel_gebied b WHERE b.soort = 'buurt'"
         "   AND b.indeling = standaard_indeling('buurt')"
+        "   AND (b.gemeentecode = ANY(:gm) OR :alle)"
         "   AND ST_Intersects(ST_PointOnSurface(b.geom), g) ORDER BY b.code) END AS buurten"
         " FROM sel"
     )
-    return sql, {"g": shape, "srid": srid}
+    return sql, {"g": shape, "srid": srid, "gm": list(principal.gemeenten), "alle": principal.all_gemeenten}
 
 
 def drawn_counts(

@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from core import db, sessions
+from core import regio as regios
 from core.domain import DATAKLASSEN
 from core.security import ACTIVE_KEY, ROLE_CLEARANCE, create_principal_key
 from core.settings import get_settings
@@ -31,6 +32,10 @@ def create(
     gemeente: Annotated[
         list[str] | None, typer.Option("--gemeente", help="Municipality code (GM0014); repeatable.")
     ] = None,
+    regio: Annotated[
+        list[str] | None,
+        typer.Option("--regio", help="Named region (core/regio.toml): all its municipalities; repeatable."),
+    ] = None,
     doel: Annotated[list[str] | None, typer.Option("--doel", help="Allowed purpose; repeatable.")] = None,
     dataklasse: Annotated[
         str | None,
@@ -46,12 +51,17 @@ def create(
             f"okaart: unknown data class {dataklasse!r}; choose from {', '.join(DATAKLASSEN)}", err=True
         )
         raise typer.Exit(1)
+    try:
+        scope = regios.gemeenten(regio or [], gemeente or [])
+    except regios.RegioError as exc:
+        typer.echo(f"okaart: {exc}", err=True)
+        raise typer.Exit(1) from exc
     engine = db.make_engine(db.owner_url(get_settings()))
     try:
         with engine.begin() as conn:
             key, key_id = create_principal_key(
                 conn, naam=naam, rol=rol, organisatie=organisatie, convenanten=convenant or [],
-                gemeenten=gemeente or [], doelen=doel or [], dataklasse=dataklasse,
+                gemeenten=scope, doelen=doel or [], dataklasse=dataklasse,
             )  # fmt: skip
     finally:
         engine.dispose()

@@ -64,6 +64,23 @@ def perioden_en_grenzen(
     return perioden, chosen, bounds
 
 
+def gemeenten_en_grenzen(engine: Engine, principal: Principal) -> list[dict[str, object]]:
+    """The municipalities the caller may see, each with its bounds (CRS84), for the map's
+    municipality selector (``kaart-gemeente.js``); the regional view is all of them."""
+    sql = (
+        "SELECT code, naam, ST_XMin(b) AS x0, ST_YMin(b) AS y0, ST_XMax(b) AS x1, ST_YMax(b) AS y1"
+        " FROM (SELECT code, naam, ST_Transform(geom, 4326) AS b FROM actueel_gebied"
+        "  WHERE soort = 'gemeente' AND (code = ANY(:gm) OR :alle)) g ORDER BY naam, code"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), {"gm": list(principal.gemeenten), "alle": principal.all_gemeenten})
+        return [
+            {"code": r.code, "naam": r.naam, "grenzen": [[r.y0, r.x0], [r.y1, r.x1]]}
+            for r in rows
+            if r.x0 is not None
+        ]
+
+
 @router.get(
     "/kaart",
     summary="Interactieve kaart (HTML)",
@@ -129,8 +146,10 @@ async def kaart(
         doel=doel, perioden=perioden, bounds=bounds, indeling=indeling, classes=classes,
         zonder_waarde=zonder_waarde,
     )  # fmt: skip
+    gemeenten = await run_in_threadpool(gemeenten_en_grenzen, engine, principal)
     panel = templates.get_template("kaart_paneel.html").render(
         keuze=req,
+        gemeenten=gemeenten,
         principal=principal,
         soorten=[(s, maps.SOORT_TITEL[s]) for s in maps.SOORT_TITEL],
         indelingen=GEBIED_INDELINGEN,

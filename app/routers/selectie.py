@@ -115,7 +115,7 @@ def selectie(
     audit.note(request, gebied="selectie")
     k = settings.suppression_k
     with audit.audited_read(request, engine) as conn:
-        area_km2, buurten = _area(conn, shape, srid)
+        area_km2, buurten = _area(conn, principal, shape, srid)
         if not exact:
             figures = _published(conn, principal, buurten, periode, thema, k)
             if principal.role_can_see("signalen"):
@@ -143,10 +143,10 @@ def selectie(
     }
 
 
-def _area(conn: Connection, shape: str, srid: int) -> tuple[float, list[str]]:
+def _area(conn: Connection, principal: Principal, shape: str, srid: int) -> tuple[float, list[str]]:
     """Validate the polygon and find the buurten whose interior point lies in it, in one
     statement (the GeoJSON is parsed and transformed once)."""
-    sql, params = layer_sql.drawn_area(shape, srid)
+    sql, params = layer_sql.drawn_area(shape, srid, principal)
     row = conn.execute(text(sql), params).one()
     km2 = float(row.km2 or 0)
     if not row.valid:

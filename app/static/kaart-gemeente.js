@@ -1,0 +1,31 @@
+/* Ondermijningskaart: the municipality selector of the map page (issue 16).
+ * Shown only to a principal of several municipalities; it lists only those (app/routers/kaart.py).
+ * Choosing one fits the map to it; "alle" fits it to all of them (the regional view). It only
+ * moves the map: what the tiles show is scoped by the server, whatever is chosen here. Kept
+ * apart from kaart.js, whose selects reload the page. */
+(function () {
+  "use strict";
+
+  function grenzen(option) {
+    var boxes = JSON.parse(option.getAttribute("data-grenzen"));
+    if (typeof boxes[0][0] === "number") return boxes; // one municipality: [[s, w], [n, e]]
+    var s = 90, w = 180, n = -90, e = -180;
+    boxes.forEach(function (b) {
+      s = Math.min(s, b[0][0]); w = Math.min(w, b[0][1]);
+      n = Math.max(n, b[1][0]); e = Math.max(e, b[1][1]);
+    });
+    return [[s, w], [n, e]];
+  }
+
+  function start() {
+    var select = document.getElementById("gemeente");
+    if (!select) return;
+    select.addEventListener("change", function () {
+      var map = window.okaart && window.okaart.kaart;
+      if (map) map.fitBounds(grenzen(select.options[select.selectedIndex]), { animate: false });
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
