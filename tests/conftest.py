@@ -319,3 +319,45 @@ def live_url(demo_app: Any) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# -- the map in Chromium (shared by the browser tests that need nothing special) -------------------
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_engine: Engine, api_login: Callable[[str], str]) -> Iterator[str]:
+    """The demo database's app served over HTTP, without a basemap (no data leaves the machine).
+    A module that needs other settings defines its own ``base_url``."""
+    from app.main import create_app
+    from core.settings import Settings
+    from tests.browser_support import serving
+
+    url = demo_engine.url.render_as_string(hide_password=False)
+    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
+    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
+    with serving(app) as base:
+        yield base
+    api.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A desktop page (1280 × 900, Dutch) that records failed requests and console errors."""
+    from tests.test_browser import Watched
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    yield Watched(context.new_page())
+    context.close()

@@ -8,16 +8,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import Engine, text
 
 from app.formats import getal
-from core import db
-from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.browser_support import artifact
 from tests.conftest import auth, scalar, zicht_id
 from tests.test_browser import READY, Watched, _sign_in_with_key
 from tests.test_gebiedsoverzicht import _pdftotext
@@ -206,25 +203,7 @@ def test_the_risk_branch_map_prints_without_a_period(client: Any, api_keys: dict
 # -- the button on the map, in Chromium ----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
-    from app.main import create_app
-    from core.settings import Settings
-
-    url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
-    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
-    with serving(app) as base:
-        yield base
-    api.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+# base_url and browser: tests/conftest.py.
 
 
 def test_the_afdrukken_button_prints_the_view_on_screen(

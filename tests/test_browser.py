@@ -3,43 +3,22 @@ and a click opens the area's popup with the right figure. Screenshots go to test
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import Engine, text
 
-from core import db, sessions
+from core import sessions
 from core.security import hash_key
-from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.browser_support import artifact
 from tests.conftest import auth
 
 READY = "() => window.okaart && window.okaart.klaar === true"
 
 
-@pytest.fixture(scope="module")
-def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
-    """The app over HTTP on the demo database, without a basemap (no network in tests)."""
-    from app.main import create_app
-    from core.settings import Settings
-
-    url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
-    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
-    with serving(app) as base:
-        yield base
-    api.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+# base_url and browser: tests/conftest.py.
 
 
 class Watched:
@@ -59,11 +38,7 @@ class Watched:
             self.errors.append(f"request failed: {request.url} ({request.failure})")
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    yield Watched(context.new_page())
-    context.close()
+# page: tests/conftest.py.
 
 
 def _sign_in_with_key(page: Page, base_url: str, key: str, path: str) -> None:

@@ -6,7 +6,6 @@ test-artifacts/)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import mapbox_vector_tile
@@ -14,13 +13,12 @@ import morecantile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import Engine, text
 
-from core import db
 from core.security import Principal, principal_for_key
 from layers import REGISTRY
-from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.browser_support import artifact
 from tests.conftest import auth
 from tests.test_browser import READY, Watched, _sign_in_with_key
 
@@ -204,32 +202,7 @@ def test_vacancy_clusters_too_and_single_points_from_the_readable_zoom(
 # -- in Chromium ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
-    from app.main import create_app
-    from core.settings import Settings
-
-    url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
-    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
-    with serving(app) as base:
-        yield base
-    api.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    yield Watched(context.new_page())
-    context.close()
+# The map served over HTTP, Chromium and a desktop page: tests/conftest.py (base_url, browser, page).
 
 
 #: What Leaflet has drawn on the map: SVG paths (areas, points, clusters), canvases and marker

@@ -6,17 +6,15 @@ to test-artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine, text
 
 from app import zoeken
-from core import db
 from core.security import Principal
-from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.browser_support import artifact
 from tests.conftest import auth, scalar
 from tests.test_browser import READY, Watched, _sign_in_with_key
 
@@ -232,32 +230,7 @@ def test_a_street_prefix_is_one_index_range(demo_engine: Engine) -> None:
 # -- in the browser --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
-    from app.main import create_app
-    from core.settings import Settings
-
-    url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
-    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
-    with serving(app) as base:
-        yield base
-    api.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    yield Watched(context.new_page())
-    context.close()
+# The map served over HTTP, Chromium and a desktop page: tests/conftest.py (base_url, browser, page).
 
 
 def _view(page: Page) -> tuple[int, float, float]:
