@@ -63,6 +63,24 @@ SIGNALEN = """
            ST_SetSRID(ST_MakePoint(228000 + (i * 7919 %% 9000), 578000 + (i * 104729 %% 7000)), 28992)
     FROM generate_series(1, %(total)s) AS i
 """
+
+
+def seed(dsn: str, url: str, *, visible: int, hidden: int) -> str:
+    """The two partners, ``visible`` signals of the partner's covenant and ``hidden`` of
+    another in the database at ``dsn``/``url`` (owner), and the partner's key, which it returns.
+    Shared with ``tests/test_gdal_oapif.py``: the test and the benchmark copy the same layer."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(BRONNEN)
+        conn.execute(SIGNALEN, {"hidden": hidden, "total": visible + hidden})
+        conn.execute("ANALYZE")
+    owner = db.make_engine(url)
+    try:
+        with owner.begin() as conn:
+            return create_principal_key(conn, **PARTNER)[0]
+    finally:
+        owner.dispose()
+
+
 #: The same rows for the floor, with the columns the API gives a partner.
 FLOOR_SQL = (
     "SELECT id, bron, thema, soort, datum, einddatum, dataklasse, convenant, gemeentecode, buurtcode, "
@@ -108,14 +126,7 @@ def run(rows: int = 7_400) -> None:
         c = stack.enter_context(cluster())
         url = fresh_database(c, "gdal")
         db.migrate(url)
-        with psycopg.connect(c.dsn("gdal"), autocommit=True) as conn:
-            conn.execute(BRONNEN)
-            conn.execute(SIGNALEN, {"hidden": hidden, "total": rows + hidden})
-            conn.execute("ANALYZE")
-        owner = db.make_engine(url)
-        with owner.begin() as conn:
-            key, _ = create_principal_key(conn, **PARTNER)
-        owner.dispose()
+        key = seed(c.dsn("gdal"), url, visible=rows, hidden=hidden)
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
         env |= {"OKAART_LOG_LEVEL": "WARNING"}  # the production rate limit stays on

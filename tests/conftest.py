@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,19 @@ class TestServer:
                 stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
             conn.execute(stmt)
         return self.url(name)
+
+    def copy_database(self, template: str, prefix: str) -> tuple[str, str]:
+        """A private copy of ``template`` (a test that changes data leaves the original intact);
+        returns its name and URL. PostgreSQL copies only a template nobody is connected to, so
+        idle sessions other tests' engines left on it are ended first."""
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        with self.admin() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (template,),
+            )
+        return name, self.create_database(name, template=template)
 
     def drop_database(self, name: str) -> None:
         with self.admin() as conn:
@@ -324,20 +338,30 @@ def live_url(demo_app: Any) -> Iterator[str]:
 # -- the map in Chromium (shared by the browser tests that need nothing special) -------------------
 
 
-@pytest.fixture(scope="module")
-def base_url(demo_engine: Engine, api_login: Callable[[str], str]) -> Iterator[str]:
-    """The demo database's app served over HTTP, without a basemap (no data leaves the machine).
-    A module that needs other settings defines its own ``base_url``."""
+@contextmanager
+def serving_demo(demo_engine: Engine, api_login: Callable[[str], str], **settings: Any) -> Iterator[str]:
+    """The demo database's app served over HTTP without a basemap (no data leaves the machine),
+    with ``settings`` on top; yields the base URL."""
     from app.main import create_app
     from core.settings import Settings
     from tests.browser_support import serving
 
     url = demo_engine.url.render_as_string(hide_password=False)
     api = db.make_engine(api_login(url), statement_timeout_ms=5000)
-    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
-    with serving(app) as base:
+    app = create_app(Settings(database_url=url, environment="test", basemap_url="", **settings), engine=api)
+    try:
+        with serving(app) as base:
+            yield base
+    finally:
+        api.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_engine: Engine, api_login: Callable[[str], str]) -> Iterator[str]:
+    """The demo app over HTTP (:func:`serving_demo`); a module that needs other settings
+    defines its own ``base_url`` with them."""
+    with serving_demo(demo_engine, api_login) as base:
         yield base
-    api.dispose()
 
 
 @pytest.fixture(scope="module")

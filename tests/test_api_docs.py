@@ -3,29 +3,12 @@ operation of the API document, with no request blocked by the CSP, failed, or se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
-import pytest
 from playwright.sync_api import sync_playwright
-from sqlalchemy import Engine
 
-from core import db
-from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path
 
-
-@pytest.fixture(scope="module")
-def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
-    from app.main import create_app
-    from core.settings import Settings
-
-    url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
-    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
-    with serving(app) as base:
-        yield base
-    api.dispose()
+# base_url: tests/conftest.py.
 
 
 def test_api_html_renders_every_operation_with_nothing_blocked(base_url: str) -> None:

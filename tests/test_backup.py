@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,7 @@ from tests.conftest import TestServer
 @pytest.fixture
 def source(pg_server: TestServer, demo_engine: Engine) -> Iterator[str]:
     """A populated database: a copy of the demo database."""
-    demo = str(demo_engine.url.database)
-    name = f"okaart_backup_{uuid.uuid4().hex[:8]}"
-    with pg_server.admin() as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (demo,),
-        )
-    url = pg_server.create_database(name, template=demo)
+    name, url = pg_server.copy_database(str(demo_engine.url.database), "okaart_backup")
     yield url
     pg_server.drop_database(name)
 

@@ -23,43 +23,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from benchmarks.gdal import seed
 from core import db
-from core.security import create_principal_key
 from tests.browser_support import serving
 from tests.conftest import TEMPLATE, TestServer
 
 #: Signals the partner may see (its covenant), and signals of another covenant it may not.
 VISIBLE = 7_400
 HIDDEN = 600
-PARTNER: dict[str, Any] = {
-    "naam": "gdal-partner",
-    "rol": "partner",
-    "organisatie": "Politie Noord-Nederland",
-    "convenanten": ["riec"],
-    "gemeenten": ["GM0014"],
-    "doelen": ["opsporing"],
-}
-BRONNEN = """
-    INSERT INTO bron (code, naam, organisatie, dataklasse, convenant, bewaartermijn_maanden) VALUES
-        ('politie', 'Politie', 'Politie Noord-Nederland', 'vertrouwelijk', 'riec', 60),
-        ('wij', 'WIJ Groningen', 'WIJ Groningen', 'vertrouwelijk', 'zorg', 60)
-"""
-#: Points spread over the city of Groningen in RD New, as a partner's export would place them;
-#: every ``HIDDEN``-th row of the series belongs to the other covenant.
-SIGNALEN = """
-    INSERT INTO signaal (bron, bron_id, thema, soort, datum, dataklasse, convenant, bewaren_tot,
-                         gemeentecode, geom)
-    SELECT CASE WHEN i <= %(hidden)s THEN 'wij' ELSE 'politie' END, 'S' || i,
-           (ARRAY['drugs', 'vastgoed', 'mensenhandel', 'overig'])[1 + i %% 4], 'melding',
-           DATE '2023-01-01' + (i %% 700), 'vertrouwelijk',
-           CASE WHEN i <= %(hidden)s THEN 'zorg' ELSE 'riec' END, DATE '2099-01-01', 'GM0014',
-           ST_SetSRID(ST_MakePoint(228000 + (i * 7919 %% 9000), 578000 + (i * 104729 %% 7000)), 28992)
-    FROM generate_series(1, %(total)s) AS i
-"""
 
 
 @dataclass
@@ -109,13 +83,8 @@ def served(pg_server: TestServer, template_url: str, api_login: Callable[[str], 
 
     name = f"okaart_gdal_{uuid.uuid4().hex[:8]}"
     url = pg_server.create_database(name, template=TEMPLATE)
-    with psycopg.connect(pg_server.dsn(name), autocommit=True) as conn:
-        conn.execute(BRONNEN)
-        conn.execute(SIGNALEN, {"hidden": HIDDEN, "total": VISIBLE + HIDDEN})
-        conn.execute("ANALYZE signaal")
+    key = seed(pg_server.dsn(name), url, visible=VISIBLE, hidden=HIDDEN)
     owner = create_engine(url)
-    with owner.begin() as conn:
-        key, _ = create_principal_key(conn, **PARTNER)
     api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     counting = Counting(create_app(Settings(database_url=url, environment="test"), engine=api))
     try:

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine, text
 
 from app.klassen import counted, quantile_classes
-from core import db
 from core.domain import SIGNAAL_SOORTEN, THEMAS
 from layers import REGISTRY
-from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.browser_support import artifact
+from tests.conftest import serving_demo
 from tests.test_browser import READY, Watched, _sign_in_with_key
 
 CENTRE = (53.2194, 6.5665)  # Grote Markt, Groningen
@@ -23,33 +23,13 @@ CENTRE = (53.2194, 6.5665)  # Grote Markt, Groningen
 
 @pytest.fixture(scope="module")
 def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
-    from app.main import create_app
-    from core.settings import Settings
-
-    url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     # The rate limit is shared through the database (migration 0017): every page of this module
     # draws with the same keys, so a limit meant for one client would end these tests, not test it.
-    settings = Settings(database_url=url, environment="test", basemap_url="", rate_limit_per_minute=0)
-    app = create_app(settings, engine=api)
-    with serving(app) as base:
+    with serving_demo(demo_engine, api_login, rate_limit_per_minute=0) as base:
         yield base
-    api.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    yield Watched(context.new_page())
-    context.close()
+# browser and page: tests/conftest.py.
 
 
 def _show(page: Page, layer_ids: list[str], zoom: int) -> None:

@@ -10,7 +10,6 @@ primary, where the trail lives.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,7 @@ PRIMARY_ONLY = "Alleen op de primary"
 @pytest.fixture(scope="module")
 def primary_url(pg_server: TestServer, demo_engine: Engine) -> Iterator[str]:
     """A copy of the demo database of its own (the test changes it)."""
-    demo = str(demo_engine.url.database)
-    name = f"okaart_replica_{uuid.uuid4().hex[:8]}"
-    with pg_server.admin() as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (demo,),
-        )
-    url = pg_server.create_database(name, template=demo)
+    name, url = pg_server.copy_database(str(demo_engine.url.database), "okaart_replica")
     yield url
     pg_server.drop_database(name)
 

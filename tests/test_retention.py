@@ -4,7 +4,6 @@ every layer, tile and export, and the run says what it removed as counts."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,14 +28,8 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 def demo_copy(pg_server: TestServer, demo_engine: Engine, demo_app: Any) -> Iterator[str]:
     """A private copy of the demo database (retention deletes; the demo stays intact)."""
     demo_engine.dispose()
-    services_of(demo_app).engine.dispose()  # a template may have no other sessions...
-    with pg_server.admin() as admin:  # ...not even an idle one left by another test's engine
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (demo_engine.url.database,),
-        )
-    name = f"okaart_ret_{uuid.uuid4().hex[:8]}"
-    url = pg_server.create_database(name, template=demo_engine.url.database)
+    services_of(demo_app).engine.dispose()  # a template may have no other sessions
+    name, url = pg_server.copy_database(str(demo_engine.url.database), "okaart_ret")
     try:
         yield url
     finally:

@@ -4,15 +4,13 @@ rolling windows of 28 and 365 days beside years and quarters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, text
 
 from app.klassen import DIVERGING, diverging_classes
-from tests.browser_support import CHROMIUM_ARGS, artifact, chromium_path, serving
+from tests.browser_support import artifact
 from tests.conftest import auth, scalar, zicht_id
 from tests.test_browser import READY, Watched, _sign_in_with_key
 
@@ -175,28 +173,10 @@ def test_the_map_offers_the_windows_and_compares_them(client: Any, api_keys: dic
 # -- in the browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def base_url(demo_engine: Engine, api_login: Any) -> Iterator[str]:
-    from app.main import create_app
-    from core import db
-    from core.settings import Settings
-
-    url = demo_engine.url.render_as_string(hide_password=False)
-    api = db.make_engine(api_login(url), statement_timeout_ms=5000)
-    app = create_app(Settings(database_url=url, environment="test", basemap_url=""), engine=api)
-    with serving(app) as base:
-        yield base
-    api.dispose()
+# base_url: tests/conftest.py.
 
 
-@pytest.fixture
-def page(base_url: str) -> Iterator[Watched]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-        yield Watched(context.new_page())
-        context.close()
-        browser.close()
+# page: tests/conftest.py (one Chromium per module).
 
 
 def _overlay(page: Watched, name: str) -> dict[str, Any]:

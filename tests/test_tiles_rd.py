@@ -353,40 +353,20 @@ def test_maplibre_draws_the_signal_points_from_the_style_and_tilejson_with_a_pur
     served: str, api_keys: dict[str, str], demo_engine: Engine
 ) -> None:
     key = api_keys["analist"]
-    with demo_engine.begin() as conn:
-        key_id = sessions.key_id_for(conn, key)
-        assert key_id is not None
-        token = sessions.create_session(conn, key_id, 1)
+    token = _session(demo_engine, key)
     with httpx.Client(base_url=served, headers={"Authorization": f"Bearer {key}"}) as http:
         feature = http.get("/collections/signalen/items", params={"limit": 1, "doel": "analyse"}).json()[
             "features"
         ][0]
     lon, lat = feature["geometry"]["coordinates"]
 
-    problems: list[str] = []
-    tiles: list[tuple[int, str]] = []
-    with sync_playwright() as p:
-        # MapLibre needs WebGL: Chromium's software renderer (SwiftShader) stands in for a GPU.
-        browser = p.chromium.launch(
-            executable_path=chromium_path(),
-            args=[*CHROMIUM_ARGS, "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
-        )
-        context = browser.new_context(viewport={"width": 1024, "height": 768})
-        context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": token, "url": served}])
-        page = context.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on(
-            "response",
-            lambda r: tiles.append((r.status, r.url)) if "/tiles/WebMercatorQuad/" in r.url else None,
-        )
-        page.goto(f"{served}/test/maplibre?laag=signalen&doel=analyse&lon={lon}&lat={lat}&zoom=15")
-        page.wait_for_function("() => window.uitkomst !== undefined", timeout=60_000)
-        result = page.evaluate("() => window.uitkomst")
-        page.screenshot(path=artifact("maplibre-signalen.png"))
-        browser.close()
+    result, problems, tiles = _maplibre(
+        served,
+        token,
+        f"/test/maplibre?laag=signalen&doel=analyse&lon={lon}&lat={lat}&zoom=15",
+        "/tiles/WebMercatorQuad/",
+        "maplibre-signalen.png",
+    )
     assert problems == []
     assert tiles and all(status == 200 for status, _ in tiles)
     assert all("doel=analyse" in url and key not in url and token not in url for _, url in tiles)
@@ -422,10 +402,7 @@ def test_maplibre_draws_the_signal_points_in_the_rd_grid_where_rd_puts_them(
     from app.styles import RD_SQUARE
 
     key = api_keys["analist"]
-    with demo_engine.begin() as conn:
-        key_id = sessions.key_id_for(conn, key)
-        assert key_id is not None
-        token = sessions.create_session(conn, key_id, 1)
+    token = _session(demo_engine, key)
     rd_crs = "http://www.opengis.net/def/crs/EPSG/0/28992"
     with httpx.Client(
         base_url=served, headers={"Authorization": f"Bearer {key}", "X-Doel": "analyse"}
@@ -436,26 +413,13 @@ def test_maplibre_draws_the_signal_points_in_the_rd_grid_where_rd_puts_them(
     x, y = feature["geometry"]["coordinates"]
     zoom = 10  # RD level 10 tiles (the layer's RD range starts at 8), 1.68 m a pixel
 
-    problems: list[str] = []
-    tiles: list[tuple[int, str]] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium_path(),
-            args=[*CHROMIUM_ARGS, "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
-        )
-        context = browser.new_context(viewport={"width": 1024, "height": 768})
-        context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": token, "url": served}])
-        page = context.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("response", lambda r: tiles.append((r.status, r.url)) if "/tiles/" in r.url else None)
-        page.goto(f"{served}/test/maplibre-rd?laag=signalen&doel=analyse&x={x}&y={y}&zoom={zoom}")
-        page.wait_for_function("() => window.uitkomst !== undefined", timeout=60_000)
-        result = page.evaluate("() => window.uitkomst")
-        page.screenshot(path=artifact("maplibre-signalen-rd.png"))
-        browser.close()
+    result, problems, tiles = _maplibre(
+        served,
+        token,
+        f"/test/maplibre-rd?laag=signalen&doel=analyse&x={x}&y={y}&zoom={zoom}",
+        "/tiles/",
+        "maplibre-signalen-rd.png",
+    )
     assert problems == []
     # The TileJSON of the RD grid, then RD tiles at the map's zoom, all with the purpose.
     assert any(url.split("?")[0].endswith("/tiles/NetherlandsRDNewQuad") for _, url in tiles)
@@ -486,6 +450,44 @@ def test_maplibre_draws_the_signal_points_in_the_rd_grid_where_rd_puts_them(
         ix, iy = outer[fid]
         expected = (centre[0] + (ix - x) / metres, centre[1] - (iy - y) / metres)
         assert abs(dx - expected[0]) <= 2 and abs(dy - expected[1]) <= 2, (fid, (dx, dy), expected)
+
+
+def _session(engine: Engine, key: str) -> str:
+    """A browser session of the key's principal (the page signs in by cookie, never by key)."""
+    with engine.begin() as conn:
+        key_id = sessions.key_id_for(conn, key)
+        assert key_id is not None
+        return sessions.create_session(conn, key_id, 1)
+
+
+def _maplibre(
+    served: str, token: str, path: str, tiles_in: str, shot: str
+) -> tuple[Any, list[str], list[tuple[int, str]]]:
+    """Open a MapLibre test page in Chromium with the session cookie and wait for its
+    ``window.uitkomst``; returns it, the page's problems (console errors, failed or refused
+    requests) and the (status, URL) of every request whose URL holds ``tiles_in``."""
+    problems: list[str] = []
+    tiles: list[tuple[int, str]] = []
+    with sync_playwright() as p:
+        # MapLibre needs WebGL: Chromium's software renderer (SwiftShader) stands in for a GPU.
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=[*CHROMIUM_ARGS, "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
+        )
+        context = browser.new_context(viewport={"width": 1024, "height": 768})
+        context.add_cookies([{"name": sessions.SESSION_COOKIE, "value": token, "url": served}])
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("response", lambda r: tiles.append((r.status, r.url)) if tiles_in in r.url else None)
+        page.goto(served + path)
+        page.wait_for_function("() => window.uitkomst !== undefined", timeout=60_000)
+        result = page.evaluate("() => window.uitkomst")
+        page.screenshot(path=artifact(shot))
+        browser.close()
+    return result, problems, tiles
 
 
 def _items_in_for(
