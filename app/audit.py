@@ -266,8 +266,15 @@ def record_now(request: Request, engine: Engine, *, aantal: int, ids: Sequence[s
     if entry is None:
         return
     note(request, aantal=aantal, ids=ids)
+    commit_row(engine, entry, 200)
+
+
+def commit_row(engine: Engine, entry: AuditEntry, status: int) -> None:
+    """The row on its own, one statement in autocommit (one round trip), or the audit
+    refusal (503): a read served without its row in the same statement (a cached tile, a
+    read on a replica) sends nothing before this returns."""
     try:
-        _write_alone(engine, entry, 200)
+        _write_alone(engine, entry, status)
     except DBAPIError as exc:
         raise _refused(entry, exc) from exc
 

@@ -10,17 +10,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
-from sqlalchemy import Engine
 
 from app.principal_cache import RevocationListener
 from app.services import Services
+from core import db
 
 log = logging.getLogger("okaart.achtergrond")
-
-
-def conninfo(engine: Engine) -> str:
-    """A libpq URI of the engine's own login, for a connection outside its pool."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _seal_now_and_then(services: Services) -> None:
@@ -40,7 +35,8 @@ async def _seal_now_and_then(services: Services) -> None:
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[None]:
     """Run the listener and the sealer for as long as the app serves."""
-    listener = RevocationListener(conninfo(services.engine), services.principals)
+    own_login = services.engine.url.render_as_string(hide_password=False)
+    listener = RevocationListener(db.libpq_uri(own_login), services.principals)
     listener.start(asyncio.get_running_loop())
     sealer = asyncio.create_task(_seal_now_and_then(services))
     try:

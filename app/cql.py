@@ -149,7 +149,10 @@ def translate(text: str, lang: str, layer: Layer, srid: int) -> Filter:
     tree = _parsed(text, lang)
     translator = _Translator(layer, srid)
     sql = translator.predicate(tree, 0)
-    return Filter(sql, translator.params, json.dumps(tree, sort_keys=True, separators=(",", ":")))
+    # The key names the filter in a tile's ETag (and so in the shared tile cache): the same
+    # tree in another filter-crs is another filter.
+    key = f"{srid}:{json.dumps(tree, sort_keys=True, separators=(',', ':'))}"
+    return Filter(sql, translator.params, key)
 
 
 def _parsed(text: str, lang: str) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from app import tijd_sql
-from core import hotspots
+from core import hotspots, zicht
 from core.security import Principal
 from layers import INDICATOR_LAYERS
 from layers.base import Layer
@@ -82,7 +82,8 @@ def classify(
     """Every area's row with ``gi_z``, ``p``, ``q`` (FDR-adjusted p) and ``klasse``."""
     sql, params = tijd_sql.figures(layer_for(soort), principal, filters, k=k, shapes=shapes)
     rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
-    sql, params = tijd_sql.neighbour_pairs(soort, filters.get("indeling"), BUREN[soort])
+    gemeenten = zicht.Zicht.of(principal).gemeenten
+    sql, params = tijd_sql.neighbour_pairs(soort, filters.get("indeling"), BUREN[soort], gemeenten)
     pairs = conn.execute(text(sql), params).all()
     taking = [
         i for i, r in enumerate(rows) if _float(r.get(WAARDE)) is not None and not r.get("te_weinig_adressen")

@@ -184,9 +184,9 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
     ):
         # Areas of several divisions: the type's default one unless the request names one.
         parts.append("t.standaard")
-    suppress = principal.suppressed and any(p.suppress for p in layer.properties)
+    shown_as = shown_columns(layer, principal)
     for i, (name, value) in enumerate(sorted(selection.filters.items())):
-        shown = _suppressed(layer, name) if suppress else f"t.{name}"
+        shown = shown_as[name]
         # Several values (``thema=drugs,vastgoed``) mean any of them (codes hold no comma).
         values = value.split(",")
         if len(values) > 1:
@@ -196,7 +196,7 @@ def conditions(layer: Layer, principal: Principal, selection: Selection) -> Stat
             parts.append(f"({shown})::text = :f{i}")
             params[f"f{i}"] = value
     if selection.cql is not None:
-        parts.append(f"({selection.cql.render(shown_columns(layer, principal))})")
+        parts.append(f"({selection.cql.render(shown_as)})")
         params.update(selection.cql.params)
     if selection.bbox:
         parts.append(_in_bbox(layer, selection.bbox_srid))
@@ -257,11 +257,8 @@ def shown_columns(layer: Layer, principal: Principal) -> dict[str, str]:
 def order_by(layer: Layer, principal: Principal, selection: Selection, alias: str | None = None) -> str:
     """The sort of a page: the ``sortby`` keys, then the id. With ``alias``, over the output
     columns of that subquery; otherwise over the source (``t``)."""
-    shown = shown_columns(layer, principal)
-    keys = [
-        f"{f'{alias}.{name}' if alias else shown[name]}{' DESC NULLS LAST' if descending else ''}"
-        for name, descending in selection.sortby
-    ]
+    shown = {n: f"{alias}.{n}" for n, _ in selection.sortby} if alias else shown_columns(layer, principal)
+    keys = [f"{shown[n]}{' DESC NULLS LAST' if descending else ''}" for n, descending in selection.sortby]
     return ", ".join([*keys, f"{alias or 't'}.id"])
 
 
@@ -361,15 +358,8 @@ def mvt(
     rows, params = visible_rows(
         layer, principal, replace(selection, tile=tile), geometry=f"t.{layer.tile_geometry_column}", k=k
     )
-    names = ["id", *(p.name for p in layer.properties)]
-    if principal.suppressed and any(p.suppress for p in layer.properties):
-        names.append("onderdrukt")
-    # A street-level tile's ids go to the audit trail; a city-wide one's count and address.
-    ids = (
-        f"CASE WHEN count(*) <= {MAX_TILE_IDS} THEN array_agg(m.id ORDER BY m.id) END"
-        if layer.clearance != "aggregaat"
-        else "NULL::text[]"
-    )
+    names = tile_columns(layer, principal)
+    ids = _tile_ids(layer, "m")
     sql = f"""
         SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom') AS tile, count(*) AS aantal, {ids} AS ids FROM (
             SELECT ST_AsMVTGeom(r.geom, {_tile_envelope()}, 4096, 64, true) AS geom,
@@ -378,6 +368,23 @@ def mvt(
         ) m WHERE m.geom IS NOT NULL
     """
     return sql, params
+
+
+def tile_columns(layer: Layer, principal: Principal) -> list[str]:
+    """The attributes of a tile's features: the id, the properties, and for an
+    aggregate-only principal whether a figure was withheld (``onderdrukt``)."""
+    names = ["id", *(p.name for p in layer.properties)]
+    if principal.suppressed and any(p.suppress for p in layer.properties):
+        names.append("onderdrukt")
+    return names
+
+
+def _tile_ids(layer: Layer, alias: str) -> str:
+    """A tile's ids for the audit trail: those of a street-level tile (at most
+    MAX_TILE_IDS); of a city-wide one only its count. Aggregate layers: none."""
+    if layer.clearance == "aggregaat":
+        return "NULL::text[]"
+    return f"CASE WHEN count(*) <= {MAX_TILE_IDS} THEN array_agg({alias}.id ORDER BY {alias}.id) END"
 
 
 def mvt_clusters(
@@ -399,16 +406,10 @@ def mvt_clusters(
     rows, params = visible_rows(
         layer, principal, replace(selection, tile=tile), geometry=f"t.{layer.tile_geometry_column}", k=k
     )
-    names = ["id", *(p.name for p in layer.properties)]
+    names = tile_columns(layer, principal)
     blanks = ["NULL::text", *(f"NULL::{SQL_TYPES[p.type]}" for p in layer.properties)]
-    if principal.suppressed and any(p.suppress for p in layer.properties):
-        names.append("onderdrukt")
-        blanks.append("NULL::boolean")
-    ids = (
-        f"CASE WHEN count(*) <= {MAX_TILE_IDS} THEN array_agg(q.id ORDER BY q.id) END"
-        if layer.clearance != "aggregaat"
-        else "NULL::text[]"
-    )
+    blanks += ["NULL::boolean"] * (len(names) - len(blanks))  # onderdrukt
+    ids = _tile_ids(layer, "q")
     envelope = _tile_envelope()
     cells = CLUSTER_CELLS
     sql = f"""
@@ -451,14 +452,8 @@ def mvt_rd(
     put on the outer query; PostgreSQL flattens the simple subquery, so it still uses the
     geometry's GIST index. Same columns as :func:`mvt`."""
     rows, params = visible_rows(layer, principal, selection, geometry=f"t.{layer.geometry_column}", k=k)
-    names = ["id", *(p.name for p in layer.properties)]
-    if principal.suppressed and any(p.suppress for p in layer.properties):
-        names.append("onderdrukt")
-    ids = (
-        f"CASE WHEN count(*) <= {MAX_TILE_IDS} THEN array_agg(m.id ORDER BY m.id) END"
-        if layer.clearance != "aggregaat"
-        else "NULL::text[]"
-    )
+    names = tile_columns(layer, principal)
+    ids = _tile_ids(layer, "m")
     margin = (bounds[2] - bounds[0]) * TILE_MARGIN
     envelope = "ST_MakeEnvelope(:rx0, :ry0, :rx1, :ry1, 28992)"
     sql = f"""

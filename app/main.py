@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Shared state: the revocation listener and the sealer of failed sign-ins.
         async with background.running(services_of(served)):
             yield
+        replicas = services_of(served).replicas
+        if replicas is not None:
+            replicas.dispose()  # the replicas' pools are the app's own
         if owns_engine:
             engine.dispose()
 

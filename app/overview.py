@@ -307,10 +307,13 @@ def build(
     k: int,
     indeling: str | None = None,
     thema: str = "alle",
+    *,
+    with_hotspot: bool = True,
 ) -> Overview:
     """Read one area's overview; ``periode`` picks the year of the key figures (default:
     latest), ``indeling`` the division (default: the area type's own), ``thema`` the theme of
-    every figure (the per-theme table only shows with ``alle``)."""
+    every figure (the per-theme table only shows with ``alle``). ``with_hotspot``: whether to
+    classify the area (Gi* over every area of its type): only the HTML page shows it."""
     if thema != "alle" and thema not in THEMAS:
         raise BadRequestError(f"onbekend thema {thema!r}: kies alle of een van {', '.join(THEMAS)}")
     area = find_area(conn, principal, code, indeling)
@@ -343,5 +346,5 @@ def build(
         bronnen=bronnen, signaalbronnen=partners, suppressed=principal.suppressed, k=k, titels=titles(soort),
         risicobranches=branch_rows(conn, principal, soort, code, k), thema=thema, gemeente_naam=naam,
         ligging=ligging, ligging_box=ligging_box, vergelijking=regels, vergelijking_noot=noot,
-        hotspot=hotspots.area_class(conn, principal, area, chosen, k=k),
+        hotspot=hotspots.area_class(conn, principal, area, chosen, k=k) if with_hotspot else None,
     )  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from fpdf import FPDF
@@ -72,6 +73,21 @@ def render(overview: Overview, made_for: str) -> bytes:
         pdf.set_font(FAMILY, "", size)
         pdf.multi_cell(0, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
+    def figures(columns: Sequence[tuple[str, float]], rows: Iterable[Sequence[str]]) -> None:
+        """A table with a heading row: the first column left, the figures right-aligned."""
+        widths = tuple(width for _, width in columns)
+        aligns = ("LEFT", *("RIGHT",) * (len(columns) - 1))
+        with pdf.table(
+            col_widths=widths, width=sum(widths), align="LEFT", text_align=aligns, line_height=5.5
+        ) as t:
+            header = t.row()
+            for title, _ in columns:
+                header.cell(title)
+            for cells in rows:
+                row = t.row()
+                for cell in cells:
+                    row.cell(cell)
+
     pdf.set_font(FAMILY, "B", 18)
     pdf.multi_cell(0, 9, f"Gebiedsoverzicht {area['naam']}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     paragraph(
@@ -120,22 +136,18 @@ def render(overview: Overview, made_for: str) -> bytes:
     if overview.vergelijking:
         heading(f"Vergelijking ({overview.periode}, {overview.thema_titel()})")
         pdf.set_font(FAMILY, "", 9)
-        with pdf.table(
-            col_widths=(98, 22, 22, 34),
-            width=176,
-            align="LEFT",
-            text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-            line_height=5.5,
-        ) as table:
-            header = table.row()
-            for text in ("", "Signalen", "Adressen", "Per 1.000 adressen"):
-                header.cell(text)
-            for regel in overview.vergelijking:
-                row = table.row()
-                row.cell(regel.naam + (f" ({regel.noot})" if regel.noot else ""))
-                row.cell(getal(regel.signalen))
-                row.cell(getal(regel.adressen))
-                row.cell(getal(regel.per_1000_adressen))
+        figures(
+            (("", 98), ("Signalen", 22), ("Adressen", 22), ("Per 1.000 adressen", 34)),
+            (
+                (
+                    regel.naam + (f" ({regel.noot})" if regel.noot else ""),
+                    getal(regel.signalen),
+                    getal(regel.adressen),
+                    getal(regel.per_1000_adressen),
+                )
+                for regel in overview.vergelijking
+            ),
+        )
         paragraph(overview.vergelijking_noot, 8.5)
 
     if pdf.get_y() + 85 > pdf.h - 16:  # the heading and the chart together
@@ -148,42 +160,29 @@ def render(overview: Overview, made_for: str) -> bytes:
 
     if overview.themas is not None:
         heading(f"Signalen per thema ({overview.periode})")
-        with pdf.table(
-            col_widths=(60, 28, 44),
-            width=132,
-            align="LEFT",
-            text_align=("LEFT", "RIGHT", "RIGHT"),
-            line_height=5.5,
-        ) as table:
-            header = table.row()
-            for text in ("Thema", "Signalen", "Per 1.000 adressen"):
-                header.cell(text)
-            for r in overview.themas:
-                row = table.row()
-                row.cell(str(r["thema"]).replace("_", " "))
-                row.cell(getal(r["signalen"]))
-                row.cell(overview.figuur("per_1000_adressen", r["per_1000_adressen"], r))
+        figures(
+            (("Thema", 60), ("Signalen", 28), ("Per 1.000 adressen", 44)),
+            (
+                (
+                    str(r["thema"]).replace("_", " "),
+                    getal(r["signalen"]),
+                    overview.figuur("per_1000_adressen", r["per_1000_adressen"], r),
+                )
+                for r in overview.themas
+            ),
+        )
 
     if overview.risicobranches is not None:
         if pdf.get_y() + 30 > pdf.h - 16:  # the heading, the header row and a first row together
             pdf.add_page()
         heading("Risicobranches (registers die vandaag gelden)")
-        with pdf.table(
-            col_widths=(70, 30, 30, 30),
-            width=160,
-            align="LEFT",
-            text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-            line_height=5.5,
-        ) as table:
-            header = table.row()
-            for text in ("Risicobranche", "Adressen", "Per hectare", "Aandeel"):
-                header.cell(text)
-            for r in overview.risicobranches:
-                row = table.row()
-                row.cell(str(r["titel"]))
-                row.cell(getal(r["vestigingen"]))
-                row.cell(getal(r["per_hectare"]))
-                row.cell(procent(r["aandeel_pct"]))
+        figures(
+            (("Risicobranche", 70), ("Adressen", 30), ("Per hectare", 30), ("Aandeel", 30)),
+            (
+                (str(r["titel"]), getal(r["vestigingen"]), getal(r["per_hectare"]), procent(r["aandeel_pct"]))
+                for r in overview.risicobranches
+            ),
+        )
 
     heading("Waar de cijfers op berusten")
     for bron in overview.bronnen:

@@ -88,7 +88,6 @@ class RevocationListener:
         self.conninfo = conninfo
         self.cache = cache
         self.retry_s = retry_s
-        self.received = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,7 +124,6 @@ class RevocationListener:
                         reported = False
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
-                            self.received += 1
                             self._clear()
             except psycopg.Error as exc:
                 self.cache.listening.clear()

@@ -60,7 +60,7 @@ def one(
         replicas.mark_down(engine, exc)
         return None
     entry.aantal, entry.object_ids = row.aantal, list(row.ids) if row.ids is not None else None
-    _commit_row(primary, entry, empty_status if row.aantal == 0 else 200)
+    audit.commit_row(primary, entry, empty_status if row.aantal == 0 else 200)
     return row
 
 
@@ -106,13 +106,4 @@ def then_record(request: Request, primary: Engine, conn: Connection) -> Iterator
             replicas.mark_down(conn.engine, exc)
         raise
     if entry is not None:
-        _commit_row(primary, entry, 200)
-
-
-def _commit_row(primary: Engine, entry: audit.AuditEntry, status: int) -> None:
-    """The row on the primary in one autocommitted statement, or the audit refusal."""
-    try:
-        with primary.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            audit.write(conn, entry, status)
-    except DBAPIError as exc:
-        raise audit._refused(entry, exc) from exc
+        audit.commit_row(primary, entry, 200)

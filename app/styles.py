@@ -25,11 +25,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.tms import GRIDS, RD_CELL_SIZE_0, RD_ORIGIN, WEB_MERCATOR, Grid
+from app.tms import GRIDS, RD_ORIGIN, RD_SQUARE, WEB_MERCATOR, Grid
 from layers.base import Layer
 
-#: The side of the RD grid's level-0 square, in metres (256 pixels of 3440.64 m).
-RD_SQUARE = 256 * RD_CELL_SIZE_0
 #: The whole Web Mercator square in degrees: where the RD plane lies for MapLibre.
 PLANE_BOUNDS = [-180.0, -85.0511287798066, 180.0, 85.0511287798066]
 

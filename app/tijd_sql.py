@@ -8,6 +8,8 @@ area outlines only, which every signed-in caller may see.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app import layer_sql
 from app.layer_sql import Selection, Statement
 from core.security import Principal
@@ -30,10 +32,14 @@ def figures(
     return f"SELECT r.* FROM ({rows}) r ORDER BY r.code", params
 
 
-def neighbour_pairs(soort: str, indeling: str | None, band: float | None) -> Statement:
+def neighbour_pairs(
+    soort: str, indeling: str | None, band: float | None, gemeenten: Sequence[str] | None = None
+) -> Statement:
     """Pairs of codes of the newest areas of one type and division that are neighbours, each
     pair once: touching (queen contiguity; 1 m of tolerance for slivers between outlines that
-    should meet) when ``band`` is None, else centres at most ``band`` metres apart."""
+    should meet) when ``band`` is None, else centres at most ``band`` metres apart. With
+    ``gemeenten``, only areas of those municipalities: the caller's figures hold no other, so
+    pairs elsewhere in the country would only be joined to be thrown away."""
     near = (
         "ST_DWithin(a.geom, b.geom, 1)"
         if band is None
@@ -47,4 +53,7 @@ def neighbour_pairs(soort: str, indeling: str | None, band: float | None) -> Sta
         + " WHERE a.soort = :s"
         " AND a.indeling = coalesce(CAST(:i AS text), standaard_indeling(a.soort))"
     )
-    return sql, {"s": soort, "i": indeling, "band": band}
+    if gemeenten is not None:
+        sql += " AND a.gemeentecode = ANY(:gm) AND b.gemeentecode = ANY(:gm)"
+    chosen = None if gemeenten is None else list(gemeenten)
+    return sql, {"s": soort, "i": indeling, "band": band, "gm": chosen}

@@ -18,6 +18,8 @@ RD_NEW = "NetherlandsRDNewQuad"
 
 RD_ORIGIN = (-285401.92, 903401.92)
 RD_CELL_SIZE_0 = 3440.64
+#: The side of the RD grid's level-0 tile (256 cells), in metres.
+RD_SQUARE = 256 * RD_CELL_SIZE_0
 RD_LEVELS = 17
 #: WebMercatorQuad level minus this: the RD level with tiles no larger (see Grid.zooms).
 RD_ZOOM_OFFSET = 4
@@ -26,7 +28,7 @@ _PIXEL_M = 0.00028
 
 
 def _rd_new() -> morecantile.TileMatrixSet:
-    size = 256 * RD_CELL_SIZE_0
+    size = RD_SQUARE
     return morecantile.TileMatrixSet.model_validate(
         {
             "id": RD_NEW,

@@ -114,7 +114,14 @@ def compare(
         members = set(codes)
         rows = [
             r
-            for r in _rows(conn, principal, soort, {"indeling": indeling, **period}, k)
+            # Only the area's own municipality: every member lies in it.
+            for r in _rows(
+                conn,
+                principal,
+                soort,
+                {"indeling": indeling, "gemeentecode": area["gemeentecode"], **period},
+                k,
+            )
             if r["code"] in members
         ]
         label = STEDELIJKHEID[klasse]

@@ -39,6 +39,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from core import db
 from core.pgcluster import ClusterError
 
 DUMP = "okaart.dump"
@@ -95,10 +96,6 @@ def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
     result = subprocess.run(
         cmd, capture_output=True, text=True, env={**os.environ, **env}, check=False, timeout=24 * 3600
@@ -153,7 +150,7 @@ def backup(owner_url: str, target: Path, bindir: Path) -> Manifest:
     with tempfile.TemporaryDirectory(prefix="okaart-backup-") as work:
         folder = Path(work) if target.suffix == ".tar" else target
         folder.mkdir(parents=True, exist_ok=True)
-        with psycopg.connect(_conninfo(owner_url), autocommit=True) as conn:
+        with psycopg.connect(db.libpq_uri(owner_url), autocommit=True) as conn:
             (folder / ROLES).write_text(json.dumps(_roles(conn), indent=2, ensure_ascii=False) + "\n")
             revision = _scalar(conn, "SELECT version_num FROM alembic_version")
             rows = int(_scalar(conn, "SELECT count(*) FROM audit_log") or 0)
@@ -300,7 +297,7 @@ def restore(owner_url: str, source: Path, bindir: Path) -> RestoreReport:
         folder = _unpacked(source, Path(work))
         manifest = read_manifest(folder)
         wanted = json.loads((folder / ROLES).read_text())
-        with psycopg.connect(_conninfo(owner_url), autocommit=True) as conn:
+        with psycopg.connect(db.libpq_uri(owner_url), autocommit=True) as conn:
             present = _empty(conn)
             if present:
                 raise BackupError(
@@ -322,7 +319,7 @@ def restore(owner_url: str, source: Path, bindir: Path) -> RestoreReport:
             env,
             "pg_restore",
         )
-    with psycopg.connect(_conninfo(owner_url), autocommit=True) as conn:
+    with psycopg.connect(db.libpq_uri(owner_url), autocommit=True) as conn:
         conn.execute("ANALYZE")  # a restore has no statistics; the map queries need them
         rows = int(_scalar(conn, "SELECT count(*) FROM audit_log") or 0)
     if rows != manifest.audit_rijen:

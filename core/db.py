@@ -36,6 +36,12 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def libpq_uri(url: str) -> str:
+    """A SQLAlchemy URL as a libpq URI with its password, for psycopg or a PostgreSQL tool
+    outside an engine's pool (a LISTEN connection, pg_dump)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def embedded_cluster(settings: Settings) -> Cluster:
     """The project's own cluster, as configured."""
     return Cluster.at(settings.data_dir, settings.pg_bindir)

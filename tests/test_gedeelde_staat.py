@@ -6,7 +6,6 @@ runs out."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,12 @@ from sqlalchemy import Engine, text
 from app.main import create_app
 from app.services import services_of
 from core import db
+from core.pgcluster import free_port
 from core.security import create_principal_key
 from core.settings import Settings
 from tests.conftest import REPO, auth
 
 BURST = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -56,7 +50,7 @@ def two_processes(demo_engine: Engine, api_login: Any, tmp_path: Path) -> Iterat
     }
     processes, bases = [], []
     for n in range(2):
-        port = _free_port()
+        port = free_port()
         cmd = [
             sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",

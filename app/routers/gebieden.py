@@ -156,7 +156,9 @@ def gebied(
             "risicobranches": _json_rows(branches),
         }
     with audit.audited_read(request, engine) as conn:
-        overview = build(conn, principal, code, periode, k, indeling, thema)
+        overview = build(
+            conn, principal, code, periode, k, indeling, thema, with_hotspot=fmt not in ("csv", "xlsx", "pdf")
+        )
         audit.note(request, aantal=overview.aantal(), gebied=code)
     filename = f"gebiedsoverzicht-{code}-{overview.periode or 'geen'}-{thema}"
     if fmt == "csv":

@@ -70,7 +70,8 @@ def gemeenten_en_grenzen(engine: Engine, principal: Principal) -> list[dict[str,
     sql = (
         "SELECT code, naam, ST_XMin(b) AS x0, ST_YMin(b) AS y0, ST_XMax(b) AS x1, ST_YMax(b) AS y1"
         " FROM (SELECT code, naam, ST_Transform(geom, 4326) AS b FROM actueel_gebied"
-        "  WHERE soort = 'gemeente' AND (code = ANY(:gm) OR :alle)) g ORDER BY naam, code"
+        "  WHERE soort = 'gemeente' AND indeling = standaard_indeling('gemeente')"
+        "  AND (code = ANY(:gm) OR :alle)) g ORDER BY naam, code"
     )
     with engine.connect() as conn:
         rows = conn.execute(text(sql), {"gm": list(principal.gemeenten), "alle": principal.all_gemeenten})
