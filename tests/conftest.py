@@ -77,16 +77,36 @@ class TestServer:
 
     def copy_database(self, template: str, prefix: str) -> tuple[str, str]:
         """A private copy of ``template`` (a test that changes data leaves the original intact);
-        returns its name and URL. PostgreSQL copies only a template nobody is connected to, so
-        idle sessions other tests' engines left on it are ended first."""
+        returns its name and URL.
+
+        PostgreSQL copies only a template nobody is connected to, and background threads of
+        servers other tests started (the revocation listener, pool pre-pings) reconnect at any
+        moment. So the template refuses new connections while it is copied, its sessions are
+        ended, and the copy is retried for the rare session that slipped in between."""
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         with self.admin() as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid()",
-                (template,),
-            )
-        return name, self.create_database(name, template=template)
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(template)))
+            try:
+                for attempt in range(50):
+                    conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (template,),
+                    )
+                    try:
+                        conn.execute(
+                            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                                sql.Identifier(name), sql.Identifier(template)
+                            )
+                        )
+                        break
+                    except psycopg.errors.ObjectInUse:
+                        if attempt == 49:
+                            raise
+                        time.sleep(0.1)
+            finally:
+                conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(template)))
+        return name, self.url(name)
 
     def drop_database(self, name: str) -> None:
         with self.admin() as conn:
