@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 
 from app.errors import BadRequestError
+from core.domain import VENSTERS
 
-#: The rolling windows and their length in days (migration 0020 keeps a snapshot).
-VENSTERS = {"laatste28d": 28, "laatste365d": 365}
+__all__ = ["VENSTERS", "is_window", "parse_datetime", "period_range"]
 
 
 def is_window(periode: str) -> bool:

@@ -14,6 +14,17 @@ narrows every cell's interval by propagating bounds through all groups of all hi
 nothing changes. A withheld cell is *exposed* when its interval lies within 1..k-1; proving a
 cell 0 discloses nothing, as no signals is what a missing cell says openly.
 
+Rolling windows (``periode_soort`` ``venster``) end on the newest day of the class's data,
+so nothing lies after them, and the attacker knows their first day. A window is then the sum
+of the quarters that begin inside it plus the part of the one quarter it starts in, and
+windows ending together nest: a window of 365 days ending on a quarter's last day *is* four
+quarters, and one ending elsewhere bounds the quarter it starts in from below. Those parts
+are cells nobody publishes (*hidden parts*: the part ``R`` of a quarter inside the window,
+the rest ``S`` of that quarter, the difference ``D`` of two nested windows) and enter the
+attack as withheld cells with three more equations: ``window = contained quarters + R``,
+``quarter = R + S``, ``outer window = inner window + D``. A hidden part pinned to 1..k-1 is
+exposed like any cell: it is a count of real days.
+
 Rounding: a published count is ``(waarde + 2) // 5 * 5``. For a non-negative integer this is
 PostgreSQL's ``round(waarde / 5.0) * 5`` (halves away from zero), and as waarde / 5 is never a
 half for an integer, every rounding rule agrees with it; integer arithmetic keeps floats out.
@@ -23,8 +34,9 @@ Pure numpy and pandas, no database: the refresh hands in the table and stores th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,22 +58,32 @@ _Mask = npt.NDArray[np.bool_]
 
 
 def withhold(
-    cells: pd.DataFrame, k: int, hierarchies: tuple[str, ...] = ("gebied", "periode", "thema")
+    cells: pd.DataFrame,
+    k: int,
+    hierarchies: tuple[str, ...] = ("gebied", "periode", "thema"),
+    vensters: Mapping[str, dt.date] | None = None,
 ) -> np.ndarray:
     """True for every cell to withhold: primary (waarde < k) plus secondary.
 
     The mask follows the rows of ``cells`` by position. Secondary cells are added until the
     attack of this module's docstring exposes no withheld cell; every round withholds at least
     one more cell, so it ends (at worst with everything linked to a small cell withheld).
+    ``vensters``: the first day of each rolling window in ``cells`` (all of them end on the
+    newest day of the data); required with the ``periode`` hierarchy when windows are present,
+    as a window left out of the period equations could give a withheld quarter away.
     """
     unknown = sorted(set(hierarchies) - set(_HIERARCHIES))
     if unknown:
         raise ValueError(f"unknown hierarchies {unknown}: choose from {_HIERARCHIES}")
     waarde = _validated_waarde(cells)
-    withheld = waarde < k
-    groups = _Groups.build(cells, tuple(h for h in _HIERARCHIES if h in hierarchies), waarde)
+    real = len(waarde)
+    named = tuple(h for h in _HIERARCHIES if h in hierarchies)
+    parts = _WindowParts.of(cells, waarde, vensters or {}) if "periode" in named else _WindowParts.none()
+    waarde = np.concatenate([waarde, parts.waarde])
+    withheld = np.concatenate([waarde[:real] < k, np.ones(len(parts.waarde), dtype=np.bool_)])
+    groups = _Groups.build(cells, named, waarde, parts.equations)
     if groups.count == 0 or k <= 1:
-        return withheld
+        return withheld[:real]
     published = (waarde + 2) // 5 * 5
     while True:
         lo, hi = groups.attack(
@@ -70,7 +92,7 @@ def withhold(
         )
         exposed = withheld & (lo >= 1) & (hi <= k - 1)
         if not exposed.any():
-            return withheld
+            return withheld[:real]
         if groups.complements(withheld, exposed, waarde) == 0:
             raise RuntimeError("an exposed cell without a published cell linked to it")
 
@@ -87,7 +109,7 @@ def _validated_waarde(cells: pd.DataFrame) -> _Ints:
         raise ValueError("only ouder may be missing")
     if not cells["soort"].isin(GEBIED_SOORTEN).all():
         raise ValueError(f"soort must be one of {GEBIED_SOORTEN}")
-    # A rolling window (venster) is no sum of quarters: it is in the area and theme equations only.
+    # Rolling windows (venster) enter the period equations through _WindowParts.
     if not cells["periode_soort"].isin(("jaar", "kwartaal", "venster")).all():
         raise ValueError("periode_soort must be jaar, kwartaal or venster")
     raw = cells["waarde"]
@@ -123,8 +145,20 @@ class _Groups:
         return len(self.parent)
 
     @classmethod
-    def build(cls, cells: pd.DataFrame, hierarchies: tuple[str, ...], waarde: _Ints) -> _Groups:
+    def build(
+        cls,
+        cells: pd.DataFrame,
+        hierarchies: tuple[str, ...],
+        waarde: _Ints,
+        extra: tuple[_Ints, _Ints, _Ints] | None = None,
+    ) -> _Groups:
+        """The groups of the named hierarchies, plus ``extra`` (hierarchy, parent, child)
+        edges whose cells may lie beyond the table's rows (hidden parts)."""
         hierarchy, parent_cell, child = _equations(cells, hierarchies)
+        if extra is not None:
+            hierarchy, parent_cell, child = (
+                np.concatenate([a, b]) for a, b in zip((hierarchy, parent_cell, child), extra, strict=True)
+            )
         order = np.lexsort((child, parent_cell, hierarchy))
         hierarchy, parent_cell, child_cell = hierarchy[order], parent_cell[order], child[order]
         new_group = np.r_[True, (hierarchy[1:] != hierarchy[:-1]) | (parent_cell[1:] != parent_cell[:-1])]
@@ -341,3 +375,92 @@ def _check_sums(
             f"{len(wrong)} groups do not add up, e.g. {row}: "
             f"{int(waarde[parent[wrong[0]]])} against the children's {int(sums[wrong[0]])}"
         )
+
+
+@dataclass(frozen=True)
+class _WindowParts:
+    """The hidden parts that tie rolling windows to quarters and to each other (module
+    docstring): their true counts, numbered after the table's rows, and their equations.
+
+    Each window has hierarchy numbers of its own (three: its quarters, the quarter it begins
+    in, the window it nests in), so that its groups never merge with another's."""
+
+    waarde: _Ints
+    equations: tuple[_Ints, _Ints, _Ints]  # (hierarchy, parent, child), as _equations gives
+
+    @classmethod
+    def none(cls) -> _WindowParts:
+        return cls(_ints([]), (_ints([]), _ints([]), _ints([])))
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame, waarde: _Ints, vensters: Mapping[str, dt.date]) -> _WindowParts:
+        is_window = (cells["periode_soort"] == "venster").to_numpy()
+        if not is_window.any():
+            return cls.none()
+        labels = sorted(set(cells.loc[is_window, "periode"]))
+        unknown = [label for label in labels if label not in vensters]
+        if unknown:
+            raise ValueError(f"the first day of windows {unknown} is needed for the period equations")
+        order = {label: j for j, label in enumerate(sorted(labels, key=lambda label: vensters[label]))}
+        place = ["soort", "code", "thema"]
+        w = cells.loc[is_window, [*place, "periode"]].reset_index(drop=True)
+        w.insert(0, "w", np.flatnonzero(is_window))
+        w["j"] = w["periode"].map(order).astype(np.int64)
+        w["first"] = pd.to_datetime(w["periode"].map(dict(vensters)))
+        is_quarter = (cells["periode_soort"] == "kwartaal").to_numpy()
+        q = cells.loc[is_quarter, [*place, "periode"]].reset_index(drop=True)
+        q.insert(0, "q", np.flatnonzero(is_quarter))
+        number = q["periode"].str.slice(-1).astype(np.int64)
+        q["start"] = pd.to_datetime(
+            {"year": q["periode"].str.slice(0, 4).astype(np.int64), "month": 3 * number - 2, "day": 1}
+        )
+        q["end"] = q["start"] + pd.DateOffset(months=3)
+        pairs = w.merge(q.drop(columns="periode"), on=place)
+        inside = pairs[pairs["start"] >= pairs["first"]]
+        begun = pairs[(pairs["start"] < pairs["first"]) & (pairs["end"] > pairs["first"])].set_index("w")
+        rest = waarde[w["w"].to_numpy()] - (
+            pd.Series(waarde[inside["q"].to_numpy()], index=inside["w"].to_numpy())
+            .groupby(level=0)
+            .sum()
+            .reindex(w["w"].to_numpy(), fill_value=0)
+            .to_numpy()
+        )
+        has_begun = w["w"].isin(begun.index).to_numpy()
+        if (rest[~has_begun] != 0).any() or (rest < 0).any():
+            raise ValueError(
+                "the windows do not fit the quarters: a window differs from the quarters it covers"
+            )
+        base = len(_HIERARCHIES) + 3 * w["j"].to_numpy()
+        first_part = len(waarde)
+
+        # R: the part of the quarter a window begins in; S: the rest of that quarter.
+        r_w = w["w"].to_numpy()[has_begun]
+        r_q = begun.loc[r_w, "q"].to_numpy()
+        r_val = rest[has_begun]
+        s_val = waarde[r_q] - r_val
+        r_id = first_part + np.arange(len(r_w))
+        s_id = r_id + len(r_w)
+
+        # D: an outer window less the next window inside it, at the same place.
+        nested = w.sort_values([*place, "j"])
+        same = (nested[place].shift() == nested[place]).all(axis=1).to_numpy()
+        outer, inner = nested["w"].shift().to_numpy()[same].astype(np.int64), nested["w"].to_numpy()[same]
+        d_val = waarde[outer] - waarde[inner]
+        d_id = first_part + 2 * len(r_w) + np.arange(len(outer))
+        if (s_val < 0).any() or (d_val < 0).any():
+            raise ValueError("the windows do not fit the quarters: a part would be negative")
+        d_base = len(_HIERARCHIES) + 3 * nested["j"].to_numpy()[same] + 2
+        r_base = base[has_begun]
+        w_base = pd.Series(base, index=w["w"].to_numpy())
+        edges = (
+            (w_base.loc[inside["w"].to_numpy()].to_numpy(), inside["w"].to_numpy(), inside["q"].to_numpy()),
+            (r_base, r_w, r_id),
+            (r_base + 1, r_q, r_id),
+            (r_base + 1, r_q, s_id),
+            (d_base, outer, inner),
+            (d_base, outer, d_id),
+        )
+        equations = tuple(
+            np.concatenate([_ints([]), *(e[i].astype(np.int64) for e in edges)]) for i in range(3)
+        )
+        return cls(np.concatenate([r_val, s_val, d_val]).astype(np.int64), equations)  # type: ignore[arg-type]

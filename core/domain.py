@@ -119,3 +119,7 @@ INGEST_TABLES = {
     "signalen": "signaal",
     "vestigingen": "vestiging",
 }
+
+#: The rolling windows (``periode_soort`` ``venster``) and their length in days. Each ends on
+#: the newest day of the signals a view class may see (migration 0020 keeps a snapshot).
+VENSTERS = {"laatste28d": 28, "laatste365d": 365}

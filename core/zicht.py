@@ -23,6 +23,7 @@ from the area hierarchy of the ``alle`` rows and hold for every theme.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select, text
 
 from core import vestiging_cijfers
+from core.domain import VENSTERS
 from core.security import PRINCIPAL_COLUMNS, Principal, principal_from_row
 from core.settings import get_settings
 from core.tables import principal
@@ -253,6 +255,7 @@ def _withhold(conn: Connection, zicht_id: int, k: int) -> None:
     frame = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()))
     if frame.empty:
         return
+    vensters = _window_starts(conn, zicht_id)
     flags: dict[str, list[bool]] = {}
     for measure, hierarchies in MEASURES.items():
         cells = frame if "thema" in hierarchies else frame[frame["thema"] == "alle"]
@@ -260,6 +263,7 @@ def _withhold(conn: Connection, zicht_id: int, k: int) -> None:
             cells[CELL_COLUMNS].assign(waarde=cells[measure].astype("int64")).reset_index(drop=True),
             k,
             hierarchies,
+            vensters,
         )
         flags[measure] = withheld.tolist() if cells is frame else _spread(frame, cells, withheld)
     raw = conn.connection.driver_connection
@@ -268,6 +272,17 @@ def _withhold(conn: Connection, zicht_id: int, k: int) -> None:
     with raw.cursor() as cur, cur.copy(f"COPY zicht_vlag (zicht_id, id, {columns}) FROM STDIN") as copy:
         for row in zip(repeat(zicht_id), frame["id"].tolist(), *flags.values(), strict=False):
             copy.write_row(row)
+
+
+def _window_starts(conn: Connection, zicht_id: int) -> dict[str, dt.date]:
+    """The first day of each rolling window of the class: its windows end on the newest day
+    it may see (migration 0021), and the suppression ties them to the quarters they cover."""
+    last = conn.execute(
+        text("SELECT dag FROM zicht_laatste_dag(ARRAY[:z]::bigint[])"), {"z": zicht_id}
+    ).scalar_one_or_none()
+    if last is None:
+        return {}
+    return {label: last - dt.timedelta(days=days - 1) for label, days in VENSTERS.items()}
 
 
 def _spread(frame: pd.DataFrame, cells: pd.DataFrame, withheld: npt.NDArray[np.bool_]) -> list[bool]:

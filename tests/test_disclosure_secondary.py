@@ -9,9 +9,11 @@ so that every case tests something. No database is needed.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,8 @@ from core.disclosure import withhold
 from core.domain import THEMAS
 
 COLUMNS = ["soort", "code", "ouder", "periode", "periode_soort", "jaar", "thema", "waarde"]
-Key = tuple[str, str, str, str]  # soort, code, periode, thema
+Key = tuple[str, str, str, str]  # soort, code, periode, thema; hidden parts: (part, *window key)
+NO_WINDOWS: Mapping[str, dt.date] = {}
 
 
 # -- the independent attack -------------------------------------------------------------------
@@ -34,7 +37,9 @@ def published(waarde: int) -> int:
     return math.floor(waarde / 5 + 0.5) * 5
 
 
-def group_equations(rows: pd.DataFrame, hierarchies: Iterable[str]) -> list[tuple[Key, list[Key]]]:
+def group_equations(
+    rows: pd.DataFrame, hierarchies: Iterable[str], vensters: Mapping[str, dt.date] = NO_WINDOWS
+) -> list[tuple[Key, list[Key]]]:
     """(parent, children) of every group; children missing from the table are zeros and
     simply absent, and a parent missing from the table makes no group."""
     present = {(r.soort, r.code, r.periode, r.thema) for r in rows.itertuples()}
@@ -53,18 +58,67 @@ def group_equations(rows: pd.DataFrame, hierarchies: Iterable[str]) -> list[tupl
         for hierarchy, parent in parents:
             if parent in present:
                 children[(hierarchy, parent)].append(key)
-    return [(parent, kids) for (_, parent), kids in children.items()]
+    groups = [(parent, kids) for (_, parent), kids in children.items()]
+    if "periode" in hierarchies:
+        groups += window_equations(rows, vensters)
+    return groups
+
+
+def quarter_span(periode: str) -> tuple[dt.date, dt.date]:
+    """First day and the day after a quarter ``YYYY-Kq``."""
+    year, q = int(periode[:4]), int(periode[-1])
+    first = dt.date(year, 3 * q - 2, 1)
+    return first, (dt.date(year + 1, 1, 1) if q == 4 else dt.date(year, 3 * q + 1, 1))
+
+
+def window_equations(rows: pd.DataFrame, vensters: Mapping[str, dt.date]) -> list[tuple[Key, list[Key]]]:
+    """Windows end on the newest day of the data: a window is the quarters that begin in it
+    plus a hidden part R of the quarter it begins in (which is R plus a hidden rest S); of two
+    windows at one place the longer is the shorter plus a hidden difference D."""
+    quarters: dict[tuple[str, str, str], list[tuple[Key, str]]] = defaultdict(list)
+    windows: dict[tuple[str, str, str], list[Key]] = defaultdict(list)
+    for r in rows.itertuples():
+        place = (r.soort, r.code, r.thema)
+        if r.periode_soort == "kwartaal":
+            quarters[place].append(((r.soort, r.code, r.periode, r.thema), r.periode))
+        elif r.periode_soort == "venster":
+            windows[place].append((r.soort, r.code, r.periode, r.thema))
+    groups: list[tuple[Key, list[Key]]] = []
+    for place, keys in windows.items():
+        keys.sort(key=lambda key: vensters[key[2]])
+        for key in keys:
+            first = vensters[key[2]]
+            kids = []
+            for quarter, periode in quarters[place]:
+                start, end = quarter_span(periode)
+                if start >= first:
+                    kids.append(quarter)
+                elif end > first:
+                    part, rest = ("R", *key), ("S", *key)
+                    kids.append(part)  # type: ignore[arg-type]
+                    groups.append((quarter, [part, rest]))  # type: ignore[list-item]
+            groups.append((key, kids))
+        for outer, inner in itertools.pairwise(keys):
+            groups.append((outer, [inner, ("D", *outer)]))  # type: ignore[list-item]
+    return groups
 
 
 def attack(
-    rows: pd.DataFrame, mask: np.ndarray, k: int, hierarchies: Iterable[str]
+    rows: pd.DataFrame,
+    mask: np.ndarray,
+    k: int,
+    hierarchies: Iterable[str],
+    vensters: Mapping[str, dt.date] = NO_WINDOWS,
 ) -> dict[Key, tuple[float, float]]:
-    """The attacker's interval of every cell after propagation to a fixed point."""
+    """The attacker's interval of every cell (and hidden part) after propagation to a fixed point."""
     bounds: dict[Key, list[float]] = {}
     for r, hidden in zip(rows.itertuples(), mask, strict=True):
         p = published(r.waarde)
         bounds[(r.soort, r.code, r.periode, r.thema)] = [0, math.inf] if hidden else [max(p - 2, k), p + 2]
-    groups = group_equations(rows, hierarchies)
+    groups = group_equations(rows, hierarchies, vensters)
+    for _, kids in groups:
+        for kid in kids:
+            bounds.setdefault(kid, [0, math.inf])  # a hidden part: nobody publishes it
     changed = True
     while changed:
         changed = False
@@ -89,16 +143,20 @@ def attack(
 
 
 def exposed(
-    rows: pd.DataFrame, mask: np.ndarray, k: int, hierarchies: Iterable[str] = ("gebied", "periode", "thema")
+    rows: pd.DataFrame,
+    mask: np.ndarray,
+    k: int,
+    hierarchies: Iterable[str] = ("gebied", "periode", "thema"),
+    vensters: Mapping[str, dt.date] = NO_WINDOWS,
 ) -> list[Key]:
-    """Withheld cells the attack proves to lie in 1..k-1."""
-    bounds = attack(rows, mask, k, tuple(hierarchies))
-    keys = [(r.soort, r.code, r.periode, r.thema) for r in rows.itertuples()]
-    return [
-        key
-        for key, hidden in zip(keys, mask, strict=True)
-        if hidden and bounds[key][0] >= 1 and bounds[key][1] <= k - 1
-    ]
+    """Withheld cells and hidden parts the attack proves to lie in 1..k-1."""
+    bounds = attack(rows, mask, k, tuple(hierarchies), vensters)
+    shown = {
+        (r.soort, r.code, r.periode, r.thema)
+        for r, hidden in zip(rows.itertuples(), mask, strict=True)
+        if not hidden
+    }
+    return [key for key, (lo, hi) in bounds.items() if key not in shown and lo >= 1 and hi <= k - 1]
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -178,6 +236,48 @@ def skewed(seed: int, n_wijken: int, n_buurten: int, years: int) -> pd.DataFrame
         for t in THEMAS
     }
     return cube(leaves, wijk_of)
+
+
+def windowed(
+    segments: dict[tuple[str, dt.date, str], int], wijk_of: dict[str, str], vensters: Mapping[str, dt.date]
+) -> pd.DataFrame:
+    """A consistent table with rolling windows, from counts per (area, first day of a stretch
+    of days, theme): stretches never cross a quarter's or a window's first day, and nothing
+    lies after the newest stretch, where the windows end. Quarters and years come from
+    :func:`cube`, and so do the windows: each window's stretches summed as one period."""
+
+    def quarter(day: dt.date) -> str:
+        return f"{day.year}-K{(day.month - 1) // 3 + 1}"
+
+    leaves: dict[tuple[str, str, str], int] = defaultdict(int)
+    for (area, day, thema), value in segments.items():
+        leaves[(area, quarter(day), thema)] += value
+    parts = [cube(dict(leaves), wijk_of)]
+    for label, first in vensters.items():
+        inside: dict[tuple[str, str, str], int] = defaultdict(int)
+        for (area, day, thema), value in segments.items():
+            if day >= first:
+                inside[(area, "2000-K1", thema)] += value
+        window = cube(dict(inside), wijk_of, quarters=False)
+        parts.append(window.assign(periode=label, periode_soort="venster", jaar=label[:4]))
+    return pd.concat(parts, ignore_index=True)
+
+
+@st.composite
+def windowed_tables(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, dt.date]]:
+    """Small consistent tables with both windows, ending on a quarter's last day (the 365-day
+    window is then four whole quarters) or within a quarter, and many small counts."""
+    last = draw(st.sampled_from([dt.date(2025, 12, 31), dt.date(2025, 11, 15), dt.date(2025, 10, 20)]))
+    vensters = {"laatste365d": last - dt.timedelta(days=364), "laatste28d": last - dt.timedelta(days=27)}
+    starts = {dt.date(y, m, 1) for y in (2024, 2025) for m in (1, 4, 7, 10)} | set(vensters.values())
+    days = sorted(d for d in starts if d <= last)
+    wijk_of = {f"BU{b}": "WK1" for b in range(draw(st.integers(1, 3)))}
+    areas = [*wijk_of, *(["BT1"] if draw(st.booleans()) else [])]
+    themes = draw(st.lists(st.sampled_from(THEMAS), min_size=1, max_size=2, unique=True))
+    keys = [(a, d, t) for a in areas for d in days for t in themes]
+    count = st.one_of(st.integers(0, 3), st.integers(0, 12))
+    values = draw(st.lists(count, min_size=len(keys), max_size=len(keys)))
+    return windowed(dict(zip(keys, values, strict=True)), wijk_of, vensters), vensters
 
 
 def cells_of(rows: pd.DataFrame, **where: str) -> pd.Series:
@@ -383,3 +483,70 @@ def test_an_unknown_hierarchy_is_refused() -> None:
     rows = cube({("BU1", "2024-K1", "drugs"): 5}, {"BU1": "WK1"}, quarters=False, themes=False)
     with pytest.raises(ValueError, match="unknown hierarchies"):
         withhold(rows, 10, ("gebied", "maand"))
+
+
+# -- rolling windows ---------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(table=windowed_tables(), k=st.sampled_from([5, 10]))
+def test_windows_give_no_withheld_quarter_away(
+    table: tuple[pd.DataFrame, dict[str, dt.date]], k: int
+) -> None:
+    rows, vensters = table
+    mask = withhold(rows, k, vensters=vensters)
+    assert (mask | (rows["waarde"] >= k).to_numpy()).all(), "a small count is published"
+    assert exposed(rows, mask, k, vensters=vensters) == []
+
+
+def test_a_year_long_window_ending_on_a_quarters_last_day_is_four_quarters() -> None:
+    """k = 10. Quarters 3 and 20 (the two before them without signals), a window of the last
+    365 days up to 31 December of 23 (published 25: 23..27): with the quarter of 20 published
+    (18..22) the 3 lies in 1..9 for anyone who knows the window ends on the 31st. Treated as no
+    sum of quarters the window left it exposed; now something beside it is withheld."""
+    vensters = {"laatste365d": dt.date(2025, 1, 1)}
+    segments = {("BT1", dt.date(2025, 7, 1), "drugs"): 3, ("BT1", dt.date(2025, 10, 1), "drugs"): 20}
+    rows = windowed(segments, {}, vensters)
+    rows = rows[rows["thema"] == "alle"].reset_index(drop=True)
+    primary = (rows["waarde"] < 10).to_numpy()
+    assert exposed(rows, primary, 10, vensters=vensters), "the case does not expose anything to begin with"
+    assert withhold(rows, 10, vensters=vensters).sum() > primary.sum()
+    assert exposed(rows, withhold(rows, 10, vensters=vensters), 10, vensters=vensters) == []
+
+
+def test_a_window_bounds_the_quarter_it_begins_in() -> None:
+    """k = 10. A window of 365 days that begins in mid-quarter: it holds the 20 of the
+    quarters after its first day and 6 of the 8 of the quarter it begins in, 26 (published
+    25: 23..27); so that quarter holds at least 1 and, as a year of 28 (published 30) tells,
+    at most 12: 1..9 once the other quarter's rounding is counted. The equations that say so
+    involve a part of a quarter nobody publishes."""
+    vensters = {"laatste365d": dt.date(2025, 2, 15)}
+    segments = {
+        ("BT1", dt.date(2025, 1, 1), "drugs"): 2,
+        ("BT1", dt.date(2025, 2, 15), "drugs"): 6,
+        ("BT1", dt.date(2025, 4, 1), "drugs"): 20,
+    }
+    rows = windowed(segments, {}, vensters)
+    rows = rows[rows["thema"] == "alle"].reset_index(drop=True)
+    mask = withhold(rows, 10, vensters=vensters)
+    assert mask[cells_of(rows, periode="2025-K1").to_numpy()].all()
+    assert exposed(rows, mask, 10, vensters=vensters) == []
+
+
+def test_windows_need_their_first_day() -> None:
+    """Without it the period equations cannot hold the windows: refused, not guessed."""
+    vensters = {"laatste365d": dt.date(2025, 1, 1)}
+    rows = windowed({("BT1", dt.date(2025, 10, 1), "drugs"): 20}, {}, vensters)
+    with pytest.raises(ValueError, match="first day of windows"):
+        withhold(rows, 10)
+    assert len(withhold(rows, 10, ("gebied", "thema"))) == len(rows)
+
+
+def test_windows_that_do_not_fit_their_quarters_are_refused() -> None:
+    vensters = {"laatste365d": dt.date(2025, 1, 1)}
+    rows = windowed({("BT1", dt.date(2025, 10, 1), "drugs"): 20}, {}, vensters)
+    rows.loc[rows["periode"] == "laatste365d", "waarde"] += 1
+    with pytest.raises(ValueError, match="windows do not fit"):
+        withhold(rows, 10, vensters=vensters)

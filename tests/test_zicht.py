@@ -1009,8 +1009,8 @@ def test_the_migration_registers_existing_principals_as_the_service_looks_them_u
 
 
 def planner_cells(world: World, measure: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every cell the planner is shown (buurten, wijken, business parks; years and quarters;
-    ``alle`` and every theme) as the attacker's table: published values, and which are withheld."""
+    """Every cell the planner is shown (buurten, wijken, business parks; years, quarters and
+    rolling windows; ``alle`` and every theme) as the attacker's table: published values, and which are withheld."""
     with world.owner.connect() as c:
         ouder = {
             (soort, code): parent
@@ -1027,7 +1027,7 @@ def planner_cells(world: World, measure: str) -> tuple[pd.DataFrame, np.ndarray]
         ("wijken", "wijk"),
         ("bedrijventerreinen", "bedrijventerrein"),
     ):
-        for periode_soort in ("jaar", "kwartaal"):
+        for periode_soort in ("jaar", "kwartaal", "venster"):
             for thema in ("alle", *THEMAS):
                 offset = 0
                 while True:
@@ -1085,9 +1085,15 @@ def test_differencing_the_planners_published_cells_pins_no_withheld_cell_propert
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    @given(signals=st.lists(SIGNAL, max_size=80), clusters=st.lists(CLUSTER, min_size=1, max_size=4))
+    @given(
+        signals=st.lists(SIGNAL, max_size=80),
+        clusters=st.lists(CLUSTER, min_size=1, max_size=4),
+        aligned=st.booleans(),
+    )
     def check(
-        signals: list[tuple[int, int, str, str, str, str]], clusters: list[tuple[int, int, str, str, int]]
+        signals: list[tuple[int, int, str, str, str, str]],
+        clusters: list[tuple[int, int, str, str, int]],
+        aligned: bool,
     ) -> None:
         for b, n, thema, klasse, year in clusters:
             signals = signals + [
@@ -1095,13 +1101,23 @@ def test_differencing_the_planners_published_cells_pins_no_withheld_cell_propert
                 for i in range(n)
                 for soort in (SOORTEN[i % 2],)
             ]
-        plant(world, signals)
+        if aligned:  # the newest day is 31 December 2023: the year-long window is that year
+            signals = [(b, day % 365, *rest) for b, day, *rest in signals]
+            signals.append((0, 364, "drugs", "melding", "gemeente", "intern"))
+        stored = plant(world, signals)
+        planner = next(who for who in WHO if who.rol == "planner")
+        seen = [s["datum"] for s in stored if planner.may_see(s)]
+        # Windows end on the newest day the planner may see; without one there are none.
+        vensters = {
+            label: max(seen) - dt.timedelta(days=days - 1) for label, days in VENSTERS.items() if seen
+        }
         withheld_cells = 0
         for measure in ("signalen", *KINDS):
             table, mask = planner_cells(world, measure)
             assert len(table) > 0
+            assert (table["periode_soort"] == "venster").any() == bool(seen)
             withheld_cells += int(mask.sum())
-            assert exposed(table, mask, K) == [], measure
+            assert exposed(table, mask, K, vensters=vensters) == [], measure
         assert withheld_cells > 0
 
         published_buurt = {
