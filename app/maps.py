@@ -239,6 +239,9 @@ def _point_style(layer: Layer) -> dict[str, Any]:
         "straal": style.radius,
         "dikte": style.weight,
         "dekking": style.fill_opacity,
+        # The map zoom (tile zoom + 1: 512-pixel tiles) from which points stand alone; below
+        # it the tiles carry clusters (app/layer_sql.py mvt_clusters). None: never clustered.
+        "enkelVanaf": None if layer.single_from is None else layer.single_from + 1,
     }
 
 

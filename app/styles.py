@@ -62,12 +62,15 @@ def paint_of(layer: Layer, grid: Grid | None = None) -> list[dict[str, Any]]:
                 "id": f"{layer.id}-punten",
                 "type": "circle",
                 **base,
+                # The layer's own form, as on the Leaflet map: vacancy is a white dot with a
+                # black rim, which a white rim would hide on a light basemap.
                 "paint": {
                     "circle-color": style.colour,
-                    "circle-radius": 5,
-                    "circle-stroke-color": "#ffffff",
-                    "circle-stroke-width": 1,
-                    "circle-opacity": 0.9,
+                    "circle-radius": style.radius,
+                    "circle-stroke-color": style.outline,
+                    "circle-stroke-width": style.weight,
+                    "circle-opacity": style.fill_opacity,
+                    "circle-stroke-opacity": 1,
                 },
             }
         ]

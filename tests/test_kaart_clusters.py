@@ -327,6 +327,33 @@ def test_a_click_on_a_cluster_zooms_in_and_a_single_point_opens_its_popup(
     assert page.errors == []
 
 
+def test_the_legend_names_each_clustered_layer_in_its_own_colours_and_zoom(
+    page: Watched, base_url: str, api_keys: dict[str, str]
+) -> None:
+    """One legend line per point layer that clusters, from its declaration (colours, the map
+    zoom from which its points stand alone), none for a layer that never clusters."""
+    _sign_in_with_key(page.page, base_url, api_keys["analist"], "/kaart?periode=2024&doel=analyse")
+    page.page.wait_for_function(READY, timeout=30_000)
+    lines = page.page.evaluate(
+        """() => [...document.querySelectorAll('.legend li.cluster, .info li.cluster, li.cluster')].map(li => ({
+            laag: li.dataset.laag, tekst: li.textContent,
+            rand: getComputedStyle(li.querySelector('.punt')).borderTopColor,
+            vlak: getComputedStyle(li.querySelector('.punt')).backgroundColor}))"""
+    )
+    clustered = {lid for lid in ("signalen", "leegstand", "vestigingen") if REGISTRY[lid].single_from is not None}
+    assert {line["laag"] for line in lines} == clustered
+    for line in lines:
+        layer = REGISTRY[line["laag"]]
+        assert f"onder zoomniveau {layer.single_from + 1})" in line["tekst"], line
+        assert line["rand"] == _rgb(layer.style.outline) and line["vlak"] == _rgb(layer.style.colour), line
+    assert page.errors == []
+
+
+def _rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
 # -- names on the areas -------------------------------------------------------------------------
 
 

@@ -32,10 +32,17 @@
       };
     },
 
-    /* The legend's line for clusters (kaart.js adds it when the map has point layers). */
-    legenda: function () {
-      return '<li class="cluster"><span class="punt" style="background:#0072b2;border:1.5px solid #ffffff;' +
-        'width:1rem;height:1rem"></span>groep punten met hun aantal (onder zoomniveau 16); klik om in te zoomen</li>';
+    /* The legend's lines for clusters (kaart.js adds them when the map has point layers): one
+     * per point layer that groups its points, in that layer's colours and with the zoom from
+     * which its points stand alone (app/maps.py _point_style), so the legend cannot drift from
+     * the layers' declarations. */
+    legenda: function (punten, escape) {
+      return (punten || []).filter(function (p) { return p.enkelVanaf; }).map(function (p) {
+        return '<li class="cluster" data-laag="' + escape(p.id) + '"><span class="punt" style="background:' +
+          p.kleur + ";border:" + Math.max(1.5, p.dikte) + "px solid " + p.rand + ';width:1rem;height:1rem"></span>' +
+          "groep " + escape(p.titel.toLowerCase()) + " met hun aantal (onder zoomniveau " + p.enkelVanaf +
+          "); klik om in te zoomen</li>";
+      }).join("");
     },
 
     /* A click on a cluster zooms in two levels around it, towards the zoom of single points. */

@@ -174,7 +174,7 @@
         html += '<li><span class="punt" style="background:' + p.kleur + ";border:" + p.dikte + "px solid " + p.rand +
           ";width:" + 2 * p.straal + "px;height:" + 2 * p.straal + 'px"></span>' + escape(p.titel) + "</li>";
       });
-      if ((config.punten || []).length) html += okaartClusters.legenda();
+      html += okaartClusters.legenda(config.punten, escape);
       div.innerHTML = html + "</ul>";
       return div;
     };
