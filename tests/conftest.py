@@ -85,7 +85,9 @@ class TestServer:
         ended, and the copy is retried for the rare session that slipped in between."""
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         with self.admin() as conn:
-            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(template)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(template))
+            )
             try:
                 for attempt in range(50):
                     conn.execute(
@@ -105,7 +107,9 @@ class TestServer:
                             raise
                         time.sleep(0.1)
             finally:
-                conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(template)))
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(template))
+                )
         return name, self.url(name)
 
     def drop_database(self, name: str) -> None:

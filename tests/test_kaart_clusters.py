@@ -340,7 +340,9 @@ def test_the_legend_names_each_clustered_layer_in_its_own_colours_and_zoom(
             rand: getComputedStyle(li.querySelector('.punt')).borderTopColor,
             vlak: getComputedStyle(li.querySelector('.punt')).backgroundColor}))"""
     )
-    clustered = {lid for lid in ("signalen", "leegstand", "vestigingen") if REGISTRY[lid].single_from is not None}
+    clustered = {
+        lid for lid in ("signalen", "leegstand", "vestigingen") if REGISTRY[lid].single_from is not None
+    }
     assert {line["laag"] for line in lines} == clustered
     for line in lines:
         layer = REGISTRY[line["laag"]]
