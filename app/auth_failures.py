@@ -16,7 +16,6 @@ then writes a handful of rows a minute instead of one per request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
@@ -64,16 +63,17 @@ class AuthFailures:
         #: Hashes of credentials that resolved to a principal in this worker.
         self.vouched: set[str] = set()
 
-    def vouch(self, kind: str, token: str) -> None:
+    def vouch(self, digest: str) -> None:
         """Remember credentials that resolved to a principal: from an address over the
         limit they are still looked up (a colleague behind the same NAT keeps working; a
         revoked key then fails its lookup as usual)."""
         if len(self.vouched) >= MAX_VOUCHED:
             self.vouched.clear()
-        self.vouched.add(_digest(kind, token))
+        self.vouched.add(digest)
 
-    def known(self, kind: str, token: str) -> bool:
-        return _digest(kind, token) in self.vouched
+    def known(self, digest: str) -> bool:
+        """Whether credentials (by their ``Credentials.digest``) resolved here before."""
+        return digest in self.vouched
 
     def window(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
@@ -129,7 +129,3 @@ class AuthFailures:
         if written:
             log.info("%d aggregate audit rows of failed sign-ins written", written)
         return written
-
-
-def _digest(kind: str, token: str) -> str:
-    return hashlib.sha256(f"{kind}\0{token}".encode()).hexdigest()
