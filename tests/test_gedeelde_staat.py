@@ -296,3 +296,46 @@ def test_a_request_parses_and_hashes_its_credentials_once(
     assert statuses == [200, 200] and unknown.status_code == 401
     assert digests == [key, key, "okk_onbekend_x"]
     assert sum("FROM api_key" in s for s in lookups) == 2  # the first request and the unknown key
+
+
+def test_sealing_writes_every_addresses_aggregate_row_in_one_statement(
+    demo_engine: Engine, api_login: Any
+) -> None:
+    """Failed sign-ins of many addresses: the counts in one statement, the audit rows in one
+    INSERT ... SELECT from the claimed windows, whatever the number of addresses."""
+    from app.auth_failures import ROUTE, AuthFailures
+
+    api = db.make_engine(api_login(demo_engine.url.render_as_string(hide_password=False)))
+    failures = AuthFailures(api, limit=0, window_s=60)
+    prefix = f"203.0.113.{uuid.uuid4().int % 200}"  # TEST-NET-3, an address family of this test
+    addresses = [f"{prefix}:{n}" for n in range(5)]
+    for n, address in enumerate(addresses):
+        for _ in range(n + 1):
+            failures.count(address)
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(api, "before_cursor_execute", seen)
+    try:
+        written = failures.seal(now=time.time() + 120)  # their window has closed
+        first = list(statements)
+        again = failures.seal(now=time.time() + 120)
+    finally:
+        event.remove(api, "before_cursor_execute", seen)
+        api.dispose()
+    assert written == 5 and again == 0
+    assert sum("INSERT INTO audit_log" in s for s in first) == 1
+    assert len(first) == 3  # the counts, the seal with its audit rows, the prune
+    assert len(statements) == 3 + 2  # then nothing to count: the seal (no rows) and the prune
+    with demo_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT client, aantal, status, principal_id FROM audit_log WHERE route = :r AND client = ANY(:c)"
+            ),
+            {"r": ROUTE, "c": addresses},
+        ).all()
+    assert sorted((r.client, r.aantal, r.status, r.principal_id) for r in rows) == [
+        (address, n + 1, 401, None) for n, address in enumerate(addresses)
+    ]
