@@ -23,10 +23,9 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from app import audit
-from app.deps import RESOLVED, credentials_of, current_principal, require_principal
+from app.deps import Caller, caller_of, look_up, require_principal
 from app.errors import NotFoundError, TooManyRequestsError
 from app.services import Services, services_of
-from core.security import Principal
 
 Toegang = Literal["open", "aangemeld", "gegevens"]
 RULE_KEY = "x-toegang"
@@ -47,8 +46,9 @@ async def gate(request: Request) -> None:
     """Run before every API route (an app-wide dependency).
 
     An open route passes at once: the caller is not resolved there, so ``/healthz`` with a
-    bearer header does no key lookup. Elsewhere the caller is resolved here, and credentials
-    that resolve to nobody count as a failed sign-in of the client address
+    bearer header does no key lookup. Elsewhere the caller is resolved here, once for the
+    whole request (:func:`app.deps.caller_of`: parsed and hashed once, kept on the request),
+    and credentials that resolve to nobody count as a failed sign-in of the client address
     (:mod:`app.auth_failures`): a 401 (a 429 past the limit) without an audit row of its
     own, since the aggregate row per address accounts for it.
     """
@@ -59,19 +59,21 @@ async def gate(request: Request) -> None:
     path = getattr(route, "path", request.url.path)
     entry = audit.open_entry(request, path, data=toegang == "gegevens")
     services = services_of(request.app)
-    principal, looked_up = await _caller(request, services, entry)
-    entry.principal = principal
+    caller = caller_of(request)
+    if not caller.resolved and caller.credentials is not None:
+        await _look_up(request, services, caller, entry)
+    entry.principal = caller.principal
     if toegang not in ("aangemeld", "gegevens"):
         raise NotFoundError(f"geen resource op {request.url.path}")
-    if principal is None and credentials_of(request) is not None:
+    if caller.principal is None and caller.credentials is not None:
         entry.accounted = 401  # in the address's aggregate row
         client = _client(request)
-        if not looked_up:  # the same bad key again, answered from the cache: no I/O
+        if not caller.looked_up:  # the same bad key again, answered from the cache: no I/O
             services.auth_failures.count(client)
         elif wait := await run_in_threadpool(services.auth_failures.failed, client):
             entry.accounted = 429
             raise _too_many(wait, "te veel mislukte aanmeldingen vanaf dit adres")
-    principal = await require_principal(principal)
+    principal = await require_principal(caller.principal)
     limiter = services.rate_limiter
     if limiter.enabled and not limiter.take_local(principal.id):
         wait = await run_in_threadpool(limiter.take, principal.id)
@@ -79,34 +81,26 @@ async def gate(request: Request) -> None:
             raise _too_many(wait, "te veel verzoeken met deze sleutel")
 
 
-async def _caller(
-    request: Request, services: Services, entry: audit.AuditEntry
-) -> tuple[Principal | None, bool]:
-    """The caller, and whether it took a lookup (a cache miss).
+async def _look_up(request: Request, services: Services, caller: Caller, entry: audit.AuditEntry) -> None:
+    """Look up credentials the cache did not know.
 
     Only lookups count toward the failed sign-in limit: they are what a client trying
     random keys makes, and what costs the database. From an address over that limit only
-    credentials this worker has cached or seen resolve before are looked up; known keys keep
-    working there (a colleague behind the same NAT is not locked out).
+    credentials this worker has seen resolve before are looked up; known keys keep working
+    there (a colleague behind the same NAT is not locked out).
     """
-    presented = credentials_of(request)
-    if presented is None:
-        return None, False
-    hit, principal = services.principals.get(*presented)
-    if hit:
-        request.scope.setdefault("state", {})[RESOLVED] = principal
-        return principal, False
+    credentials = caller.credentials
+    if credentials is None:
+        return
     client = _client(request)
     failures = services.auth_failures
     blocked = failures.blocked_for(client)
-    if blocked and not failures.known(*presented):
+    if blocked and not failures.known(credentials.digest):
         failures.count(client)
         entry.accounted = 429  # in the address's aggregate row
         raise _too_many(blocked, "te veel mislukte aanmeldingen vanaf dit adres")
-    principal = await current_principal(request)
-    if principal is not None:
-        failures.vouch(*presented)
-    return principal, True
+    if await look_up(request, caller) is not None:
+        failures.vouch(credentials.digest)
 
 
 def _client(request: Request) -> str:

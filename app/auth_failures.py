@@ -10,19 +10,17 @@ failures that took a lookup count toward the limit; the same bad key again is an
 the worker's cache and counted for the audit only.
 
 Such requests get no audit row each: :meth:`AuthFailures.seal` writes one row per address and
-window with their count (``aantal``), status 401, route :data:`ROUTE`. A flood of random keys
+window with their count (``aantal``), status 401, route :data:`ROUTE`, all in one
+``INSERT ... SELECT`` from the windows it claims. A flood of random keys
 then writes a handful of rows a minute instead of one per request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
 from sqlalchemy import Engine, text
-
-from app import audit
 
 log = logging.getLogger("okaart.aanmelding")
 
@@ -37,12 +35,23 @@ COUNT = text(
     "opgezocht = f.opgezocht + excluded.opgezocht "
     "RETURNING f.opgezocht"
 )
-#: Claim what closed windows hold beyond what was reported; SKIP LOCKED lets workers seal at once.
-CLAIM = text(
+#: The failures counted in this worker since the last seal, every slot in one statement
+#: (the slots are distinct, so no row is hit twice).
+COUNT_PENDING = text(
+    "INSERT INTO auth_failure AS f (client, venster, aantal, opgezocht) "
+    "SELECT p.client, p.venster, p.n, 0 FROM unnest(CAST(:clients AS text[]), "
+    "CAST(:vensters AS bigint[]), CAST(:ns AS integer[])) AS p(client, venster, n) "
+    "ON CONFLICT (client, venster) DO UPDATE SET aantal = f.aantal + excluded.aantal"
+)
+#: Claim what closed windows hold beyond what was reported and write its audit rows, one per
+#: address and window, in one statement; SKIP LOCKED lets workers seal at once.
+SEAL = text(
     "WITH c AS (SELECT client, venster, aantal - gemeld AS nieuw FROM auth_failure "
-    "           WHERE venster < :venster AND aantal > gemeld FOR UPDATE SKIP LOCKED) "
-    "UPDATE auth_failure f SET gemeld = f.aantal FROM c "
-    "WHERE f.client = c.client AND f.venster = c.venster RETURNING c.client, c.venster, c.nieuw"
+    "           WHERE venster < :venster AND aantal > gemeld FOR UPDATE SKIP LOCKED), "
+    "g AS (UPDATE auth_failure f SET gemeld = f.aantal FROM c "
+    "      WHERE f.client = c.client AND f.venster = c.venster RETURNING c.client, c.venster, c.nieuw) "
+    "INSERT INTO audit_log (methode, route, client, aantal, status) "
+    "SELECT '*', CAST(:route AS text), g.client, g.nieuw, 401 FROM g ORDER BY g.venster, g.client"
 )
 #: Credentials remembered as once valid, so they are still looked up from a blocked address.
 MAX_VOUCHED = 10_000
@@ -64,16 +73,17 @@ class AuthFailures:
         #: Hashes of credentials that resolved to a principal in this worker.
         self.vouched: set[str] = set()
 
-    def vouch(self, kind: str, token: str) -> None:
+    def vouch(self, digest: str) -> None:
         """Remember credentials that resolved to a principal: from an address over the
         limit they are still looked up (a colleague behind the same NAT keeps working; a
         revoked key then fails its lookup as usual)."""
         if len(self.vouched) >= MAX_VOUCHED:
             self.vouched.clear()
-        self.vouched.add(_digest(kind, token))
+        self.vouched.add(digest)
 
-    def known(self, kind: str, token: str) -> bool:
-        return _digest(kind, token) in self.vouched
+    def known(self, digest: str) -> bool:
+        """Whether credentials (by their ``Credentials.digest``) resolved here before."""
+        return digest in self.vouched
 
     def window(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
@@ -117,19 +127,17 @@ class AuthFailures:
         worker calls it now and then, and workers sealing at once skip each other's rows."""
         venster = self.window(now)
         pending, self.pending = self.pending, {}
-        written = 0
         with self.engine.begin() as conn:
-            for (client, slot), n in pending.items():
-                conn.execute(COUNT, {"client": client, "venster": slot, "n": n, "opgezocht": 0})
-            for row in conn.execute(CLAIM, {"venster": venster}).all():
-                entry = audit.AuditEntry(methode="*", route=ROUTE, client=row.client, aantal=int(row.nieuw))
-                audit.write(conn, entry, 401)
-                written += 1
+            if pending:
+                slots = list(pending.items())
+                params = {
+                    "clients": [client for (client, _), _ in slots],
+                    "vensters": [slot for (_, slot), _ in slots],
+                    "ns": [n for _, n in slots],
+                }
+                conn.execute(COUNT_PENDING, params)
+            written = conn.execute(SEAL, {"venster": venster, "route": ROUTE}).rowcount
             conn.execute(PRUNE, {"oud": venster - 3600})
         if written:
             log.info("%d aggregate audit rows of failed sign-ins written", written)
         return written
-
-
-def _digest(kind: str, token: str) -> str:
-    return hashlib.sha256(f"{kind}\0{token}".encode()).hexdigest()

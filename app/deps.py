@@ -16,6 +16,7 @@ routes are the hot paths.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,6 +28,7 @@ from app.errors import BadRequestError, ForbiddenError, NotFoundError, Unauthori
 from app.filtering import PARAMETERS
 from app.layer_sql import Selection
 from app.params import BBox, CollectionId, Interval, PurposeHeader, PurposeQuery, purpose_of
+from app.principal_cache import Credentials
 from app.services import Services, services_of
 from app.tokens import looks_like_jwt
 from core.security import Principal, principal_for_key
@@ -49,8 +51,8 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def credentials_of(request: Request) -> tuple[str, str] | None:
-    """``(kind, token)`` the request presents (``sleutel``, ``jwt`` or ``sessie``), or None."""
+def _presented(request: Request) -> Credentials | None:
+    """The credentials the request presents (``sleutel``, ``jwt`` or ``sessie``), or None."""
     token, kind = _bearer(request), "sleutel"
     if token is None:
         token, kind = request.cookies.get(SESSION_COOKIE), "sessie"
@@ -58,43 +60,74 @@ def credentials_of(request: Request) -> tuple[str, str] | None:
             return None
     elif looks_like_jwt(token):
         kind = "jwt"  # a provider-issued access token (app/oidc.py)
-    return kind, token
+    return Credentials.of(kind, token)
 
 
-#: Where the caller of a request is kept once resolved (the gate resolves it first).
-RESOLVED = "okaart_principal"
+@dataclass(slots=True)
+class Caller:
+    """Who a request is from, resolved once per request and kept on ``request.state``.
+
+    ``resolved``: the cache or a lookup answered (``principal`` None then means unknown or
+    refused credentials); ``looked_up``: it took a lookup (a cache miss), which is what the
+    failed sign-in limit counts.
+    """
+
+    credentials: Credentials | None
+    principal: Principal | None = None
+    resolved: bool = False
+    looked_up: bool = False
+
+
+#: Where the caller of a request is kept (``request.state``).
+CALLER = "okaart_caller"
+
+
+def caller_of(request: Request) -> Caller:
+    """The request's caller: credentials parsed and hashed, and the cache asked, the first
+    time only (no I/O). The access gate calls it first; routes get the same object."""
+    state = request.scope.setdefault("state", {})
+    caller: Caller | None = state.get(CALLER)
+    if caller is None:
+        caller = Caller(_presented(request))
+        if caller.credentials is not None:
+            caller.resolved, caller.principal = services_of(request.app).principals.get(caller.credentials)
+        state[CALLER] = caller
+    return caller
+
+
+async def look_up(request: Request, caller: Caller) -> Principal | None:
+    """Resolve a caller the cache did not know, in a worker thread, and cache the answer."""
+    credentials = caller.credentials
+    if credentials is None:
+        return None
+    services = services_of(request.app)
+    generation = services.principals.generation
+    caller.principal = await run_in_threadpool(_lookup, services, credentials)
+    caller.resolved = caller.looked_up = True
+    services.principals.put(credentials, caller.principal, generation)
+    return caller.principal
 
 
 async def current_principal(request: Request) -> Principal | None:
-    """The caller, from ``Authorization: Bearer <key>``; None when anonymous or unknown.
+    """The caller, from ``Authorization: Bearer <key>`` or the session cookie; None when
+    anonymous or unknown.
 
     The dependencies are ``async`` so FastAPI does not send each one to the thread pool; only
     a cache miss looks the key up, in a worker thread. This one runs on every request, so it
     takes the services straight from the app rather than as dependencies of its own (FastAPI
     solves each dependency again wherever it appears in a route's tree, cached or not). The
-    access gate resolves the caller only on routes that are not open; the result is kept on
-    the request, so a route's own dependency does not resolve it again.
+    access gate resolves the caller first on routes that are not open (:func:`caller_of`);
+    here it is then only read back.
     """
-    state = request.scope.setdefault("state", {})
-    if RESOLVED in state:
-        found: Principal | None = state[RESOLVED]
-        return found
-    presented = credentials_of(request)
-    if presented is None:
-        return None
-    kind, token = presented
-    services = services_of(request.app)
-    hit, principal = services.principals.get(kind, token)
-    if not hit:
-        generation = services.principals.generation
-        principal = await run_in_threadpool(_lookup, services, kind, token)
-        services.principals.put(kind, token, principal, generation)
-    state[RESOLVED] = principal
-    return principal
+    caller = caller_of(request)
+    if caller.resolved or caller.credentials is None:
+        return caller.principal
+    return await look_up(request, caller)
 
 
-def _lookup(services: Services, kind: str, token: str) -> Principal | None:
+def _lookup(services: Services, credentials: Credentials) -> Principal | None:
     engine, mapping = services.engine, services.settings.toegang
+    kind, token = credentials.kind, credentials.token
     if kind == "jwt":
         return oidc.principal_for_access_token(engine, services.providers, mapping, token)
     with engine.connect() as conn:

@@ -16,26 +16,43 @@ import time
 EVERY_SECONDS = 60.0
 
 
-class ThrottledLog:
-    """One logger line per ``every`` seconds for a recurring failure, with a count."""
+class Throttle:
+    """Lets a recurring event through at most once per ``every`` seconds, counting the rest:
+    the one throttle behind both a named report (:class:`ThrottledLog`) and a logger's filter
+    (:class:`ThrottleFilter`)."""
 
-    def __init__(self, logger: logging.Logger, level: int, what: str, every: float = EVERY_SECONDS) -> None:
-        self.logger = logger
-        self.level = level
-        self.what = what
+    def __init__(self, every: float = EVERY_SECONDS) -> None:
         self.every = every
         self.count = 0
         self.last: float | None = None
         self._lock = threading.Lock()
 
-    def report(self, detail: str) -> None:
-        """Count one failure; log when the previous line is ``every`` seconds old."""
+    def tick(self) -> int | None:
+        """Count one occurrence; when it may pass, how many were counted since the previous
+        one that passed (itself included), else None."""
         with self._lock:
             self.count += 1
             now = time.monotonic()
             if self.last is not None and now - self.last < self.every:
-                return
+                return None
             count, self.count, self.last = self.count, 0, now
+            return count
+
+
+class ThrottledLog(Throttle):
+    """One logger line per ``every`` seconds for a recurring failure, with a count."""
+
+    def __init__(self, logger: logging.Logger, level: int, what: str, every: float = EVERY_SECONDS) -> None:
+        super().__init__(every)
+        self.logger = logger
+        self.level = level
+        self.what = what
+
+    def report(self, detail: str) -> None:
+        """Count one failure; log when the previous line is ``every`` seconds old."""
+        count = self.tick()
+        if count is None:
+            return
         first_line = detail.strip().splitlines()[0] if detail.strip() else ""
         self.logger.log(
             self.level,
@@ -60,20 +77,19 @@ class ThrottleFilter(logging.Filter):
     def __init__(self, every: float = EVERY_SECONDS) -> None:
         super().__init__()
         self.every = every
-        self.seen: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
+        #: One throttle per message template (the templates are the code's, so few).
+        self.throttles: dict[str, Throttle] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         template = str(record.msg)
-        now = time.monotonic()
-        with self._lock:
-            last, held = self.seen.get(template, (None, 0))
-            if last is not None and now - last < self.every:
-                self.seen[template] = (last, held + 1)
-                return False
-            self.seen[template] = (now, 0)
-        if held:
-            record.msg = f"{template} [{held} more since the last report]"
+        throttle = self.throttles.get(template)
+        if throttle is None:
+            throttle = self.throttles.setdefault(template, Throttle(self.every))
+        count = throttle.tick()
+        if count is None:
+            return False
+        if count > 1:
+            record.msg = f"{template} [{count - 1} more since the last report]"
         return True
 
 

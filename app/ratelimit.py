@@ -2,11 +2,13 @@
 
 Each key has one token bucket in the database (``rate_bucket``, migration 0017): refilled at
 ``per_minute / 60`` tokens a second up to ``burst``. A worker takes tokens with one call of
-``rate_take`` (one round trip; the row is locked only inside that statement), and takes up to
-``lease`` at once, spending them locally over the next :data:`LEASE_SECONDS`. Tokens a worker
-holds are gone from the shared bucket, so all workers together never exceed the key's rate:
-a key gets its rate once, however many processes serve it. ``lease`` trades round trips for
-fairness between workers (1: one round trip per request, exact).
+``rate_take`` (one round trip and one write of the bucket row: refill and take are one
+``INSERT ... ON CONFLICT DO UPDATE``, migration 0022; the row is locked only inside that
+statement), and takes up to ``lease`` at once, spending them locally over the next
+:data:`LEASE_SECONDS`. Tokens a worker holds are gone from the shared bucket, so all workers
+together never exceed the key's rate: a key gets its rate once, however many processes serve
+it. ``lease`` trades round trips for fairness between workers (1: one round trip per
+request, exact).
 
 Buckets are keyed by the key and the configured limit, so a changed limit starts with a full
 bucket instead of inheriting a bucket sized for another limit. The bucket table is UNLOGGED:

@@ -102,44 +102,53 @@ def mac_of(key: bytes, audit_id: int, row_hash: bytes) -> bytes:
 _STAMP = "to_char(tijdstip AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 
-#: The head of every chain: a loose index scan over ``audit_log_keten_idx`` (one probe per
-#: chain, not a scan of the trail).
-_HEADS = """
+#: The head of every chain (a loose index scan over ``audit_log_keten_idx``: one probe per
+#: chain, not a scan of the trail) with its newest anchor, if it has one: one query for all
+#: chains.
+_HEADS = f"""
     WITH RECURSIVE k AS (
         (SELECT keten FROM audit_log ORDER BY keten LIMIT 1)
         UNION ALL
         SELECT (SELECT a.keten FROM audit_log a WHERE a.keten > k.keten ORDER BY a.keten LIMIT 1)
         FROM k WHERE k.keten IS NOT NULL
     )
-    SELECT k.keten, h.id, h.hash FROM k CROSS JOIN LATERAL
+    SELECT k.keten, h.id, h.hash, x.mac, x.stamp FROM k
+    CROSS JOIN LATERAL
         (SELECT a.id, a.hash FROM audit_log a WHERE a.keten = k.keten ORDER BY a.id DESC LIMIT 1) h
+    LEFT JOIN LATERAL
+        (SELECT mac, {_STAMP} AS stamp FROM audit_anker
+         WHERE audit_id = h.id AND hash = h.hash ORDER BY id DESC LIMIT 1) x ON true
     ORDER BY k.keten
+"""
+#: The new anchors, all in one statement.
+_INSERT = f"""
+    INSERT INTO audit_anker (audit_id, hash, mac)
+    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:hashes AS bytea[]), CAST(:macs AS bytea[]))
+    RETURNING audit_id, {_STAMP} AS stamp
 """
 
 
 def anchor(conn: Connection, key: bytes) -> list[tuple[Anchor, bool]]:
-    """Anchor every chain head: (the anchor, whether it is new), one per chain. A head
-    already anchored keeps its anchor (a timer on an idle trail adds nothing); an empty
-    trail has none."""
+    """Anchor every chain head: (the anchor, whether it is new), one per chain, in two
+    statements whatever the number of chains. A head already anchored keeps its anchor (a
+    timer on an idle trail adds nothing); an empty trail has none. The MACs are made here:
+    the key never goes to the database."""
+    heads = conn.execute(text(_HEADS)).all()
+    new = {h.id: mac_of(key, h.id, bytes(h.hash)) for h in heads if h.mac is None}
+    stamps: dict[int, str] = {}
+    if new:
+        params = {
+            "ids": list(new),
+            "hashes": [bytes(h.hash) for h in heads if h.id in new],
+            "macs": list(new.values()),
+        }
+        stamps = {int(r.audit_id): r.stamp for r in conn.execute(text(_INSERT), params)}
     made: list[tuple[Anchor, bool]] = []
-    for head in conn.execute(text(_HEADS)):
-        row_hash = bytes(head.hash)
-        last = conn.execute(
-            text(
-                f"SELECT audit_id, hash, mac, {_STAMP} AS stamp FROM audit_anker"
-                " WHERE audit_id = :i AND hash = :h ORDER BY id DESC LIMIT 1"
-            ),
-            {"i": head.id, "h": row_hash},
-        ).first()
-        if last is not None:
-            made.append((Anchor(last.audit_id, bytes(last.hash), bytes(last.mac), last.stamp), False))
-            continue
-        mac = mac_of(key, head.id, row_hash)
-        stamp = conn.execute(
-            text(f"INSERT INTO audit_anker (audit_id, hash, mac) VALUES (:i, :h, :m) RETURNING {_STAMP}"),
-            {"i": head.id, "h": row_hash, "m": mac},
-        ).scalar_one()
-        made.append((Anchor(head.id, row_hash, mac, stamp), True))
+    for h in heads:
+        if h.id in new:
+            made.append((Anchor(h.id, bytes(h.hash), new[h.id], stamps[h.id]), True))
+        else:
+            made.append((Anchor(h.id, bytes(h.hash), bytes(h.mac), h.stamp), False))
     return made
 
 

@@ -611,6 +611,14 @@ rate_bucket = Table(
     Column("sleutel", Text, primary_key=True),
     Column("tokens", Double, nullable=False),
     Column("stamp", TIMESTAMPTZ, nullable=False),
+    # Migration 0022: rate_take returns it from the row it wrote (one write per take).
+    Column(
+        "gegeven",
+        Integer,
+        nullable=False,
+        server_default=text("0"),
+        comment="Tokens the last take got (rate_take returns it from the row it wrote).",
+    ),
     prefixes=["UNLOGGED"],
     comment="Per-key token buckets of the rate limit, shared by all workers; unlogged, lost in a crash.",
 )

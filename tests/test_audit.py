@@ -256,6 +256,41 @@ def test_concurrent_writers_take_chains_of_their_own(chains: tuple[Engine, CliRu
     assert "let op" not in verified.output
 
 
+def test_anchoring_every_chain_takes_two_statements_whatever_their_number(
+    chains: tuple[Engine, CliRunner],
+) -> None:
+    """One query finds every chain's head and its anchor, one INSERT adds the new anchors:
+    not a query per chain (there may be 32)."""
+    from sqlalchemy import event
+
+    from core.audit_anchors import anchor, load_key
+
+    owner, runner = chains
+    key = load_key(get_settings(), None)
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(owner, "before_cursor_execute", seen)
+    try:
+        with owner.begin() as c:
+            first = anchor(c, key)
+        counted = len(statements)
+        with owner.begin() as c:
+            again = anchor(c, key)
+    finally:
+        event.remove(owner, "before_cursor_execute", seen)
+    by_chain = chain_ids(owner)
+    assert [a.audit_id for a, new in first] == [by_chain[k][-1] for k in (0, 1, 2)]
+    assert all(new for _, new in first) and not any(new for _, new in again)
+    assert [a for a, _ in again] == [a for a, _ in first]  # the same anchors, times included
+    assert counted == 2 and len(statements) == 3  # heads + insert; then the heads alone
+    assert scalar(owner, "SELECT count(*) FROM audit_anker") == 3
+    verified = run(runner, "audit", "verify")
+    assert verified.exit_code == 0 and "3 ankers kloppen (3 ketens)" in verified.output, verified.output
+
+
 def test_a_transaction_keeps_its_chain(fresh_db: str, api_login: Any) -> None:
     """Its second row goes to the chain of its first even when chain 0 came free meanwhile:
     a transaction never holds two chain locks, so writers cannot wait for each other."""

@@ -15,16 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from app.main import create_app
+from app.principal_cache import CHANNEL, Credentials
 from app.services import services_of
 from core import db
 from core.pgcluster import free_port
-from core.security import create_principal_key
+from core.security import create_principal_key, hash_key
 from core.settings import Settings
 from tests.conftest import REPO, auth
 
@@ -179,3 +181,161 @@ def test_an_ended_session_stops_in_the_other_worker_too(
     assert out.status_code == 303
     second.cookies.set(SESSION_COOKIE, token)
     _until(lambda: second.get("/collections").status_code == 401, "the other worker kept the session")
+
+
+def _key_and_session(demo_engine: Engine, naam: str) -> tuple[str, int, int, list[str]]:
+    """A fresh key (key, key id, principal id) and two sessions of it."""
+    from core.sessions import create_session
+
+    with demo_engine.begin() as conn:
+        key, key_id = create_principal_key(
+            conn, naam=f"{naam}-{uuid.uuid4().hex[:6]}", rol="analist", organisatie="Gemeente Groningen",
+            convenanten=[], gemeenten=["GM0014"], doelen=["analyse"],
+        )  # fmt: skip
+        principal_id = conn.execute(text("SELECT principal_id FROM api_key WHERE id = :i"), {"i": key_id})
+        tokens = [create_session(conn, key_id, 1.0) for _ in range(2)]
+    return key, key_id, int(principal_id.scalar_one()), tokens
+
+
+def test_notifications_name_what_changed_and_skip_a_sessions_bookkeeping(demo_engine: Engine) -> None:
+    """Only a change a lookup would see is announced, naming the entry it ends; a session's
+    bookkeeping (provider tokens, claims) and removing an ended session are silent."""
+    key, key_id, principal_id, (first, second) = _key_and_session(demo_engine, "melding")
+    mine = {f"sessie:{hash_key(first)}", f"sessie:{hash_key(second)}", f"sleutel:{hash_key(key)}"}
+    mine.add(f"principal:{principal_id}")
+    url = db.libpq_uri(demo_engine.url.render_as_string(hide_password=False))
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+
+        def announced(change: str, **params: Any) -> list[str]:
+            """What is announced about this test's rows for ``change`` (notifications arrive
+            in commit order, so the marker sent after it closes the list)."""
+            marker = f"einde-{uuid.uuid4().hex}"
+            with demo_engine.begin() as conn:
+                conn.execute(text(change), params)
+            with demo_engine.begin() as conn:
+                conn.execute(text("SELECT pg_notify(:c, :m)"), {"c": CHANNEL, "m": marker})
+            seen: list[str] = []
+            for note in listener.notifies(timeout=30):
+                if note.payload == marker:
+                    return seen
+                if note.payload in mine or note.payload == "*":
+                    seen.append(note.payload)
+            raise AssertionError("the marker did not arrive")
+
+        where = {"h": hash_key(first)}
+        bookkeeping = (
+            "UPDATE sessie SET oidc_ververs = 'r2', oidc_claims = '{\"x\": 1}' WHERE token_hash = :h"
+        )
+        assert announced(bookkeeping, **where) == []
+        assert announced("UPDATE sessie SET verloopt_op = verloopt_op WHERE token_hash = :h", **where) == []
+        ended = "UPDATE sessie SET beeindigd_op = now() WHERE token_hash = :h"
+        assert announced(ended, **where) == [f"sessie:{hash_key(first)}"]
+        extended = "UPDATE sessie SET verloopt_op = verloopt_op + interval '1 hour' WHERE token_hash = :h"
+        assert announced(extended, h=hash_key(second)) == [f"sessie:{hash_key(second)}"]
+        assert announced("DELETE FROM sessie WHERE token_hash = :h", **where) == []  # already ended
+        revoked = "UPDATE api_key SET ingetrokken_op = now() WHERE id = :i"
+        assert sorted(announced(revoked, i=key_id)) == sorted(
+            [f"principal:{principal_id}", f"sleutel:{hash_key(key)}"]
+        )
+        rights = "UPDATE principal SET gemeenten = '{GM0014,GM0106}' WHERE id = :i"
+        assert announced(rights, i=principal_id) == [f"principal:{principal_id}"]
+        assert announced("UPDATE principal SET actief = actief WHERE id = :i", i=principal_id) == []
+
+
+def test_ending_one_session_keeps_the_others_cached_in_every_worker(
+    two_workers: Callable[[], list[tuple[FastAPI, TestClient]]], demo_engine: Engine
+) -> None:
+    from core.sessions import SESSION_COOKIE, end_session
+
+    _, _, _, (ending, staying) = _key_and_session(demo_engine, "eentje")
+    workers = two_workers()
+    for _, client in workers:
+        for token in (ending, staying):
+            client.cookies.set(SESSION_COOKIE, token)
+            assert client.get("/collections").status_code == 200  # cached now
+    with demo_engine.begin() as conn:
+        assert end_session(conn, ending)
+    for app, _ in workers:
+        cache = services_of(app).principals
+        _until(
+            lambda c=cache: not c.get(Credentials.of("sessie", ending))[0], "a worker kept the ended session"
+        )  # type: ignore[misc]
+        assert cache.get(Credentials.of("sessie", staying))[0], "the other session was dropped too"
+
+
+def test_a_request_parses_and_hashes_its_credentials_once(
+    two_workers: Callable[[], list[tuple[FastAPI, TestClient]]],
+    demo_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gate, the route's own dependencies and the failed sign-in memory share one
+    resolved caller: one digest per request, cached key or not, and one lookup on a miss."""
+    from app import principal_cache
+
+    key, _, _, _ = _key_and_session(demo_engine, "eenmaal")
+    (app, client), _ = two_workers()
+    digests: list[str] = []
+    real = principal_cache.hash_key
+    monkeypatch.setattr(principal_cache, "hash_key", lambda token: digests.append(token) or real(token))
+    lookups: list[str] = []
+    engine = services_of(app).engine
+
+    def seen(*args: Any) -> None:
+        lookups.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        statuses = [
+            client.get("/collections/buurten/items", headers=auth(key, "analyse")).status_code
+            for _ in range(2)
+        ]
+        unknown = client.get("/collections", headers={"Authorization": "Bearer okk_onbekend_x"})
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statuses == [200, 200] and unknown.status_code == 401
+    assert digests == [key, key, "okk_onbekend_x"]
+    assert sum("FROM api_key" in s for s in lookups) == 2  # the first request and the unknown key
+
+
+def test_sealing_writes_every_addresses_aggregate_row_in_one_statement(
+    demo_engine: Engine, api_login: Any
+) -> None:
+    """Failed sign-ins of many addresses: the counts in one statement, the audit rows in one
+    INSERT ... SELECT from the claimed windows, whatever the number of addresses."""
+    from app.auth_failures import ROUTE, AuthFailures
+
+    api = db.make_engine(api_login(demo_engine.url.render_as_string(hide_password=False)))
+    failures = AuthFailures(api, limit=0, window_s=60)
+    prefix = f"203.0.113.{uuid.uuid4().int % 200}"  # TEST-NET-3, an address family of this test
+    addresses = [f"{prefix}:{n}" for n in range(5)]
+    for n, address in enumerate(addresses):
+        for _ in range(n + 1):
+            failures.count(address)
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(api, "before_cursor_execute", seen)
+    try:
+        written = failures.seal(now=time.time() + 120)  # their window has closed
+        first = list(statements)
+        again = failures.seal(now=time.time() + 120)
+    finally:
+        event.remove(api, "before_cursor_execute", seen)
+        api.dispose()
+    assert written >= 5 and again == 0  # with what earlier tests left in closed windows
+    assert sum("INSERT INTO audit_log" in s for s in first) == 1
+    assert len(first) == 3  # the counts, the seal with its audit rows, the prune
+    assert len(statements) == 3 + 2  # then nothing to count: the seal (no rows) and the prune
+    with demo_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT client, aantal, status, principal_id FROM audit_log WHERE route = :r AND client = ANY(:c)"
+            ),
+            {"r": ROUTE, "c": addresses},
+        ).all()
+    assert sorted((r.client, r.aantal, r.status, r.principal_id) for r in rows) == [
+        (address, n + 1, 401, None) for n, address in enumerate(addresses)
+    ]

@@ -256,3 +256,35 @@ def test_a_repeated_request_is_planned_for_its_own_values(make_client: Any, api_
         ).one()
     assert prepared[0] > 0, "psycopg prepared nothing: the test no longer shows the risk"
     assert prepared[1] == 0
+
+
+def test_rate_take_refills_takes_and_writes_the_bucket_once_per_call(demo_engine: Engine) -> None:
+    """The shared bucket (migration 0022): each call takes what is there up to its lease in
+    one write of the row, and says how long to wait when nothing was there."""
+    take = text("SELECT gegeven, wacht FROM rate_take(:k, :rate, 5, 2)")
+    with demo_engine.connect() as conn, conn.begin() as tx:
+        # Count the bucket's row updates (a counting trigger, gone with the rollback).
+        conn.execute(text("CREATE TEMP SEQUENCE schrijft"))
+        conn.execute(
+            text(
+                "CREATE FUNCTION pg_temp.tel() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN PERFORM nextval('pg_temp.schrijft'); RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER tel BEFORE UPDATE ON rate_bucket FOR EACH ROW EXECUTE FUNCTION pg_temp.tel()"
+            )
+        )
+        key = f"test-{time.time_ns()}"
+        slow = [tuple(conn.execute(take, {"k": key, "rate": 1e-6}).one()) for _ in range(4)]
+        updates = conn.execute(text("SELECT last_value, is_called FROM pg_temp.schrijft")).one()
+        # A bucket that refills fast is full again at the next call.
+        fast = f"{key}-snel"
+        conn.execute(take, {"k": fast, "rate": 1e9}).one()
+        refilled = conn.execute(take, {"k": fast, "rate": 1e9}).one()
+        tx.rollback()
+    assert [g for g, _ in slow] == [2, 2, 1, 0]  # a burst of 5, a lease of 2
+    assert [w for _, w in slow[:3]] == [0, 0, 0] and slow[3][1] > 1000  # nearly nothing refills
+    assert updates.is_called and updates.last_value == 3  # the first call inserted; then one write each
+    assert refilled.gegeven == 2 and refilled.wacht == 0
