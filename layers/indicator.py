@@ -105,7 +105,8 @@ PROPERTIES = (
         name="afwijkend_regio",
         basis="signalen",
         published="CASE WHEN ({signalen} - {verwacht_regio}) / sqrt(NULLIF({verwacht_regio}, 0)) IS NOT NULL"
-        " THEN ({signalen} - {verwacht_regio}) / sqrt(NULLIF({verwacht_regio}, 0)) >= 3 AND {signalen} >= 10 END",
+        " THEN ({signalen} - {verwacht_regio}) / sqrt(NULLIF({verwacht_regio}, 0)) >= 3"
+        " AND {signalen} >= 10 END",
         type="boolean",
         title="Wijkt af van de rest van de regio",
         filterable=True,
