@@ -87,8 +87,9 @@ def indicator_rows(
 
 #: Figures an area below the minimum of addresses has none of (migration 0015).
 PER_ADRES = frozenset(
-    {"per_1000_adressen", "per_1000_eb", "leegstand_pct", "verwacht", "z", "afwijkend", "trend_z"}
-)
+    {"per_1000_adressen", "per_1000_eb", "leegstand_pct", "verwacht", "z", "afwijkend", "trend_z",
+     "verwacht_regio", "z_regio", "afwijkend_regio"}
+)  # fmt: skip
 TE_WEINIG = "te weinig adressen"
 
 
