@@ -545,6 +545,26 @@ def test_a_regional_principals_z_regio_is_the_deviation_against_both_municipalit
     assert checked > 0 and differs > 0  # figures were compared, and they are not the municipal ones
 
 
+def test_the_area_overview_names_the_regional_deviation_for_a_regional_caller_only(world: World) -> None:
+    rows = figures(world, "beide", "wijk")
+    (code, periode, _) = next(
+        key
+        for key, r in rows.items()
+        if key[2] == "alle" and r["periode_soort"] == "jaar" and r["z_regio"] is not None
+    )
+    sentence = "Ten opzichte van de rest van de regio"
+    page = world.client.get(
+        f"/gebieden/{code}", params={"periode": periode, "f": "html"}, headers=headers(world, "beide")
+    )
+    assert page.status_code == 200 and sentence in page.text
+    gemeente = area_gemeente(world)[code]
+    single = "groningen" if gemeente == GM else "assen"
+    page = world.client.get(
+        f"/gebieden/{code}", params={"periode": periode, "f": "html"}, headers=headers(world, single)
+    )
+    assert page.status_code == 200 and sentence not in page.text
+
+
 def _regional_figures(world: World, who: str, soort: str) -> dict[tuple[str, str, str], dict[str, Any]]:
     return {
         key: {name: row[name] for name in ("z", "verwacht", "afwijkend", "signalen", *REGIO_FIGURES)}
