@@ -115,6 +115,11 @@ INDICATOREN: dict[str, Indicator] = {
             "afwijkend", "Afwijking van de rest van de gemeente (z)", "z", DEVIATION_CLASSES, "z",
             from_data=False,
         ),
+        # Only for a caller of several municipalities (REGIONAAL; app/routers/kaart.py).
+        Indicator(
+            "afwijkend_regio", "Afwijking van de rest van de regio (z)", "z_regio", DEVIATION_CLASSES, "z",
+            from_data=False,
+        ),
         Indicator("trend_z", "Trend t.o.v. vorig jaar (z)", "trend_z", TREND_CLASSES, "z", from_data=False),
         Indicator(
             "risicobranches_aandeel", "Risicobranches: aandeel van de vestigingen (%)", "aandeel_pct",
@@ -126,6 +131,9 @@ INDICATOREN: dict[str, Indicator] = {
         ),
     )
 }  # fmt: skip
+#: Indicators that compare with the caller's region: offered only to a caller who sees more
+#: than one municipality (for one municipality they are empty, migration 0024).
+REGIONAAL = frozenset({"afwijkend_regio"})
 
 
 class _LocalAssets:
@@ -208,6 +216,9 @@ class MapRequest:
     classes: tuple[LegendClass, ...] | None = None
     #: How many areas have no figure (withheld, too few addresses).
     zonder_waarde: int | None = None
+    #: The caller sees more than one municipality: the popups add the deviation against the
+    #: region, the panel offers the switch between municipality and region.
+    regio: bool = False
 
 
 def _style_options(layer: Layer) -> str:
@@ -320,6 +331,7 @@ def build_page(
         "onderdrukt": principal.suppressed,
         "k": req.k,
         "risico": indicator.bron == "risicobranche",
+        "regio": req.regio,
     }
     Hookup(config, layers).add_to(m)
     page.header.add_child(

@@ -87,8 +87,9 @@ def indicator_rows(
 
 #: Figures an area below the minimum of addresses has none of (migration 0015).
 PER_ADRES = frozenset(
-    {"per_1000_adressen", "per_1000_eb", "leegstand_pct", "verwacht", "z", "afwijkend", "trend_z"}
-)
+    {"per_1000_adressen", "per_1000_eb", "leegstand_pct", "verwacht", "z", "afwijkend", "trend_z",
+     "verwacht_regio", "z_regio", "afwijkend_regio"}
+)  # fmt: skip
 TE_WEINIG = "te weinig adressen"
 
 
@@ -170,7 +171,19 @@ class Overview:
                 f"Te weinig adressen (minder dan {MIN_ADRESSEN}) voor een cijfer per adres: geen "
                 "vergelijking met de rest van de gemeente en geen trend."
             )
-        return f"{self._vergelijking(row)} {trend_zin(row, self.suppressed)}"
+        return f"{self._vergelijking(row)}{self._regio(row)} {trend_zin(row, self.suppressed)}"
+
+    @staticmethod
+    def _regio(row: dict[str, Any]) -> str:
+        """Against the rest of the region, for a caller of several municipalities only (its
+        regional figures are NULL otherwise, migration 0024)."""
+        if row.get("z_regio") is None:
+            return ""
+        regional = {"z": row["z_regio"], "afwijkend": row.get("afwijkend_regio")}
+        return (
+            f" Ten opzichte van de rest van de regio was {getal(row.get('verwacht_regio'))} te verwachten"
+            f" (z = {getal(row['z_regio'])}): {oordeel(regional)}."
+        )
 
     def _vergelijking(self, row: dict[str, Any]) -> str:
         if row.get("z") is None:

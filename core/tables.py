@@ -575,6 +575,23 @@ indicator_zicht = Table(
         server_default=text("false"),
         comment="The first period with data: there is no previous one to compare with.",
     ),
+    # Against the region: the view class's municipalities (migration 0024).
+    Column(
+        "verwacht_regio",
+        Numeric,
+        comment="Expected signals at the rate of the rest of the region (the class's municipalities); "
+        "NULL for a class of one municipality.",
+    ),
+    Column(
+        "z_regio",
+        Numeric,
+        comment="Deviation from the rest of the region (Poisson z); NULL for a class of one municipality.",
+    ),
+    Column(
+        "afwijkend_regio",
+        Boolean,
+        comment="z_regio >= 3 and at least 10 signals; NULL where z_regio is unknown.",
+    ),
     Index("indicator_zicht_lookup_idx", "zicht_id", "gebied_soort", "periode", "thema"),
     comment="Indicators per view class, area, period and theme, from the signals that class may see.",
 )

@@ -78,6 +78,40 @@ PROPERTIES = (
         filterable=True,
         suppress="derived",
     ),
+    # Against the rest of the region: the municipalities the caller sees, when more than one
+    # (migration 0024; NULL for a caller of one). Planners get them from the published counts
+    # of the area and of the region's municipalities (laag_indicator_zicht), never from exact ones.
+    Property(
+        name="verwacht_regio",
+        basis="signalen",
+        # greatest() skips a NULL: the region's total is tested for being known first.
+        published="CASE WHEN NOT t.te_weinig_adressen AND t.regio_signalen_gepubliceerd IS NOT NULL"
+        " AND t.regio_adressen_gepubliceerd > {adressen}"
+        " THEN round(greatest(t.regio_signalen_gepubliceerd - {signalen}, 0) * {adressen}"
+        " / (t.regio_adressen_gepubliceerd - {adressen}), 2) END",
+        type="number",
+        title="Verwacht aantal (rest van de regio)",
+        suppress="derived",
+    ),
+    Property(
+        name="z_regio",
+        basis="signalen",
+        published="round(({signalen} - {verwacht_regio}) / sqrt(NULLIF({verwacht_regio}, 0)), 2)",
+        type="number",
+        title="Afwijking t.o.v. de regio (z-score, Poisson)",
+        suppress="derived",
+    ),
+    Property(
+        name="afwijkend_regio",
+        basis="signalen",
+        published="CASE WHEN ({signalen} - {verwacht_regio}) / sqrt(NULLIF({verwacht_regio}, 0)) IS NOT NULL"
+        " THEN ({signalen} - {verwacht_regio}) / sqrt(NULLIF({verwacht_regio}, 0)) >= 3"
+        " AND {signalen} >= 10 END",
+        type="boolean",
+        title="Wijkt af van de rest van de regio",
+        filterable=True,
+        suppress="derived",
+    ),
     Property(
         name="trend_z",
         basis="signalen",

@@ -13,9 +13,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +31,15 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.affinity import translate
 from sqlalchemy import Engine, create_engine, text
+from starlette.applications import Starlette
 
 from app.main import create_app
+from app.services import services_of
 from core import db
 from core.domain import RunStatus
 from core.security import create_principal_key
 from core.settings import Settings
+from core.zicht import MIN_ADRESSEN
 from layers import REGISTRY
 from tests import files
 from tests.conftest import TEMPLATE, TestServer
@@ -428,11 +434,17 @@ def test_a_key_for_a_named_region_sees_every_municipality_of_it(
 
 
 def _versions(world: World, gemeente: str) -> dict[tuple[int, str], str]:
-    """The row version (xmin) of every figure of one municipality's areas, of every class."""
+    """The row version (xmin) of every figure of one municipality's areas, of every class of
+    one municipality; in a class of several, the row's figures other than those against the
+    region (which move with any municipality of the region, by design)."""
     rows = owner_rows(
         world,
-        "SELECT zicht_id, id, xmin::text FROM indicator_zicht WHERE coalesce(gemeentecode, code) = :g",
+        "SELECT i.zicht_id, i.id, CASE WHEN cardinality(z.gemeenten) = 1 THEN i.xmin::text"
+        " ELSE md5((to_jsonb(i) - CAST(:regio AS text[]))::text) END"
+        " FROM indicator_zicht i JOIN zicht z ON z.id = i.zicht_id"
+        " WHERE coalesce(i.gemeentecode, i.code) = :g",
         g=gemeente,
+        regio=list(REGIO_FIGURES),
     )
     return {(int(z), str(i)): str(x) for z, i, x in rows}
 
@@ -451,11 +463,266 @@ def _class_of(world: World, gemeenten: list[str], planner: bool) -> int:
     return int(zicht_id)
 
 
+# --- The deviation against the region (z_regio): by hand, isolation, published figures only ---
+
+#: The indicator figures compared against the region (migration 0024).
+REGIO_FIGURES = ("verwacht_regio", "z_regio", "afwijkend_regio")
+
+
+def _r2(value: float | None) -> float | None:
+    """Rounded to two decimals, half away from zero (as PostgreSQL's numeric round)."""
+    if value is None:
+        return None
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _round5(value: int) -> int:
+    return int(Decimal(value / 5).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * 5
+
+
+def _close(got: Any, want: Any) -> bool:
+    if want is None or got is None:
+        return got is None and want is None
+    if isinstance(want, bool):
+        return got is want
+    return abs(float(got) - float(want)) <= 0.011
+
+
+def _deviation(s: int, n: int, region_s: int, region_n: int) -> dict[str, Any]:
+    """An area's figures against the rest of the region, as docs/architecture.md §4 defines
+    them against the rest of the municipality: expected = the rest's rate x the area's addresses,
+    z = (observed - expected) / sqrt(expected), deviating at z >= 3 with at least 10 signals."""
+    if n < MIN_ADRESSEN or region_n <= n:
+        return dict.fromkeys(REGIO_FIGURES)
+    verwacht = max(region_s - s, 0) / (region_n - n) * n
+    z = (s - verwacht) / math.sqrt(verwacht) if verwacht else None
+    return {
+        "verwacht_regio": _r2(verwacht),
+        "z_regio": _r2(z),
+        "afwijkend_regio": None if z is None else bool(z >= 3 and s >= 10),
+    }
+
+
+def _periods(datum: dt.date) -> list[str]:
+    return [str(datum.year), f"{datum.year}-K{(datum.month - 1) // 3 + 1}"]
+
+
+@pytest.mark.parametrize("soort", ["buurt", "wijk"])
+def test_a_regional_principals_z_regio_is_the_deviation_against_both_municipalities(
+    world: World, soort: str
+) -> None:
+    """Recomputed here from the rows themselves (signals and addresses, read as the owner), not
+    from any figure of the service: the rest of the region is both municipalities minus the
+    area, for every area, year, quarter and theme."""
+    column = f"{soort}code"
+    signals = owner_rows(world, f"SELECT {column}, gemeentecode, thema, datum FROM signaal")
+    addresses = owner_rows(world, f"SELECT {column}, count(*) FROM verblijfsobject GROUP BY 1")
+    n_of = {str(code): int(n) for code, n in addresses if code is not None}
+    region_n = sum(n for code, n in owner_rows(world, "SELECT gemeentecode, count(*) FROM verblijfsobject GROUP BY 1")
+                   if code in (GM, ELDERS))  # fmt: skip
+    per_area: Counter[tuple[str, str, str]] = Counter()
+    per_region: Counter[tuple[str, str]] = Counter()
+    for code, gemeente, thema, datum in signals:
+        assert gemeente in (GM, ELDERS)
+        for periode in _periods(datum):
+            for t in ("alle", thema):
+                per_region[(periode, t)] += 1
+                if code is not None:
+                    per_area[(str(code), periode, t)] += 1
+    rows = figures(world, "beide", soort)
+    checked = differs = 0
+    for (code, periode, thema), row in rows.items():
+        if row["periode_soort"] not in ("jaar", "kwartaal"):
+            continue
+        s = per_area[(code, periode, thema)]
+        assert row["signalen"] == s, (code, periode, thema)
+        assert row["adressen"] == n_of.get(code, 0), code
+        want = _deviation(s, row["adressen"], per_region[(periode, thema)], region_n)
+        for name, value in want.items():
+            assert _close(row[name], value), (code, periode, thema, name, row[name], value)
+        checked += want["z_regio"] is not None
+        differs += want["z_regio"] is not None and row["z"] is not None and row["z"] != row["z_regio"]
+    assert checked > 0 and differs > 0  # figures were compared, and they are not the municipal ones
+
+
+def test_the_area_overview_names_the_regional_deviation_for_a_regional_caller_only(world: World) -> None:
+    rows = figures(world, "beide", "wijk")
+    (code, periode, _) = next(
+        key
+        for key, r in rows.items()
+        if key[2] == "alle" and r["periode_soort"] == "jaar" and r["z_regio"] is not None
+    )
+    sentence = "Ten opzichte van de rest van de regio"
+    page = world.client.get(
+        f"/gebieden/{code}", params={"periode": periode, "f": "html"}, headers=headers(world, "beide")
+    )
+    assert page.status_code == 200 and sentence in page.text
+    gemeente = area_gemeente(world)[code]
+    single = "groningen" if gemeente == GM else "assen"
+    page = world.client.get(
+        f"/gebieden/{code}", params={"periode": periode, "f": "html"}, headers=headers(world, single)
+    )
+    assert page.status_code == 200 and sentence not in page.text
+
+
+def _regional_figures(world: World, who: str, soort: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {
+        key: {name: row[name] for name in ("z", "verwacht", "afwijkend", "signalen", *REGIO_FIGURES)}
+        for key, row in figures(world, who, soort).items()
+    }
+
+
+def _items_regional(world: World, who: str) -> dict[str, dict[str, Any]]:
+    return {
+        str(f["id"]): {name: f["properties"][name] for name in ("z", *REGIO_FIGURES)}
+        for f in all_items(world, who, "buurten")
+    }
+
+
+def test_a_principal_of_one_municipality_gets_no_regional_figure_from_the_other(world: World) -> None:
+    """A class of one municipality has no region (docs/decisions.md "Deviation against the
+    region"): its regional figures are empty, in the overviews and the items alike, and none of
+    its figures moves when signals are added to the other municipality; the same delivery does
+    move the regional figures of the principal who sees both."""
+    singles = ("assen", "planner-assen")
+    before = {who: _regional_figures(world, who, "buurt") for who in singles}
+    items_before = _items_regional(world, "assen")
+    both_before = _regional_figures(world, "beide", "buurt")
+    for who in singles:
+        assert all(row[name] is None for row in before[who].values() for name in REGIO_FIGURES), who
+    source = _address_rows(GM)
+    rows: list[dict[str, object]] = [
+        {
+            "Kenmerk": f"REGIO-{i}",
+            "Thema": "drugs",
+            "Soort": "melding",
+            "Datum melding": dt.datetime(2024, 5, 1 + i % 28),
+            "Postcode": source.loc[i * 3 + 2, "postal_code"],
+            "Huisnummer": int(str(source.loc[i * 3 + 2, "number"])),
+            "Huisletter": source.loc[i * 3 + 2, "letter"] or None,
+            "Toevoeging": source.loc[i * 3 + 2, "suffix"] or None,
+        }
+        for i in range(40)
+    ]
+    report = ingest(world.owner, "signalen", files.signals_xlsx(world.tmp / "regio.xlsx", rows), bron="riec")
+    assert (report.status, report.ingevoegd) == (RunStatus.GESLAAGD, 40), report.melding
+    for who in singles:
+        assert _regional_figures(world, who, "buurt") == before[who], who
+    assert _items_regional(world, "assen") == items_before
+    both_after = _regional_figures(world, "beide", "buurt")
+    codes = area_gemeente(world)
+    elders = [key for key in both_before if codes[key[0]] == ELDERS]
+    # Assen's buurten against the rest of the municipality: unchanged; against the region: moved.
+    assert all(both_after[key]["z"] == both_before[key]["z"] for key in elders)
+    assert any(both_after[key]["z_regio"] != both_before[key]["z_regio"] for key in elders)
+
+
+def _published_region(world: World, zicht_id: int) -> dict[tuple[str, str], tuple[int, int] | None]:
+    """The region's totals per period and theme as a planner can add them up: the class's
+    municipality rows, each rounded to 5; unknown when any of them is withheld."""
+    rows = owner_rows(
+        world,
+        "SELECT periode, thema, signalen, adressen, signalen_onderdrukt, adressen_onderdrukt"
+        " FROM indicator_zicht WHERE zicht_id = :z AND gebied_soort = 'gemeente'",
+        z=zicht_id,
+    )
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    for r in rows:
+        grouped.setdefault((r.periode, r.thema), []).append(r)
+    out: dict[tuple[str, str], tuple[int, int] | None] = {}
+    for key, cells in grouped.items():
+        published = len(cells) == 2 and all(
+            c.signalen_onderdrukt is False and c.adressen_onderdrukt is False for c in cells
+        )
+        out[key] = (
+            (sum(_round5(c.signalen) for c in cells), sum(_round5(c.adressen) for c in cells))
+            if published
+            else None
+        )
+    return out
+
+
+def _expire_versions(world: World) -> None:
+    """Flags were changed behind the service's back: no data version moved, so drop its own."""
+    app = world.client.app
+    assert isinstance(app, Starlette)
+    services_of(app).versions.expire()
+
+
+def test_a_planners_regional_figures_come_from_published_figures_only(world: World) -> None:
+    """Every regional figure a planner gets is computed from what a planner is shown: the
+    area's published counts and the region's published municipality totals. So it can hold no
+    withheld count (core/disclosure.py decided which); where a count is withheld, so is the
+    figure; and where a municipality's total is withheld the region's figures are unknown."""
+    who = "planner-vertrouwelijk"
+    if who not in world.keys:
+        # The fixture's planners see no signal (their data class is below the partners'):
+        # this one sees them all, in both municipalities, aggregated and suppressed.
+        with world.owner.begin() as c:
+            world.keys[who], _ = create_principal_key(
+                c, naam=who, rol="planner", organisatie="Test", convenanten=[], gemeenten=[GM, ELDERS],
+                doelen=["planvorming"], dataklasse="vertrouwelijk",
+            )  # fmt: skip
+    (zicht_id,) = owner_rows(
+        world,
+        "SELECT id FROM zicht WHERE gemeenten = CAST(:g AS text[]) AND onderdrukt"
+        " AND 'vertrouwelijk' = ANY(dataklassen)",
+        g=sorted([GM, ELDERS]),
+    )[0]
+    region = _published_region(world, zicht_id)
+    shown = 0
+    for soort in ("buurt", "wijk"):
+        rows = figures(world, who, soort)
+        for (code, periode, thema), row in rows.items():
+            totals = region.get((periode, thema))
+            s, n = row["signalen"], row["adressen"]
+            if s is None or n is None or totals is None or row["te_weinig_adressen"]:
+                want: dict[str, Any] = dict.fromkeys(REGIO_FIGURES)
+            else:
+                want = _deviation(s, n, *totals)
+                # From the published counts the planner sees: its own counts rounded to 5.
+                assert s % 5 == 0 and n % 5 == 0
+            for name, value in want.items():
+                assert _close(row[name], value), (code, periode, thema, name, row[name], value)
+            shown += row["z_regio"] is not None
+    assert shown > 0  # some regional figures are published (of wijken: buurten are too small)
+
+    # A withheld municipality total: the region's figures of that period and theme go unknown.
+    (periode, thema) = ("2024", "alle")
+    assert region[(periode, thema)] is not None
+    assert any(r["z_regio"] is not None for (_, p, t), r in rows.items() if (p, t) == (periode, thema))
+    with world.owner.begin() as c:
+        c.execute(
+            text(
+                "UPDATE indicator_zicht SET signalen_onderdrukt = true WHERE zicht_id = :z"
+                " AND gebied_soort = 'gemeente' AND code = :g AND periode = :p AND thema = :t"
+            ),
+            {"z": zicht_id, "g": ELDERS, "p": periode, "t": thema},
+        )
+    try:
+        _expire_versions(world)
+        withheld = figures(world, who, "wijk")
+        for (_, p, t), r in withheld.items():
+            if (p, t) == (periode, thema):
+                assert all(r[name] is None for name in REGIO_FIGURES), r
+    finally:
+        with world.owner.begin() as c:
+            c.execute(
+                text(
+                    "UPDATE indicator_zicht SET signalen_onderdrukt = false WHERE zicht_id = :z"
+                    " AND gebied_soort = 'gemeente' AND code = :g AND periode = :p AND thema = :t"
+                ),
+                {"z": zicht_id, "g": ELDERS, "p": periode, "t": thema},
+            )
+        _expire_versions(world)
+
+
 def test_an_ingest_into_one_municipality_leaves_the_others_figures_untouched(world: World) -> None:
     """Runs last: it adds signals to Groningen. The refresh at the end of the ingest rewrites
-    no figure of the other municipality (row versions unchanged, in every class, also the
-    class of both and the suppressed ones), and does not recompute the class that sees only
-    the other municipality at all."""
+    no figure of the other municipality (row versions unchanged, in every class of one
+    municipality, the suppressed ones too; in the classes of both only the deviation against
+    the region moves), and does not recompute the class that sees only the other municipality
+    at all."""
     before_elders, before_gm = _versions(world, ELDERS), _versions(world, GM)
     computed = _computed(world)
     assert before_elders and before_gm

@@ -142,19 +142,23 @@ async def kaart(
         filters,
         k=settings.suppression_k,
     )
+    gemeenten = await run_in_threadpool(gemeenten_en_grenzen, engine, principal)
+    # Several municipalities: a region to compare with (migration 0024) and to view at once.
+    regio = len(gemeenten) > 1
     req = maps.MapRequest(
         soort=soort, indicator=indicator, thema=thema, periode=chosen or "", k=settings.suppression_k,
         doel=doel, perioden=perioden, bounds=bounds, indeling=indeling, classes=classes,
-        zonder_waarde=zonder_waarde,
+        zonder_waarde=zonder_waarde, regio=regio,
     )  # fmt: skip
-    gemeenten = await run_in_threadpool(gemeenten_en_grenzen, engine, principal)
     panel = templates.get_template("kaart_paneel.html").render(
         keuze=req,
         gemeenten=gemeenten,
         principal=principal,
         soorten=[(s, maps.SOORT_TITEL[s]) for s in maps.SOORT_TITEL],
         indelingen=GEBIED_INDELINGEN,
-        indicatoren=[(i.id, i.title) for i in maps.INDICATOREN.values()],
+        indicatoren=[
+            (i.id, i.title) for i in maps.INDICATOREN.values() if regio or i.id not in maps.REGIONAAL
+        ],
         themas=list(THEMA_TITELS.items()),
         doelen=list(principal.doelen) if cleared else [],
         soort_titel=maps.SOORT_TITEL[soort],

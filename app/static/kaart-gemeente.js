@@ -1,8 +1,10 @@
-/* Ondermijningskaart: the municipality selector of the map page (issue 16).
+/* Ondermijningskaart: the municipality selector and the regional view of the map page (issue 16).
  * Shown only to a principal of several municipalities; it lists only those (app/routers/kaart.py).
- * Choosing one fits the map to it; "alle" fits it to all of them (the regional view). It only
- * moves the map: what the tiles show is scoped by the server, whatever is chosen here. Kept
- * apart from kaart.js, whose selects reload the page. */
+ * Choosing one fits the map to it; "Hele regio" fits it to all of them (the regional view). It
+ * only moves the map: what the tiles show is scoped by the server, whatever is chosen here.
+ * "Afwijking ten opzichte van" switches the deviation the areas are coloured by between the
+ * rest of the municipality (z) and the rest of the region (z_regio): it chooses that indicator
+ * in the panel's form, which reloads the page in place as every other choice does. */
 (function () {
   "use strict";
 
@@ -17,13 +19,25 @@
     return [[s, w], [n, e]];
   }
 
+  function afwijking(select) {
+    var form = document.getElementById("keuze");
+    var indicator = form && form.querySelector('select[name="indicator"]');
+    if (!indicator || !select.value) return;
+    indicator.value = select.value;
+    form.action = "/kaart" + window.location.hash; // keep the place, as kaart.js does
+    form.submit();
+  }
+
   function start() {
     var select = document.getElementById("gemeente");
-    if (!select) return;
-    select.addEventListener("change", function () {
-      var map = window.okaart && window.okaart.kaart;
-      if (map) map.fitBounds(grenzen(select.options[select.selectedIndex]), { animate: false });
-    });
+    if (select) {
+      select.addEventListener("change", function () {
+        var map = window.okaart && window.okaart.kaart;
+        if (map) map.fitBounds(grenzen(select.options[select.selectedIndex]), { animate: false });
+      });
+    }
+    var wissel = document.getElementById("afwijking");
+    if (wissel) wissel.addEventListener("change", function () { afwijking(wissel); });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -82,12 +82,14 @@
     return props.te_weinig_adressen ? "te weinig adressen" : "";
   }
 
-  /* The deviation in words, from z (app/overview.py says the same). */
-  function oordeel(props) {
-    var z = props.z;
+  /* The deviation in words, from z (app/overview.py says the same); ``regio``: against the
+   * rest of the region (z_regio, afwijkend_regio) instead of the municipality. */
+  function oordeel(props, regio) {
+    var z = regio ? props.z_regio : props.z;
     if (z === null || z === undefined || z === "") return config.onderdrukt && props.signalen === null ? "onderdrukt" : "onbekend";
     var n = Number(z);
-    var tekst = n >= 3 ? (props.afwijkend ? "duidelijk hoger" : "hoger, maar minder dan 10 signalen")
+    var afwijkend = regio ? props.afwijkend_regio : props.afwijkend;
+    var tekst = n >= 3 ? (afwijkend ? "duidelijk hoger" : "hoger, maar minder dan 10 signalen")
       : n <= -3 ? "duidelijk lager" : "wijkt niet duidelijk af";
     return tekst + " (z " + waarde(z, "z") + ")";
   }
@@ -105,9 +107,12 @@
       ["Signalen per 1.000 adressen", klein(props) || waarde(props.per_1000_adressen, "rate")],
       ["Idem, gladgestreken naar de gemeente", klein(props) || waarde(props.per_1000_eb, "rate")],
       ["Leegstand", waarde(props.leegstand, "count") + " (" + (klein(props) || waarde(props.leegstand_pct, "percent")) + ")"],
-      ["Ten opzichte van de rest van de gemeente", klein(props) || oordeel(props)],
+      ["Ten opzichte van de rest van de gemeente", klein(props) || oordeel(props, false)],
+    ].concat(config.regio ? [
+      ["Ten opzichte van de rest van de regio", klein(props) || oordeel(props, true)],
+    ] : []).concat([
       ["Trend t.o.v. de vorige periode (z)", klein(props) || (props.eerste_periode ? "geen vorige periode" : waarde(props.trend_z, "z"))],
-    ];
+    ]);
     var html = '<div class="popup gebied"><h3>' + escape(props.naam) + ' <span class="code">' + escape(props.code) + "</span></h3>";
     html += '<p class="hoofdcijfer">' + escape(ind.title) + ': <strong class="waarde" data-waarde="' +
       escape(props[ind.property] === null || props[ind.property] === undefined ? "" : props[ind.property]) + '">' +
