@@ -294,19 +294,19 @@ def test_the_same_bad_key_again_is_counted_but_not_looked_up(
 
 
 @pytest.mark.parametrize(
-    ("cores", "pool_size", "slots"), [(1, 10, 1), (2, 10, 2), (4, 10, 4), (16, 10, 10), (8, 3, 3)]
+    ("cores", "pool_size", "slots"), [(1, 10, 2), (2, 10, 4), (4, 10, 8), (16, 10, 10), (8, 3, 3)]
 )
 def test_admission_slots_default_to_the_database_cores_capped_by_the_pool(
     cores: int, pool_size: int, slots: int
 ) -> None:
-    """One slot per database core (at most one per connection), whatever this machine has
+    """Two slots per database core (at most one per connection), whatever this machine has
     when the database's cores are given; building the app opens no connection."""
     assert admission_slots_for(cores, pool_size) == slots
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
     settings = Settings(database_url=url, environment="test", pool_size=pool_size, database_cores=cores)
     assert settings.slots_per_worker() == slots
     admission = services_of(create_app(settings, engine=create_engine(url))).admission
-    assert (admission.slots, admission.queue, admission.wait_s) == (slots, 32, 0.5)
+    assert (admission.slots, admission.queue, admission.wait_s) == (slots, 64, 0.5)
 
 
 def test_without_a_core_count_the_default_follows_this_machine() -> None:
