@@ -4,9 +4,10 @@ fast 503 beyond it.
 Without it every request that arrives starts its queries: at 50 concurrent 2-3 s requests
 on 2 cores each slowed the others past the statement timeout and none succeeded (goodput
 fell to zero), and pool waits ran to 3.3 s. Here a worker lets ``slots`` requests run at
-once (about the pool size), lets ``queue`` more wait up to ``wait_s`` for a slot, and
-answers every other one at once with a 503 problem and ``Retry-After``: the requests that
-run finish at the database's pace, and the refused ones learn it in well under a second.
+once (by default twice the database's cores, ``core.settings.admission_slots_for``), lets
+``queue`` more wait up to ``wait_s`` for a slot, and answers every other one at once with a
+503 problem and ``Retry-After``: the requests that run finish at the database's pace, and the
+refused ones learn it in well under a second.
 
 Liveness, static files and the metrics scrape pass without a slot: they do no database
 work, and they must answer while the database is saturated. The gate is per worker (each

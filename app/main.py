@@ -20,6 +20,7 @@ from app.audit import AuditMiddleware
 from app.metrics import MetricsMiddleware, PoolWatch
 from app.middleware import (
     BodyLimitMiddleware,
+    LivenessMiddleware,
     NulByteMiddleware,
     SecurityHeadersMiddleware,
     install_log_redaction,
@@ -100,7 +101,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         form_origins=tuple(_origin(p.issuer) for p in settings.oidc_providers),
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)  # outermost: counts refusals too
+    app.add_middleware(MetricsMiddleware)  # counts refusals too
+    app.add_middleware(LivenessMiddleware)  # outermost: /healthz waits for nothing else
     return app
 
 

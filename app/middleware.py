@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,6 +60,36 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class LivenessMiddleware:
+    """``GET /healthz`` answered before any other middleware, routing or dependency runs.
+
+    Liveness must stay fast while the service is saturated: under twice the saturating load
+    the route version waited behind the admission gate's bookkeeping, the audit hold, the
+    metrics and header wrappers and FastAPI's dependency solving on an event loop shared with
+    every other request. Here it costs one path comparison and two ``send`` calls, and no
+    database, thread or slot. The route in :mod:`app.routers.health` stays, for the API
+    document and for apps built without this middleware.
+    """
+
+    BODY: ClassVar[bytes] = b'{"status":"ok"}'
+    HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+        (b"cache-control", b"no-store"),
+        *SECURITY_HEADERS,
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] == "GET":
+            await send({"type": "http.response.start", "status": 200, "headers": self.HEADERS})
+            await send({"type": "http.response.body", "body": self.BODY})
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -61,7 +61,7 @@ class Services:
                 engine, settings.auth_failures_per_window, settings.auth_failure_window_s
             ),
             admission=Admission(
-                settings.admission_slots or settings.pool_size,
+                settings.slots_per_worker(),
                 settings.admission_queue,
                 settings.admission_wait_s,
             ),

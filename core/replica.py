@@ -2,11 +2,15 @@
 
 A replica takes read load off the primary, but it answers from the WAL it has replayed so
 far. Two things make it unusable for a while: it is down, or it is too far behind (replay
-paused, a long query holding replay back, a slow network). Both are found by a cheap check,
-trusted for ``OKAART_REPLICA_CHECK_S`` (one small query on the primary and one per replica
-per process, not per request), and a read that finds its replica gone is told to retry on
-the primary (:func:`retry_on_primary`). Nothing here writes: keys, sessions, ingests and
-audit rows always go to the primary (see ``app/replica_reads.py`` and docs/operations.md).
+paused, a long query holding replay back, a slow network). Both are found by a cheap check
+that a background task of each worker runs every ``OKAART_REPLICA_CHECK_S``
+(``app/background.py``: one small query on the primary and one per replica), never a
+request: a request only reads the last verdict, so a dead replica's connect timeout or a
+slow primary never lands on a user's request. A verdict older than a few check rounds is not
+trusted (the checker stopped or hangs): reads go to the primary then. A read that finds its
+replica gone is told to retry on the primary (:func:`retry_on_primary`). Nothing here
+writes: keys, sessions, ingests and audit rows always go to the primary (see
+``app/replica_reads.py`` and docs/operations.md).
 
 Lag is measured as the replay position's distance from the primary's WAL position and, when
 there is a distance, as the age of the last transaction replayed: a replica that has replayed
@@ -96,7 +100,9 @@ class ReplicaSet:
         self.check_s = check_s
         self.retry_s = retry_s
         self._lock = threading.Lock()
-        self._next_check = 0.0
+        #: When the last check round ended (monotonic); None: not yet checked.
+        self.checked_at: float | None = None
+        self.checks = 0
         self._turn = itertools.count()
 
     @classmethod
@@ -128,23 +134,39 @@ class ReplicaSet:
         ]
         return cls(primary, replicas, max_lag_s=settings.replica_max_lag_s, check_s=settings.replica_check_s)
 
+    @property
+    def trusted_s(self) -> float:
+        """How old the last verdict may be before reads stop believing it: a few rounds, plus
+        the connect timeouts a round may spend on replicas that do not answer."""
+        return 3 * self.check_s + CONNECT_TIMEOUT_S * (1 + len(self.replicas))
+
     def pick(self) -> Engine | None:
         """A usable replica's engine (in turn), or None: read on the primary.
 
-        The check runs in the calling thread, by one caller at a time; the others go on with
-        what the previous check found rather than wait for it.
+        Reads the state the background check keeps (:meth:`check`); runs no statement.
         """
-        now = time.monotonic()
-        if now >= self._next_check and self._lock.acquire(blocking=False):
-            try:
-                self._check()
-            finally:
-                self._next_check = time.monotonic() + self.check_s
-                self._lock.release()
+        checked = self.checked_at
+        if checked is None or time.monotonic() - checked > self.trusted_s:
+            return None
         usable = [r for r in self.replicas if r.usable]
         if not usable:
             return None
         return usable[next(self._turn) % len(usable)].engine
+
+    def check(self) -> None:
+        """One check round: each replica's distance from the primary, and its verdict.
+
+        Blocking (it connects and queries): the background task runs it in a thread. One
+        round at a time; a caller arriving during a round skips it.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._check():
+                self.checked_at = time.monotonic()
+                self.checks += 1
+        finally:
+            self._lock.release()
 
     def mark_down(self, engine: Engine, exc: BaseException) -> None:
         """A read found this replica gone: skip it until it answers a check again."""
@@ -170,13 +192,15 @@ class ReplicaSet:
         for replica in self.replicas:
             replica.engine.dispose()
 
-    def _check(self) -> None:
+    def _check(self) -> bool:
+        """False when the primary could not be asked (the verdicts are left as they were)."""
         try:
             with self.primary.connect() as conn:
                 position = str(conn.execute(_PRIMARY_POSITION).scalar_one())
         except DBAPIError:
-            # The primary is what fails: its own error handling answers; keep the last verdict.
-            return
+            # The primary is what fails: its own error handling answers; keep the last verdict
+            # (it goes stale, and reads stay on the primary, if this lasts).
+            return False
         now = time.monotonic()
         for replica in self.replicas:
             if replica.retry_at > now:
@@ -199,6 +223,7 @@ class ReplicaSet:
                 )
             else:
                 self._set(replica, True, "actueel")
+        return True
 
     @staticmethod
     def _set(replica: Replica, usable: bool, reason: str) -> None:

@@ -30,7 +30,7 @@ from app.routers import health
 from app.services import services_of
 from core import db
 from core.pgcluster import Cluster
-from core.settings import Settings
+from core.settings import Settings, admission_slots_for, machine_cores
 from tests.conftest import auth, scalar
 
 LOCK = 4242
@@ -293,10 +293,68 @@ def test_the_same_bad_key_again_is_counted_but_not_looked_up(
     assert [r.status_code for r in others] == [401, 401, 429]
 
 
-def test_admission_slots_default_to_the_pool_size() -> None:
-    """Building the app opens no connection, and a worker runs as many requests at once as
-    it has connections."""
+@pytest.mark.parametrize(
+    ("cores", "pool_size", "slots"), [(1, 10, 2), (2, 10, 4), (4, 10, 8), (16, 10, 10), (8, 3, 3)]
+)
+def test_admission_slots_default_to_the_database_cores_capped_by_the_pool(
+    cores: int, pool_size: int, slots: int
+) -> None:
+    """Two slots per database core (at most one per connection), whatever this machine has
+    when the database's cores are given; building the app opens no connection."""
+    assert admission_slots_for(cores, pool_size) == slots
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
-    app = create_app(Settings(database_url=url, environment="test", pool_size=7), engine=create_engine(url))
+    settings = Settings(database_url=url, environment="test", pool_size=pool_size, database_cores=cores)
+    assert settings.slots_per_worker() == slots
+    admission = services_of(create_app(settings, engine=create_engine(url))).admission
+    assert (admission.slots, admission.queue, admission.wait_s) == (slots, 64, 0.5)
+
+
+def test_without_a_core_count_the_default_follows_this_machine() -> None:
+    settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", environment="test")
+    assert machine_cores() >= 1
+    assert settings.slots_per_worker() == admission_slots_for(machine_cores(), settings.pool_size)
+    # An explicit setting wins over the rule.
+    assert Settings(database_url=settings.database_url, admission_slots=7).slots_per_worker() == 7
+
+
+def test_healthz_answers_while_every_slot_is_taken_and_the_queue_is_full(
+    make_app: Callable[..., tuple[FastAPI, Engine]], demo_engine: Engine
+) -> None:
+    """Liveness is answered in front of the admission gate and every other middleware: with
+    the one slot held by a request waiting in the database and the queue full, /healthz still
+    answers, with the security headers, and takes neither a slot nor a place in the queue."""
+    app, api = make_app(admission_slots=1, admission_queue=1, admission_wait_s=0.9)
+
+    @app.get("/test-bezet", openapi_extra=rule("open"))
+    def busy() -> dict[str, str]:
+        with api.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:o)"), {"o": LOCK})
+            conn.execute(text("SELECT pg_advisory_unlock(:o)"), {"o": LOCK})
+        return {"status": "klaar"}
+
     admission = services_of(app).admission
-    assert (admission.slots, admission.queue, admission.wait_s) == (7, 32, 0.5)
+    admission.wait_s = 60.0  # the queued request waits as long as the test does: no race
+    held: list[Any] = []
+    with TestClient(app, raise_server_exceptions=False) as client, demo_engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:o)"), {"o": LOCK})
+        first = threading.Thread(target=lambda: held.append(client.get("/test-bezet")))
+        first.start()
+        _until(lambda: _waiting_on_lock(demo_engine) == 1, "the first request never reached the database")
+        queued = threading.Thread(target=lambda: held.append(client.get("/test-bezet")))
+        queued.start()
+        _until(lambda: len(admission.waiting) == 1, "the second request never queued")
+        full = client.get("/test-bezet")
+        state = (admission.running, len(admission.waiting))
+        live = [client.get("/healthz") for _ in range(5)]
+        during = (admission.running, len(admission.waiting), admission.refused)
+        holder.execute(text("SELECT pg_advisory_unlock(:o)"), {"o": LOCK})
+        holder.commit()
+        queued.join()
+        first.join()
+    assert full.status_code == 503 and state == (1, 1)  # saturated: a data request is refused
+    assert [r.status_code for r in live] == [200] * 5
+    assert all(r.json() == {"status": "ok"} for r in live)
+    assert live[0].headers["x-content-type-options"] == "nosniff"
+    assert live[0].headers["cache-control"] == "no-store"
+    assert during == (1, 1, 1)  # the probes took no slot, no place in the queue, no refusal
+    assert sorted(r.status_code for r in held) == [200, 200]  # the queued one got the slot

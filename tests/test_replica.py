@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from core import db
@@ -289,3 +289,50 @@ def test_a_stopped_replica_is_skipped_without_errors(
         finally:
             standby.start_server()
     replicas.dispose()
+
+
+def test_a_request_never_runs_the_replica_check(
+    primary_url: str, key: str, standby: Cluster, api_login: Any
+) -> None:
+    """The health check runs in the background task only: with a check interval longer than
+    the test, the first round (at start) makes the replica usable, and the requests after it
+    run their reads on the replica and not one check statement on either server."""
+    from app.main import create_app
+
+    api = api_login(primary_url)
+    replica_url = make_url(api).set(port=int(standby.state()["port"])).render_as_string(hide_password=False)
+    settings = Settings(
+        database_url=primary_url,
+        api_database_url=api,
+        environment="test",
+        replica_urls=(replica_url,),
+        replica_max_lag_s=300,
+        replica_check_s=3600,
+        rate_limit_per_minute=0,
+    )
+    app = create_app(settings, engine=db.make_engine(api))
+    replicas = _replicas(app)
+    statements: dict[str, list[str]] = {"primary": [], "replica": []}
+    event.listen(
+        app.state.services.engine, "before_cursor_execute", lambda *a: statements["primary"].append(a[2])
+    )
+    event.listen(
+        replicas.replicas[0].engine, "before_cursor_execute", lambda *a: statements["replica"].append(a[2])
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        _wait_for(lambda: replicas.checks == 1, "the background task never checked the replica")
+        assert replicas.pick() is not None
+        for side in statements.values():
+            side.clear()
+        feature, _ = _wijk(client, key)
+        statuses = [
+            client.get(f"/collections/gebieden/items/{feature}", headers=_auth(key)).status_code,
+            client.get("/gebieden", params={"soort": "wijk"}, headers=_auth(key)).status_code,
+        ]
+        checks = replicas.checks
+    replicas.dispose()
+    assert statuses == [200, 200]
+    assert checks == 1  # no round since the first
+    assert statements["replica"], "the reads did not go to the replica"
+    every = statements["primary"] + statements["replica"]
+    assert not [s for s in every if "pg_is_in_recovery" in s or "pg_current_wal_lsn" in s]
