@@ -70,7 +70,17 @@ BEHEERDER = Principal(
 BUURT_FILTERS = {"periode": "2024", "thema": "alle"}
 #: okaart with its tile cache off: every tile built by PostGIS, as tipg and the floor do.
 NOCACHE = "okaart zonder cache"
-COLUMNS = ("tool", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "KB/answer")
+COLUMNS = (
+    "tool",
+    "concurrency",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "errors",
+    "KB/answer",
+    "CPU ms/answer",
+)
 
 
 def _props(layer_id: str) -> str:
@@ -104,6 +114,7 @@ class Result:
     p99_ms: float
     busy_before: float = 0.0  # CPU share in use just before, while our servers idled
     bytes: int = 0  # all answers' bytes, headers included: an error page shows as a small answer
+    cpu_ms: float = 0.0  # CPU of the server and the database per answer (wrk's own not counted)
 
     @property
     def rate(self) -> float:
@@ -316,7 +327,55 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return 1 - (idle1 - idle0) / max(1, all1 - all0)
 
 
-def measure(w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int) -> list[Result]:
+def _ticks(roots: tuple[int, ...]) -> dict[int, int]:
+    """User + system clock ticks of every living process under ``roots`` (roots included)."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(stat.parent.name)
+        parent[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree = {pid for pid in ticks if pid in roots}
+    grown = True
+    while grown:
+        more = {pid for pid, up in parent.items() if up in tree and pid not in tree}
+        tree |= more
+        grown = bool(more)
+    return {pid: ticks[pid] for pid in tree}
+
+
+class CpuMeter:
+    """CPU spent by the servers (children of this process) and the database cluster while one
+    tool is measured: the others idle, wrk is not yet running at the first reading and has
+    ended at the second. On a shared machine the request rate says how much CPU a server
+    *got*; CPU per answer says what an answer *costs*, which the load of others hardly moves
+    (``2 cores x 1000 / cpu_ms`` is the rate this machine would give it alone, wrk apart)."""
+
+    def __init__(self, postmaster: int) -> None:
+        self.roots = (os.getpid(), postmaster)
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> CpuMeter:
+        self.before = _ticks(self.roots)
+        self.ms = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = _ticks(self.roots)
+        self.ms = sum(t - self.before.get(pid, 0) for pid, t in after.items()) * 1000 / self.hz
+
+
+def postmaster_pid(c: Cluster) -> int:
+    """The cluster's postmaster, the parent of every backend (its first line of postmaster.pid)."""
+    return int((c.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+def measure(
+    w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int, meter: CpuMeter
+) -> list[Result]:
     """Every tool at every concurrency, each after a short warm-up at that concurrency."""
     warm = max(1, seconds // 10)
     results: list[Result] = []
@@ -325,13 +384,17 @@ def measure(w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int
         for tool, paths in w.paths.items():
             busy = cpu_busy()
             wrk(bases[tool], paths, c, warm, _auth(tool, key))
-            results.append(wrk(bases[tool], paths, c, seconds, _auth(tool, key)))
+            with meter:
+                results.append(wrk(bases[tool], paths, c, seconds, _auth(tool, key)))
             results[-1].tool, results[-1].busy_before = tool, busy
+            results[-1].cpu_ms = meter.ms / max(1, results[-1].requests)
         if w.floor_sql:
             busy = cpu_busy()
             floor(dsn, w.floor_sql, w.floor_params, c, warm)
-            results.append(floor(dsn, w.floor_sql, w.floor_params, c, seconds))
+            with meter:  # the floor's client threads run in this process: counted too
+                results.append(floor(dsn, w.floor_sql, w.floor_params, c, seconds))
             results[-1].busy_before = busy
+            results[-1].cpu_ms = meter.ms / max(1, results[-1].requests)
         done = ", ".join(
             f"{r.tool} {r.rate:,.0f}/s"
             + (f" [yellow](CPU {r.busy_before:.0%} busy before)[/]" if r.busy_before > 0.1 else "")
@@ -354,7 +417,8 @@ def report(w: Workload, results: list[Result]) -> None:
         ratios = (f"{r.rate / rate:.2f}" if rate else "-" for rate in peer_rates)
         table.add_row(
             r.tool, str(r.concurrency), f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}",
-            f"{r.p99_ms:.1f}", f"{r.errors:,}", f"{r.bytes / max(1, r.requests) / 1024:,.1f}", *ratios,
+            f"{r.p99_ms:.1f}", f"{r.errors:,}", f"{r.bytes / max(1, r.requests) / 1024:,.1f}",
+            f"{r.cpu_ms:.2f}", *ratios,
         )  # fmt: skip
     _show(table)
 
@@ -481,8 +545,9 @@ def run(rows: int = 2_000) -> None:
         dsn = c.dsn("tiles")
         bases["mapserver"] = start_mapserver(stack, dsn, zicht_id, workdir)
         checks = sanity(plan, bases, key, dsn)
+        meter = CpuMeter(postmaster_pid(c))
         for w in plan:
-            results[w.name] = measure(w, bases, key, dsn, seconds)
+            results[w.name] = measure(w, bases, key, dsn, seconds, meter)
         for w in plan:
             report(w, results[w.name])
         for log in sorted(workdir.glob("*.log")):
