@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,13 +217,25 @@ def wrk(base: str, paths: list[str], concurrency: int, seconds: int, headers: di
     )  # fmt: skip
 
 
-def floor(dsn: str, sql: str, params: list[dict[str, Any]], concurrency: int, seconds: int) -> Result:
+def floor(
+    dsn: str,
+    sql: str,
+    params: list[dict[str, Any]],
+    concurrency: int,
+    seconds: int,
+    meter: CpuMeter | None = None,
+) -> Result:
     """The same SQL straight to PostgreSQL: one connection per thread, each cycling the list.
 
     psycopg releases the GIL while it waits for the server, so the threads overlap like the
-    servers' connections do; the Python left per query is a few microseconds.
+    servers' connections do; the Python left per query is a few microseconds. Each connection
+    plans every query for its own values, as okaart's do (``core.db``): psycopg prepares a
+    query it has sent five times, and the generic plan of the buurt tile query was many times
+    slower. The meter reads while the connections are open, so their backends are counted.
     """
     conns = [psycopg.connect(dsn, autocommit=True) for _ in range(concurrency)]
+    for conn in conns:
+        conn.execute("SET plan_cache_mode = force_custom_plan")
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
     deadline = time.perf_counter() + seconds
@@ -238,13 +250,14 @@ def floor(dsn: str, sql: str, params: list[dict[str, Any]], concurrency: int, se
             latencies[i].append(time.perf_counter() - start)
             n += 1
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    with meter or nullcontext():
+        started = time.perf_counter()
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
     for conn in conns:
         conn.close()
     ms = np.concatenate([np.asarray(x) for x in latencies]) * 1e3
@@ -391,8 +404,8 @@ def measure(
         if w.floor_sql:
             busy = cpu_busy()
             floor(dsn, w.floor_sql, w.floor_params, c, warm)
-            with meter:  # the floor's client threads run in this process: counted too
-                results.append(floor(dsn, w.floor_sql, w.floor_params, c, seconds))
+            # The floor's client threads run in this process: counted too.
+            results.append(floor(dsn, w.floor_sql, w.floor_params, c, seconds, meter))
             results[-1].busy_before = busy
             results[-1].cpu_ms = meter.ms / max(1, results[-1].requests)
         done = ", ".join(
