@@ -11,9 +11,7 @@ Run: ``.venv/bin/python -m benchmarks afdruk [--rows N]`` (N requests per case, 
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -24,9 +22,7 @@ import httpx
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from benchmarks.common import ROOT, cluster, console, demo_database, save_results
-from benchmarks.tiles import serving
-from core.pgcluster import free_port
+from benchmarks.common import cluster, console, demo_database, save_results, start_okaart
 
 #: A print should come back about as fast as a page: under two seconds.
 TARGET_MS = 2000
@@ -80,15 +76,7 @@ def run(rows: int = 9) -> None:
                 )
             ).scalar_one()
         engine.dispose()
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development",
-               "OKAART_LOG_LEVEL": "WARNING", "OKAART_BASEMAP_URL": ""}  # fmt: skip
-        cmd = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1", "--log-level", "warning", "--app-dir", str(ROOT),
-        ]  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart.log"))
+        base = start_okaart(stack, url, workdir / "okaart.log", env={"OKAART_BASEMAP_URL": ""})
         results = {name: measure(base, key, p, params, rows) for name, (p, params) in cases(code).items()}
     table = Table(title="PDFs (embedded fonts), wall time at the client")
     for column in ("PDF", "median", "min / max", "size", "target"):

@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: a throwaway cluster, timing with peak RSS, tables."""
+"""Shared pieces of the benchmarks: a throwaway cluster, okaart under uvicorn, timing with
+peak RSS, tables."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from core.pgcluster import Cluster
+from core.pgcluster import Cluster, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / ".cache"
@@ -83,6 +85,64 @@ def demo_database(c: Cluster, workdir: Path, name: str, **principal: Any) -> tup
     finally:
         engine.dispose()
     return url, key
+
+
+@contextmanager
+def serving(label: str, cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
+    """Start a server, wait until ``probe`` answers 200, and always stop it again."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{label} exited ({proc.returncode}): {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(probe, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{label} did not answer {probe}: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_okaart(
+    stack: ExitStack,
+    url: str,
+    log: Path,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    label: str = "okaart",
+    extra_args: tuple[str, ...] = (),
+) -> str:
+    """okaart under uvicorn on a free loopback port, stopped by ``stack``; returns its base URL.
+
+    What every benchmark wants of it: the development settings, the service's own log at
+    WARNING and uvicorn's as well (no line per request), ``/readyz`` answering before the
+    first measured request. ``env`` adds or overrides settings (a rate limit of 0, a cache
+    size, no basemap); the log goes to ``log``, printed when the server does not come up.
+    """
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
+    environment |= {"OKAART_LOG_LEVEL": "WARNING", **(env or {})}
+    cmd = [
+        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--app-dir", str(ROOT),
+        *extra_args,
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    stack.enter_context(serving(label, cmd, environment, f"{base}/readyz", log))
+    return base
 
 
 def timed(label: str, rows: int, cmd: list[str], env: dict[str, str] | None = None) -> Timing:

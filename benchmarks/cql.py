@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import tempfile
 import timeit
 from collections.abc import Callable
@@ -38,9 +37,8 @@ import numpy as np
 from rich.table import Table
 
 from app import cql
-from benchmarks.common import ROOT, cluster, console, demo_database, save_results
-from benchmarks.tiles import SEED, Result, _show, cpu_busy, ensure_wrk, serving, wrk
-from core.pgcluster import free_port
+from benchmarks.common import cluster, console, demo_database, save_results, start_okaart
+from benchmarks.tiles import SEED, Result, _show, cpu_busy, ensure_wrk, wrk
 from layers import REGISTRY
 from layers.base import Layer
 
@@ -83,16 +81,8 @@ def paths(rows: int) -> dict[str, list[str]]:
 
 def start(stack: ExitStack, url: str, workdir: Path) -> str:
     """One okaart server, 2 workers, no rate limit, no access log."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
-    env |= {"OKAART_LOG_LEVEL": "WARNING", "OKAART_RATE_LIMIT_PER_MINUTE": "0"}
-    cmd = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
-    ]  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart-cql.log"))
-    return base
+    env = {"OKAART_RATE_LIMIT_PER_MINUTE": "0"}
+    return start_okaart(stack, url, workdir / "okaart-cql.log", workers=2, env=env)
 
 
 def sanity(base: str, lists: dict[str, list[str]], headers: dict[str, str]) -> None:

@@ -24,7 +24,6 @@ Run: ``.venv/bin/python -m benchmarks gdal [--rows N]`` (N visible signals, defa
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import sys
 import tempfile
@@ -35,10 +34,8 @@ from typing import Any
 import psycopg
 from rich.table import Table
 
-from benchmarks.common import ROOT, Timing, cluster, console, fresh_database, save_results, timed
-from benchmarks.tiles import serving
+from benchmarks.common import Timing, cluster, console, fresh_database, save_results, start_okaart, timed
 from core import db
-from core.pgcluster import free_port
 from core.security import create_principal_key
 
 ROUNDS = 3
@@ -127,15 +124,8 @@ def run(rows: int = 7_400) -> None:
         url = fresh_database(c, "gdal")
         db.migrate(url)
         key = seed(c.dsn("gdal"), url, visible=rows, hidden=hidden)
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
-        env |= {"OKAART_LOG_LEVEL": "WARNING"}  # the production rate limit stays on
-        cmd = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1", "--log-level", "warning", "--app-dir", str(ROOT),
-        ]  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart-gdal.log"))
+        # The production rate limit stays on.
+        base = start_okaart(stack, url, workdir / "okaart-gdal.log")
         took = workdir / "took.txt"
         headers = workdir / "headers.txt"
         headers.write_text(f"Authorization: Bearer {key}\nX-Doel: opsporing\n")

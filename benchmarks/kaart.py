@@ -15,10 +15,8 @@ Run: ``.venv/bin/python -m benchmarks kaart [--rows N]`` (N runs, default 7).
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -29,9 +27,7 @@ from playwright.sync_api import sync_playwright
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from benchmarks.common import ROOT, cluster, console, demo_database, save_results
-from benchmarks.tiles import serving
-from core.pgcluster import free_port
+from benchmarks.common import cluster, console, demo_database, save_results, start_okaart
 
 PATH = "/kaart?periode=2024"
 #: The same map with the signals on (a purpose given), at zoom 15 on the Grote Markt.
@@ -130,15 +126,7 @@ def run(rows: int = 7) -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="okaart-bench-kaart-")))
         c = stack.enter_context(cluster())
         url, key, expected = prepare(c, workdir)
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development",
-               "OKAART_LOG_LEVEL": "WARNING", "OKAART_BASEMAP_URL": ""}  # fmt: skip
-        cmd = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1", "--log-level", "warning", "--app-dir", str(ROOT),
-        ]  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart.log"))
+        base = start_okaart(stack, url, workdir / "okaart.log", env={"OKAART_BASEMAP_URL": ""})
         cookie = session_cookie(base, key)
         html = httpx.get(base + PATH, cookies={"okaart_sessie": cookie}, headers={"Accept": "text/html"})
         html.raise_for_status()

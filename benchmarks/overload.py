@@ -30,7 +30,6 @@ import asyncio
 import http.client
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -45,9 +44,7 @@ from rich.table import Table
 
 from app.admission import TITLE as ADMISSION_TITLE
 from app.ratelimit import RateLimiter
-from benchmarks.common import ROOT, cluster, console, demo_database, save_results
-from benchmarks.tiles import serving
-from core.pgcluster import free_port
+from benchmarks.common import cluster, console, demo_database, save_results, start_okaart
 
 PATH = os.environ.get("OKAART_BENCH_PATH", "/collections/buurten/items?limit=1000&periode=2024&thema=alle")
 LADDER = (1, 2, 4, 8, 16, 32)
@@ -200,17 +197,9 @@ def rate_limit_cost(url: str, calls: int = 2000) -> dict[str, float]:
 
 
 def start(stack: ExitStack, url: str, workdir: Path, overrides: dict[str, str]) -> str:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
-    env |= {"OKAART_LOG_LEVEL": "WARNING", "OKAART_RATE_LIMIT_PER_MINUTE": "0", **overrides}
-    cmd = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
-        "--no-access-log",
-    ]  # fmt: skip
+    env = {"OKAART_RATE_LIMIT_PER_MINUTE": "0", **overrides}
     log = workdir / f"okaart-{len(list(workdir.glob('okaart-*.log')))}.log"
-    stack.enter_context(serving("okaart", cmd, env, f"http://127.0.0.1:{port}/readyz", log))
-    return f"http://127.0.0.1:{port}"
+    return start_okaart(stack, url, log, workers=2, env=env, extra_args=("--no-access-log",))
 
 
 def run(rows: int = 0) -> None:

@@ -17,7 +17,6 @@ interleaved, the median kept). Nothing else should run on the machine meanwhile.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import asdict
@@ -29,7 +28,7 @@ import numpy as np
 from rich.table import Table
 from sqlalchemy import create_engine
 
-from benchmarks.common import ROOT, cluster, console, demo_database, save_results
+from benchmarks.common import cluster, console, demo_database, save_results, start_okaart
 from benchmarks.tiles import (
     SEED,
     TILE,
@@ -38,11 +37,9 @@ from benchmarks.tiles import (
     bbox_list,
     cpu_busy,
     ensure_wrk,
-    serving,
     tile_list,
     wrk,
 )
-from core.pgcluster import free_port
 from core.security import create_principal_key
 
 #: The principals compared; the first is the reference.
@@ -90,20 +87,13 @@ def start(stack: ExitStack, url: str, workdir: Path) -> dict[str, str]:
     """Two okaart servers (cache off and on), 2 workers each, no rate limit, no access log."""
     bases: dict[str, str] = {}
     for label in SERVERS:
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
-        env |= {"OKAART_LOG_LEVEL": "WARNING", "OKAART_RATE_LIMIT_PER_MINUTE": "0"}
+        env = {"OKAART_RATE_LIMIT_PER_MINUTE": "0"}
         # Warm means warm for every principal: each view class has tiles of its own in the cache,
         # and four classes' 1,500 tiles do not fit the default 64 MB, so a principal measured
         # after another found its tiles evicted and measured the eviction, not the rule.
         env["OKAART_TILE_CACHE_MB"] = "512" if label.startswith("warm") else "0"
-        cmd = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
-        ]  # fmt: skip
         log = workdir / f"okaart-{label.split()[0]}.log"
-        stack.enter_context(serving(label, cmd, env, f"http://127.0.0.1:{port}/readyz", log))
-        bases[label] = f"http://127.0.0.1:{port}"
+        bases[label] = start_okaart(stack, url, log, workers=2, env=env, label=label)
     return bases
 
 

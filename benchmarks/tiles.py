@@ -11,7 +11,8 @@ left when HTTP and Python are taken away, so the gap to it is the price of the s
 
 Fair by construction: tipg gets the same properties (``properties=``) and filters, no
 feature cap below okaart's (``TIPG_MAX_FEATURES_PER_TILE``), and access logs are off on
-both. Signal tiles use zoom 12-16 because okaart answers below its minzoom without a query.
+both. Signal tiles use zoom 15-16: below 15 okaart sends clusters of points (and below 12
+nothing), which the peers do not; all three read the view okaart reads (``laag_signaal``).
 tipg reprojects its first geometry column (RD) per row; the extra row ``tipg 3857`` asks it
 (``geom-column=geom_3857``) for the stored 3857 copy: reprojection apart from the rest of its cost.
 The machine has 2 cores for servers, database and load generator alike: run nothing else.
@@ -26,12 +27,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from app import layer_sql
 from benchmarks import mapserver
-from benchmarks.common import ROOT, cluster, console, demo_database, save_results
+from benchmarks.common import ROOT, cluster, console, demo_database, save_results, serving, start_okaart
 from core import zicht
 from core.pgcluster import Cluster, free_port
 from core.security import Principal
@@ -71,7 +70,17 @@ BEHEERDER = Principal(
 BUURT_FILTERS = {"periode": "2024", "thema": "alle"}
 #: okaart with its tile cache off: every tile built by PostGIS, as tipg and the floor do.
 NOCACHE = "okaart zonder cache"
-COLUMNS = ("tool", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
+COLUMNS = (
+    "tool",
+    "concurrency",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "errors",
+    "KB/answer",
+    "CPU ms/answer",
+)
 
 
 def _props(layer_id: str) -> str:
@@ -104,6 +113,8 @@ class Result:
     p95_ms: float
     p99_ms: float
     busy_before: float = 0.0  # CPU share in use just before, while our servers idled
+    bytes: int = 0  # all answers' bytes, headers included: an error page shows as a small answer
+    cpu_ms: float = 0.0  # CPU of the server and the database per answer (wrk's own not counted)
 
     @property
     def rate(self) -> float:
@@ -135,11 +146,14 @@ def bbox_list(rng: np.random.Generator, n: int) -> list[str]:
 
 def mvt_sql(layer_id: str, filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """The SQL okaart's tile route sends for a beheerder of GM0014, in psycopg's placeholders;
-    the caller binds each tile's ``z``, ``x`` and ``y``."""
+    the caller binds each tile's ``z``, ``x`` and ``y``. A point layer's SQL is that of its
+    single points (from ``single_from``), the zooms the signal tiles are asked at: at zoom 0
+    it would be the SQL of its clusters."""
     layer = REGISTRY[layer_id]
     selection = layer_sql.Selection(filters=dict(filters))
     selection.filters = {**layer.defaults_for(selection.filters), **selection.filters}
-    sql, params = layer_sql.mvt(layer, BEHEERDER, selection, morecantile.Tile(0, 0, 0), k=10)
+    z = layer.single_from or 0
+    sql, params = layer_sql.mvt(layer, BEHEERDER, selection, morecantile.Tile(0, 0, z), k=10)
     return _pyformat(sql), params
 
 
@@ -182,34 +196,6 @@ def prepare(c: Cluster, workdir: Path) -> tuple[str, str]:
     )  # fmt: skip
 
 
-@contextmanager
-def serving(label: str, cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
-    """Start a server, wait until ``probe`` answers 200, and always stop it again."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{label} exited ({proc.returncode}): {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(probe, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{label} did not answer {probe}: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def wrk(base: str, paths: list[str], concurrency: int, seconds: int, headers: dict[str, str]) -> Result:
     """One wrk run over the paths; its Lua script prints requests, errors and percentiles."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
@@ -227,17 +213,29 @@ def wrk(base: str, paths: list[str], concurrency: int, seconds: int, headers: di
     errors = sum(s[k] for k in ("connect", "read", "write", "status", "timeout"))
     return Result(
         "", concurrency, s["requests"], s["duration_us"] / 1e6, errors,
-        s["p50_us"] / 1e3, s["p95_us"] / 1e3, s["p99_us"] / 1e3,
+        s["p50_us"] / 1e3, s["p95_us"] / 1e3, s["p99_us"] / 1e3, bytes=s["bytes"],
     )  # fmt: skip
 
 
-def floor(dsn: str, sql: str, params: list[dict[str, Any]], concurrency: int, seconds: int) -> Result:
+def floor(
+    dsn: str,
+    sql: str,
+    params: list[dict[str, Any]],
+    concurrency: int,
+    seconds: int,
+    meter: CpuMeter | None = None,
+) -> Result:
     """The same SQL straight to PostgreSQL: one connection per thread, each cycling the list.
 
     psycopg releases the GIL while it waits for the server, so the threads overlap like the
-    servers' connections do; the Python left per query is a few microseconds.
+    servers' connections do; the Python left per query is a few microseconds. Each connection
+    plans every query for its own values, as okaart's do (``core.db``): psycopg prepares a
+    query it has sent five times, and the generic plan of the buurt tile query was many times
+    slower. The meter reads while the connections are open, so their backends are counted.
     """
     conns = [psycopg.connect(dsn, autocommit=True) for _ in range(concurrency)]
+    for conn in conns:
+        conn.execute("SET plan_cache_mode = force_custom_plan")
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
     deadline = time.perf_counter() + seconds
@@ -252,13 +250,14 @@ def floor(dsn: str, sql: str, params: list[dict[str, Any]], concurrency: int, se
             latencies[i].append(time.perf_counter() - start)
             n += 1
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    with meter or nullcontext():
+        started = time.perf_counter()
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
     for conn in conns:
         conn.close()
     ms = np.concatenate([np.asarray(x) for x in latencies]) * 1e3
@@ -270,6 +269,14 @@ def _features(body: bytes, tiles: bool) -> int:
     if not tiles:
         return int(json.loads(body)["numberReturned"])
     return sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(body).values()) if body else 0
+
+
+def _expected_type(content_type: str, tiles: bool) -> bool:
+    """Whether an answer is a tile or a GeoJSON page at all: MapServer's tile mode answers an
+    error with an HTML page and status 200, which wrk would count as a tile."""
+    kind = content_type.split(";")[0].strip()
+    mvt = ("application/vnd.mapbox-vector-tile", "application/x-protobuf")
+    return kind in mvt if tiles else "json" in kind
 
 
 def _auth(tool: str, key: str) -> dict[str, str]:
@@ -295,15 +302,22 @@ def sanity(plan: list[Workload], bases: dict[str, str], key: str, dsn: str) -> l
                 got: dict[str, tuple[int, int]] = {}
                 for tool, paths in w.paths.items():
                     r = client.get(bases[tool] + paths[i], headers=_auth(tool, key))
-                    if r.status_code != 200:
-                        raise RuntimeError(f"{tool} {paths[i]}: {r.status_code} {r.text[:300]}")
+                    media = r.headers.get("content-type", "")
+                    wrong_type = r.content and not _expected_type(media, w.floor_sql is not None)
+                    if r.status_code != 200 or wrong_type:
+                        raise RuntimeError(f"{tool} {paths[i]}: {r.status_code} {media} {r.text[:300]}")
                     got[tool] = (len(r.content), _features(r.content, w.floor_sql is not None))
                 if w.floor_sql:
                     row = conn.execute(w.floor_sql, w.floor_params[i]).fetchone()
                     body = bytes(row[0] or b"") if row else b""
                     got["floor"] = (len(body), _features(body, True))
-                if max(n for _, n in got.values()) and not min(n for _, n in got.values()):
+                most = max(n for _, n in got.values())
+                if most and not min(n for _, n in got.values()):
                     raise RuntimeError(f"{w.name}: an empty answer where others have data: {got}")
+                # okaart's point tiles also carry the points in their buffer (about a tenth
+                # more at zoom 15); a peer far below the rest is reading another layer.
+                if min(n for _, n in got.values()) < 0.8 * most:
+                    raise RuntimeError(f"{w.name}: far fewer features than the others: {got}")
                 request = w.requests[i]
                 cells = (f"{got[t][0]:,} / {got[t][1]:,}" if t in got else "-" for t in tools)
                 table.add_row(w.name, request, *cells)
@@ -326,7 +340,55 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return 1 - (idle1 - idle0) / max(1, all1 - all0)
 
 
-def measure(w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int) -> list[Result]:
+def _ticks(roots: tuple[int, ...]) -> dict[int, int]:
+    """User + system clock ticks of every living process under ``roots`` (roots included)."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(stat.parent.name)
+        parent[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree = {pid for pid in ticks if pid in roots}
+    grown = True
+    while grown:
+        more = {pid for pid, up in parent.items() if up in tree and pid not in tree}
+        tree |= more
+        grown = bool(more)
+    return {pid: ticks[pid] for pid in tree}
+
+
+class CpuMeter:
+    """CPU spent by the servers (children of this process) and the database cluster while one
+    tool is measured: the others idle, wrk is not yet running at the first reading and has
+    ended at the second. On a shared machine the request rate says how much CPU a server
+    *got*; CPU per answer says what an answer *costs*, which the load of others hardly moves
+    (``2 cores x 1000 / cpu_ms`` is the rate this machine would give it alone, wrk apart)."""
+
+    def __init__(self, postmaster: int) -> None:
+        self.roots = (os.getpid(), postmaster)
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> CpuMeter:
+        self.before = _ticks(self.roots)
+        self.ms = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = _ticks(self.roots)
+        self.ms = sum(t - self.before.get(pid, 0) for pid, t in after.items()) * 1000 / self.hz
+
+
+def postmaster_pid(c: Cluster) -> int:
+    """The cluster's postmaster, the parent of every backend (its first line of postmaster.pid)."""
+    return int((c.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+def measure(
+    w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int, meter: CpuMeter
+) -> list[Result]:
     """Every tool at every concurrency, each after a short warm-up at that concurrency."""
     warm = max(1, seconds // 10)
     results: list[Result] = []
@@ -335,13 +397,17 @@ def measure(w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int
         for tool, paths in w.paths.items():
             busy = cpu_busy()
             wrk(bases[tool], paths, c, warm, _auth(tool, key))
-            results.append(wrk(bases[tool], paths, c, seconds, _auth(tool, key)))
+            with meter:
+                results.append(wrk(bases[tool], paths, c, seconds, _auth(tool, key)))
             results[-1].tool, results[-1].busy_before = tool, busy
+            results[-1].cpu_ms = meter.ms / max(1, results[-1].requests)
         if w.floor_sql:
             busy = cpu_busy()
             floor(dsn, w.floor_sql, w.floor_params, c, warm)
-            results.append(floor(dsn, w.floor_sql, w.floor_params, c, seconds))
+            # The floor's client threads run in this process: counted too.
+            results.append(floor(dsn, w.floor_sql, w.floor_params, c, seconds, meter))
             results[-1].busy_before = busy
+            results[-1].cpu_ms = meter.ms / max(1, results[-1].requests)
         done = ", ".join(
             f"{r.tool} {r.rate:,.0f}/s"
             + (f" [yellow](CPU {r.busy_before:.0%} busy before)[/]" if r.busy_before > 0.1 else "")
@@ -364,7 +430,8 @@ def report(w: Workload, results: list[Result]) -> None:
         ratios = (f"{r.rate / rate:.2f}" if rate else "-" for rate in peer_rates)
         table.add_row(
             r.tool, str(r.concurrency), f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}",
-            f"{r.p99_ms:.1f}", f"{r.errors:,}", *ratios,
+            f"{r.p99_ms:.1f}", f"{r.errors:,}", f"{r.bytes / max(1, r.requests) / 1024:,.1f}",
+            f"{r.cpu_ms:.2f}", *ratios,
         )  # fmt: skip
     _show(table)
 
@@ -372,7 +439,11 @@ def report(w: Workload, results: list[Result]) -> None:
 def workloads(rows: int, zicht_id: int) -> list[Workload]:
     """The seeded request lists: signal tiles, buurt tiles, signal items."""
     rng = np.random.default_rng(SEED)
-    points, areas = tile_list(rng, rows, range(12, 17)), tile_list(rng, rows, range(10, 17))
+    # Signal tiles from the zoom where okaart sends each point as it is (``single_from``):
+    # below it okaart sends clusters, which neither tipg nor MapServer do, so the three
+    # would not be building the same tile.
+    single_from = REGISTRY["signalen"].single_from or REGISTRY["signalen"].minzoom
+    points, areas = tile_list(rng, rows, range(single_from, 17)), tile_list(rng, rows, range(10, 17))
     boxes = bbox_list(rng, rows)
     sig_q = f"properties={_props('signalen')}"
     # tipg reads the beheerder's own view class of the figures (core.zicht), as okaart does.
@@ -386,12 +457,12 @@ def workloads(rows: int, zicht_id: int) -> list[Workload]:
     return [
         Workload(
             "tiles signalen",
-            "signal points, zoom 12-16 (tipg: public.signaal)",
+            f"signal points, zoom {single_from}-16 (tipg: public.laag_signaal)",
             {
                 "okaart": tiles("signalen", "", points),
                 NOCACHE: tiles("signalen", "", points),
-                "tipg": tiles("public.signaal", f"?{sig_q}", points),
-                "tipg 3857": tiles("public.signaal", f"?{sig_q}&geom-column=geom_3857", points),
+                "tipg": tiles("public.laag_signaal", f"?{sig_q}", points),
+                "tipg 3857": tiles("public.laag_signaal", f"?{sig_q}&geom-column=geom_3857", points),
                 "mapserver": [mapserver.tile_path("signalen", z, x, y) for z, x, y in points],
             },
             [f"{z}/{x}/{y}" for z, x, y in points],
@@ -414,10 +485,10 @@ def workloads(rows: int, zicht_id: int) -> list[Workload]:
         ),
         Workload(
             "items signalen",
-            "signal points as GeoJSON, limit 100, small bbox (tipg: public.signaal)",
+            "signal points as GeoJSON, limit 100, small bbox (tipg: public.laag_signaal)",
             {
                 "okaart": [f"/collections/signalen/items?limit=100&bbox={b}" for b in boxes],
-                "tipg": [f"/collections/public.signaal/items?limit=100&bbox={b}&{sig_q}" for b in boxes],
+                "tipg": [f"/collections/public.laag_signaal/items?limit=100&bbox={b}&{sig_q}" for b in boxes],
                 "mapserver": [mapserver.items_path("signalen", b, 100) for b in boxes],
             },
             boxes,
@@ -427,37 +498,31 @@ def workloads(rows: int, zicht_id: int) -> list[Workload]:
 
 def start_servers(stack: ExitStack, url: str, tipg: Path, workdir: Path) -> dict[str, str]:
     """okaart and tipg on the same database, 2 workers each, access logs off; stopped by ``stack``."""
-    ports = {"okaart": free_port(), NOCACHE: free_port(), "tipg": free_port()}
+    bases: dict[str, str] = {}
     for tool in ("okaart", NOCACHE):
-        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
-        env["OKAART_LOG_LEVEL"] = "WARNING"  # like uvicorn's --log-level: no per-request logging
-        # One key sends every request: the per-key rate limit would measure the policy, not the server.
-        env["OKAART_RATE_LIMIT_PER_MINUTE"] = "0"
-        # The tile cache (keyed by ETag) answers repeated tiles from memory; the second
+        # One key sends every request: the per-key rate limit would measure the policy, not the
+        # server. The tile cache (keyed by ETag) answers repeated tiles from memory; the second
         # server shows what every cache miss costs.
-        env["OKAART_TILE_CACHE_MB"] = "64" if tool == "okaart" else "0"
-        cmd = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(ports[tool]), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
-        ]  # fmt: skip
-        probe = f"http://127.0.0.1:{ports[tool]}/readyz"
-        stack.enter_context(serving(tool, cmd, env, probe, workdir / f"{tool.replace(' ', '-')}.log"))
+        env = {"OKAART_RATE_LIMIT_PER_MINUTE": "0", "OKAART_TILE_CACHE_MB": "64" if tool == "okaart" else "0"}
+        log = workdir / f"{tool.replace(' ', '-')}.log"
+        bases[tool] = start_okaart(stack, url, log, workers=2, env=env, label=tool)
+    port = free_port()
     # tipg runs from its own virtualenv: nothing of ours may leak into its imports.
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
     env |= {
         "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://", 1),
         "TIPG_DB_SCHEMAS": '["public"]',
-        "TIPG_DB_TABLES": '["public.signaal", "public.laag_indicator_zicht"]',
+        "TIPG_DB_TABLES": '["public.laag_signaal", "public.laag_indicator_zicht"]',
         "TIPG_DB_FUNCTIONS": "[]",
         "TIPG_MAX_FEATURES_PER_TILE": "1000000",  # its default 10,000 would cut the centre tiles
+        "TIPG_TILE_BUFFER": "64",  # okaart's (and MapServer's) buffer instead of its own 256
     }
     cmd = [
-        str(tipg), "tipg.main:app", "--host", "127.0.0.1", "--port", str(ports["tipg"]), "--workers", "2",
+        str(tipg), "tipg.main:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
         "--log-level", "warning",
     ]  # fmt: skip
-    probe = f"http://127.0.0.1:{ports['tipg']}/healthz"
-    stack.enter_context(serving("tipg", cmd, env, probe, workdir / "tipg.log"))
-    bases = {tool: f"http://127.0.0.1:{port}" for tool, port in ports.items()}
+    bases["tipg"] = f"http://127.0.0.1:{port}"
+    stack.enter_context(serving("tipg", cmd, env, f"{bases['tipg']}/healthz", workdir / "tipg.log"))
     return {**bases, "tipg 3857": bases["tipg"]}
 
 
@@ -493,8 +558,9 @@ def run(rows: int = 2_000) -> None:
         dsn = c.dsn("tiles")
         bases["mapserver"] = start_mapserver(stack, dsn, zicht_id, workdir)
         checks = sanity(plan, bases, key, dsn)
+        meter = CpuMeter(postmaster_pid(c))
         for w in plan:
-            results[w.name] = measure(w, bases, key, dsn, seconds)
+            results[w.name] = measure(w, bases, key, dsn, seconds, meter)
         for w in plan:
             report(w, results[w.name])
         for log in sorted(workdir.glob("*.log")):

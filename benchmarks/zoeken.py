@@ -14,9 +14,7 @@ Run: ``.venv/bin/python -m benchmarks zoeken [--rows N]`` (N addresses, default 
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -28,9 +26,7 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from app import zoeken
-from benchmarks.common import ROOT, cluster, console, demo_database, save_results
-from benchmarks.tiles import serving
-from core.pgcluster import free_port
+from benchmarks.common import cluster, console, demo_database, save_results, start_okaart
 from core.security import Principal
 
 TARGET_MS = 50
@@ -123,16 +119,8 @@ def run(rows: int = 200) -> None:
             doelen=["benchmark"],
         )  # fmt: skip
         asked = questions(url, rows)
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development",
-               "OKAART_LOG_LEVEL": "WARNING", "OKAART_BASEMAP_URL": "",
-               "OKAART_RATE_LIMIT_PER_MINUTE": "0"}  # fmt: skip
-        cmd = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1", "--log-level", "warning", "--app-dir", str(ROOT),
-        ]  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart.log"))
+        env = {"OKAART_BASEMAP_URL": "", "OKAART_RATE_LIMIT_PER_MINUTE": "0"}
+        base = start_okaart(stack, url, workdir / "okaart.log", env=env)
         http = over_http(base, key, asked)
         sql = in_database(url, asked)
     table = Table(title=f"/zoeken ({rows} questions of each kind, demo data)")

@@ -16,6 +16,8 @@ authenticates the tile fetches with its session cookie, a script with its own he
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -43,6 +45,8 @@ MVT = "application/vnd.mapbox-vector-tile"
 #: How far (degrees) the cheap extent test reaches beyond a tile: morecantile gives an RD
 #: tile's corners in Amersfoort's own geographic CRS, some 0.001° from WGS84.
 EXTENT_SLACK = 0.01
+#: The sphere of EPSG:3857 (WGS84's semi-major axis).
+MERCATOR_RADIUS = 6378137.0
 
 
 def _view(principal: Principal) -> str:
@@ -249,13 +253,34 @@ def style(
 
 
 def _touches(services: Any, layer: Layer, grid: Grid, tile: morecantile.Tile) -> bool:
-    b = grid.tms.bounds(tile)
-    if grid.srid != 3857:
-        b = morecantile.commons.BoundingBox(
-            b.left - EXTENT_SLACK, b.bottom - EXTENT_SLACK, b.right + EXTENT_SLACK, b.top + EXTENT_SLACK
-        )
-    touches: bool = services.extents.touches(layer.id, b)
+    touches: bool = services.extents.touches(layer.id, lonlat_bounds(grid, tile))
     return touches
+
+
+def lonlat_bounds(grid: Grid, tile: morecantile.Tile) -> morecantile.commons.BoundingBox:
+    """A tile's bounds in CRS84, for the cheap extent test. WebMercatorQuad's by the inverse
+    Mercator formula: morecantile's ``bounds`` goes through pyproj, which cost a sixth of a
+    cached tile's time in the route. An RD tile's through morecantile (Amersfoort's own
+    geographic CRS, so widened by :data:`EXTENT_SLACK`), remembered per tile."""
+    if grid.srid == 3857:
+        left, bottom, right, top = grid.xy_bounds(tile)
+        return morecantile.commons.BoundingBox(_lon(left), _lat(bottom), _lon(right), _lat(top))
+    return _rd_lonlat_bounds(grid.id, tile.z, tile.x, tile.y)
+
+
+def _lon(x: float) -> float:
+    return math.degrees(x / MERCATOR_RADIUS)
+
+
+def _lat(y: float) -> float:
+    return math.degrees(math.atan(math.sinh(y / MERCATOR_RADIUS)))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _rd_lonlat_bounds(grid_id: str, z: int, x: int, y: int) -> morecantile.commons.BoundingBox:
+    b = GRIDS[grid_id].tms.bounds(morecantile.Tile(x, y, z))
+    slack = EXTENT_SLACK
+    return morecantile.commons.BoundingBox(b.left - slack, b.bottom - slack, b.right + slack, b.top + slack)
 
 
 @router.get(
@@ -296,21 +321,24 @@ def tile(
     headers = {"ETag": etag, "Cache-Control": "private, max-age=60", "Vary": "Authorization"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
+    # A cached tile first: it was tested against the zoom range and the extent when it was
+    # built, and its key holds the data version, so an entry is never older than either.
+    cached = services.tile_cache.get(etag)
+    if cached is not None:
+        metrics.tile_cache(hit=True)
+        # Served from memory, recorded all the same.
+        audit.record_now(request, services.engine, aantal=cached.count, ids=cached.ids)
+        return Response(cached.data, media_type=MVT, headers=headers)
     minzoom, maxzoom = grid.zooms(layer.minzoom, layer.maxzoom)
     if z < minzoom or z > maxzoom or not _touches(services, layer, grid, xyz.tile):
         return Response(b"", media_type=MVT, headers=headers)
-    cached = services.tile_cache.get(etag)
-    metrics.tile_cache(hit=cached is not None)
-    if cached is None:
-        k = services.settings.suppression_k
-        if grid.srid == 3857:
-            sql, params = layer_sql.mvt(layer, principal, selection, xyz.tile, k=k)
-        else:
-            sql, params = layer_sql.mvt_rd(layer, principal, selection, grid.xy_bounds(xyz.tile), k=k)
-        row = audit.audited_one(request, services.engine, sql, params)
-        cached = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
-        services.tile_cache.put(etag, cached)
+    metrics.tile_cache(hit=False)
+    k = services.settings.suppression_k
+    if grid.srid == 3857:
+        sql, params = layer_sql.mvt(layer, principal, selection, xyz.tile, k=k)
     else:
-        # Served from memory, recorded all the same.
-        audit.record_now(request, services.engine, aantal=cached.count, ids=cached.ids)
-    return Response(cached.data, media_type=MVT, headers=headers)
+        sql, params = layer_sql.mvt_rd(layer, principal, selection, grid.xy_bounds(xyz.tile), k=k)
+    row = audit.audited_one(request, services.engine, sql, params)
+    built = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
+    services.tile_cache.put(etag, built)
+    return Response(built.data, media_type=MVT, headers=headers)
