@@ -180,8 +180,9 @@ def refresh(conn: Connection, k: int | None = None, gemeenten: Sequence[str] | N
         compute(conn, [int(i) for i in stale], k)
         return
     # Whole: new classes, and those whose periods moved (a first quarter earlier, a newest
-    # day later: every area gets other periods and windows). The others: the areas of the
-    # municipalities that changed, where they see one.
+    # day later: every area gets other periods and windows). The others: where they see a
+    # municipality that changed, its areas and its regions' (a class that sees none of the
+    # changed municipalities has no figure that depends on them).
     after = _bounds(conn, ids)
     whole = sorted(
         zicht_id
@@ -191,7 +192,7 @@ def refresh(conn: Connection, k: int | None = None, gemeenten: Sequence[str] | N
     seeing = sorted(
         zicht_id
         for view, (zicht_id, _) in ensured.items()
-        if zicht_id not in whole and (view.gemeenten is None or set(view.gemeenten) & set(scope))
+        if zicht_id not in whole and (view.gemeenten is None or set(view.gemeenten) & set(gemeenten))
     )
     compute(conn, whole, k)
     compute(conn, seeing, k, scope)
