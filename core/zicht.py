@@ -192,7 +192,7 @@ def refresh(conn: Connection, k: int | None = None, gemeenten: Sequence[str] | N
     seeing = sorted(
         zicht_id
         for view, (zicht_id, _) in ensured.items()
-        if zicht_id not in whole and (view.gemeenten is None or set(view.gemeenten) & set(gemeenten))
+        if zicht_id not in whole and (view.gemeenten is None or set(view.gemeenten) & set(gemeenten or ()))
     )
     compute(conn, whole, k)
     compute(conn, seeing, k, scope)
