@@ -14,6 +14,8 @@ BENCHMARKS = (
 COMPARISONS = ("ingest_ab",)
 #: Run only when named: long, and it loads the machine on purpose.
 STRESS = ("overload",)
+#: Run only when named: generates national-size data (``--scale``: a share of it).
+NATIONAL = ("national",)
 
 
 def main() -> None:
@@ -21,7 +23,7 @@ def main() -> None:
     parser.add_argument(
         "names",
         nargs="*",
-        choices=[*BENCHMARKS, *COMPARISONS, *STRESS, []],
+        choices=[*BENCHMARKS, *COMPARISONS, *STRESS, *NATIONAL, []],
         help="which to run",
     )
     parser.add_argument(
@@ -33,10 +35,13 @@ def main() -> None:
         "audit rows (backup, 20,000), addresses (zoeken, 200)",
     )
     parser.add_argument("--before", type=Path, help="ingest_ab: a checkout of the earlier commit")
+    parser.add_argument("--scale", type=float, default=1.0, help="national: share of the national size")
     args = parser.parse_args()
     for name in args.names or BENCHMARKS:
         run = importlib.import_module(f"benchmarks.{name}").run
-        extra = {"before": args.before} if name in COMPARISONS else {}
+        extra: dict[str, object] = {"before": args.before} if name in COMPARISONS else {}
+        if name in NATIONAL:
+            extra["scale"] = args.scale
         if args.rows is None:
             run(**extra)
         else:

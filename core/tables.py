@@ -140,6 +140,11 @@ ingest_run = Table(
         TIMESTAMPTZ,
         comment="When the indicators were refreshed after this run's data change (NULL: not yet).",
     ),
+    Column(
+        "gemeenten",
+        ARRAY(Text),
+        comment="Municipalities whose figures this run changed (NULL: any; refresh everything).",
+    ),
     comment="One row per ingest run: file hash, counts, duration, outcome.",
 )
 
@@ -651,4 +656,55 @@ auth_failure = Table(
     prefixes=["UNLOGGED"],
     comment="Failed sign-ins per client address and window (epoch seconds); opgezocht: those "
     "that took a lookup (the limit counts these); gemeld: how many are in the audit log.",
+)
+
+
+# The signal cubes, kept per municipality by the refresh (migration 0023, core/zicht.py).
+def _cube(name: str, period: tuple[Column[object], ...], comment: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("gebied_soort", Text, nullable=False),
+        Column("indeling", Text, nullable=False),
+        Column("code", Text, nullable=False),
+        Column("gemeentecode", Text),
+        *period,
+        Column("thema", Text, nullable=False),
+        Column("convenant", Text, nullable=False),
+        Column("dataklasse", Text, nullable=False),
+        *(
+            Column(c, BigInteger, nullable=False)
+            for c in ("signalen", "pandsluitingen", "bibob", "controles", "meldingen")
+        ),
+        Index(f"{name}_gemeentecode_idx", "gemeentecode"),
+        comment=comment,
+    )
+
+
+signaal_kubus = _cube(
+    "signaal_kubus",
+    (
+        Column("periode", Text, nullable=False),
+        Column("periode_soort", Text, nullable=False),
+        Column("van", Date, nullable=False),
+    ),
+    "Signal counts per area, period, theme, covenant and data class, kept per municipality by the "
+    "refresh; never for the api role.",
+)
+signaal_dag = _cube(
+    "signaal_dag",
+    (Column("datum", Date, nullable=False),),
+    "signaal_kubus per day (rolling windows), kept per municipality by the refresh; never for the api role.",
+)
+signaal_bereik = Table(
+    "signaal_bereik",
+    metadata,
+    Column("gemeentecode", Text),
+    Column("convenant", Text, nullable=False),
+    Column("dataklasse", Text, nullable=False),
+    Column("eerste", Date, nullable=False),
+    Column("laatste", Date, nullable=False),
+    Index("signaal_bereik_gemeentecode_idx", "gemeentecode"),
+    comment="First and last signal day per municipality, covenant and data class: a class's periods "
+    "in a partial refresh.",
 )

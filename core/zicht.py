@@ -24,6 +24,7 @@ from the area hierarchy of the ``alle`` rows and hold for every theme.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -66,7 +67,14 @@ MEASURES: dict[str, tuple[str, ...]] = {
 MIN_ADRESSEN = 20
 #: The materialised views over ingested data, refreshed in this order by :func:`refresh`. A
 #: migration that adds one adds its name here (a test compares this list with the database).
-MATERIALISED_VIEWS: tuple[str, ...] = ("signaal_kubus", "signaal_dag", "vestiging_locatie")
+MATERIALISED_VIEWS: tuple[str, ...] = ("vestiging_locatie",)
+#: The signal cubes: tables kept per municipality (migration 0023, :func:`refill_cubes`).
+CUBES: tuple[str, ...] = ("signaal_kubus", "signaal_dag", "signaal_bereik")
+#: Which cells (``k``: a cube's or ``signaal_bereik``'s) a class (``z``) sees (migration 0011).
+SEES = (
+    "(z.gemeenten IS NULL OR k.gemeentecode = ANY (z.gemeenten))"
+    " AND (z.convenanten IS NULL OR k.convenant = ANY (z.convenanten)) AND k.dataklasse = ANY (z.dataklassen)"
+)
 CELL_COLUMNS = ["soort", "code", "ouder", "periode", "periode_soort", "jaar", "thema"]
 
 
@@ -136,41 +144,139 @@ def register(conn: Connection, principal_id: int, k: int | None = None) -> int:
     return zicht_id
 
 
-def refresh(conn: Connection, k: int | None = None) -> None:
+def refresh(conn: Connection, k: int | None = None, gemeenten: Sequence[str] | None = None) -> None:
     """Recompute the cube and the figures of every active principal's class; classes no
-    active principal has any more go, with their figures. ``k``: as for :func:`register`."""
+    active principal has any more go, with their figures. ``k``: as for :func:`register`.
+
+    ``gemeenten``: only these municipalities' data changed (None: anything may have). Then
+    only their cube cells and the figures of their areas are recomputed (with the other
+    municipalities of their regions, whose regional figures they feed), in every class that
+    sees one of them: a delivery for three municipalities costs three municipalities, not
+    the nation. Figures equal those of a full refresh (tests/test_verversing_gemeente.py).
+    """
     _lock(conn)
     rows = conn.execute(select(*PRINCIPAL_COLUMNS).where(principal.c.actief)).mappings()
     views = {Zicht.of(principal_from_row(row)) for row in rows}
-    ids = sorted(_ensure(conn, view)[0] for view in views)
+    ensured = {view: _ensure(conn, view) for view in views}
+    ids = sorted(zicht_id for zicht_id, _ in ensured.values())
     conn.execute(text("DELETE FROM indicator_zicht WHERE NOT (zicht_id = ANY(:ids))"), {"ids": ids})
     vestiging_cijfers.forget(conn, ids)
     conn.execute(text("DELETE FROM zicht WHERE NOT (id = ANY(:ids))"), {"ids": ids})
-    for view in MATERIALISED_VIEWS:
-        conn.execute(text(f"REFRESH MATERIALIZED VIEW {view}"))
-    # Suppressed classes always: their flags also come from code (core.disclosure) that a
-    # deploy may have changed, and from k.
-    stale = conn.execute(
+    k = get_settings().suppression_k if k is None else k
+    scope = None if gemeenten is None else expand(gemeenten)
+    before = _bounds(conn, ids)
+    refill_cubes(conn, scope)
+    if scope is None:
+        for view in MATERIALISED_VIEWS:
+            conn.execute(text(f"REFRESH MATERIALIZED VIEW {view}"))
+        # Suppressed classes always: their flags also come from code (core.disclosure) that a
+        # deploy may have changed, and from k.
+        stale = conn.execute(
+            text(
+                "SELECT i.zicht_id FROM zicht_invoer(:ids) i JOIN zicht z ON z.id = i.zicht_id"
+                " WHERE z.onderdrukt OR z.berekend_op IS NULL OR z.invoer IS DISTINCT FROM i.invoer"
+                " ORDER BY i.zicht_id"
+            ),
+            {"ids": ids},
+        ).scalars()
+        compute(conn, [int(i) for i in stale], k)
+        return
+    # Whole: new classes, and those whose periods moved (a first quarter earlier, a newest
+    # day later: every area gets other periods and windows). The others: where they see a
+    # municipality that changed, its areas and its regions' (a class that sees none of the
+    # changed municipalities has no figure that depends on them).
+    # A class of several municipalities (or all) has a region: the deviation against it
+    # (migration 0024) moves in every one of its areas when one municipality's data does, so
+    # such a class that sees a changed municipality is recomputed whole.
+    after = _bounds(conn, ids)
+    changed = set(gemeenten or ())
+
+    def sees_change(view: Zicht) -> bool:
+        return view.gemeenten is None or bool(set(view.gemeenten) & changed)
+
+    whole = sorted(
+        zicht_id
+        for view, (zicht_id, ready) in ensured.items()
+        if not ready
+        or before.get(zicht_id) != after[zicht_id]
+        or (sees_change(view) and (view.gemeenten is None or len(view.gemeenten) > 1))
+    )
+    seeing = sorted(
+        zicht_id for view, (zicht_id, _) in ensured.items() if zicht_id not in whole and sees_change(view)
+    )
+    compute(conn, whole, k)
+    compute(conn, seeing, k, scope)
+
+
+def _bounds(conn: Connection, ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """Per class what its periods come from: its first quarter and newest visible day."""
+    rows = conn.execute(
         text(
-            "SELECT i.zicht_id FROM zicht_invoer(:ids) i JOIN zicht z ON z.id = i.zicht_id"
-            " WHERE z.onderdrukt OR z.berekend_op IS NULL OR z.invoer IS DISTINCT FROM i.invoer"
-            " ORDER BY i.zicht_id"
+            "SELECT z.id, date_trunc('quarter', min(k.eerste)) AS lo, max(k.laatste) AS hi"
+            f" FROM zicht z LEFT JOIN signaal_bereik k ON {SEES} WHERE z.id = ANY(:ids) GROUP BY z.id"
         ),
         {"ids": ids},
-    ).scalars()
-    compute(conn, [int(i) for i in stale], get_settings().suppression_k if k is None else k)
+    )
+    return {int(r.id): (r.lo, r.hi) for r in rows}
 
 
-def compute(conn: Connection, ids: list[int], k: int) -> None:
+def expand(gemeenten: Sequence[str]) -> list[str]:
+    """The municipalities whose figures change with these: themselves, and every other
+    municipality of a named region one of them is in (core/regio.py): the regional figures
+    of all of them are computed from the region's totals."""
+    from core import regio
+
+    touched = set(gemeenten)
+    for region in regio.load().values():
+        if touched & set(region.gemeenten):
+            touched |= set(region.gemeenten)
+    return sorted(touched)
+
+
+def refill_cubes(conn: Connection, gemeenten: Sequence[str] | None) -> None:
+    """The signal cubes' cells of these municipalities (None: all), deleted and computed
+    again in the caller's transaction (migration 0023): readers keep the old cells until it
+    commits, and the other municipalities' rows are not touched at all."""
+    if gemeenten is None:
+        conn.execute(text("TRUNCATE signaal_kubus, signaal_dag, signaal_bereik"))
+        scope, params = "", {}
+    else:
+        scope, params = " WHERE gemeentecode = ANY(:g)", {"g": list(gemeenten)}
+        for cube in CUBES:
+            conn.execute(text(f"DELETE FROM {cube}{scope}"), params)
+    arg = "NULL" if gemeenten is None else "CAST(:g AS text[])"
+    conn.execute(text(f"INSERT INTO signaal_kubus SELECT * FROM signaal_kubus_van({arg})"), params)
+    conn.execute(text(f"INSERT INTO signaal_dag SELECT * FROM signaal_dag_van({arg})"), params)
+    conn.execute(
+        text(
+            "INSERT INTO signaal_bereik SELECT gemeentecode, convenant, dataklasse, min(datum), max(datum)"
+            f" FROM signaal_dag{scope} GROUP BY gemeentecode, convenant, dataklasse"
+        ),
+        params,
+    )
+    for cube in CUBES:
+        conn.execute(text(f"ANALYZE {cube}"))
+
+
+def compute(conn: Connection, ids: list[int], k: int, gemeenten: Sequence[str] | None = None) -> None:
     """Figures and withheld flags of these classes. Only rows that changed are written (as
     ``REFRESH ... CONCURRENTLY`` does): after a delivery of ten signals most figures are
     what they were, and rewriting every row of every class would cost more than computing
-    them. Readers keep the old figures until the transaction commits."""
+    them. Readers keep the old figures until the transaction commits.
+
+    ``gemeenten``: only the areas of these municipalities (and the areas outside the
+    standard divisions, which may cross borders: ``zicht_cijfers``, migration 0023). Their
+    withheld flags are complete too: the hierarchies a flag is computed over (buurt, wijk,
+    gemeente; periods; themes) never leave a municipality."""
     if not ids:
         return
+    alleen = None if gemeenten is None else list(gemeenten)
     conn.execute(
-        text("CREATE TEMP TABLE zicht_nieuw ON COMMIT DROP AS SELECT * FROM zicht_cijfers(:ids)"),
-        {"ids": ids},
+        text(
+            "CREATE TEMP TABLE zicht_nieuw ON COMMIT DROP AS"
+            " SELECT * FROM zicht_cijfers(:ids, CAST(:alleen AS text[]))"
+        ),
+        {"ids": ids, "alleen": alleen},
     )
     conn.execute(
         text(
@@ -201,10 +307,12 @@ def compute(conn: Connection, ids: list[int], k: int) -> None:
     conn.execute(text("SET LOCAL enable_mergejoin = off"))
     conn.execute(
         text(
-            "DELETE FROM indicator_zicht o WHERE o.zicht_id = ANY(:ids) AND NOT EXISTS"
-            " (SELECT FROM zicht_nieuw n WHERE n.zicht_id = o.zicht_id AND n.id = o.id)"
+            "DELETE FROM indicator_zicht o WHERE o.zicht_id = ANY(:ids)"
+            " AND (CAST(:alleen AS text[]) IS NULL OR o.gemeentecode = ANY(CAST(:alleen AS text[]))"
+            "  OR o.indeling <> standaard_indeling(o.gebied_soort))"
+            " AND NOT EXISTS (SELECT FROM zicht_nieuw n WHERE n.zicht_id = o.zicht_id AND n.id = o.id)"
         ),
-        {"ids": ids},
+        {"ids": ids, "alleen": alleen},
     )
     conn.execute(
         text(
@@ -219,14 +327,26 @@ def compute(conn: Connection, ids: list[int], k: int) -> None:
         )
     )
     conn.execute(text("SET LOCAL enable_mergejoin = DEFAULT"))
-    vestiging_cijfers.compute(conn, ids, k)  # the register's figures, for the same classes
-    conn.execute(
-        text(
-            "UPDATE zicht z SET berekend_op = now(), k = CASE WHEN z.onderdrukt THEN :k END,"
-            " invoer = i.invoer FROM zicht_invoer(:ids) i WHERE z.id = i.zicht_id"
-        ),
-        {"ids": ids, "k": k},
-    )
+    if alleen is None:
+        vestiging_cijfers.compute(conn, ids, k)  # the register's figures, for the same classes
+        conn.execute(
+            text(
+                "UPDATE zicht z SET berekend_op = now(), k = CASE WHEN z.onderdrukt THEN :k END,"
+                " invoer = i.invoer FROM zicht_invoer(:ids) i WHERE z.id = i.zicht_id"
+            ),
+            {"ids": ids, "k": k},
+        )
+    else:
+        # The register's figures did not change (only signals did). The fingerprint of the
+        # whole class is not taken (it reads every cell the class sees): unknown, so the
+        # next full refresh recomputes the class.
+        conn.execute(
+            text(
+                "UPDATE zicht z SET berekend_op = now(), k = CASE WHEN z.onderdrukt THEN :k END,"
+                " invoer = NULL WHERE z.id = ANY(:ids)"
+            ),
+            {"ids": ids, "k": k},
+        )
     conn.execute(text("DROP TABLE zicht_nieuw, zicht_vlag"))
 
 

@@ -54,6 +54,10 @@ from ingest.report import IngestReport, file_sha256
 from ingest.staging import RejectRow, StagingWriter, create_staging, json_row, points_as_xy
 
 log = logging.getLogger("okaart.ingest")
+#: Tables whose rows count in the figures of their own municipality only: a run over them
+#: records the municipalities it changed (``ingest_run.gemeenten``), and the refresh after
+#: it recomputes those (core/zicht.py). A run over any other table refreshes everything.
+PER_GEMEENTE = frozenset({"signaal"})
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -355,6 +359,8 @@ class Pipeline:
             target_cols += areas.AREA_COLUMNS
             joins = f"JOIN {areas.RESULT} a ON a.key = s._rij"
             mark = report.phase("gebieden_toewijzen", mark)
+        # Where the figures change: the municipalities of the rows before and after.
+        touched = self._touched(conn, source) if kind.table in PER_GEMEENTE else None
         conflict = ", ".join(kind.conflict)
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in target_cols if c not in kind.conflict)
         insert = (
@@ -386,13 +392,52 @@ class Pipeline:
                 text(
                     f"DELETE FROM {kind.table} t WHERE ({scope}) AND NOT EXISTS "
                     f"(SELECT 1 FROM staging s WHERE {match})"
+                    + (" RETURNING t.gemeentecode, t.bedrijventerreincode" if touched is not None else "")
                 ),
                 scope_params,
-            ).rowcount
-            report.verwijderd = int(removed)
+            )
+            report.verwijderd = int(removed.rowcount)
+            if touched is not None:
+                touched = self._with_parks(conn, touched, removed.all())
+        conn.execute(
+            text("UPDATE ingest_run SET gemeenten = CAST(:g AS text[]) WHERE id = :run"),
+            {"g": None if touched is None else sorted(touched), "run": ctx.run_id},
+        )
         if report.ingevoegd or report.bijgewerkt or report.verwijderd:
             kind.after_upsert(ctx)  # re-assigning every point costs seconds per million
         report.phase("nabewerking", mark)
+
+    def _touched(self, conn: Connection, source: str) -> set[str] | None:
+        """The municipalities of the changed rows, as stored and as they will be (None: some
+        row lies in none, so a refresh of everything is the safe answer)."""
+        match = " AND ".join(f"t.{c} = s.{c}" for c in self.kind.conflict)
+        rows = conn.execute(
+            text(
+                f"SELECT a.gemeentecode, a.bedrijventerreincode FROM {areas.RESULT} a"
+                " UNION SELECT t.gemeentecode, t.bedrijventerreincode"
+                f" FROM {self.kind.table} t JOIN {source} s ON {match}"
+            )
+        ).all()
+        return self._with_parks(conn, set(), rows)
+
+    @staticmethod
+    def _with_parks(conn: Connection, touched: set[str] | None, rows: Any) -> set[str] | None:
+        """``touched`` with the rows' municipalities and those of their business parks (a
+        park may cross a border: its figures are its municipality's)."""
+        if touched is None:
+            return None
+        pairs = [tuple(r) for r in rows]
+        if any(gemeente is None for gemeente, _ in pairs):
+            return None
+        parks = sorted({park for _, park in pairs if park is not None})
+        of_parks = conn.execute(
+            text(
+                "SELECT DISTINCT gemeentecode FROM gebied WHERE soort = 'bedrijventerrein' AND code = ANY(:c)"
+            ),
+            {"c": parks},
+        ).scalars()
+        found = {*touched, *(gemeente for gemeente, _ in pairs), *of_parks}
+        return None if None in found else found
 
     def _finish(self, conn: Connection, report: IngestReport) -> None:
         conn.execute(

@@ -37,7 +37,7 @@ def stale(conn: Connection) -> bool:
     )
 
 
-def refresh_indicators(conn: Connection, k: int | None = None) -> int:
+def refresh_indicators(conn: Connection, k: int | None = None, *, per_gemeente: bool = False) -> int:
     """Recompute the cube and every view class's figures, with suppression threshold ``k``
     (default: the settings'); returns how many runs' changes it caught up with.
 
@@ -45,16 +45,27 @@ def refresh_indicators(conn: Connection, k: int | None = None) -> int:
     before it started are marked, and everything they wrote is visible to the recomputation
     that follows, so a mark never claims more than the figures hold. A run committing
     meanwhile stays pending and is caught by the next command.
+
+    ``per_gemeente``: recompute only the municipalities the pending runs changed
+    (``ingest_run.gemeenten``), or everything when one of them may have changed any (NULL).
+    Without it (retention, ``okaart ingest refresh --force``, the demo) everything is
+    recomputed: the safe answer when the data changed outside an ingest run.
     """
     guard(conn)
     conn.execute(text("SET work_mem = '256MB'"))
     marked = conn.execute(
-        text(f"UPDATE ingest_run SET ververst_op = now() WHERE {PENDING}"),
+        text(f"UPDATE ingest_run SET ververst_op = now() WHERE {PENDING} RETURNING gemeenten"),
         {"geslaagd": RunStatus.GESLAAGD},
-    ).rowcount
-    zicht.refresh(conn, k)
+    ).all()
+    gemeenten: set[str] | None = set()
+    for (changed,) in marked:
+        if changed is None or gemeenten is None:
+            gemeenten = None
+        else:
+            gemeenten |= set(changed)
+    zicht.refresh(conn, k, sorted(gemeenten) if per_gemeente and gemeenten is not None else None)
     conn.commit()
-    return int(marked)
+    return len(marked)
 
 
 def heal(engine: Engine) -> bool:
@@ -64,5 +75,5 @@ def heal(engine: Engine) -> bool:
             conn.rollback()
             return False
         conn.rollback()
-        refresh_indicators(conn)
+        refresh_indicators(conn, per_gemeente=True)
     return True

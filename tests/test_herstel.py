@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from core import zicht
 from core.domain import RunStatus
 from core.settings import get_settings
 from ingest.refresh import stale
@@ -88,7 +89,7 @@ def recount(engine: Engine) -> list[tuple[Any, ...]]:
     """The figures as a full recount from the tables gives them (rolled back afterwards)."""
     cols = ", ".join(_columns(engine))
     with engine.connect() as c:
-        c.execute(text("REFRESH MATERIALIZED VIEW signaal_kubus"))
+        zicht.refill_cubes(c, None)
         ids = list(c.execute(text("SELECT id FROM zicht ORDER BY id")).scalars())
         rows = [
             tuple(r)

@@ -8,7 +8,7 @@ its municipalities, or every municipality for a class without a list (docs/decis
 figures are NULL, never a copy of the municipal ones, so nothing on a map claims a regional
 comparison that was not made.
 
-- ``zicht_cijfers`` (0020's text with these changes, each asserted to apply): the class's
+- ``zicht_cijfers`` (0023's text with these changes, each asserted to apply): the class's
   region totals (signals from the class's own visible cells, so from the rows it may see;
   addresses of its municipalities), the expected count at the rest of the region's rate, z
   (Poisson) and ``afwijkend_regio`` (z >= 3 and at least 10 signals) as for the municipality.
@@ -18,7 +18,7 @@ comparison that was not made.
   solved back to a withheld count, because they are a function of published counts only.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-02
 """
 
@@ -29,7 +29,7 @@ from types import ModuleType
 from alembic import op
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
@@ -83,13 +83,17 @@ def _revision(name: str) -> ModuleType:
 
 
 def _replace(sql: str, old: str, new: str) -> str:
-    assert sql.count(old) == 1, f"0020's zicht_cijfers changed: {old!r}"
+    assert sql.count(old) == 1, f"the earlier zicht_cijfers changed: {old!r}"
     return sql.replace(old, new)
 
 
 def _figures() -> str:
-    """0020's ``zicht_cijfers`` with the deviation against the region."""
-    sql = _revision("0020_vensters.py")._figures()
+    """0023's ``zicht_cijfers`` (per municipality) with the deviation against the region.
+
+    The region's totals come from the class's municipality cells, which 0023 keeps for every
+    municipality, and from its municipalities' addresses; core.zicht.refresh computes a class
+    of several municipalities whole, never for some of its municipalities only."""
+    sql = _revision("0023_verversing_per_gemeente.py")._figures()
     # The region of each class: its municipalities' addresses, and per period and theme the
     # signals of its own visible municipality cells (``telling`` holds only those).
     sql = _replace(
@@ -162,7 +166,7 @@ def upgrade() -> None:
     op.execute(
         """
         DROP VIEW laag_indicator_zicht;
-        DROP FUNCTION zicht_cijfers(bigint[]);
+        DROP FUNCTION zicht_cijfers(bigint[], text[]);
         ALTER TABLE indicator_zicht
             ADD COLUMN verwacht_regio numeric,
             ADD COLUMN z_regio numeric,
@@ -190,14 +194,14 @@ def downgrade() -> None:
     op.execute(
         """
         DROP VIEW laag_indicator_zicht;
-        DROP FUNCTION zicht_cijfers(bigint[]);
+        DROP FUNCTION zicht_cijfers(bigint[], text[]);
         ALTER TABLE indicator_zicht
             DROP COLUMN verwacht_regio,
             DROP COLUMN z_regio,
             DROP COLUMN afwijkend_regio;
         """
     )
-    op.execute(_revision("0020_vensters.py")._figures())
+    op.execute(_revision("0023_verversing_per_gemeente.py")._figures())
     op.execute(OLD_VIEW)
     op.execute(
         "DELETE FROM indicator_zicht;"

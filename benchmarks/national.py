@@ -1,0 +1,321 @@
+"""National synthetic run (issue 16): 342 municipalities, 10 M addresses, 5 M signals.
+
+``python -m benchmarks national [--scale 0.1]``. Generated files (``benchmarks/national_data.py``)
+go through the real command line (``okaart ingest ...``) into a cluster of the benchmark's
+own, started as ``benchmarks/common.py`` does; then a 1 % delta (corrected and new RIEC
+signals in the five largest municipalities) and its refresh per municipality touched, a full
+refresh for comparison, and tiles and items at 32 connections against ``okaart serve``'s
+uvicorn with 2 workers and no tile cache (every tile cold). Peak RSS: each command's own
+(``benchmarks/rss.py``), the server workers' and the PostgreSQL backends' (``VmHWM``
+sampled from /proc every half second: a backend's peak is gone when it exits).
+
+Targets (issue 16 acceptance): ingest of the addresses under 10 minutes; the delta and its
+refresh under 60 s; cold tile p95 under 300 ms at c=32; peak RSS under 2 GB.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack, suppress
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+from benchmarks.common import ROOT, Timing, cluster, console, fresh_database, save_results, timed
+from benchmarks.national_data import Plan, Writer, write_areas
+from benchmarks.tiles import TILE, TMS, serving, wrk
+from core import db
+from core.pgcluster import Cluster, free_port
+
+CONCURRENCY = 32
+SECONDS = 30
+TARGETS = {"ingest adressen": 600.0, "delta + verversing": 60.0, "tegel p95 ms": 300.0, "piek RSS MB": 2048.0}
+BRONNEN = (
+    "code,naam,organisatie,dataklasse,convenant,bewaartermijn_maanden\n"
+    "politie,Politie,Politie,vertrouwelijk,riec,60\nriec,RIEC,RIEC,vertrouwelijk,riec,60\n"
+)
+
+
+class Peaks:
+    """The highest VmHWM seen per process under some parents, sampled in a thread."""
+
+    def __init__(self) -> None:
+        self.roots: dict[str, int] = {}
+        self.peak_kb: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Peaks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        found: list[int] = []
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            with suppress(OSError):
+                found += [int(p) for p in task.read_text().split()]
+        return found
+
+    @staticmethod
+    def _hwm(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            for label, root in list(self.roots.items()):
+                for pid in self._children(root):
+                    self.peak_kb[label] = max(self.peak_kb.get(label, 0), self._hwm(pid))
+
+    def mb(self, label: str) -> float:
+        return self.peak_kb.get(label, 0) / 1024
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cli", *args]
+
+
+def _scalar(url: str, sql: str) -> Any:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def principals(url: str, plan: Plan, workdir: Path) -> str:
+    """A national beheerder (its key is the one the load uses), an analyst of a delta town,
+    a regional planner (the first 20 municipalities) and a police partner of one town."""
+    from core.security import create_principal_key
+    from ingest import bronnen
+
+    engine = create_engine(url)
+    town = plan.delta_set()[0]
+    try:
+        with engine.begin() as conn:
+            path = workdir / "bronnen.csv"
+            path.write_text(BRONNEN)
+            bronnen.load(conn, path)
+        with engine.begin() as conn:
+            key, _ = create_principal_key(
+                conn, naam="bench beheerder", rol="beheerder", organisatie="RIEC", convenanten=[],
+                gemeenten=[], doelen=["benchmark"], dataklasse="zeer_vertrouwelijk",
+            )  # fmt: skip
+            for naam, rol, gemeenten in (
+                ("bench analist", "analist", [f"GM{plan.code(town)}"]),
+                ("bench planner", "planner", [f"GM{plan.code(g)}" for g in range(min(20, plan.gemeenten))]),
+                ("bench partner", "partner", [f"GM{plan.code(town)}"]),
+            ):
+                create_principal_key(
+                    conn, naam=naam, rol=rol, organisatie="Test", convenanten=["riec"], gemeenten=gemeenten,
+                    doelen=["benchmark"],
+                )  # fmt: skip
+    finally:
+        engine.dispose()
+    return key
+
+
+def request_paths(plan: Plan, n: int = 2_000) -> dict[str, list[str]]:
+    """Buurt tiles (zoom 10-16) and signal tiles (13-16) at random addresses' places, and
+    buurt items in boxes of about a wijk, all over the grid."""
+    rng = np.random.default_rng(16)
+    to_wgs = pyproj.Transformer.from_crs(28992, 4326, always_xy=True)
+    g = rng.integers(0, plan.gemeenten, n)
+    boxes = np.array([plan.centre(int(i)) for i in g])
+    x = boxes[:, 0] + rng.random(n) * (boxes[:, 2] - boxes[:, 0])
+    y = boxes[:, 1] + rng.random(n) * (boxes[:, 3] - boxes[:, 1])
+    lon, lat = to_wgs.transform(x, y)
+    query = "?periode=2024&thema=alle"
+    buurt_tiles, signal_tiles, items = [], [], []
+    for i in range(n):
+        t = TMS.tile(float(lon[i]), float(lat[i]), int(rng.integers(10, 17)))
+        buurt_tiles.append(f"/collections/buurten/{TILE.format(z=t.z, x=t.x, y=t.y)}{query}")
+        s = TMS.tile(float(lon[i]), float(lat[i]), int(rng.integers(13, 17)))
+        signal_tiles.append(f"/collections/signalen/{TILE.format(z=s.z, x=s.x, y=s.y)}")
+        w, h = 0.03, 0.02
+        bbox = f"{lon[i] - w:.5f},{lat[i] - h:.5f},{lon[i] + w:.5f},{lat[i] + h:.5f}"
+        items.append(f"/collections/buurten/items{query}&limit=100&bbox={bbox}")
+    return {"tegels buurten": buurt_tiles, "tegels signalen": signal_tiles, "items buurten": items}
+
+
+def serve_and_measure(
+    url: str, key: str, plan: Plan, workdir: Path, peaks: Peaks
+) -> dict[str, dict[str, float]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "OKAART_ENVIRONMENT": "development",
+        "OKAART_LOG_LEVEL": "WARNING",
+    }
+    env |= {"OKAART_RATE_LIMIT_PER_MINUTE": "0", "OKAART_TILE_CACHE_MB": "0"}
+    cmd = [
+        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, dict[str, float]] = {}
+    with ExitStack() as stack:
+        stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart.log"))
+        main = next(
+            int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and f"\0{port}\0".encode() in _cmdline(p)
+        )  # fmt: skip
+        peaks.roots["server"] = main
+        headers = {"Authorization": f"Bearer {key}", "X-Doel": "benchmark"}
+        for label, paths in request_paths(plan).items():
+            r = wrk(base, paths, CONCURRENCY, SECONDS, headers)
+            results[label] = {"req_s": r.rate, "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms}
+            results[label]["errors"] = r.errors
+            console.print(f"  {label}: {results[label]}")
+        time.sleep(1)  # one more sample of the workers
+    return results
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def run(rows: int | None = None, scale: float = 1.0) -> None:
+    """Generate, load, change 1 %, serve; print each target with its figure."""
+    plan = Plan.at(scale)
+    console.print(
+        f"[bold]national run[/] (scale {scale}): {plan.gemeenten} gemeenten, {plan.adressen:,} adressen,"
+        f" {plan.signalen:,} signalen"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="okaart-national-"))
+    timings: list[Timing] = []
+    doc: dict[str, Any] = {"scale": scale, "plan": {"gemeenten": plan.gemeenten, "adressen": plan.adressen,
+                                                   "signalen": plan.signalen}}  # fmt: skip
+    try:
+        start = time.perf_counter()
+        buurten = write_areas(plan, workdir / "wijkbuurtkaart_2024.gpkg", workdir / "ibis_2024.geojson")
+        files = Writer(plan, workdir)
+        files.write()
+        doc["generate_s"] = time.perf_counter() - start
+        doc["buurten"], doc["delta_rows"] = buurten, files.delta_rows
+        console.print(
+            f"  files in {doc['generate_s']:.0f} s: {buurten:,} buurten, delta {files.delta_rows:,} rows"
+        )
+        with cluster() as c, Peaks() as peaks:
+            peaks.roots["postgres"] = _postmaster(c)
+            url = fresh_database(c, "nationaal")
+            db.migrate(url)
+            env = {"DATABASE_URL": url, "OKAART_REJECT_SHARE": "0.05"}
+            key = principals(url, plan, workdir)
+            ingest = ("ingest", "gebieden")
+            police = ("--bron", "politie", "--zet", "thema=overig", "--zet", "soort=melding")
+            steps = [
+                ("ingest gebieden", buurten, _cli(*ingest, str(workdir / "wijkbuurtkaart_2024.gpkg"))),
+                ("ingest bedrijventerreinen", plan.gemeenten * 3,
+                 _cli(*ingest, str(workdir / "ibis_2024.geojson"), "--jaar", "2024")),
+                ("ingest adressen", plan.adressen, _cli("ingest", "adressen", str(files.adressen))),
+                ("ingest signalen riec", 0, _cli("ingest", "signalen", str(files.riec), "--bron", "riec")),
+                ("ingest signalen politie", 0, _cli("ingest", "signalen", str(files.politie), *police)),
+                ("delta + verversing", files.delta_rows,
+                 _cli("ingest", "signalen", str(files.delta), "--bron", "riec")),
+                ("volledige verversing", 0, _cli("ingest", "refresh", "--force")),
+            ]  # fmt: skip
+            for label, n, cmd in steps:
+                timing = timed(label, n, cmd, env)
+                timings.append(timing)
+                console.print(f"  {label}: {timing.seconds:.1f} s, peak RSS {timing.peak_rss_mb:,.0f} MB")
+            doc["runs"] = [
+                dict(r._mapping)
+                for r in _rows(
+                    url,
+                    "SELECT id, soort, bestand, gelezen, ingevoegd, bijgewerkt, afgekeurd, duur_ms,"
+                    " gemeenten FROM ingest_run ORDER BY id",
+                )
+            ]
+            doc["sizes"] = {
+                str(r.relname): int(r.n)
+                for r in _rows(
+                    url, "SELECT relname, n_live_tup AS n FROM pg_stat_user_tables WHERE n_live_tup > 0"
+                )
+            }
+            doc["requests"] = serve_and_measure(url, key, plan, workdir, peaks)
+            doc["peak_rss_mb"] = {
+                "server worker": peaks.mb("server"),
+                "postgres backend": peaks.mb("postgres"),
+            }
+        doc["timings"] = [asdict(t) for t in timings]
+        doc["uptime"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        show(doc, timings)
+        save_results(f"national-{scale:g}", doc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _rows(url: str, sql: str) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)).all())
+    finally:
+        engine.dispose()
+
+
+def _postmaster(c: Cluster) -> int:
+    return int((c.datadir / "postmaster.pid").read_text().split()[0])
+
+
+def show(doc: dict[str, Any], timings: list[Timing]) -> None:
+    by = {t.label: t for t in timings}
+    delta_run = next((r for r in reversed(doc["runs"]) if r["bestand"] == "riec_delta.csv"), None)
+    ingest_ms = delta_run["duur_ms"] if delta_run else 0
+    table = Table(title=f"National run, scale {doc['scale']:g} ({doc['uptime']})")
+    for column in ("what", "figure", "target", "holds"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+
+    def row(what: str, figure: float, target: float | None, unit: str) -> None:
+        holds = "" if target is None else ("yes" if figure <= target else "NO")
+        table.add_row(
+            what, f"{figure:,.1f} {unit}", "" if target is None else f"< {target:,.0f} {unit}", holds
+        )
+
+    for label, t in by.items():
+        target = TARGETS.get(label)
+        row(f"{label} ({t.rows:,} rows)" if t.rows else label, t.seconds, target, "s")
+    for run in doc["runs"]:
+        row(f"  run {run['id']} {run['bestand']}: the ingest itself", run["duur_ms"] / 1000, None, "s")
+    if delta_run:
+        row("  of which the ingest itself", ingest_ms / 1000, None, "s")
+        row("  of which the refresh", by["delta + verversing"].seconds - ingest_ms / 1000, None, "s")
+        table.add_row("  municipalities touched", ", ".join(delta_run["gemeenten"] or ["(alle)"]), "", "")
+    for label, r in doc["requests"].items():
+        tile = label.startswith("tegels")
+        row(f"{label} p95 at c={CONCURRENCY}", r["p95_ms"], TARGETS["tegel p95 ms"] if tile else None, "ms")
+        row(f"{label} req/s (errors {r['errors']:.0f})", r["req_s"], None, "/s")
+    peak = max([t.peak_rss_mb for t in timings] + list(doc["peak_rss_mb"].values()))
+    for label, t in by.items():
+        row(f"peak RSS {label}", t.peak_rss_mb, None, "MB")
+    for label, mb in doc["peak_rss_mb"].items():
+        row(f"peak RSS {label} (VmHWM, shared buffers included)", mb, None, "MB")
+    row("peak RSS, highest process", peak, TARGETS["piek RSS MB"], "MB")
+    console.print(table)
