@@ -370,6 +370,10 @@ def serving_demo(demo_engine: Engine, api_login: Callable[[str], str], **setting
     from core.settings import Settings
     from tests.browser_support import serving
 
+    # One process serves the whole map here (production has a worker per core), and a map
+    # fires dozens of tile requests at once: with the cores-based default a slow CI machine
+    # could shed a tile with a 503, failing a map test for what tests/test_overload.py tests.
+    settings.setdefault("admission_slots", 10)
     url = demo_engine.url.render_as_string(hide_password=False)
     api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     app = create_app(Settings(database_url=url, environment="test", basemap_url="", **settings), engine=api)
