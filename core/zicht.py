@@ -396,10 +396,9 @@ def _withhold(conn: Connection, zicht_id: int, k: int) -> None:
 
 def _window_starts(conn: Connection, zicht_id: int) -> dict[str, dt.date]:
     """The first day of each rolling window of the class: its windows end on the newest day
-    it may see (migration 0021), and the suppression ties them to the quarters they cover."""
-    last = conn.execute(
-        text("SELECT dag FROM zicht_laatste_dag(ARRAY[:z]::bigint[])"), {"z": zicht_id}
-    ).scalar_one_or_none()
+    it may see (:func:`_bounds`, the refresh's own record of it), and the suppression ties
+    them to the quarters they cover."""
+    last = _bounds(conn, [zicht_id]).get(zicht_id, (None, None))[1]
     if last is None:
         return {}
     return {label: last - dt.timedelta(days=days - 1) for label, days in VENSTERS.items()}

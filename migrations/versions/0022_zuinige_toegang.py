@@ -17,14 +17,14 @@ once, and revocation notices that name what changed, only when it changes.
   (``app/principal_cache.py``).
 
 Revision ID: 0022
-Revises: 0021
+Revises: 0020
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0022"
-down_revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
