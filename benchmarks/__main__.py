@@ -36,12 +36,23 @@ def main() -> None:
     )
     parser.add_argument("--before", type=Path, help="ingest_ab: a checkout of the earlier commit")
     parser.add_argument("--scale", type=float, default=1.0, help="national: share of the national size")
+    parser.add_argument("--keep", type=Path, help="national: keep the loaded cluster in this directory")
+    parser.add_argument(
+        "--serve-only", type=Path, help="national: only measure tiles and items, on a cluster kept by --keep"
+    )
     args = parser.parse_args()
+    if args.serve_only is not None:
+        from benchmarks.national import serve_only
+
+        serve_only(args.serve_only, args.scale)
+        return
     for name in args.names or BENCHMARKS:
         run = importlib.import_module(f"benchmarks.{name}").run
         extra: dict[str, object] = {"before": args.before} if name in COMPARISONS else {}
         if name in NATIONAL:
             extra["scale"] = args.scale
+            if args.keep is not None:
+                extra["keep"] = args.keep
         if args.rows is None:
             run(**extra)
         else:

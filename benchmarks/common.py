@@ -45,16 +45,20 @@ class Timing:
 
 
 @contextmanager
-def cluster() -> Iterator[Cluster]:
-    """A fresh cluster with production settings (fsync on), removed afterwards."""
-    workdir = Path(tempfile.mkdtemp(prefix="okaart-bench-"))
+def cluster(keep: Path | None = None) -> Iterator[Cluster]:
+    """A fresh cluster with production settings (fsync on), removed afterwards; or, with
+    ``keep``, made in that (empty) directory and only stopped afterwards."""
+    workdir = keep or Path(tempfile.mkdtemp(prefix="okaart-bench-"))
     c = Cluster.at(workdir)
     c.start("postgres")
     try:
         yield c
     finally:
-        c.destroy()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep is None:
+            c.destroy()
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            c.stop()
 
 
 def fresh_database(c: Cluster, name: str) -> str:

@@ -39,7 +39,7 @@ from core import db
 from core.pgcluster import Cluster, free_port
 
 CONCURRENCY = 32
-SECONDS = 30
+SECONDS = int(os.environ.get("OKAART_BENCH_SECONDS", "30"))
 TARGETS = {"ingest adressen": 600.0, "delta + verversing": 60.0, "tegel p95 ms": 300.0, "piek RSS MB": 2048.0}
 BRONNEN = (
     "code,naam,organisatie,dataklasse,convenant,bewaartermijn_maanden\n"
@@ -201,8 +201,13 @@ def _cmdline(proc: Path) -> bytes:
         return b""
 
 
-def run(rows: int | None = None, scale: float = 1.0) -> None:
-    """Generate, load, change 1 %, serve; print each target with its figure."""
+def run(rows: int | None = None, scale: float = 1.0, keep: Path | None = None) -> None:
+    """Generate, load, change 1 %, serve; print each target with its figure.
+
+    ``keep``: leave the loaded cluster in that directory (with the load's key), so the
+    serving half can be measured again after a change (:func:`serve_only`) without the
+    half hour of loading.
+    """
     plan = Plan.at(scale)
     console.print(
         f"[bold]national run[/] (scale {scale}): {plan.gemeenten} gemeenten, {plan.adressen:,} adressen,"
@@ -222,12 +227,14 @@ def run(rows: int | None = None, scale: float = 1.0) -> None:
         console.print(
             f"  files in {doc['generate_s']:.0f} s: {buurten:,} buurten, delta {files.delta_rows:,} rows"
         )
-        with cluster() as c, Peaks() as peaks:
+        with cluster(keep) as c, Peaks() as peaks:
             peaks.roots["postgres"] = _postmaster(c)
             url = fresh_database(c, "nationaal")
             db.migrate(url)
             env = {"DATABASE_URL": url, "OKAART_REJECT_SHARE": "0.05"}
             key = principals(url, plan, workdir)
+            if keep is not None:
+                (keep / KEY_FILE).write_text(key)
             ingest = ("ingest", "gebieden")
             police = ("--bron", "politie", "--zet", "thema=overig", "--zet", "soort=melding")
             steps = [
@@ -269,6 +276,38 @@ def run(rows: int | None = None, scale: float = 1.0) -> None:
         show(doc, timings)
         save_results(f"national-{scale:g}", doc)
     finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+KEY_FILE = "beheerder.key"
+
+
+def serve_only(kept: Path, scale: float = 1.0) -> None:
+    """Measure tiles and items again on a cluster a run kept (``--keep``), migrated first
+    (a change may bring a migration)."""
+    plan = Plan.at(scale)
+    c = Cluster.at(kept)
+    c.start_server()
+    workdir = Path(tempfile.mkdtemp(prefix="okaart-national-"))
+    try:
+        url = c.url("nationaal")
+        db.migrate(url)
+        with Peaks() as peaks:
+            peaks.roots["postgres"] = _postmaster(c)
+            requests = serve_and_measure(url, (kept / KEY_FILE).read_text(), plan, workdir, peaks)
+        uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        peak = {"server worker": peaks.mb("server"), "postgres backend": peaks.mb("postgres")}
+        doc = {"scale": scale, "kept": str(kept), "requests": requests, "peak_rss_mb": peak, "uptime": uptime}
+        table = Table(title=f"National serving, scale {scale:g} ({doc['uptime']})")
+        for column in ("what", "p50 ms", "p95 ms", "req/s", "errors"):
+            table.add_column(column, justify="left" if column == "what" else "right")
+        for label, r in requests.items():
+            figures = (r["p50_ms"], r["p95_ms"], r["req_s"], r["errors"])
+            table.add_row(label, *(f"{f:.0f}" for f in figures))
+        console.print(table)
+        save_results(f"national-serve-{scale:g}", doc)
+    finally:
+        c.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -54,6 +54,9 @@ SERVER_SETTINGS: dict[str, str] = {
     "work_mem": "32MB",
     "maintenance_work_mem": "256MB",
     "max_connections": "100",
+    # A national address load writes gigabytes of WAL; at the default 1 GB PostgreSQL
+    # checkpointed every 13 s during it (benchmarks/national.py), writing each page again.
+    "max_wal_size": "4GB",
 }
 
 #: Throwaway clusters (tests) trade durability for speed.
