@@ -13,9 +13,9 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from app import background, errors, oidc, outage
+from app import background, errors, looplag, oidc, outage
 from app.access import gate
-from app.admission import AdmissionMiddleware
+from app.admission import AdmissionMiddleware, ArrivalMiddleware
 from app.audit import AuditMiddleware
 from app.metrics import MetricsMiddleware, PoolWatch
 from app.middleware import (
@@ -44,8 +44,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
-        # Shared state: the revocation listener and the sealer of failed sign-ins.
-        async with background.running(services_of(served)):
+        # The startup heap frozen and the loop watched (app/looplag.py); shared state: the
+        # revocation listener and the sealer of failed sign-ins.
+        async with looplag.watching(), background.running(services_of(served)):
             yield
         replicas = services_of(served).replicas
         if replicas is not None:
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)  # counts refusals too
+    app.add_middleware(ArrivalMiddleware)  # admission's wait counts from here
     app.add_middleware(LivenessMiddleware)  # outermost: /healthz waits for nothing else
     return app
 
