@@ -64,6 +64,7 @@ class Services:
                 settings.slots_per_worker(),
                 settings.admission_queue,
                 settings.admission_wait_s,
+                settings.admission_tile_queue,
             ),
             principals=PrincipalCache(),
             extents=Extents(engine, versions),

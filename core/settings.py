@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         "bounded by OKAART_ADMISSION_WAIT_S; the count only bounds memory, and a small one turned "
         "clients that repeat at once into a storm of instant 503s.",
     )
+    admission_tile_queue: int = Field(
+        default=256,
+        ge=0,
+        description="Map requests (tiles, TileJSON, styles, tile matrix sets) per worker waiting "
+        "for a slot; they go before other requests and are refused only when this line is full.",
+    )
     admission_wait_s: float = Field(
         default=0.5, gt=0, lt=1.0, description="Longest wait for a slot before a 503 with Retry-After."
     )

@@ -8,6 +8,7 @@ test; ``python -m benchmarks overload`` measures the speed targets.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import secrets
@@ -22,10 +23,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, text
 
-from app import outage
+from app import looplag, outage
 from app.access import rule
 from app.auth_failures import ROUTE
 from app.main import create_app
+from app.metrics import REGISTRY
 from app.routers import health
 from app.services import services_of
 from core import db
@@ -358,3 +360,32 @@ def test_healthz_answers_while_every_slot_is_taken_and_the_queue_is_full(
     assert live[0].headers["cache-control"] == "no-store"
     assert during == (1, 1, 1)  # the probes took no slot, no place in the queue, no refusal
     assert sorted(r.status_code for r in held) == [200, 200]  # the queued one got the slot
+
+
+def test_a_worker_freezes_its_startup_heap_and_reports_loop_lag_and_gc_pauses(
+    make_app: Callable[..., tuple[FastAPI, Engine]],
+) -> None:
+    """At start a worker collects once and freezes what is alive (no later collection scans
+    the imported modules again); the loop's lag and the collector's pauses are histograms on
+    /metrics."""
+    app, _ = make_app()
+
+    def lag_count() -> float:
+        return REGISTRY.get_sample_value("okaart_event_loop_lag_seconds_count") or 0.0
+
+    def full_collections() -> float:
+        return REGISTRY.get_sample_value("okaart_gc_pause_seconds_count", {"generatie": "2"}) or 0.0
+
+    with TestClient(app, client=("127.0.0.1", 40000)) as client:
+        frozen = gc.get_freeze_count()
+        probed, collected = lag_count(), full_collections()
+        gc.collect()  # a full collection, timed by the hook and drained by the probe
+        _until(lambda: full_collections() > collected, "the full collection was never recorded")
+        _until(lambda: lag_count() > probed, "the loop lag probe never ran")
+        scrape = client.get("/metrics")
+    assert frozen > 0
+    assert gc.get_threshold()[0] >= looplag.GEN0_THRESHOLD
+    assert scrape.status_code == 200
+    assert "okaart_event_loop_lag_seconds_bucket" in scrape.text
+    for generation in range(3):
+        assert f'okaart_gc_pause_seconds_count{{generatie="{generation}"}}' in scrape.text
