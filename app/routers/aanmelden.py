@@ -9,6 +9,7 @@ sent here instead of getting a 401 document; scripts still get the 401.
 
 from __future__ import annotations
 
+import math
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
@@ -21,9 +22,9 @@ from app.access import rule
 from app.deps import OptionalPrincipalDep
 from app.errors import ForbiddenError, UnauthorizedError, problem
 from app.pages import render, wants_html
-from app.services import EngineDep, PrincipalCacheDep, SettingsDep
+from app.services import EngineDep, PrincipalCacheDep, SettingsDep, services_of
 from core import sessions
-from core.security import Principal
+from core.security import Principal, hash_key
 from core.settings import Settings
 
 router = APIRouter(tags=["Aanmelden"])
@@ -137,21 +138,58 @@ async def aanmelden_form(
     return _form(request, settings, principal, target, None, 200)
 
 
+def _too_many(request: Request, settings: Settings, target: str, wait: float) -> Response:
+    """429 with ``Retry-After``: the form again for a browser, a problem for a script."""
+    seconds = max(1, math.ceil(wait))
+    melding = f"Te veel mislukte aanmeldingen vanaf dit adres; probeer het over {seconds} s opnieuw."
+    headers = {"Retry-After": str(seconds)}
+    if wants_html(request):
+        response = _form(request, settings, None, target, melding, 429)
+        response.headers.update(headers)
+        return response
+    return problem(429, melding.lower().rstrip("."), instance=request.url.path, headers=headers)
+
+
 @router.post("/aanmelden", summary="Aanmelden met een API-sleutel (formulier)", openapi_extra=rule("open"))
 async def aanmelden(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
-    """Exchange a key (form field ``sleutel``) for a session cookie."""
+    """Exchange a key (form field ``sleutel``) for a session cookie.
+
+    A key that resolves to nobody is a failed sign-in of the client address, limited and
+    audited in aggregate like one sent as a bearer key (:mod:`app.auth_failures`): the form
+    is no way around that limit. From an address over it only keys this worker has seen
+    resolve are looked up; the others get a 429 with ``Retry-After`` at once.
+    """
     _same_origin(request)
     fields = parse_qs((await request.body()).decode("utf-8", errors="replace"), max_num_fields=10)
     key = (fields.get("sleutel") or [""])[0]
     target = _next((fields.get("next") or [""])[0])
     entry = audit.open_entry(request, "/aanmelden", data=True)
-    session = await run_in_threadpool(_sign_in, engine, key, settings.session_hours, entry) if key else None
+    if not key:  # nothing to look up: audited on its own, as an anonymous request is
+        return _unknown_key(request, settings, target)
+    failures = services_of(request.app).auth_failures
+    client = request.client.host if request.client else "(onbekend)"
+    digest = hash_key(key)
+    blocked = failures.blocked_for(client)
+    if blocked and not failures.known(digest):
+        failures.count(client)
+        entry.accounted = 429  # in the address's aggregate row
+        return _too_many(request, settings, target, blocked)
+    session = await run_in_threadpool(_sign_in, engine, key, settings.session_hours, entry)
     if session is None:
-        melding = "Deze API-sleutel is onbekend, ingetrokken of verlopen."
-        if wants_html(request):
-            return _form(request, settings, None, target, melding, 401)
-        return problem(401, melding.lower(), instance=request.url.path)
+        entry.accounted = 401  # in the address's aggregate row
+        if wait := await run_in_threadpool(failures.failed, client):
+            entry.accounted = 429
+            return _too_many(request, settings, target, wait)
+        return _unknown_key(request, settings, target)
+    failures.vouch(digest)
     return _signed_in(request, settings, session, target)
+
+
+def _unknown_key(request: Request, settings: Settings, target: str) -> Response:
+    melding = "Deze API-sleutel is onbekend, ingetrokken of verlopen."
+    if wants_html(request):
+        return _form(request, settings, None, target, melding, 401)
+    return problem(401, melding.lower(), instance=request.url.path)
 
 
 @router.post("/afmelden", summary="Afmelden: de sessie eindigt", openapi_extra=rule("open"))
