@@ -22,9 +22,10 @@ Configurations:
 
 Also the cost of the shared rate limit per request (``rate_take`` round trips, with a lease of
 1 and of 10). Reported per run: goodput (200s per second) against the peak, requests refused
-by admission control (503 "Tijdelijk overbelast") and the p99 of their latency, other 503s
-(statement timeouts, an exhausted pool: database work that failed), other errors,
-``/healthz`` p99 and max, and the share of the machine's CPU the load generator itself used
+by admission control (503 "Tijdelijk overbelast"), the p99 and max of their latency and the
+max of the part spent in the app (its ``Server-Timing``; the rest is accept queue, run queue
+and the client), other 503s (statement timeouts, an exhausted pool: database work that
+failed), other errors, ``/healthz`` p99 and max, and the share of the machine's CPU the load generator itself used
 (it competes with the server and the database for the same cores). Targets: goodput >= 80 %
 of peak, refused p99 < 1 s, ``/healthz`` max < 50 ms.
 """
@@ -76,6 +77,9 @@ class Run:
     failed_503: int = 0
     other: int = 0
     refused_latencies: list[float] = field(default_factory=list, repr=False)
+    #: The same refusals as the server timed them, from arrival in the app to the 503
+    #: (``Server-Timing: admission``): the rest of a refusal's latency is outside the app.
+    refused_in_app: list[float] = field(default_factory=list, repr=False)
     ok_latencies: list[float] = field(default_factory=list, repr=False)
     healthz: list[float] = field(default_factory=list, repr=False)
     healthz_failed: int = 0
@@ -89,6 +93,7 @@ class Run:
         self.failed_503 += part.failed_503
         self.other += part.other
         self.refused_latencies += part.refused_latencies
+        self.refused_in_app += part.refused_in_app
         self.ok_latencies += part.ok_latencies
         self.client_cpu_s += part.client_cpu_s
 
@@ -108,6 +113,7 @@ class Run:
             "other_errors": self.other,
             "refused_p99_s": round(_pct(self.refused_latencies, 99), 3),
             "refused_max_s": round(max(self.refused_latencies, default=0.0), 3),
+            "refused_in_app_max_s": round(max(self.refused_in_app, default=0.0), 3),
             "ok_p50_s": round(_pct(self.ok_latencies, 50), 3),
             "healthz_p99_ms": round(1000 * _pct(self.healthz, 99), 1),
             "healthz_max_ms": round(1000 * max(self.healthz, default=0.0), 1),
@@ -146,12 +152,26 @@ async def _load(base: str, key: str, run: Run) -> None:
                 elif status == 503 and r.headers.get("retry-after") and ADMISSION_TITLE in r.text:
                     run.refused += 1
                     run.refused_latencies.append(took)
+                    if (timing := _admission_ms(r.headers.get("server-timing", ""))) is not None:
+                        run.refused_in_app.append(timing / 1000)
                 elif status == 503:  # a statement timeout or an exhausted pool: work that failed
                     run.failed_503 += 1
                 else:
                     run.other += 1
 
         await asyncio.gather(*(worker() for _ in range(run.concurrency)))
+
+
+def _admission_ms(header: str) -> float | None:
+    """The ``admission;dur=<ms>`` entry of a Server-Timing header, if there is one."""
+    for entry in header.split(","):
+        name, _, dur = entry.strip().partition(";dur=")
+        if name == "admission":
+            try:
+                return float(dur)
+            except ValueError:
+                return None
+    return None
 
 
 def _probe(base: str, seconds: float, out: Connection) -> None:
@@ -271,7 +291,8 @@ def run(rows: int = 0) -> None:
     columns = {
         "config": "config", "c": "c", "goodput_per_s": "goodput/s", "of_peak": "× peak",
         "refused_503": "refused", "refused_p99_s": "refused p99 s",
-        "refused_max_s": "refused max s", "failed_503": "other 503",
+        "refused_max_s": "refused max s", "refused_in_app_max_s": "of which in app max s",
+        "failed_503": "other 503",
         "other_errors": "other",
         "ok_p50_s": "ok p50 s", "healthz_p99_ms": "healthz p99 ms", "healthz_max_ms": "healthz max ms",
         "client_cpu_share": "load gen CPU",
