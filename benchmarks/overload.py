@@ -25,9 +25,9 @@ Also the cost of the shared rate limit per request (``rate_take`` round trips, w
 by admission control (503 "Tijdelijk overbelast"), the p99 and max of their latency and the
 max of the part spent in the app (its ``Server-Timing``; the rest is accept queue, run queue
 and the client), other 503s (statement timeouts, an exhausted pool: database work that
-failed), other errors, ``/healthz`` p99 and max, and the share of the machine's CPU the load generator itself used
-(it competes with the server and the database for the same cores). Targets: goodput >= 80 %
-of peak, refused p99 < 1 s, ``/healthz`` max < 50 ms.
+failed), other errors, ``/healthz`` p99 and max, and the share of the machine's CPU the load
+generator itself used (it competes with the server and the database for the same cores).
+Targets: goodput >= 80 % of peak, refused p99 < 1 s, ``/healthz`` max < 50 ms.
 """
 
 from __future__ import annotations
