@@ -2,7 +2,11 @@
 collection's spatial and temporal extent (collection documents).
 
 Every layer lies within the newest areas, so one extent (theirs) serves the tiles; it is read
-on first use and kept for the life of the process (areas change once a year).
+on first use and kept for the life of the process (areas change once a year). It only lets
+a tile far outside answer empty without a query, so when it cannot be read (a statement
+timeout, the database away) every tile is taken to touch it and the read is tried again
+:data:`RETRY_SECONDS` later: a tile then costs its query, never a 503 of its own. While one
+request reads it the others do not wait for it.
 
 A collection's extent is that of the rows the caller may see (an extent is a figure too, and
 nothing above a principal's view enters one: docs/architecture.md §7), read once per layer,
@@ -13,16 +17,20 @@ takes its extent from there instead of reading every feature.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import morecantile
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import layer_sql
 from app.dataversion import DataVersions
+from app.outage import ThrottledLog
 from app.params import CRS84
 from core import zicht
 from core.security import Principal
@@ -31,6 +39,12 @@ from layers.base import Layer
 #: Collection extents kept at most; the oldest goes first (one per layer, view class and
 #: data version: a few dozen in practice).
 MAX_KEPT = 256
+#: Seconds before an extent that could not be read is tried again.
+RETRY_SECONDS = 30.0
+
+_UNREAD = ThrottledLog(
+    logging.getLogger("okaart.extents"), logging.WARNING, "area extent unread (tiles are not skipped)"
+)
 
 
 @dataclass(frozen=True)
@@ -60,16 +74,32 @@ class Extents:
         self.engine = engine
         self.versions = versions or DataVersions(engine)
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
         self._extent: list[float] | None = None
+        #: When (``time.monotonic``) an extent that could not be read is tried again.
+        self._retry_at = 0.0
         self._collections: dict[tuple[str, zicht.Zicht, str], CollectionExtent] = {}
 
     def of(self, layer_id: str) -> list[float]:
-        """``[xmin, ymin, xmax, ymax]`` in CRS84; empty while there are no areas."""
-        if self._extent is None:
-            with self._lock:
-                if self._extent is None:
+        """``[xmin, ymin, xmax, ymax]`` in CRS84; empty while there are no areas, and while
+        it is unread (being read by another request, or failed less than
+        :data:`RETRY_SECONDS` ago): the callers then skip nothing."""
+        extent = self._extent
+        if extent is not None:
+            return extent
+        if time.monotonic() < self._retry_at or not self._reading.acquire(blocking=False):
+            return []
+        try:
+            if self._extent is None:
+                try:
                     self._extent = self._read()
-        return self._extent
+                except SQLAlchemyError as exc:
+                    self._retry_at = time.monotonic() + RETRY_SECONDS
+                    _UNREAD.report(str(exc))
+                    return []
+            return self._extent
+        finally:
+            self._reading.release()
 
     def _read(self) -> list[float]:
         sql, params = layer_sql.area_extent()

@@ -241,8 +241,11 @@ def _in_bbox(layer: Layer, srid: int) -> str:
     bounds = f"ST_Expand(ST_Transform(ST_Segmentize({_box(4326)}, 0.001), 28992)::box2d::geometry, 1)"
     # The exact test takes the box to RD, not every row to degrees: transforming a buurt's
     # thousands of vertices per row made bbox items of area layers take seconds. Edges cut
-    # every 0.0001 degree (about 10 m) follow the curved parallels to far below a millimetre.
-    exact = f"ST_Intersects({column}, ST_Transform(ST_Segmentize({_box(4326)}, 0.0001), 28992))"
+    # every 0.001 degree (about 70 m) follow the curved parallels to 0.12 mm (a meridian to
+    # 0.003 mm; measured with pyproj over the country), below the centimetre a CRS84 answer
+    # is written to. Every 0.0001 degree was ten times the vertices for every candidate row
+    # to be tested against: a 0.01-degree box had 400 edges instead of 40 (issue 16).
+    exact = f"ST_Intersects({column}, ST_Transform(ST_Segmentize({_box(4326)}, 0.001), 28992))"
     return f"{column} && ST_SetSRID({bounds}, 28992) AND {exact}"
 
 
@@ -293,16 +296,24 @@ def geometry_in(layer: Layer, srid: int, *, latlon: bool = False) -> str:
 
 
 def _page(
-    layer: Layer, principal: Principal, selection: Selection, rows: str, after: str | None
+    layer: Layer,
+    principal: Principal,
+    selection: Selection,
+    rows: str,
+    after: str | None,
+    *,
+    extra: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """A page of ``rows``: in id order after an id (keyset: one index range, as cheap at any
     depth) or else ``:offset`` rows in (which reads every row it skips). A page sorted by
-    ``sortby`` goes by offset: a cursor holds an id, not the sort keys."""
+    ``sortby`` goes by offset: a cursor holds an id, not the sort keys. With ``extra`` one
+    row more than ``:limit``, to tell whether another page follows."""
+    limit = ":limit + 1" if extra else ":limit"
     if selection.sortby:
-        return f"{rows} ORDER BY {order_by(layer, principal, selection)} LIMIT :limit OFFSET :offset", {}
+        return f"{rows} ORDER BY {order_by(layer, principal, selection)} LIMIT {limit} OFFSET :offset", {}
     if after is None:
-        return f"{rows} ORDER BY t.id LIMIT :limit OFFSET :offset", {}
-    return f"{rows} AND t.id > :after ORDER BY t.id LIMIT :limit OFFSET :offset", {"after": after}
+        return f"{rows} ORDER BY t.id LIMIT {limit} OFFSET :offset", {}
+    return f"{rows} AND t.id > :after ORDER BY t.id LIMIT {limit} OFFSET :offset", {"after": after}
 
 
 def geojson_features(
@@ -322,19 +333,29 @@ def geojson_features(
     (for layers below aggregate level, for the audit trail) their ids; with ``count`` also
     ``numberMatched`` (of the whole selection, not just what follows ``after``), in the
     same round trip. Columns: features, aantal, ids, matched, laatste (the page's last id,
-    for the next page's cursor) and meer (whether rows follow it: one index probe)."""
+    for the next page's cursor) and meer (whether rows follow it).
+
+    The page reads one row more than it shows: that row says whether another page follows,
+    in the scan the page makes anyway. A separate probe for the next id (``t.id > last
+    ORDER BY t.id LIMIT 1``) walked the id index from the page's end testing every row
+    against the box, so the last page of a small box read the rest of the layer. The
+    count of the whole selection is a second scan; on a first page that holds the whole
+    selection (the extra row absent) the page's own count is that figure, and the CASE
+    never runs the subquery."""
     geometry = geometry_in(layer, srid, latlon=latlon)
     rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
-    paged, paging = _page(layer, principal, selection, rows, after)
-    where = conditions(layer, principal, selection)[0]
-    # A scalar subquery, not EXISTS: PostgreSQL drops ORDER BY/LIMIT inside EXISTS and may then
-    # scan the whole layer for a last page; ordered, it is one probe of the id index. A sorted
-    # page leaves it to the caller (offset + returned < numberMatched).
-    following = f"SELECT t.id FROM {layer.source} t WHERE {where} AND t.id > max(r.id) ORDER BY t.id LIMIT 1"
-    more = "NULL::boolean" if selection.sortby else f"({following}) IS NOT NULL"
-    aggregate_order = order_by(layer, principal, selection, "r")
-    matched = f"({count_matched(layer, principal, selection)[0]})" if count else "NULL::bigint"
-    ids = "array_agg(r.id ORDER BY r.id)" if layer.clearance != "aggregaat" else "NULL::text[]"
+    paged, paging = _page(layer, principal, selection, rows, after, extra=True)
+    shown = f"r.{ROW_NUMBER} <= :limit"
+    ids = (
+        f"array_agg(r.id ORDER BY r.id) FILTER (WHERE {shown})"
+        if layer.clearance != "aggregaat"
+        else "NULL::text[]"
+    )
+    matched = "NULL::bigint"
+    if count:
+        total = f"({count_matched(layer, principal, selection)[0]})"
+        whole = offset == 0 and after is None
+        matched = f"CASE WHEN count(*) <= :limit THEN count(*) ELSE {total} END" if whole else total
     decimals = 9 if srid == 28992 else 7
     names = output_properties(layer, selection)
     if principal.suppressed and any(p.suppress for p in layer.properties):
@@ -344,13 +365,18 @@ def geojson_features(
         SELECT coalesce(string_agg(json_build_object(
                    'type', 'Feature', 'id', r.id,
                    'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
-                   'properties', json_build_object({props}))::text, ',' ORDER BY {aggregate_order}), '')
-                   AS features,
-               count(*) AS aantal, {ids} AS ids, {matched} AS matched, max(r.id) AS laatste,
-               {more} AS meer
-        FROM ({paged}) r
+                   'properties', json_build_object({props}))::text, ',' ORDER BY r.{ROW_NUMBER})
+                   FILTER (WHERE {shown}), '') AS features,
+               count(*) FILTER (WHERE {shown}) AS aantal, {ids} AS ids, {matched} AS matched,
+               max(r.id) FILTER (WHERE {shown}) AS laatste, count(*) > :limit AS meer
+        FROM (SELECT p.*, row_number() OVER (ORDER BY {order_by(layer, principal, selection, "p")})
+                  AS {ROW_NUMBER} FROM ({paged}) p) r
     """
     return sql, {**params, **paging, "limit": limit, "offset": offset}
+
+
+#: The position of a row in its page (:func:`geojson_features`).
+ROW_NUMBER = "rij_nummer"
 
 
 def count_matched(layer: Layer, principal: Principal, selection: Selection) -> Statement:
@@ -363,7 +389,12 @@ def mvt(
 ) -> Statement:
     """One MVT tile of the layer (ST_AsMVT over ST_AsMVTGeom on the stored 3857 copy), with
     its feature count and (below aggregate level, for the audit trail) its ids. A point layer
-    below its ``single_from`` zoom gets its clusters instead (:func:`mvt_clusters`)."""
+    below its ``single_from`` zoom gets its clusters instead (:func:`mvt_clusters`).
+
+    ``OFFSET 0`` keeps PostgreSQL from pulling the inner query up into the outer one: pulled
+    up, ``m.geom IS NOT NULL`` becomes a second ST_AsMVTGeom per row (the clip and the
+    simplification of a buurt's polygon done twice, once for the test and once for the
+    tile)."""
     if layer.single_from is not None and tile.z < layer.single_from:
         return mvt_clusters(layer, principal, selection, tile, k=k)
     rows, params = visible_rows(
@@ -375,7 +406,7 @@ def mvt(
         SELECT ST_AsMVT(m.*, '{layer.id}', 4096, 'geom') AS tile, count(*) AS aantal, {ids} AS ids FROM (
             SELECT ST_AsMVTGeom(r.geom, {_tile_envelope()}, 4096, 64, true) AS geom,
                    {", ".join("r." + n for n in names)}
-            FROM ({rows}) r
+            FROM ({rows}) r OFFSET 0
         ) m WHERE m.geom IS NOT NULL
     """
     return sql, params
@@ -413,10 +444,18 @@ def mvt_clusters(
     half-open (left and top edges in, right and bottom out): every point is in exactly one
     tile at each zoom, so the counts of neighbouring tiles add up. Columns as :func:`mvt`:
     ``aantal`` is the number of points the tile stands for and ``ids`` their ids, for the
-    audit trail as before."""
-    rows, params = visible_rows(
-        layer, principal, replace(selection, tile=tile), geometry=f"t.{layer.tile_geometry_column}", k=k
-    )
+    audit trail as before.
+
+    The grid is made of ids and points only (``q``); the attributes are read afterwards for
+    the lone points, at most one per cell, by id. Carrying every attribute through the
+    grid computed them for every point of a city-wide tile (a signal's address is a
+    subquery per row) to show a few dozen. ``m`` is materialized so that ST_AsMVTGeom runs
+    once per feature: inlined, its ``geom IS NOT NULL`` test is a second call."""
+    where, params = conditions(layer, principal, replace(selection, tile=tile))
+    points = f"SELECT t.id, t.{layer.tile_geometry_column} AS geom FROM {layer.source} t WHERE {where}"
+    # The lone points' attributes: the same rows (the same WHERE but for the tile, which the
+    # ids already stand for), by id: an index probe per cell.
+    rows, row_params = visible_rows(layer, principal, replace(selection, tile=None), geometry=None, k=k)
     names = tile_columns(layer, principal)
     blanks = ["NULL::text", *(f"NULL::{SQL_TYPES[p.type]}" for p in layer.properties)]
     blanks += ["NULL::boolean"] * (len(names) - len(blanks))  # onderdrukt
@@ -428,16 +467,18 @@ def mvt_clusters(
             SELECT ST_XMin(b) AS x0, ST_YMax(b) AS y1, (ST_XMax(b) - ST_XMin(b)) / {cells} AS cel
             FROM {envelope} AS b
         ), p AS (
-            SELECT r.*, floor((ST_X(r.geom) - e.x0) / e.cel)::int AS i,
+            SELECT r.id, r.geom, floor((ST_X(r.geom) - e.x0) / e.cel)::int AS i,
                    floor((e.y1 - ST_Y(r.geom)) / e.cel)::int AS j
-            FROM ({rows}) r, e
-        ), q AS (
-            SELECT p.*, count(*) OVER (PARTITION BY p.i, p.j) AS n FROM p
+            FROM ({points}) r, e
+        ), q AS MATERIALIZED (
+            SELECT p.id, p.geom, p.i, p.j, count(*) OVER (PARTITION BY p.i, p.j) AS n FROM p
             WHERE p.i >= 0 AND p.i < {cells} AND p.j >= 0 AND p.j < {cells}
-        ), m AS (
+        ), a AS MATERIALIZED (
+            {rows} AND t.id = ANY(ARRAY(SELECT q.id FROM q WHERE q.n = 1))
+        ), m AS MATERIALIZED (
             SELECT ST_AsMVTGeom(q.geom, {envelope}, 4096, 64, true) AS geom,
-                   {", ".join("q." + n for n in names)}, 1::bigint AS aantal
-            FROM q WHERE q.n = 1
+                   {", ".join("a." + n for n in names)}, 1::bigint AS aantal
+            FROM q JOIN a ON a.id = q.id WHERE q.n = 1
             UNION ALL
             SELECT ST_AsMVTGeom(ST_Centroid(ST_Collect(q.geom)), {envelope}, 4096, 64, true),
                    {", ".join(blanks)}, count(*)
@@ -447,7 +488,7 @@ def mvt_clusters(
                count(*) AS aantal, {ids} AS ids
         FROM q
     """
-    return sql, params
+    return sql, {**row_params, **params}
 
 
 def mvt_rd(
@@ -461,7 +502,8 @@ def mvt_rd(
     """One MVT tile of the NetherlandsRDNewQuad grid, built in RD New on the stored geometry
     (no reprojection at all): ST_AsMVTGeom with the tile's RD ``bounds``. The tile test is
     put on the outer query; PostgreSQL flattens the simple subquery, so it still uses the
-    geometry's GIST index. Same columns as :func:`mvt`."""
+    geometry's GIST index; ``OFFSET 0`` keeps ST_AsMVTGeom to one call per row, as in
+    :func:`mvt`. Same columns as :func:`mvt`."""
     rows, params = visible_rows(layer, principal, selection, geometry=f"t.{layer.geometry_column}", k=k)
     names = tile_columns(layer, principal)
     ids = _tile_ids(layer, "m")
@@ -472,7 +514,7 @@ def mvt_rd(
             SELECT ST_AsMVTGeom(r.geom, {envelope}::box2d, 4096, 64, true) AS geom,
                    {", ".join("r." + n for n in names)}
             FROM ({rows}) r
-            WHERE r.geom && ST_Expand({envelope}, :rmargin)
+            WHERE r.geom && ST_Expand({envelope}, :rmargin) OFFSET 0
         ) m WHERE m.geom IS NOT NULL
     """
     return sql, {**params, **dict(zip(("rx0", "ry0", "rx1", "ry1"), bounds, strict=True)), "rmargin": margin}
@@ -679,10 +721,18 @@ def collection_extent(layer: Layer, principal: Principal) -> Statement:
 
 
 def area_extent() -> Statement:
-    """The extent of the newest areas in CRS84 (xmin, ymin, xmax, ymax): every layer lies in it."""
+    """The extent of the newest areas in CRS84 (xmin, ymin, xmax, ymax): every layer lies in it.
+
+    Not from ``actueel_gebied``: its test of the newest edition is a subquery per row,
+    which over every area of the country (issue 16's national run) took 22 s, past the
+    statement timeout, so every tile answered 503. The newest edition per type and division
+    is read once here (an index-only scan of ``gebied_editie_idx``, migration 0025) and the
+    areas of those editions joined to it."""
     return (
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT"
-        " ST_Transform(ST_SetSRID(ST_Extent(geom), 28992), 4326) e FROM actueel_gebied) x",
+        " ST_Transform(ST_SetSRID(ST_Extent(g.geom), 28992), 4326) e FROM gebied g JOIN"
+        " (SELECT soort, indeling, max(jaar) AS jaar FROM gebied GROUP BY soort, indeling) n"
+        " ON g.soort = n.soort AND g.indeling = n.indeling AND g.jaar = n.jaar) x",
         {},
     )
 

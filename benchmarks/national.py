@@ -5,9 +5,11 @@ go through the real command line (``okaart ingest ...``) into a cluster of the b
 own, started as ``benchmarks/common.py`` does; then a 1 % delta (corrected and new RIEC
 signals in the five largest municipalities) and its refresh per municipality touched, a full
 refresh for comparison, and tiles and items at 32 connections against ``okaart serve``'s
-uvicorn with 2 workers and no tile cache (every tile cold). Peak RSS: each command's own
-(``benchmarks/rss.py``), the server workers' and the PostgreSQL backends' (``VmHWM``
-sampled from /proc every half second: a backend's peak is gone when it exits).
+uvicorn with 2 workers and no tile cache (every tile cold), with the answers counted per HTTP
+status from the server's ``/metrics`` (a run of fast 503s must not pass for a fast one).
+Peak RSS: each command's own (``benchmarks/rss.py``), the server workers' and the PostgreSQL
+backends' (``VmHWM`` sampled from /proc every half second: a backend's peak is gone when it
+exits).
 
 Targets (issue 16 acceptance): ingest of the addresses under 10 minutes; the delta and its
 refresh under 60 s; cold tile p95 under 300 ms at c=32; peak RSS under 2 GB.
@@ -27,8 +29,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pyproj
+from prometheus_client.parser import text_string_to_metric_families
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
@@ -160,15 +164,55 @@ def request_paths(plan: Plan, n: int = 2_000) -> dict[str, list[str]]:
     return {"tegels buurten": buurt_tiles, "tegels signalen": signal_tiles, "items buurten": items}
 
 
+#: The route templates the measured paths go to (as ``/metrics`` labels them).
+ROUTES = {
+    "tegels": "/collections/{collection_id}/tiles/{tms_id}/{z}/{x}/{y}",
+    "items": "/collections/{collection_id}/items",
+}
+
+
+def answers_by_status(base: str) -> dict[tuple[str, str], float]:
+    """The server's answers so far per (route template, status), all workers together (the
+    server runs with ``PROMETHEUS_MULTIPROC_DIR``); read on loopback, which needs no key."""
+    exposition = httpx.get(f"{base}/metrics", timeout=30).text
+    counts: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(exposition):
+        if family.name != "okaart_requests":
+            continue
+        for sample in family.samples:
+            if sample.name == "okaart_requests_total":
+                key = (sample.labels["route"], sample.labels["status"])
+                counts[key] = counts.get(key, 0.0) + sample.value
+    return counts
+
+
+def status_counts(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], route: str
+) -> dict[str, int]:
+    """The answers of one route between two readings, per HTTP status."""
+    return {
+        status: int(n - before.get((r, status), 0.0))
+        for (r, status), n in sorted(after.items())
+        if r == route and n - before.get((r, status), 0.0) > 0
+    }
+
+
 def serve_and_measure(
     url: str, key: str, plan: Plan, workdir: Path, peaks: Peaks
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
+    """Tiles and items at c=32, with the answers per HTTP status from the server's own
+    counters: wrk's latencies and rate mean nothing if the answers were 503s (the national
+    run's first tiles all were, fast), so the table shows how many were not 200."""
     port = free_port()
+    metrics_dir = workdir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "OKAART_ENVIRONMENT": "development",
         "OKAART_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     env |= {"OKAART_RATE_LIMIT_PER_MINUTE": "0", "OKAART_TILE_CACHE_MB": "0"}
     cmd = [
@@ -176,7 +220,7 @@ def serve_and_measure(
         "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     with ExitStack() as stack:
         stack.enter_context(serving("okaart", cmd, env, f"{base}/readyz", workdir / "okaart.log"))
         main = next(
@@ -186,12 +230,26 @@ def serve_and_measure(
         peaks.roots["server"] = main
         headers = {"Authorization": f"Bearer {key}", "X-Doel": "benchmark"}
         for label, paths in request_paths(plan).items():
+            before = answers_by_status(base)
             r = wrk(base, paths, CONCURRENCY, SECONDS, headers)
+            statuses = status_counts(before, answers_by_status(base), ROUTES[label.split()[0]])
             results[label] = {"req_s": r.rate, "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms}
-            results[label]["errors"] = r.errors
+            results[label] |= {"errors": r.errors, "status": statuses, "not_200": not_ok(statuses)}
             console.print(f"  {label}: {results[label]}")
         time.sleep(1)  # one more sample of the workers
     return results
+
+
+def not_ok(statuses: dict[str, int]) -> float:
+    """The share of answers that were not 200 (1.0 when there were none at all)."""
+    total = sum(statuses.values())
+    return 1.0 - statuses.get("200", 0) / total if total else 1.0
+
+
+def _statuses(r: dict[str, Any]) -> str:
+    """``200: 5,120, 503: 12`` (older result files have no counts)."""
+    found: dict[str, int] = r.get("status", {})
+    return ", ".join(f"{s}: {n:,}" for s, n in found.items()) or "?"
 
 
 def _cmdline(proc: Path) -> bytes:
@@ -299,11 +357,11 @@ def serve_only(kept: Path, scale: float = 1.0) -> None:
         peak = {"server worker": peaks.mb("server"), "postgres backend": peaks.mb("postgres")}
         doc = {"scale": scale, "kept": str(kept), "requests": requests, "peak_rss_mb": peak, "uptime": uptime}
         table = Table(title=f"National serving, scale {scale:g} ({doc['uptime']})")
-        for column in ("what", "p50 ms", "p95 ms", "req/s", "errors"):
-            table.add_column(column, justify="left" if column == "what" else "right")
+        for column in ("what", "p50 ms", "p95 ms", "req/s", "errors", "answers by status"):
+            table.add_column(column, justify="left" if column in ("what", "answers by status") else "right")
         for label, r in requests.items():
             figures = (r["p50_ms"], r["p95_ms"], r["req_s"], r["errors"])
-            table.add_row(label, *(f"{f:.0f}" for f in figures))
+            table.add_row(label, *(f"{f:.0f}" for f in figures), _statuses(r))
         console.print(table)
         save_results(f"national-serve-{scale:g}", doc)
     finally:
@@ -351,6 +409,10 @@ def show(doc: dict[str, Any], timings: list[Timing]) -> None:
         tile = label.startswith("tegels")
         row(f"{label} p95 at c={CONCURRENCY}", r["p95_ms"], TARGETS["tegel p95 ms"] if tile else None, "ms")
         row(f"{label} req/s (errors {r['errors']:.0f})", r["req_s"], None, "/s")
+        # A latency holds only when the answers were answers: at most 1 % other than 200.
+        share = 100 * r.get("not_200", 1.0)
+        table.add_row(f"  {label} answers ({_statuses(r)})", f"{share:.1f} % not 200", "< 1 %",
+                      "yes" if share < 1 else "NO")  # fmt: skip
     peak = max([t.peak_rss_mb for t in timings] + list(doc["peak_rss_mb"].values()))
     for label, t in by.items():
         row(f"peak RSS {label}", t.peak_rss_mb, None, "MB")

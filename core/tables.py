@@ -190,6 +190,8 @@ gebied = Table(
     UniqueConstraint("soort", "indeling", "code", "jaar"),
     *_spatial_indexes("gebied"),
     Index("gebied_gemeente_idx", "gemeentecode", "soort", "jaar"),
+    # The newest edition per type and division (actueel_gebied) as one probe (migration 0025).
+    Index("gebied_editie_idx", "soort", "indeling", "jaar"),
     comment="Every area by type, division and edition; divisions and editions side by side.",
 )
 
@@ -598,6 +600,8 @@ indicator_zicht = Table(
         comment="z_regio >= 3 and at least 10 signals; NULL where z_regio is unknown.",
     ),
     Index("indicator_zicht_lookup_idx", "zicht_id", "gebied_soort", "periode", "thema"),
+    # An area's rows of a view class, for the areas a tile or box finds (migration 0025).
+    Index("indicator_zicht_gebied_idx", "zicht_id", "gebied_id", "periode", "thema"),
     comment="Indicators per view class, area, period and theme, from the signals that class may see.",
 )
 

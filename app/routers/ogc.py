@@ -307,11 +307,8 @@ def items(
     )
     row = audit.audited_one(request, engine, sql, params)
     features, returned, matched = row.features, row.aantal, row.matched
-    if selection.sortby:  # sorted by other keys: paged by offset (layer_sql._page)
-        more = page.offset + returned < matched
-        links = _page_links(request, page, row.laatste, more, keyset=False)
-    else:
-        links = _page_links(request, page, row.laatste, row.meer)
+    # Sorted by other keys: paged by offset (layer_sql._page); in id order, by cursor.
+    links = _page_links(request, page, row.laatste, row.meer, keyset=not selection.sortby)
     if fmt == "html":
         parsed = json.loads("[" + features + "]")
         rows = [{"id": feat["id"], **feat["properties"]} for feat in parsed]
