@@ -9,6 +9,11 @@ once (by default twice the database's cores, ``core.settings.admission_slots_for
 503 problem and ``Retry-After``: the requests that run finish at the database's pace, and the
 refused ones learn it in well under a second.
 
+A request whose database work is done may give its slot back before it ends
+(:func:`release`): a cached tile waiting for its audit row's group commit
+(app/tile_hits.py) waits for one statement of the audit writer's, whatever the number of
+rows in it, and holding a slot there capped a batch at the slots of a worker.
+
 Liveness, static files and the metrics scrape pass without a slot: they do no database
 work, and they must answer while the database is saturated. The gate is per worker (each
 worker has its own pool); ``slots`` x workers is what the database sees at most.
@@ -29,6 +34,8 @@ from app.errors import problem
 #: it out and send its load to the others).
 EXEMPT = ("/healthz", "/readyz", "/static/", "/metrics")
 TITLE = "Tijdelijk overbelast"
+#: Where the middleware leaves a request's :class:`Slot` (in ``scope["state"]``).
+SLOT_KEY = "okaart_slot"
 DETAIL = "de dienst is op dit moment te druk; probeer het over een seconde opnieuw"
 
 
@@ -87,6 +94,28 @@ class Admission:
             self.waiting.remove(turn)
 
 
+class Slot:
+    """A request's slot, given back once: when the request ends, or before (:func:`release`)."""
+
+    __slots__ = ("admission", "held")
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.admission.leave()
+
+
+def release(scope: Scope) -> None:
+    """Give the request's slot back now: it does no more database work of its own."""
+    slot = (scope.get("state") or {}).get(SLOT_KEY)
+    if isinstance(slot, Slot):
+        slot.release()
+
+
 class AdmissionMiddleware:
     """Pure ASGI: a request waits for a slot before anything of the app runs."""
 
@@ -102,7 +131,9 @@ class AdmissionMiddleware:
             refusal = problem(503, DETAIL, title=TITLE, headers={"Retry-After": "1"})
             await refusal(scope, receive, send)
             return
+        slot = Slot(self.admission)
+        scope.setdefault("state", {})[SLOT_KEY] = slot
         try:
             await self.app(scope, receive, send)
         finally:
-            self.admission.leave()
+            slot.release()
