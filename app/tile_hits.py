@@ -159,12 +159,10 @@ async def answer_hit(request: Request) -> Response | None:
     entry, principal, etag, cached = found
     # The gate's rate limit, the same way: a token in hand, else one from the shared bucket.
     limiter = services.rate_limiter
-    if (
-        limiter.enabled
-        and not limiter.take_local(principal.id)
-        and await run_in_threadpool(limiter.take, principal.id)
-    ):
-        return None  # over the limit: the gate refuses it (429), with its row
+    if limiter.enabled and not limiter.take_local(principal.id):
+        wait: float = await run_in_threadpool(limiter.take, principal.id)
+        if wait:
+            return None  # over the limit: the gate refuses it (429), with its row
     headers = tile_headers(etag)
     if cached is None:
         return Response(status_code=304, headers=headers)  # discloses nothing new: no row

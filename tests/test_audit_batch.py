@@ -52,17 +52,16 @@ def copy(pg_server: Any, demo_engine: Engine, api_login: Callable[[str], str]) -
 
     name, url = pg_server.copy_database(str(demo_engine.url.database), "okaart_batch")
     owner = create_engine(url)
-    keys, key_ids, doelen = {}, {}, {}
+    keys: dict[str, str] = {}
+    key_ids: dict[str, int] = {}
+    doelen: dict[str, str] = {}
+    kinds = {"analist": "analist", "planner": "planner", "partner_riec": "partner_riec"}
+    kinds |= {"partner_zorg": "partner_zorg", "ingetrokken": "analist"}  # the last one revoked later
     with owner.begin() as c:
-        for who in ("analist", "planner", "partner_riec", "partner_zorg"):
-            spec = PRINCIPALS[who]
-            keys[who], key_ids[who] = create_principal_key(c, naam=f"batch-{who}", **spec)  # type: ignore[arg-type]
-            doelen[who] = spec["doelen"][0]  # type: ignore[index]
-        spec = PRINCIPALS["analist"]
-        keys["ingetrokken"], key_ids["ingetrokken"] = create_principal_key(
-            c, naam="batch-ingetrokken", **spec
-        )  # type: ignore[arg-type]
-        doelen["ingetrokken"] = spec["doelen"][0]  # type: ignore[index]
+        for who, kind in kinds.items():
+            spec: dict[str, Any] = dict(PRINCIPALS[kind])
+            keys[who], key_ids[who] = create_principal_key(c, naam=f"batch-{who}", **spec)
+            doelen[who] = spec["doelen"][0]
     api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     app = create_app(Settings(database_url=url, environment="test", admission_slots=40), engine=api)
     with TestClient(app, raise_server_exceptions=False) as client:
