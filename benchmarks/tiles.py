@@ -20,8 +20,9 @@ The machine has 2 cores for servers, database and load generator alike: run noth
 Run: ``.venv/bin/python -m benchmarks tiles [--rows N]`` (N requests per list);
 ``OKAART_BENCH_SECONDS=3`` for a quick smoke run (default 20 s per measurement).
 ``OKAART_BENCH_ONLY=cached`` measures only okaart's cached tiles against tipg: no MapServer,
-no uncached okaart, no floor, no items; okaart's cache is warmed with every tile of the lists
-first (once each: a worker's cache has about half of them then, the warm-up runs fill the rest), and each okaart row reports the share of its answers that came from the cache (and,
+no uncached okaart, no floor, no items. okaart's cache is warmed with every tile of the lists
+first (once each: a worker's cache has about half of them then, the warm-up runs fill the
+rest), and each okaart row reports the share of its answers that came from the cache (and,
 of those, the share answered before the route's dependencies ran, app/tile_hits.py), read
 from its ``/metrics`` (the workers' counters added up: ``PROMETHEUS_MULTIPROC_DIR``).
 """
