@@ -18,6 +18,11 @@ app (:class:`ArrivalMiddleware`), not from when it reached the gate: time alread
 front of the gate (a busy event loop) counts, so a refusal still comes within the promised
 second. A response that waited says how long in ``Server-Timing: admission;dur=<ms>``.
 
+A request whose database work is done may give its slot back before it ends
+(:func:`release`): a cached tile waiting for its audit row's group commit
+(app/tile_hits.py) waits for one statement of the audit writer's, whatever the number of
+rows in it, and holding a slot there capped a batch at the slots of a worker.
+
 Liveness, static files and the metrics scrape pass without a slot: they do no database
 work, and they must answer while the database is saturated. The gate is per worker (each
 worker has its own pool); ``slots`` x workers is what the database sees at most.
@@ -39,6 +44,8 @@ from app.errors import problem
 #: it out and send its load to the others).
 EXEMPT = ("/healthz", "/readyz", "/static/", "/metrics")
 TITLE = "Tijdelijk overbelast"
+#: Where the middleware leaves a request's :class:`Slot` (in ``scope["state"]``).
+SLOT_KEY = "okaart_slot"
 DETAIL = "de dienst is op dit moment te druk; probeer het over een seconde opnieuw"
 #: Where :class:`ArrivalMiddleware` leaves the request's arrival (``time.monotonic()``).
 ARRIVED = "okaart.arrived"
@@ -152,6 +159,28 @@ def server_timing(waited_s: float) -> tuple[bytes, bytes]:
     return (b"server-timing", f"admission;dur={waited_s * 1000:.1f}".encode())
 
 
+class Slot:
+    """A request's slot, given back once: when the request ends, or before (:func:`release`)."""
+
+    __slots__ = ("admission", "held")
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.admission.leave()
+
+
+def release(scope: Scope) -> None:
+    """Give the request's slot back now: it does no more database work of its own."""
+    slot = (scope.get("state") or {}).get(SLOT_KEY)
+    if isinstance(slot, Slot):
+        slot.release()
+
+
 class AdmissionMiddleware:
     """Pure ASGI: a request waits for a slot before anything of the app runs."""
 
@@ -166,10 +195,12 @@ class AdmissionMiddleware:
             return
         admission = self.admission
         if admission.try_enter():
+            slot = Slot(admission)
+            scope.setdefault("state", {})[SLOT_KEY] = slot
             try:
                 await self.app(scope, receive, send)
             finally:
-                admission.leave()
+                slot.release()
             return
         arrived = float(scope.get(ARRIVED) or time.monotonic())
         seated = await admission.enter(tile=is_map_request(path), arrived=arrived)
@@ -184,7 +215,9 @@ class AdmissionMiddleware:
                 message["headers"] = [*message.get("headers", []), timing]
             await send(message)
 
+        slot = Slot(admission)
+        scope.setdefault("state", {})[SLOT_KEY] = slot
         try:
             await self.app(scope, receive, timed_send)
         finally:
-            admission.leave()
+            slot.release()

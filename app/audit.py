@@ -35,7 +35,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import Request
@@ -49,6 +49,9 @@ from app import metrics, replica_reads
 from app.errors import ProblemError, problem
 from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
+
+if TYPE_CHECKING:
+    from app.audit_batch import AuditBatch  # it imports this module
 
 log = logging.getLogger("okaart.audit")
 
@@ -128,7 +131,7 @@ def cut(value: str | None, limit: int = MAX_TEXT) -> str | None:
 
 
 #: The audit columns bound from the entry, with their types (a bound NULL needs one).
-_BOUND = (
+BOUND_COLUMNS = _BOUND = (
     ("principal_id", "bigint"), ("principal", "text"), ("organisatie", "text"), ("rol", "text"),
     ("doel", "text"), ("methode", "text"), ("route", "text"), ("laag", "text"), ("gebied", "text"),
     ("bbox", "text"), ("status", "integer"), ("client", "text"),
@@ -190,13 +193,18 @@ def note(
     if aantal is not None:
         entry.aantal = aantal
     if ids is not None:
-        entry.object_ids = [cut(str(i)) or "" for i in ids] if len(ids) <= MAX_IDS else None
+        entry.object_ids = audit_ids(ids)
         if entry.aantal is None:
             entry.aantal = len(ids)
     if gebied is not None:
         entry.gebied = gebied
     if bbox is not None:
         entry.bbox = bbox
+
+
+def audit_ids(ids: Sequence[str]) -> list[str] | None:
+    """The ids as a row records them: each cut, none at all beyond :data:`MAX_IDS`."""
+    return [cut(str(i)) or "" for i in ids] if len(ids) <= MAX_IDS else None
 
 
 def write(conn: Connection, entry: AuditEntry, status: int) -> None:
@@ -260,22 +268,32 @@ def audited_one(
     return row
 
 
-def record_now(request: Request, engine: Engine, *, aantal: int, ids: Sequence[str] | None) -> None:
-    """The audit row of an answer served without a read (a cached tile), in one statement."""
+def record_now(request: Request, writer: AuditBatch, *, aantal: int, ids: Sequence[str] | None) -> None:
+    """The audit row of an answer served without a read (a cached tile), committed by the
+    process's audit writer (app/audit_batch.py) before this returns."""
     entry = entry_of(request)
     if entry is None:
         return
     note(request, aantal=aantal, ids=ids)
-    commit_row(engine, entry, 200)
+    commit_row(writer, entry, 200)
 
 
-def commit_row(engine: Engine, entry: AuditEntry, status: int) -> None:
-    """The row on its own, one statement in autocommit (one round trip), or the audit
-    refusal (503): a read served without its row in the same statement (a cached tile, a
-    read on a replica) sends nothing before this returns."""
+def commit_row(writer: AuditBatch, entry: AuditEntry, status: int) -> None:
+    """The row, committed (in a batch with whatever other rows wait: one round trip and one
+    commit for all), or the audit refusal (503): a read served without its row in the same
+    statement (a cached tile, a read on a replica) sends nothing before this returns. From a
+    worker thread; on the event loop use :func:`commit_row_async`."""
     try:
-        _write_alone(engine, entry, status)
-    except DBAPIError as exc:
+        writer.write(entry, status)
+    except Exception as exc:
+        raise _refused(entry, exc) from exc
+
+
+async def commit_row_async(writer: AuditBatch, entry: AuditEntry, status: int) -> None:
+    """:func:`commit_row` on the event loop, which stays free while the batch commits."""
+    try:
+        await writer.write_async(entry, status)
+    except Exception as exc:
         raise _refused(entry, exc) from exc
 
 
@@ -285,10 +303,11 @@ def _write_alone(engine: Engine, entry: AuditEntry, status: int) -> None:
         write(conn, entry, status)
 
 
-def _refused(entry: AuditEntry, exc: DBAPIError) -> AuditUnavailableError:
+def _refused(entry: AuditEntry, exc: Exception) -> AuditUnavailableError:
     """No row, no data: the request ends in a 503 (and the middleware does not try again)."""
     entry.accounted = AuditUnavailableError.status
-    log.error("audit row could not be written; refusing the response: %s", exc.orig)
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    log.error("audit row could not be written; refusing the response: %s", reason)
     return AuditUnavailableError(NO_TRAIL_NO_DATA)
 
 

@@ -2,7 +2,9 @@
 
 Each successful ingest run has a new id; a layer's version is a hash of the newest run id
 of each source kind it reads. Looked up at most every two seconds per process, so a tile
-request usually costs no extra query.
+request usually costs no extra query; :meth:`DataVersions.peek` never costs one, so the
+event loop may ask it (app/tile_hits.py), and a request that finds it stale takes the
+ordinary route, which looks it up in a worker thread.
 """
 
 from __future__ import annotations
@@ -42,12 +44,28 @@ class DataVersions:
                 self._at = time.monotonic()
             return dict(self._runs)
 
+    def peek(self) -> dict[str, int] | None:
+        """The runs as known, without a round trip: None when they are older than the TTL
+        (or never looked up). Never blocks on a lookup in progress."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if time.monotonic() - self._at > TTL:
+                return None
+            return self._runs
+        finally:
+            self._lock.release()
+
     def expire(self) -> None:
         with self._lock:
             self._at = -TTL
 
     def of(self, layer: Layer, *extra: str) -> str:
         """The layer's data version, combined with whatever else shapes the response."""
-        runs = self.runs()
-        parts = [layer.id, *(f"{t}={runs.get(TABLE_KIND[t], 0)}" for t in layer.tables), *extra]
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+        return version(self.runs(), layer, *extra)
+
+
+def version(runs: dict[str, int], layer: Layer, *extra: str) -> str:
+    """The layer's data version under ``runs`` (see :meth:`DataVersions.of`)."""
+    parts = [layer.id, *(f"{t}={runs.get(TABLE_KIND[t], 0)}" for t in layer.tables), *extra]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]

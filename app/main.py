@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # revocation listener and the sealer of failed sign-ins.
         async with looplag.watching(), background.running(services_of(served)):
             yield
+        services_of(served).audit_batch.stop()  # after the rows already handed to it
         replicas = services_of(served).replicas
         if replicas is not None:
             replicas.dispose()  # the replicas' pools are the app's own

@@ -46,7 +46,7 @@ LATENCY = Histogram(
 )
 AUDIT_WRITE = Histogram(
     "okaart_audit_write_seconds",
-    "Duur van het schrijven van een losse rij in het toegangslogboek",
+    "Duur van het schrijven van een losse rij of een groep rijen in het toegangslogboek",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
     registry=REGISTRY,
 )
@@ -56,15 +56,24 @@ TILE_CACHE = Counter(
     ["resultaat"],
     registry=REGISTRY,
 )
+TILE_HITS_EARLY = Counter(
+    "okaart_tile_hits_early_total",
+    "Tegels uit het geheugen, beantwoord voordat de afhankelijkheden van de route liepen",
+    registry=REGISTRY,
+)
 
 
-def tile_cache(*, hit: bool) -> None:
+def tile_cache(*, hit: bool, early: bool = False) -> None:
+    """A tile served from memory (``early``: by app/tile_hits.py, before the dependencies
+    ran; otherwise by the route) or built."""
     TILE_CACHE.labels("hit" if hit else "miss").inc()
+    if early:
+        TILE_HITS_EARLY.inc()
 
 
 @contextmanager
 def audit_write() -> Iterator[None]:
-    """Time one audit row written on its own."""
+    """Time one audit row written on its own, or one batch of them (app/audit_batch.py)."""
     start = time.perf_counter()
     try:
         yield

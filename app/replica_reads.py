@@ -6,7 +6,8 @@ lives on the primary), so the two are split, in this order:
 
 1. the read runs on the replica; its result stays in this process;
 2. the audit row, with the count and ids actually read, is written on the primary and
-   committed (autocommit, one statement);
+   committed (by the process's audit writer, app/audit_batch.py: in one INSERT and one
+   commit with the other rows waiting then);
 3. only then does the route build and send its answer.
 
 No data leaves before its row is committed on the primary: when step 2 fails the request ends
@@ -60,7 +61,8 @@ def one(
         replicas.mark_down(engine, exc)
         return None
     entry.aantal, entry.object_ids = row.aantal, list(row.ids) if row.ids is not None else None
-    audit.commit_row(primary, entry, empty_status if row.aantal == 0 else 200)
+    writer = app_services.services_of(request.app).audit_batch
+    audit.commit_row(writer, entry, empty_status if row.aantal == 0 else 200)
     return row
 
 
@@ -106,4 +108,4 @@ def then_record(request: Request, primary: Engine, conn: Connection) -> Iterator
             replicas.mark_down(conn.engine, exc)
         raise
     if entry is not None:
-        audit.commit_row(primary, entry, 200)
+        audit.commit_row(app_services.services_of(request.app).audit_batch, entry, 200)

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from app import audit_batch as batching  # a module: app.audit_batch's imports reach this one
 from app.admission import Admission
 from app.auth_failures import AuthFailures
 from app.dataversion import DataVersions
@@ -43,6 +44,9 @@ class Services:
     extents: Extents
     #: The OpenID Connect providers people and scripts sign in with (app/oidc.py).
     providers: Providers
+    #: Commits audit rows of answers served without a read of their own, many in one
+    #: statement (app/audit_batch.py): cached tiles, reads on a replica.
+    audit_batch: batching.AuditBatch
     #: Streaming replicas the audited reads may go to (app/replica_reads.py); None: none.
     replicas: ReplicaSet | None = None
 
@@ -69,6 +73,7 @@ class Services:
             principals=PrincipalCache(),
             extents=Extents(engine, versions),
             providers=Providers(settings.oidc_providers),
+            audit_batch=batching.AuditBatch(engine),
             replicas=ReplicaSet.from_settings(settings, engine),
         )
 

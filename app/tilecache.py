@@ -4,13 +4,16 @@ A tile's key is its ETag (layer, the caller's view, tile, filters and the data v
 an ingest or a retention run, which moves the data version, makes every older entry
 unreachable at once; they age out of the LRU. Only the bytes and the feature count/ids are
 kept (the audit row of a cache hit still records what was served, and is still written).
+What a hit needs is computed once, when the tile is stored: its size, and the ids as its
+audit row records them (cut, or none beyond ``app.audit.MAX_IDS``), so a hit only hands
+them on.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,10 +21,18 @@ class CachedTile:
     data: bytes
     count: int
     ids: tuple[str, ...] | None
+    #: The ids as the audit row records them (shared by every hit; never changed).
+    logged_ids: list[str] | None = field(init=False, compare=False)
+    #: Bytes held, roughly: the tile, its ids twice (tuple and list share the strings).
+    size: int = field(init=False, compare=False)
 
-    @property
-    def size(self) -> int:
-        return len(self.data) + 64 + sum(len(i) + 49 for i in self.ids or ())
+    def __post_init__(self) -> None:
+        from app.audit import audit_ids  # app.audit's imports reach this module
+
+        logged = audit_ids(self.ids) if self.ids is not None else None
+        object.__setattr__(self, "logged_ids", logged)
+        ids = self.ids or ()
+        object.__setattr__(self, "size", len(self.data) + 64 + sum(len(i) + 57 for i in ids))
 
 
 class TileCache:

@@ -19,6 +19,12 @@ The machine has 2 cores for servers, database and load generator alike: run noth
 
 Run: ``.venv/bin/python -m benchmarks tiles [--rows N]`` (N requests per list);
 ``OKAART_BENCH_SECONDS=3`` for a quick smoke run (default 20 s per measurement).
+``OKAART_BENCH_ONLY=cached`` measures only okaart's cached tiles against tipg: no MapServer,
+no uncached okaart, no floor, no items. okaart's cache is warmed with every tile of the lists
+first (once each: a worker's cache has about half of them then, the warm-up runs fill the
+rest), and each okaart row reports the share of its answers that came from the cache (and,
+of those, the share answered before the route's dependencies ran, app/tile_hits.py), read
+from its ``/metrics`` (the workers' counters added up: ``PROMETHEUS_MULTIPROC_DIR``).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +104,8 @@ class Workload:
     requests: list[str]  # short labels (z/x/y or bbox) for the sanity table
     floor_sql: str | None = None  # tiles only
     floor_params: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether the floor is measured too (its SQL also serves the sanity check).
+    with_floor: bool = True
 
 
 @dataclass
@@ -113,6 +121,10 @@ class Result:
     p95_ms: float
     p99_ms: float
     busy_before: float = 0.0  # CPU share in use just before, while our servers idled
+    #: okaart with its cache: the share of tile answers from the cache, and of those the
+    #: share answered before the dependencies ran (None: not measured).
+    hit_share: float | None = None
+    early_share: float | None = None
     bytes: int = 0  # all answers' bytes, headers included: an error page shows as a small answer
     cpu_ms: float = 0.0  # CPU of the server and the database per answer (wrk's own not counted)
 
@@ -386,6 +398,40 @@ def postmaster_pid(c: Cluster) -> int:
     return int((c.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
 
 
+def cache_counts(base: str) -> tuple[float, float, float]:
+    """okaart's tile cache counters from its ``/metrics`` (this is loopback): hits, misses,
+    and hits answered before the dependencies ran."""
+    found = {"hit": 0.0, "miss": 0.0, "early": 0.0}
+    for line in httpx.get(f"{base}/metrics", timeout=30).text.splitlines():
+        if line.startswith("okaart_tile_cache_total{"):
+            kind = "hit" if 'resultaat="hit"' in line else "miss"
+            found[kind] += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("okaart_tile_hits_early_total "):
+            found["early"] += float(line.rsplit(" ", 1)[1])
+    return found["hit"], found["miss"], found["early"]
+
+
+def warm_cache(plan: list[Workload], base: str, key: str) -> None:
+    """Every distinct okaart tile of the lists asked once, each on a new connection, from
+    eight threads. Each uvicorn worker has a cache of its own and a new connection may go to
+    either, so a tile is in one worker's cache now; the warm-up before each measurement fills
+    the other's, and the hit share reported says how far that got."""
+    paths = list(dict.fromkeys(p for w in plan for p in w.paths.get("okaart", [])))
+    headers = _auth("okaart", key)
+
+    def ask(chunk: list[str]) -> None:
+        for path in chunk:
+            httpx.get(base + path, headers=headers, timeout=60)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=ask, args=(paths[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    console.print(f"  cache warmed: {len(paths):,} tiles in {time.perf_counter() - started:.0f} s")
+
+
 def measure(
     w: Workload, bases: dict[str, str], key: str, dsn: str, seconds: int, meter: CpuMeter
 ) -> list[Result]:
@@ -397,11 +443,17 @@ def measure(
         for tool, paths in w.paths.items():
             busy = cpu_busy()
             wrk(bases[tool], paths, c, warm, _auth(tool, key))
+            counted = tool == "okaart" and w.floor_sql is not None  # tiles of the cached server
+            before = cache_counts(bases[tool]) if counted else (0.0, 0.0, 0.0)
             with meter:
                 results.append(wrk(bases[tool], paths, c, seconds, _auth(tool, key)))
             results[-1].tool, results[-1].busy_before = tool, busy
             results[-1].cpu_ms = meter.ms / max(1, results[-1].requests)
-        if w.floor_sql:
+            if counted:
+                hit, miss, early = (a - b for a, b in zip(cache_counts(bases[tool]), before, strict=True))
+                results[-1].hit_share = hit / max(1.0, hit + miss)
+                results[-1].early_share = early / max(1.0, hit)
+        if w.floor_sql and w.with_floor:
             busy = cpu_busy()
             floor(dsn, w.floor_sql, w.floor_params, c, warm)
             # The floor's client threads run in this process: counted too.
@@ -410,6 +462,11 @@ def measure(
             results[-1].cpu_ms = meter.ms / max(1, results[-1].requests)
         done = ", ".join(
             f"{r.tool} {r.rate:,.0f}/s"
+            + (
+                f" (cache {r.hit_share:.1%}, before the dependencies {r.early_share or 0:.1%})"
+                if r.hit_share is not None
+                else ""
+            )
             + (f" [yellow](CPU {r.busy_before:.0%} busy before)[/]" if r.busy_before > 0.1 else "")
             for r in results[first:]
         )
@@ -421,17 +478,20 @@ def report(w: Workload, results: list[Result]) -> None:
     """req/s and latency per tool and concurrency, with each row's ratio to tipg, MapServer and
     the floor."""
     by = {(r.tool, r.concurrency): r for r in results}
-    peers = ["tipg", "mapserver", *(["floor"] if w.floor_sql else [])]
+    measured = {r.tool for r in results}
+    peers = [p for p in ("tipg", "mapserver", "floor") if p in measured]
+    shares = any(r.hit_share is not None for r in results)
     table = Table(title=f"{w.name}: {w.title}")
-    for column in (*COLUMNS, *(f"× {p}" for p in peers)):
+    for column in (*COLUMNS, *(("cache hits",) if shares else ()), *(f"× {p}" for p in peers)):
         table.add_column(column, justify="left" if column == "tool" else "right")
     for r in results:
         peer_rates = [by[(p, r.concurrency)].rate for p in peers]
         ratios = (f"{r.rate / rate:.2f}" if rate else "-" for rate in peer_rates)
+        hits = (f"{r.hit_share:.1%}" if r.hit_share is not None else "-",) if shares else ()
         table.add_row(
             r.tool, str(r.concurrency), f"{r.rate:,.0f}", f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}",
             f"{r.p99_ms:.1f}", f"{r.errors:,}", f"{r.bytes / max(1, r.requests) / 1024:,.1f}",
-            f"{r.cpu_ms:.2f}", *ratios,
+            f"{r.cpu_ms:.2f}", *hits, *ratios,
         )  # fmt: skip
     _show(table)
 
@@ -496,14 +556,20 @@ def workloads(rows: int, zicht_id: int) -> list[Workload]:
     ]
 
 
-def start_servers(stack: ExitStack, url: str, tipg: Path, workdir: Path) -> dict[str, str]:
+def start_servers(
+    stack: ExitStack, url: str, tipg: Path, workdir: Path, *, cached_only: bool = False
+) -> dict[str, str]:
     """okaart and tipg on the same database, 2 workers each, access logs off; stopped by ``stack``."""
     bases: dict[str, str] = {}
-    for tool in ("okaart", NOCACHE):
+    for tool in ("okaart",) if cached_only else ("okaart", NOCACHE):
         # One key sends every request: the per-key rate limit would measure the policy, not the
         # server. The tile cache (keyed by ETag) answers repeated tiles from memory; the second
         # server shows what every cache miss costs.
         env = {"OKAART_RATE_LIMIT_PER_MINUTE": "0", "OKAART_TILE_CACHE_MB": "64" if tool == "okaart" else "0"}
+        if tool == "okaart":  # its cache counters, all workers' added up in /metrics
+            prom = workdir / "prometheus"
+            prom.mkdir(exist_ok=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
         log = workdir / f"{tool.replace(' ', '-')}.log"
         bases[tool] = start_okaart(stack, url, log, workers=2, env=env, label=tool)
     port = free_port()
@@ -539,10 +605,23 @@ def start_mapserver(stack: ExitStack, dsn: str, zicht_id: int, workdir: Path) ->
     return base
 
 
+def cached_plan(plan: list[Workload]) -> list[Workload]:
+    """The tile workloads with okaart (cached) and tipg only, and no floor."""
+    return [
+        replace(w, paths={t: w.paths[t] for t in ("okaart", "tipg")}, with_floor=False)
+        for w in plan
+        if w.floor_sql is not None
+    ]
+
+
 def run(rows: int = 2_000) -> None:
     """Setup, sanity check, every workload, tables and a JSON file; one cluster, one run."""
     seconds = int(os.environ.get("OKAART_BENCH_SECONDS", "20"))
-    console.print(f"[bold]tiles benchmark[/]: {rows:,} requests per list, {seconds} s per measurement")
+    cached_only = os.environ.get("OKAART_BENCH_ONLY", "") == "cached"
+    console.print(
+        f"[bold]tiles benchmark[/]: {rows:,} requests per list, {seconds} s per measurement"
+        + (" (only cached okaart against tipg)" if cached_only else "")
+    )
     ensure_wrk()
     tipg = ensure_tipg()
     results: dict[str, list[Result]] = {}
@@ -554,10 +633,15 @@ def run(rows: int = 2_000) -> None:
             row = conn.execute(_pyformat(zicht.LOOKUP), zicht.Zicht.of(BEHEERDER).params()).fetchone()
         zicht_id = int(row[0]) if row and row[0] is not None else 0
         plan = workloads(rows, zicht_id)
-        bases = start_servers(stack, url, tipg, workdir)
+        if cached_only:
+            plan = cached_plan(plan)
+        bases = start_servers(stack, url, tipg, workdir, cached_only=cached_only)
         dsn = c.dsn("tiles")
-        bases["mapserver"] = start_mapserver(stack, dsn, zicht_id, workdir)
+        if not cached_only:
+            bases["mapserver"] = start_mapserver(stack, dsn, zicht_id, workdir)
         checks = sanity(plan, bases, key, dsn)
+        if cached_only:
+            warm_cache(plan, bases["okaart"], key)
         meter = CpuMeter(postmaster_pid(c))
         for w in plan:
             results[w.name] = measure(w, bases, key, dsn, seconds, meter)
@@ -569,7 +653,8 @@ def run(rows: int = 2_000) -> None:
         with psycopg.connect(dsn) as conn:
             versions = conn.execute("SELECT version(), postgis_lib_version()").fetchone()
     doc = {
-        "seconds": seconds, "rows": rows, "seed": SEED, "concurrency": CONCURRENCY, "tipg": TIPG_VERSION,
+        "only": "cached" if cached_only else None, "seconds": seconds, "rows": rows, "seed": SEED,
+        "concurrency": CONCURRENCY, "tipg": TIPG_VERSION,
         "postgres_postgis": list(versions or ()), "sanity": checks,
         "first_request": {w.name: {t: p[0] for t, p in w.paths.items()} for w in plan},
         "results": {name: [{**asdict(r), "rate": r.rate} for r in rs] for name, rs in results.items()},

@@ -35,26 +35,21 @@ from app.links import root
 from app.params import IntervalDep, TileDep, TileMatrixSetDep, purpose_of
 from app.services import ExtentsDep, ServicesDep
 from app.styles import DEFAULT_STYLE, legend, style_document
+from app.tile_hits import MVT, TileRoute, tile_etag, tile_headers, tile_label
 from app.tilecache import CachedTile
 from app.tms import GRIDS, WEB_MERCATOR, Grid
 from core.security import Principal
 from layers.base import Layer
 
 router = APIRouter(tags=["OGC API Tiles"])
-MVT = "application/vnd.mapbox-vector-tile"
+#: The tile route alone: its class answers cache hits and 304s before the dependencies run
+#: (app/tile_hits.py); included in :data:`router` at the end of this module.
+tile_router = APIRouter(tags=["OGC API Tiles"], route_class=TileRoute)
 #: How far (degrees) the cheap extent test reaches beyond a tile: morecantile gives an RD
 #: tile's corners in Amersfoort's own geographic CRS, some 0.001° from WGS84.
 EXTENT_SLACK = 0.01
 #: The sphere of EPSG:3857 (WGS84's semi-major axis).
 MERCATOR_RADIUS = 6378137.0
-
-
-def _view(principal: Principal) -> str:
-    """What shapes this caller's tiles: role, municipalities, covenants."""
-    return (
-        f"{principal.rol}|{','.join(principal.gemeenten)}|{','.join(principal.convenanten)}"
-        f"|{principal.dataklasse}"
-    )
 
 
 @router.get("/tileMatrixSets", summary="Ondersteunde tegelschema's", openapi_extra=rule("open"))
@@ -283,7 +278,7 @@ def _rd_lonlat_bounds(grid_id: str, z: int, x: int, y: int) -> morecantile.commo
     return morecantile.commons.BoundingBox(b.left - slack, b.bottom - slack, b.right + slack, b.top + slack)
 
 
-@router.get(
+@tile_router.get(
     "/collections/{collection_id}/tiles/{tms_id}/{z}/{x}/{y}",
     summary="Eén vectortegel (MVT)",
     response_class=Response,
@@ -299,26 +294,16 @@ def tile(
     query: TileQueryDep,
     services: ServicesDep,
 ) -> Response:
+    """A cache hit or a 304 usually never gets here (app/tile_hits.py answers it first);
+    it does when that path declined (a refusal, a data version to look up, no rate token in
+    hand), and then answers from the cache the same way."""
     # The hottest route takes the services whole: one dependency instead of five.
     grid, z, x, y = xyz.grid, xyz.z, xyz.x, xyz.y
     # Every tile's audit row names it, also an empty one answered without a query.
-    audit.note(request, bbox=f"tegel {z}/{x}/{y}" + ("" if grid.id == WEB_MERCATOR else f" ({grid.id})"))
+    audit.note(request, bbox=tile_label(grid, z, x, y))
     selection = narrowed(tile_selection(request, layer, period), layer, query)
-    etag = (
-        '"'
-        + services.versions.of(
-            layer,
-            _view(principal),
-            f"{grid.id}/{z}/{x}/{y}",
-            str(sorted(selection.filters.items())),
-            period.text or "",
-            # A filtered tile is another tile: its filter and ids are part of its tag.
-            selection.cql.key if selection.cql else "",
-            ",".join(selection.ids or ()),
-        )
-        + '"'
-    )
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=60", "Vary": "Authorization"}
+    etag = tile_etag(services.versions.runs(), layer, principal, grid, z, x, y, selection, period)
+    headers = tile_headers(etag)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     # A cached tile first: it was tested against the zoom range and the extent when it was
@@ -327,7 +312,7 @@ def tile(
     if cached is not None:
         metrics.tile_cache(hit=True)
         # Served from memory, recorded all the same.
-        audit.record_now(request, services.engine, aantal=cached.count, ids=cached.ids)
+        audit.record_now(request, services.audit_batch, aantal=cached.count, ids=cached.ids)
         return Response(cached.data, media_type=MVT, headers=headers)
     minzoom, maxzoom = grid.zooms(layer.minzoom, layer.maxzoom)
     if z < minzoom or z > maxzoom or not _touches(services, layer, grid, xyz.tile):
@@ -342,3 +327,6 @@ def tile(
     built = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
     services.tile_cache.put(etag, built)
     return Response(built.data, media_type=MVT, headers=headers)
+
+
+router.include_router(tile_router)
