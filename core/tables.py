@@ -582,27 +582,25 @@ indicator_zicht = Table(
         server_default=text("false"),
         comment="The first period with data: there is no previous one to compare with.",
     ),
-    # Against the region: the view class's municipalities (migration 0024).
-    Column(
-        "verwacht_regio",
-        Numeric,
-        comment="Expected signals at the rate of the rest of the region (the class's municipalities); "
-        "NULL for a class of one municipality.",
-    ),
-    Column(
-        "z_regio",
-        Numeric,
-        comment="Deviation from the rest of the region (Poisson z); NULL for a class of one municipality.",
-    ),
-    Column(
-        "afwijkend_regio",
-        Boolean,
-        comment="z_regio >= 3 and at least 10 signals; NULL where z_regio is unknown.",
-    ),
     Index("indicator_zicht_lookup_idx", "zicht_id", "gebied_soort", "periode", "thema"),
     # An area's rows of a view class, for the areas a tile or box finds (migration 0025).
     Index("indicator_zicht_gebied_idx", "zicht_id", "gebied_id", "periode", "thema"),
     comment="Indicators per view class, area, period and theme, from the signals that class may see.",
+)
+
+#: The region of a view class (its municipalities) per period and theme (migration 0026):
+#: the deviation against the region is computed from these on read, so a delivery for one
+#: municipality rewrites a few thousand totals instead of every area's figures.
+zicht_regio = Table(
+    "zicht_regio",
+    metadata,
+    Column("zicht_id", BigInteger, primary_key=True),
+    Column("periode", Text, primary_key=True),
+    Column("thema", Text, primary_key=True),
+    Column("signalen", BigInteger, nullable=False),
+    Column("adressen", BigInteger, nullable=False),
+    Column("gemeenten", Integer, nullable=False, comment="Municipalities of the region with addresses."),
+    comment="Per view class, period and theme: the totals of the municipalities it sees (its region).",
 )
 
 #: The counts of a risk-branch row; each has a withheld flag for suppressed view classes.

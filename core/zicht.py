@@ -159,7 +159,8 @@ def refresh(conn: Connection, k: int | None = None, gemeenten: Sequence[str] | N
     views = {Zicht.of(principal_from_row(row)) for row in rows}
     ensured = {view: _ensure(conn, view) for view in views}
     ids = sorted(zicht_id for zicht_id, _ in ensured.values())
-    conn.execute(text("DELETE FROM indicator_zicht WHERE NOT (zicht_id = ANY(:ids))"), {"ids": ids})
+    for table in ("indicator_zicht", "zicht_regio"):
+        conn.execute(text(f"DELETE FROM {table} WHERE NOT (zicht_id = ANY(:ids))"), {"ids": ids})
     vestiging_cijfers.forget(conn, ids)
     conn.execute(text("DELETE FROM zicht WHERE NOT (id = ANY(:ids))"), {"ids": ids})
     k = get_settings().suppression_k if k is None else k
@@ -184,10 +185,9 @@ def refresh(conn: Connection, k: int | None = None, gemeenten: Sequence[str] | N
     # Whole: new classes, and those whose periods moved (a first quarter earlier, a newest
     # day later: every area gets other periods and windows). The others: where they see a
     # municipality that changed, its areas and its regions' (a class that sees none of the
-    # changed municipalities has no figure that depends on them).
-    # A class of several municipalities (or all) has a region: the deviation against it
-    # (migration 0024) moves in every one of its areas when one municipality's data does, so
-    # such a class that sees a changed municipality is recomputed whole.
+    # changed municipalities has no figure that depends on them). The deviation against a
+    # class's region moves in every one of its areas too, but it is computed on read from
+    # the region's totals (migration 0026), which compute() renews for each class it touches.
     after = _bounds(conn, ids)
     changed = set(gemeenten or ())
 
@@ -196,10 +196,8 @@ def refresh(conn: Connection, k: int | None = None, gemeenten: Sequence[str] | N
 
     whole = sorted(
         zicht_id
-        for view, (zicht_id, ready) in ensured.items()
-        if not ready
-        or before.get(zicht_id) != after[zicht_id]
-        or (sees_change(view) and (view.gemeenten is None or len(view.gemeenten) > 1))
+        for zicht_id, ready in ensured.values()
+        if not ready or before.get(zicht_id) != after[zicht_id]
     )
     seeing = sorted(
         zicht_id for view, (zicht_id, _) in ensured.items() if zicht_id not in whole and sees_change(view)
@@ -348,6 +346,9 @@ def compute(conn: Connection, ids: list[int], k: int, gemeenten: Sequence[str] |
             {"ids": ids, "k": k},
         )
     conn.execute(text("DROP TABLE zicht_nieuw, zicht_vlag"))
+    # The region's totals follow from the class's municipality rows, just written.
+    conn.execute(text("DELETE FROM zicht_regio WHERE zicht_id = ANY(:ids)"), {"ids": ids})
+    conn.execute(text("INSERT INTO zicht_regio SELECT * FROM zicht_regio_van(:ids)"), {"ids": ids})
 
 
 def _withhold(conn: Connection, zicht_id: int, k: int) -> None:

@@ -129,7 +129,7 @@ def computed_at(engine: Engine) -> dict[str, object]:
         return {str(naam): when for naam, when in found}
 
 
-TABLES = ("indicator_zicht", "signaal_kubus", "signaal_dag", "signaal_bereik")
+TABLES = ("indicator_zicht", "zicht_regio", "signaal_kubus", "signaal_dag", "signaal_bereik")
 
 
 def full_refresh_changes_nothing(world: World) -> None:
@@ -172,9 +172,21 @@ def local_figures(engine: Engine, where: str) -> list[str]:
         return sorted(str(r) for r in found.scalars())
 
 
+def regional_figures(engine: Engine, where: str) -> list[str]:
+    """The regional columns as the layers read them (computed from ``zicht_regio``)."""
+    with engine.connect() as c:
+        found = c.execute(
+            text(f"SELECT ROW(id, {', '.join(REGIONAL)})::text FROM laag_indicator_zicht WHERE {where}")
+        )
+        return sorted(str(r) for r in found.scalars())
+
+
 def test_a_delta_in_one_municipality_leaves_the_others_rows_alone(world: World) -> None:
     figures_gm = rows(world.owner, "indicator_zicht", f"gemeentecode = '{GM}' AND {ONE}")
     regional_gm = local_figures(world.owner, f"gemeentecode = '{GM}' AND {SEVERAL}")
+    deviation_gm = regional_figures(
+        world.owner, f"gemeentecode = '{GM}' AND {SEVERAL} AND z_regio IS NOT NULL"
+    )
     cube_gm = rows(world.owner, "signaal_kubus", f"gemeentecode = '{GM}'")
     days_gm = rows(world.owner, "signaal_dag", f"gemeentecode = '{GM}'")
     figures_elders = rows(world.owner, "indicator_zicht", f"gemeentecode = '{ELDERS}'")
@@ -194,8 +206,11 @@ def test_a_delta_in_one_municipality_leaves_the_others_rows_alone(world: World) 
     assert pending == 0
     # GM0014's rows were not rewritten: the same row versions, cube and figures.
     assert rows(world.owner, "indicator_zicht", f"gemeentecode = '{GM}' AND {ONE}") == figures_gm
-    # A class that sees both recomputes GM0014's areas too, but only their regional figures move.
+    # A class that sees both keeps GM0014's rows; only their deviation against the region
+    # moves, with the region's totals (migration 0026).
     assert regional_gm and local_figures(world.owner, f"gemeentecode = '{GM}' AND {SEVERAL}") == regional_gm
+    moved = regional_figures(world.owner, f"gemeentecode = '{GM}' AND {SEVERAL} AND z_regio IS NOT NULL")
+    assert deviation_gm and moved != deviation_gm
     assert rows(world.owner, "signaal_kubus", f"gemeentecode = '{GM}'") == cube_gm
     assert rows(world.owner, "signaal_dag", f"gemeentecode = '{GM}'") == days_gm
     # GM0106's were, and the classes that see only GM0014 were not recomputed at all.
