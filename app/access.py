@@ -67,7 +67,7 @@ async def gate(request: Request) -> None:
         raise NotFoundError(f"geen resource op {request.url.path}")
     if caller.principal is None and caller.credentials is not None:
         entry.accounted = 401  # in the address's aggregate row
-        client = _client(request)
+        client = client_address(request)
         if not caller.looked_up:  # the same bad key again, answered from the cache: no I/O
             services.auth_failures.count(client)
         elif wait := await run_in_threadpool(services.auth_failures.failed, client):
@@ -92,18 +92,16 @@ async def _look_up(request: Request, services: Services, caller: Caller, entry: 
     credentials = caller.credentials
     if credentials is None:
         return
-    client = _client(request)
     failures = services.auth_failures
-    blocked = failures.blocked_for(client)
-    if blocked and not failures.known(credentials.digest):
-        failures.count(client)
+    if blocked := failures.refused(client_address(request), credentials.digest):
         entry.accounted = 429  # in the address's aggregate row
         raise _too_many(blocked, "te veel mislukte aanmeldingen vanaf dit adres")
     if await look_up(request, caller) is not None:
         failures.vouch(credentials.digest)
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
+    """The address failed sign-ins are counted for."""
     return request.client.host if request.client else "(onbekend)"
 
 

@@ -131,12 +131,14 @@ def cut(value: str | None, limit: int = MAX_TEXT) -> str | None:
 
 
 #: The audit columns bound from the entry, with their types (a bound NULL needs one).
-BOUND_COLUMNS = _BOUND = (
+_BOUND = (
     ("principal_id", "bigint"), ("principal", "text"), ("organisatie", "text"), ("rol", "text"),
     ("doel", "text"), ("methode", "text"), ("route", "text"), ("laag", "text"), ("gebied", "text"),
     ("bbox", "text"), ("status", "integer"), ("client", "text"),
 )  # fmt: skip
-_COLUMNS = ", ".join(name for name, _ in _BOUND) + ", aantal, object_ids"
+#: Every column of a row written from an entry, in the order of its parameters.
+ROW_COLUMNS = (*_BOUND, ("aantal", "integer"), ("object_ids", "text[]"))
+_COLUMNS = ", ".join(name for name, _ in ROW_COLUMNS)
 INSERT = text(
     f"INSERT INTO audit_log ({_COLUMNS}) VALUES ("
     + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _BOUND)
@@ -223,7 +225,7 @@ def audited_read(request: Request, engine: Engine) -> Iterator[Connection]:
     entry = entry_of(request)
     replica = replica_reads.begin(request)  # a read on a streaming replica, if one is usable
     if replica is not None:
-        with replica_reads.then_record(request, engine, replica) as conn:
+        with replica_reads.then_record(request, replica) as conn:
             yield conn
         return
     with engine.connect() as conn, conn.begin():
@@ -249,7 +251,7 @@ def audited_one(
     single feature: 404): the row records that, not a 200 the client never got.
     """
     entry = entry_of(request)
-    if (replicated := replica_reads.one(request, engine, sql, params, empty_status)) is not None:
+    if (replicated := replica_reads.one(request, sql, params, empty_status)) is not None:
         return replicated  # read on a replica, its row committed on the primary first
     autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     with autocommit as conn:

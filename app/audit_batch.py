@@ -54,23 +54,17 @@ log = logging.getLogger("okaart.audit")
 MAX_ROWS = 500
 
 
-@functools.cache
-def _columns() -> tuple[tuple[str, str], ...]:
-    """The columns of a row and their types, in the order of its parameters."""
-    return (*audit.BOUND_COLUMNS, ("aantal", "integer"), ("object_ids", "text[]"))
-
-
 @functools.lru_cache(maxsize=64)
 def insert_sql(rows: int) -> str:
     """``INSERT INTO audit_log (...) VALUES (...), (...)`` for ``rows`` rows, with positional
     placeholders (sent as it is to the driver: no SQL text to parse per batch)."""
-    one = "(" + ", ".join(f"CAST(%s AS {kind})" for _, kind in _columns()) + ")"
-    names = ", ".join(name for name, _ in _columns())
+    one = "(" + ", ".join(f"CAST(%s AS {kind})" for _, kind in audit.ROW_COLUMNS) + ")"
+    names = ", ".join(name for name, _ in audit.ROW_COLUMNS)
     return f"INSERT INTO audit_log ({names}) VALUES " + ", ".join([one] * rows)
 
 
 def _values(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
-    names = [name for name, _ in _columns()]
+    names = [name for name, _ in audit.ROW_COLUMNS]
     return tuple(row[name] for row in rows for name in names)
 
 

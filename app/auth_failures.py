@@ -100,6 +100,17 @@ class AuthFailures:
             return 0.0
         return left
 
+    def refused(self, client: str, digest: str) -> float:
+        """Seconds to refuse credentials (by their digest) from ``client`` without a lookup,
+        counting that failure; 0: look them up. An address over the limit is refused except
+        for credentials this worker has seen resolve (:meth:`vouch`). No I/O: the access gate
+        and the sign-in form ask this before their lookup."""
+        blocked = self.blocked_for(client)
+        if blocked and not self.known(digest):
+            self.count(client)
+            return blocked
+        return 0.0
+
     def count(self, client: str) -> None:
         """Count a failure that took no lookup (no I/O; :meth:`seal` or the address's next
         :meth:`failed` stores it)."""

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Connection, Engine, Row, text
+from sqlalchemy import Connection, Row, text
 from sqlalchemy.exc import DBAPIError
 
 from app import audit
@@ -40,9 +40,7 @@ def _replicas(request: Request) -> ReplicaSet | None:
     return app_services.services_of(request.app).replicas
 
 
-def one(
-    request: Request, primary: Engine, sql: str, params: dict[str, Any], empty_status: int
-) -> Row[Any] | None:
+def one(request: Request, sql: str, params: dict[str, Any], empty_status: int) -> Row[Any] | None:
     """A one-row read (columns ``aantal`` and ``ids``) on a replica, its row then committed on
     the primary; None when no replica is usable or it turned out to be gone (read on the
     primary then). Raises the audit refusal (503) when the row cannot be written."""
@@ -95,7 +93,7 @@ def begin(request: Request) -> Connection | None:
 
 
 @contextmanager
-def then_record(request: Request, primary: Engine, conn: Connection) -> Iterator[Connection]:
+def then_record(request: Request, conn: Connection) -> Iterator[Connection]:
     """The reads of the block on the replica connection from :func:`begin`; after the block
     the row (status 200) on the primary, committed before the route answers."""
     entry = audit.entry_of(request)

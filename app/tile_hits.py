@@ -59,10 +59,11 @@ MAX_Z = 24
 
 
 def view_of(principal: Principal) -> str:
-    """What shapes this caller's tiles: role, municipalities, covenants, data class."""
+    """What shapes this caller's tiles: role, municipalities, covenants, data class, and the
+    second factor (``Principal.can_see`` clears attributes by it: app/layer_sql._cleared)."""
     return (
         f"{principal.rol}|{','.join(principal.gemeenten)}|{','.join(principal.convenanten)}"
-        f"|{principal.dataklasse}"
+        f"|{principal.dataklasse}|{int(principal.tweede_factor)}"
     )
 
 

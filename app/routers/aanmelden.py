@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection, Engine
 
 from app import audit, oidc
-from app.access import rule
+from app.access import client_address, rule
 from app.deps import OptionalPrincipalDep
 from app.errors import ForbiddenError, UnauthorizedError, problem
 from app.pages import render, wants_html
@@ -167,11 +167,8 @@ async def aanmelden(request: Request, engine: EngineDep, settings: SettingsDep) 
     if not key:  # nothing to look up: audited on its own, as an anonymous request is
         return _unknown_key(request, settings, target)
     failures = services_of(request.app).auth_failures
-    client = request.client.host if request.client else "(onbekend)"
-    digest = hash_key(key)
-    blocked = failures.blocked_for(client)
-    if blocked and not failures.known(digest):
-        failures.count(client)
+    client, digest = client_address(request), hash_key(key)
+    if blocked := failures.refused(client, digest):
         entry.accounted = 429  # in the address's aggregate row
         return _too_many(request, settings, target, blocked)
     session = await run_in_threadpool(_sign_in, engine, key, settings.session_hours, entry)
