@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from app.auth_failures import ROUTE
 from app.services import services_of
 from tests.conftest import scalar
+from tests.test_aanmelden import _link
 from tests.test_overload import make_app as make_app  # the fixture, reused
 
 WINDOW = 3600
@@ -72,3 +73,36 @@ def test_failed_form_sign_ins_get_429_beyond_the_limit_and_one_aggregate_audit_r
             .all()
         )
     assert [dict(r) for r in aggregate] == [{"status": 401, "aantal": 7, "principal_id": None}]
+
+
+def test_guessed_sign_in_links_count_as_failed_sign_ins_and_are_refused_beyond_the_limit(
+    make_app: Callable[..., tuple[FastAPI, Engine]], demo_engine: Engine, api_keys: dict[str, str]
+) -> None:
+    """A one-time link is a credential in a URL: guessing links counts against the address's
+    failed sign-ins like guessing keys, and past the limit even a valid link is refused (a
+    link is never vouched for: it works once), without being used up."""
+    if WINDOW - time.time() % WINDOW < 60:
+        time.sleep(WINDOW - time.time() % WINDOW + 1)
+    app, _ = make_app(auth_failures_per_window=2, auth_failure_window_s=WINDOW)
+    address = f"198.51.100.{secrets.randbelow(250) + 1}"  # TEST-NET-2: an address of this test alone
+    link = _link(demo_engine, api_keys["analist"], "/kaart")
+    with TestClient(app, raise_server_exceptions=False, client=(address, 40000)) as client:
+        assert services_of(app).principals.listening.wait(30)
+        guesses = [
+            client.get(f"/aanmelden?token={secrets.token_urlsafe(16)}", follow_redirects=False)
+            for _ in range(4)
+        ]
+        valid_but_blocked = client.get(f"/aanmelden?token={link}", follow_redirects=False)
+        written = services_of(app).auth_failures.seal(now=time.time() + WINDOW)
+    assert [g.status_code for g in guesses] == [400, 400, 429, 429]
+    assert all(1 <= int(g.headers["retry-after"]) <= WINDOW for g in guesses[2:])
+    assert valid_but_blocked.status_code == 429 and "set-cookie" not in valid_but_blocked.headers
+    # Refused before its lookup: the link is not used up and works from another address.
+    with TestClient(app, raise_server_exceptions=False, client=("192.0.2.7", 40000)) as other:
+        redeemed = other.get(f"/aanmelden?token={link}", follow_redirects=False)
+    assert redeemed.status_code == 303 and redeemed.headers["location"] == "/kaart"
+    assert written >= 1
+    aggregate = scalar(
+        demo_engine, "SELECT sum(aantal) FROM audit_log WHERE client = :c AND route = :r", c=address, r=ROUTE
+    )
+    assert aggregate == 5  # every refusal of the address, in its aggregate row(s)

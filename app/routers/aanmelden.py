@@ -125,10 +125,23 @@ async def aanmelden_form(
     """The sign-in form; with ``token`` (a one-time link) the session starts at once."""
     target = _next(request.query_params.get("next"))
     if token:
-        # A sign-in (or a refused link) is audited like any other access.
+        # A sign-in is audited like any other access; a refused link is a failed sign-in of
+        # the address, counted and audited in aggregate like a wrong key (app.auth_failures):
+        # guessing links is no way around the limit on guessing keys.
         entry = audit.open_entry(request, "/aanmelden", data=True)
+        failures = services_of(request.app).auth_failures
+        client = client_address(request)
+        # A link works once, so none is ever vouched for: from an address over the limit
+        # every link is refused without a lookup.
+        if blocked := failures.refused(client, hash_key(token)):
+            entry.accounted = 429
+            return _too_many(request, settings, target, blocked)
         started = await run_in_threadpool(_redeem, engine, token, settings.session_hours, entry)
         if started is None:
+            entry.accounted = 400  # in the address's aggregate row
+            if wait := await run_in_threadpool(failures.failed, client):
+                entry.accounted = 429
+                return _too_many(request, settings, target, wait)
             return _form(
                 request, settings, None, target, "Deze aanmeldlink is ongeldig, al gebruikt of verlopen. "
                 "Vraag een nieuwe aan of meld u aan met uw API-sleutel.", 400,
