@@ -52,11 +52,23 @@ BRONNEN = (
 
 
 class Peaks:
-    """The highest VmHWM seen per process under some parents, sampled in a thread."""
+    """The highest VmHWM seen per process under some parents, sampled in a thread.
+
+    Also per step (:attr:`step`, set by the run): a rise of a process's VmHWM is booked to
+    the step running when it was seen, so a backend's peak names the step that caused it.
+    VmHWM counts the shared buffers a backend touched, which all backends share; the largest
+    ``RssAnon`` sampled is its private memory (a peak between two samples can be missed).
+    """
 
     def __init__(self) -> None:
         self.roots: dict[str, int] = {}
         self.peak_kb: dict[str, int] = {}
+        self.anon_kb: dict[str, int] = {}
+        #: (root label, step) -> highest VmHWM / RssAnon booked to that step.
+        self.step_kb: dict[tuple[str, str], int] = {}
+        self.step_anon_kb: dict[tuple[str, str], int] = {}
+        self.step = ""
+        self._seen: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -77,23 +89,48 @@ class Peaks:
         return found
 
     @staticmethod
-    def _hwm(pid: int) -> int:
+    def _memory(pid: int) -> tuple[int, int]:
+        """VmHWM and RssAnon of ``pid`` in kB (0, 0 when it is gone)."""
+        hwm = anon = 0
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
+                    hwm = int(line.split()[1])
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1])
         except OSError:
             pass
-        return 0
+        return hwm, anon
+
+    @staticmethod
+    def _raise(table: dict[Any, int], key: Any, kb: int) -> None:
+        table[key] = max(table.get(key, 0), kb)
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
             for label, root in list(self.roots.items()):
                 for pid in self._children(root):
-                    self.peak_kb[label] = max(self.peak_kb.get(label, 0), self._hwm(pid))
+                    hwm, anon = self._memory(pid)
+                    self._raise(self.peak_kb, label, hwm)
+                    self._raise(self.anon_kb, label, anon)
+                    self._raise(self.step_anon_kb, (label, self.step), anon)
+                    if hwm > self._seen.get(pid, 0):
+                        self._seen[pid] = hwm
+                        self._raise(self.step_kb, (label, self.step), hwm)
 
     def mb(self, label: str) -> float:
         return self.peak_kb.get(label, 0) / 1024
+
+    def by_step(self, label: str) -> dict[str, dict[str, float]]:
+        """Per step: the highest VmHWM booked to it and the highest RssAnon seen, in MB."""
+        steps = {step for (root, step) in [*self.step_kb, *self.step_anon_kb] if root == label}
+        return {
+            step or "(voor de eerste stap)": {
+                "vmhwm_mb": self.step_kb.get((label, step), 0) / 1024,
+                "rss_anon_mb": self.step_anon_kb.get((label, step), 0) / 1024,
+            }
+            for step in sorted(steps)
+        }
 
 
 def _cli(*args: str) -> list[str]:
@@ -307,6 +344,7 @@ def run(rows: int | None = None, scale: float = 1.0, keep: Path | None = None) -
                 ("volledige verversing", 0, _cli("ingest", "refresh", "--force")),
             ]  # fmt: skip
             for label, n, cmd in steps:
+                peaks.step = label
                 timing = timed(label, n, cmd, env)
                 timings.append(timing)
                 console.print(f"  {label}: {timing.seconds:.1f} s, peak RSS {timing.peak_rss_mb:,.0f} MB")
@@ -324,10 +362,15 @@ def run(rows: int | None = None, scale: float = 1.0, keep: Path | None = None) -
                     url, "SELECT relname, n_live_tup AS n FROM pg_stat_user_tables WHERE n_live_tup > 0"
                 )
             }
+            peaks.step = "tegels en items"
             doc["requests"] = serve_and_measure(url, key, plan, workdir, peaks)
             doc["peak_rss_mb"] = {
                 "server worker": peaks.mb("server"),
                 "postgres backend": peaks.mb("postgres"),
+            }
+            doc["postgres_backend_mb"] = {
+                "private (RssAnon)": peaks.anon_kb.get("postgres", 0) / 1024,
+                "per step": peaks.by_step("postgres"),
             }
         doc["timings"] = [asdict(t) for t in timings]
         doc["uptime"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -419,4 +462,10 @@ def show(doc: dict[str, Any], timings: list[Timing]) -> None:
     for label, mb in doc["peak_rss_mb"].items():
         row(f"peak RSS {label} (VmHWM, shared buffers included)", mb, None, "MB")
     row("peak RSS, highest process", peak, TARGETS["piek RSS MB"], "MB")
+    backends = doc.get("postgres_backend_mb")
+    if backends:
+        row("  postgres backend private (RssAnon, sampled)", backends["private (RssAnon)"], None, "MB")
+        for step, mb in backends["per step"].items():
+            table.add_row(f"    postgres backend in {step}", f"VmHWM {mb['vmhwm_mb']:,.0f} MB",
+                          "", f"RssAnon {mb['rss_anon_mb']:,.0f} MB")  # fmt: skip
     console.print(table)
