@@ -238,7 +238,13 @@ def audited_read(request: Request, engine: Engine) -> Iterator[Connection]:
 
 
 def audited_one(
-    request: Request, engine: Engine, sql: str, params: dict[str, Any], *, empty_status: int = 200
+    request: Request,
+    engine: Engine,
+    sql: str,
+    params: dict[str, Any],
+    *,
+    empty_status: int = 200,
+    runs: Sequence[int] = (),
 ) -> Row[Any]:
     """Run a one-row read (with columns ``aantal`` and ``ids``) and insert its audit row in
     the same statement, so both commit together in one implicit transaction and one round
@@ -248,10 +254,12 @@ def audited_one(
     the tile traffic.
 
     ``empty_status`` is the status the caller answers when the read finds nothing (a
-    single feature: 404): the row records that, not a 200 the client never got.
+    single feature: 404): the row records that, not a 200 the client never got. ``runs``: the
+    ingest runs the answer is keyed by (a cached tile); a replica that has not replayed them
+    is not read (app/replica_reads.py).
     """
     entry = entry_of(request)
-    if (replicated := replica_reads.one(request, sql, params, empty_status)) is not None:
+    if (replicated := replica_reads.one(request, sql, params, empty_status, runs)) is not None:
         return replicated  # read on a replica, its row committed on the primary first
     autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     with autocommit as conn:

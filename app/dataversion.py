@@ -69,3 +69,9 @@ def version(runs: dict[str, int], layer: Layer, *extra: str) -> str:
     """The layer's data version under ``runs`` (see :meth:`DataVersions.of`)."""
     parts = [layer.id, *(f"{t}={runs.get(TABLE_KIND[t], 0)}" for t in layer.tables), *extra]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def run_ids(runs: dict[str, int], layer: Layer) -> tuple[int, ...]:
+    """The ingest runs whose data :func:`version` says the layer's answer holds (the newest
+    of each kind it reads; none for a kind never loaded)."""
+    return tuple(sorted({runs[TABLE_KIND[t]] for t in layer.tables if TABLE_KIND[t] in runs}))

@@ -23,7 +23,7 @@ A replica is only used when the request has an audit entry (every data route has
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app import audit
 from app import services as app_services  # a module: app.services imports this one's importers
+from core.domain import RunStatus
 from core.replica import ReplicaSet, retry_on_primary
 
 
@@ -40,16 +41,36 @@ def _replicas(request: Request) -> ReplicaSet | None:
     return app_services.services_of(request.app).replicas
 
 
-def one(request: Request, sql: str, params: dict[str, Any], empty_status: int) -> Row[Any] | None:
+#: Whether the replica has replayed the ingest runs an answer is keyed by, asked in the
+#: read's own statement (one snapshot): true means the read saw their data.
+_REPLAYED = (
+    "SELECT r.*, (SELECT count(*) FROM ingest_run WHERE id = ANY(:replica_runs) AND status = :replica_ok)"
+    " = cardinality(CAST(:replica_runs AS bigint[])) AS replica_replayed FROM ({sql}) r"
+)
+
+
+def one(
+    request: Request, sql: str, params: dict[str, Any], empty_status: int, runs: Sequence[int] = ()
+) -> Row[Any] | None:
     """A one-row read (columns ``aantal`` and ``ids``) on a replica, its row then committed on
     the primary; None when no replica is usable or it turned out to be gone (read on the
-    primary then). Raises the audit refusal (503) when the row cannot be written."""
+    primary then). Raises the audit refusal (503) when the row cannot be written.
+
+    ``runs``: the ingest runs whose data the answer is keyed by (a tile's ETag and cache key,
+    app/dataversion.py). A replica within its allowed lag may not have replayed the newest of
+    them yet; what it read then is older than the key says, and cached under that key it would
+    be served until the next ingest. So the read also asks, in the same snapshot, whether the
+    replica holds those runs, and is done again on the primary (before any row is written)
+    when it does not."""
     replicas, entry = _replicas(request), audit.entry_of(request)
     if replicas is None or entry is None:
         return None
     engine = replicas.pick()
     if engine is None:
         return None
+    if runs:
+        sql = _REPLAYED.format(sql=sql)
+        params = {**params, "replica_runs": list(runs), "replica_ok": RunStatus.GESLAAGD}
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             row = conn.execute(text(sql), params).one()
@@ -58,6 +79,8 @@ def one(request: Request, sql: str, params: dict[str, Any], empty_status: int) -
             raise
         replicas.mark_down(engine, exc)
         return None
+    if runs and not row.replica_replayed:
+        return None  # behind the answer's data version: the primary reads it
     entry.aantal, entry.object_ids = row.aantal, list(row.ids) if row.ids is not None else None
     writer = app_services.services_of(request.app).audit_batch
     audit.commit_row(writer, entry, empty_status if row.aantal == 0 else 200)

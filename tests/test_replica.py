@@ -336,3 +336,62 @@ def test_a_request_never_runs_the_replica_check(
     assert statements["replica"], "the reads did not go to the replica"
     every = statements["primary"] + statements["replica"]
     assert not [s for s in every if "pg_is_in_recovery" in s or "pg_current_wal_lsn" in s]
+
+
+def _tile_names(body: bytes) -> set[str]:
+    import mapbox_vector_tile
+
+    decoded = mapbox_vector_tile.decode(body)
+    return {str(f["properties"].get("naam")) for layer in decoded.values() for f in layer["features"]}
+
+
+def test_a_tile_is_not_read_on_a_replica_that_has_not_replayed_its_data_version(
+    primary_url: str, key: str, standby: Cluster, api_login: Any
+) -> None:
+    """A tile is cached under its data version (the newest ingest runs of its tables). A
+    replica within its allowed lag that has not replayed the newest run would give the old
+    data under the new key, served from the cache until the next ingest; such a tile is read
+    on the primary. Reads that carry no version still go to the replica (the control)."""
+    app = _app(primary_url, api_login, standby, max_lag_s=300)
+    tile_path = "/collections/gebieden/tiles/WebMercatorQuad/10/530/332"
+    with TestClient(app, raise_server_exceptions=False) as client:
+        feature, code = _wijk(client, key)
+        old = client.get(f"/collections/gebieden/items/{feature}", headers=_auth(key)).json()["properties"][
+            "naam"
+        ]
+        _wait_for(lambda: _replicas(app).pick() is not None, "the replica is never taken into use")
+        before = _primary_rows(primary_url)
+        with _standby_conn(standby, primary_url) as conn:
+            _wait_for(lambda: _audit_rows(conn) == before, "the standby does not catch up")
+            conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            # An ingest of areas, as it commits: the data and its successful run together.
+            engine = create_engine(primary_url)
+            with engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE gebied SET naam = :naam WHERE soort = 'wijk' AND code = :code"),
+                    {"naam": PRIMARY_ONLY, "code": code},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO ingest_run (soort, bestand, sha256, status, gestart)"
+                        " VALUES ('gebieden', 'wijken.gpkg', repeat('ab', 32), 'geslaagd', now())"
+                    )
+                )
+            engine.dispose()
+            from app.services import services_of
+
+            services_of(app).versions.expire()
+            single = client.get(f"/collections/gebieden/items/{feature}", headers=_auth(key))
+            first = client.get(tile_path, headers=_auth(key))
+            cached = client.get(tile_path, headers=_auth(key))
+            # The control: an unversioned read still came from the paused replica ...
+            assert single.status_code == 200 and single.json()["properties"]["naam"] == old
+            # ... the tile, keyed by the new run, from the primary; so is its cached copy.
+            assert first.status_code == 200 and PRIMARY_ONLY in _tile_names(first.content)
+            assert cached.status_code == 200 and cached.headers["etag"] == first.headers["etag"]
+            assert PRIMARY_ONLY in _tile_names(cached.content)
+        finally:
+            _caught_up(standby, primary_url)
+        _rename_on_primary(primary_url, code, old)
+    _replicas(app).dispose()

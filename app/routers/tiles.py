@@ -28,6 +28,7 @@ from fastapi.responses import Response
 
 from app import audit, layer_sql, metrics
 from app.access import rule
+from app.dataversion import run_ids
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, tile_selection
 from app.errors import BadRequestError, NotFoundError
 from app.filtering import TileQueryDep, narrowed
@@ -302,7 +303,8 @@ def tile(
     # Every tile's audit row names it, also an empty one answered without a query.
     audit.note(request, bbox=tile_label(grid, z, x, y))
     selection = narrowed(tile_selection(request, layer, period), layer, query)
-    etag = tile_etag(services.versions.runs(), layer, principal, grid, z, x, y, selection, period)
+    runs = services.versions.runs()
+    etag = tile_etag(runs, layer, principal, grid, z, x, y, selection, period)
     headers = tile_headers(etag)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -323,7 +325,8 @@ def tile(
         sql, params = layer_sql.mvt(layer, principal, selection, xyz.tile, k=k)
     else:
         sql, params = layer_sql.mvt_rd(layer, principal, selection, grid.xy_bounds(xyz.tile), k=k)
-    row = audit.audited_one(request, services.engine, sql, params)
+    # Keyed by these runs: a replica that has not replayed them yet is not read.
+    row = audit.audited_one(request, services.engine, sql, params, runs=run_ids(runs, layer))
     built = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
     services.tile_cache.put(etag, built)
     return Response(built.data, media_type=MVT, headers=headers)
