@@ -73,6 +73,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # The one thing kept in app.state: routes take its parts as dependencies (app/services.py).
     app.state.services = Services.build(settings, engine)
     errors.install(app)
+    # The single tile first: the busiest route by far (a map asks dozens at once), and matching
+    # is a walk down the route list; its path shape (seven segments under /collections/{id}/tiles)
+    # is no other route's, so its place changes nothing else.
+    app.include_router(tiles.tile_router)
     app.include_router(health.router)
     app.include_router(ogc.router)
     app.include_router(tiles.router)

@@ -331,5 +331,3 @@ def tile(
     services.tile_cache.put(etag, built)
     return Response(built.data, media_type=MVT, headers=headers)
 
-
-router.include_router(tile_router)
