@@ -330,4 +330,3 @@ def tile(
     built = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
     services.tile_cache.put(etag, built)
     return Response(built.data, media_type=MVT, headers=headers)
-
