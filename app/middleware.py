@@ -104,7 +104,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:
+            # HTTP/1.1: no length and no chunking is no body (every tile and item request):
+            # nothing to count, so no wrapper on its way in or out.
+            await self.app(scope, receive, send)
+            return
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await _too_large(scope, receive, send, self.limit)
             return
