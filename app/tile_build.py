@@ -84,9 +84,10 @@ def build(
     else:
         sql, params = layer_sql.mvt_rd(layer, principal, selection, grid.xy_bounds(xyz.tile), k=k)
     row = audit.audited_one(request, services.engine, sql, params, runs=run_ids(runs, layer))
-    built = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
-    services.tile_cache.put(etag, built)
-    return Response(built.data, media_type=MVT, headers=tile_headers(etag))
+    data = bytes(row.tile or b"")
+    if services.tile_cache.max_bytes:  # an entry computes its size and logged ids: not for nothing
+        services.tile_cache.put(etag, CachedTile(data, int(row.aantal), tuple(row.ids) if row.ids else None))
+    return Response(data, media_type=MVT, headers=tile_headers(etag))
 
 
 def lonlat_bounds(grid: Grid, tile: morecantile.Tile) -> morecantile.commons.BoundingBox:
