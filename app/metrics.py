@@ -61,14 +61,19 @@ TILE_HITS_EARLY = Counter(
     "Tegels uit het geheugen, beantwoord voordat de afhankelijkheden van de route liepen",
     registry=REGISTRY,
 )
+TILE_BUILDS_EARLY = Counter(
+    "okaart_tile_builds_early_total",
+    "Gebouwde tegels, gevraagd en gebouwd voordat de afhankelijkheden van de route liepen",
+    registry=REGISTRY,
+)
 
 
 def tile_cache(*, hit: bool, early: bool = False) -> None:
-    """A tile served from memory (``early``: by app/tile_hits.py, before the dependencies
-    ran; otherwise by the route) or built."""
+    """A tile served from memory or built (``early``: by app/tile_hits.py, before the
+    dependencies ran; otherwise by the route)."""
     TILE_CACHE.labels("hit" if hit else "miss").inc()
     if early:
-        TILE_HITS_EARLY.inc()
+        (TILE_HITS_EARLY if hit else TILE_BUILDS_EARLY).inc()
 
 
 @contextmanager

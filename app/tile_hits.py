@@ -1,11 +1,19 @@
-"""Cached tiles and 304s answered on the event loop, before the dependency chain runs.
+"""Tiles answered before the dependency chain runs: cached ones and 304s on the event loop,
+missing ones built in a worker thread.
 
-A tile the cache holds costs no query; what it cost was the way there: FastAPI solving seven
-dependencies, a hop to the thread pool for the (synchronous) route, and a connection and a
-commit for its audit row. :class:`TileRoute` is the tile route's class: before the ordinary
-handler runs, :func:`answer_hit` tries to answer from memory, on the event loop, and hands
-the audit row to the process's group-committing writer (app/audit_batch.py), awaiting its
-commit before a byte is sent.
+What a tile cost beside its query was the way there: FastAPI solving seven dependencies
+(a third of the Python time of an uncached tile), a hop to the thread pool for the
+(synchronous) route, and for a cached tile a connection and a commit for its audit row.
+:class:`TileRoute` is the tile route's class: before the ordinary handler runs,
+:func:`answer_early` checks the request itself and answers it:
+
+* a 304 when ``If-None-Match`` names the tile as it is now (no row: nothing new disclosed);
+* a cached tile from memory, its audit row handed to the process's group-committing writer
+  (app/audit_batch.py) and committed before a byte is sent;
+* a tile outside the layer's zoom range or extent: empty, without a query (its row written
+  by the audit middleware, as for the route);
+* any other tile built by ``app.tile_build.build``, the very function the route calls: the
+  tile's SQL with its audit row in the same statement, in a worker thread, then cached.
 
 It checks what the ordinary path checks, with the same functions, in the same order:
 
@@ -20,19 +28,22 @@ It checks what the ordinary path checks, with the same functions, in the same or
 
 A hit gives its admission slot back before it waits for the commit (``app.admission.release``):
 what it waits for is one statement of the audit writer's, however many rows it holds, and a
-slot held there kept a batch no larger than a worker's slots.
+slot held there kept a batch no larger than a worker's slots. A tile being built keeps its
+slot: its query is the work the slots bound.
 
 It never refuses anything itself: whenever a check fails, or would need I/O (a caller the
-cache does not know, a data version older than its TTL), or the tile
-is not cached, the request goes to the ordinary route, which gives the answer (and the
-refusal, with its audit row) exactly as before. So a warm cache refuses exactly like a
-cold one, and only an answer the ordinary route would give too (a 200 from the same cache
-entry, or a 304) is given here.
+cache does not know, a data version older than its TTL), the request goes to the ordinary
+route, which gives the answer (and the refusal, with its audit row) exactly as before. So a
+warm cache refuses exactly like a cold one, and only an answer the ordinary route would give
+too is given here. Once the checks have passed, this path answers whatever happens next: a
+database error while building is answered by the error handlers as the route's would be
+(a 503 problem), so no tile is ever queried twice and each request has one audit row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -48,12 +59,12 @@ from app.filtering import narrowed, tile_query
 from app.layer_sql import Selection
 from app.params import Interval, interval, purpose_of, tile
 from app.services import Services, services_of
+from app.tile_build import MVT, build, empty, outside, tile_headers
 from app.tilecache import CachedTile
-from app.tms import WEB_MERCATOR, Grid
+from app.tms import WEB_MERCATOR, Grid, GridTile
 from core.security import Principal
 from layers.base import Layer
 
-MVT = "application/vnd.mapbox-vector-tile"
 #: FastAPI's bound on z (``app.params.tile``); x and y are bounded there by the zoom.
 MAX_Z = 24
 
@@ -102,19 +113,29 @@ def tile_label(grid: Grid, z: int, x: int, y: int) -> str:
     return f"tegel {z}/{x}/{y}" + ("" if grid.id == WEB_MERCATOR else f" ({grid.id})")
 
 
-def tile_headers(etag: str) -> dict[str, str]:
-    return {"ETag": etag, "Cache-Control": "private, max-age=60", "Vary": "Authorization"}
-
-
 def _number(text: Any) -> int | None:
     """A path segment as FastAPI reads an ``int`` there, or None to leave it to FastAPI (a
     sign, spaces or underscores, which Python's ``int`` would accept)."""
     return int(text) if isinstance(text, str) and text.isascii() and text.isdigit() else None
 
 
-async def _checked(
-    request: Request, services: Services, runs: dict[str, int]
-) -> tuple[audit.AuditEntry, Principal, str, CachedTile | None] | None:
+@dataclass(slots=True)
+class Checked:
+    """A tile request that passed every check of the route's, and what those checks found."""
+
+    entry: audit.AuditEntry
+    principal: Principal
+    layer: Layer
+    xyz: GridTile
+    selection: Selection
+    etag: str
+    #: The tile in the cache, or None.
+    cached: CachedTile | None = None
+    #: ``If-None-Match`` names the tile as it is now: a 304.
+    not_modified: bool = False
+
+
+async def _checked(request: Request, services: Services, runs: dict[str, int]) -> Checked | None:
     """The gate's and the dependencies' checks, without I/O; None: leave it to the route.
     Raises whatever those checks raise (the caller then leaves it to the route too)."""
     entry = audit.open_entry(request, request.scope["route"].path, data=True)
@@ -139,17 +160,20 @@ async def _checked(
     selection = narrowed(tile_selection(request, layer, period), layer, asked)
     entry.bbox = tile_label(xyz.grid, z, x, y)
     etag = tile_etag(runs, layer, principal, xyz.grid, z, x, y, selection, period)
+    found = Checked(entry, principal, layer, xyz, selection, etag)
     if request.headers.get("if-none-match") == etag:
-        return entry, principal, etag, None
-    cached = services.tile_cache.get(etag)
-    return (entry, principal, etag, cached) if cached is not None else None
+        found.not_modified = True
+    else:
+        found.cached = services.tile_cache.get(etag)
+    return found
 
 
-async def answer_hit(request: Request) -> Response | None:
-    """A cached tile (its audit row committed first) or a 304; None: the route answers."""
+async def answer_early(request: Request) -> Response | None:
+    """A tile (a cached one, or one built now), an empty tile or a 304, each with its audit
+    row; None: the route answers."""
     services = services_of(request.app)
     runs = services.versions.peek()
-    if runs is None or not services.tile_cache.max_bytes:
+    if runs is None:
         return None
     try:
         found = await _checked(request, services, runs)
@@ -157,16 +181,34 @@ async def answer_hit(request: Request) -> Response | None:
         return None
     if found is None:
         return None
-    entry, principal, etag, cached = found
     # The gate's rate limit, the same way: a token in hand, else one from the shared bucket.
     limiter = services.rate_limiter
-    if limiter.enabled and not limiter.take_local(principal.id):
-        wait: float = await run_in_threadpool(limiter.take, principal.id)
+    if limiter.enabled and not limiter.take_local(found.principal.id):
+        wait: float = await run_in_threadpool(limiter.take, found.principal.id)
         if wait:
             return None  # over the limit: the gate refuses it (429), with its row
-    headers = tile_headers(etag)
-    if cached is None:
-        return Response(status_code=304, headers=headers)  # discloses nothing new: no row
+    # From here on this path answers whatever happens: the route would run the same code.
+    etag = found.etag
+    if found.not_modified:
+        return Response(status_code=304, headers=tile_headers(etag))  # discloses nothing new: no row
+    cached = found.cached
+    if cached is not None:
+        return await _hit(request, services, found.entry, cached, etag)
+    if outside(services, found.layer, found.xyz):
+        return empty(etag)  # its row is written by the audit middleware, as the route's
+    # A miss: the tile's query with its audit row in the same statement, in a worker thread
+    # as the (synchronous) route runs it. It keeps its admission slot: this is the work the
+    # slots bound.
+    layer, principal, xyz, selection = found.layer, found.principal, found.xyz, found.selection
+    return await run_in_threadpool(
+        build, request, services, layer, principal, xyz, selection, etag, runs, early=True
+    )
+
+
+async def _hit(
+    request: Request, services: Services, entry: audit.AuditEntry, cached: CachedTile, etag: str
+) -> Response:
+    """A cached tile, sent once its audit row is committed by the group-committing writer."""
     metrics.tile_cache(hit=True, early=True)
     entry.aantal, entry.object_ids = cached.count, cached.logged_ids
     # Its database work is its row, which the audit writer commits with the others waiting
@@ -174,11 +216,11 @@ async def answer_hit(request: Request) -> Response | None:
     # batches can grow past the slots of a worker.
     admission.release(request.scope)
     await audit.commit_row_async(services.audit_batch, entry, 200)  # the 503 if it fails
-    return Response(cached.data, media_type=MVT, headers=headers)
+    return Response(cached.data, media_type=MVT, headers=tile_headers(etag))
 
 
 class TileRoute(APIRoute):
-    """The tile route: :func:`answer_hit` first, the ordinary handler when it declines."""
+    """The tile route: :func:`answer_early` first, the ordinary handler when it declines."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         if rule_of(self) != "gegevens":
@@ -186,7 +228,7 @@ class TileRoute(APIRoute):
         ordinary = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            answered = await answer_hit(request)
+            answered = await answer_early(request)
             return answered if answered is not None else await ordinary(request)
 
         return handler

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.layer_sql import MAX_TILE_IDS
-from app.routers.tiles import EXTENT_SLACK, lonlat_bounds
 from app.services import services_of
+from app.tile_build import EXTENT_SLACK, lonlat_bounds
 from app.tms import GRIDS, RD_NEW, WEB_MERCATOR
 from tests.conftest import auth
 

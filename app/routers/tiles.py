@@ -16,19 +16,15 @@ authenticates the tile fetches with its session cookie, a script with its own he
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import morecantile
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from app import audit, layer_sql, metrics
+from app import audit, metrics
 from app.access import rule
-from app.dataversion import run_ids
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, tile_selection
 from app.errors import BadRequestError, NotFoundError
 from app.filtering import TileQueryDep, narrowed
@@ -36,21 +32,16 @@ from app.links import root
 from app.params import IntervalDep, TileDep, TileMatrixSetDep, purpose_of
 from app.services import ExtentsDep, ServicesDep
 from app.styles import DEFAULT_STYLE, legend, style_document
-from app.tile_hits import MVT, TileRoute, tile_etag, tile_headers, tile_label
-from app.tilecache import CachedTile
-from app.tms import GRIDS, WEB_MERCATOR, Grid
+from app.tile_build import MVT, build, empty, outside, tile_headers
+from app.tile_hits import TileRoute, tile_etag, tile_label
+from app.tms import GRIDS, WEB_MERCATOR
 from core.security import Principal
 from layers.base import Layer
 
 router = APIRouter(tags=["OGC API Tiles"])
 #: The tile route alone: its class answers cache hits and 304s before the dependencies run
-#: (app/tile_hits.py); included in :data:`router` at the end of this module.
+#: (app/tile_hits.py); included first of all routes (app/main.py).
 tile_router = APIRouter(tags=["OGC API Tiles"], route_class=TileRoute)
-#: How far (degrees) the cheap extent test reaches beyond a tile: morecantile gives an RD
-#: tile's corners in Amersfoort's own geographic CRS, some 0.001° from WGS84.
-EXTENT_SLACK = 0.01
-#: The sphere of EPSG:3857 (WGS84's semi-major axis).
-MERCATOR_RADIUS = 6378137.0
 
 
 @router.get("/tileMatrixSets", summary="Ondersteunde tegelschema's", openapi_extra=rule("open"))
@@ -248,37 +239,6 @@ def style(
     )
 
 
-def _touches(services: Any, layer: Layer, grid: Grid, tile: morecantile.Tile) -> bool:
-    touches: bool = services.extents.touches(layer.id, lonlat_bounds(grid, tile))
-    return touches
-
-
-def lonlat_bounds(grid: Grid, tile: morecantile.Tile) -> morecantile.commons.BoundingBox:
-    """A tile's bounds in CRS84, for the cheap extent test. WebMercatorQuad's by the inverse
-    Mercator formula: morecantile's ``bounds`` goes through pyproj, which cost a sixth of a
-    cached tile's time in the route. An RD tile's through morecantile (Amersfoort's own
-    geographic CRS, so widened by :data:`EXTENT_SLACK`), remembered per tile."""
-    if grid.srid == 3857:
-        left, bottom, right, top = grid.xy_bounds(tile)
-        return morecantile.commons.BoundingBox(_lon(left), _lat(bottom), _lon(right), _lat(top))
-    return _rd_lonlat_bounds(grid.id, tile.z, tile.x, tile.y)
-
-
-def _lon(x: float) -> float:
-    return math.degrees(x / MERCATOR_RADIUS)
-
-
-def _lat(y: float) -> float:
-    return math.degrees(math.atan(math.sinh(y / MERCATOR_RADIUS)))
-
-
-@functools.lru_cache(maxsize=16_384)
-def _rd_lonlat_bounds(grid_id: str, z: int, x: int, y: int) -> morecantile.commons.BoundingBox:
-    b = GRIDS[grid_id].tms.bounds(morecantile.Tile(x, y, z))
-    slack = EXTENT_SLACK
-    return morecantile.commons.BoundingBox(b.left - slack, b.bottom - slack, b.right + slack, b.top + slack)
-
-
 @tile_router.get(
     "/collections/{collection_id}/tiles/{tms_id}/{z}/{x}/{y}",
     summary="Eén vectortegel (MVT)",
@@ -295,9 +255,9 @@ def tile(
     query: TileQueryDep,
     services: ServicesDep,
 ) -> Response:
-    """A cache hit or a 304 usually never gets here (app/tile_hits.py answers it first);
-    it does when that path declined (a refusal, a data version to look up, no rate token in
-    hand), and then answers from the cache the same way."""
+    """A tile usually never gets here: app/tile_hits.py answers hits, 304s and misses
+    first. It does when that path declined (a refusal, a caller or a data version to look
+    up), and then answers the same way, with the same building code (app/tile_build.py)."""
     # The hottest route takes the services whole: one dependency instead of five.
     grid, z, x, y = xyz.grid, xyz.z, xyz.x, xyz.y
     # Every tile's audit row names it, also an empty one answered without a query.
@@ -316,17 +276,6 @@ def tile(
         # Served from memory, recorded all the same.
         audit.record_now(request, services.audit_batch, aantal=cached.count, ids=cached.ids)
         return Response(cached.data, media_type=MVT, headers=headers)
-    minzoom, maxzoom = grid.zooms(layer.minzoom, layer.maxzoom)
-    if z < minzoom or z > maxzoom or not _touches(services, layer, grid, xyz.tile):
-        return Response(b"", media_type=MVT, headers=headers)
-    metrics.tile_cache(hit=False)
-    k = services.settings.suppression_k
-    if grid.srid == 3857:
-        sql, params = layer_sql.mvt(layer, principal, selection, xyz.tile, k=k)
-    else:
-        sql, params = layer_sql.mvt_rd(layer, principal, selection, grid.xy_bounds(xyz.tile), k=k)
-    # Keyed by these runs: a replica that has not replayed them yet is not read.
-    row = audit.audited_one(request, services.engine, sql, params, runs=run_ids(runs, layer))
-    built = CachedTile(bytes(row.tile or b""), int(row.aantal), tuple(row.ids) if row.ids else None)
-    services.tile_cache.put(etag, built)
-    return Response(built.data, media_type=MVT, headers=headers)
+    if outside(services, layer, xyz):
+        return empty(etag)
+    return build(request, services, layer, principal, xyz, selection, etag, runs)
