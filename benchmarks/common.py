@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,9 +94,15 @@ def demo_database(c: Cluster, workdir: Path, name: str, **principal: Any) -> tup
 
 @contextmanager
 def serving(label: str, cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
-    """Start a server, wait until ``probe`` answers 200, and always stop it again."""
+    """Start a server, wait until ``probe`` answers 200, and always stop it again.
+
+    It runs in a process group of its own, and stopping signals the whole group: lighttpd left
+    its FastCGI ``mapserv`` children running when only it was stopped, and they took CPU from
+    the next measurement."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -111,12 +118,18 @@ def serving(label: str, cmd: list[str], env: dict[str, str], probe: str, log: Pa
             time.sleep(0.3)
         yield
     finally:
-        proc.terminate()
+        _signal_group(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        _signal_group(proc.pid, signal.SIGKILL)  # whatever of the group outlived its leader
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 def start_okaart(
