@@ -122,8 +122,9 @@ def visible_rows(
     *,
     geometry: str | None,
     k: int,
+    extra: Sequence[str] = (),
 ) -> Statement:
-    """``SELECT id, [geom,] <properties> FROM source WHERE <access and filters>``.
+    """``SELECT id, [geom,] <properties>, [extra] FROM source WHERE <access and filters>``.
 
     ``k`` is not read any more: which counts are withheld was decided at refresh, with the
     threshold of the settings there (``zicht.k``)."""
@@ -145,7 +146,7 @@ def visible_rows(
         published = ", ".join(f"{_suppressed(layer, c)} AS {c}" for c in counts)
         source += f" CROSS JOIN LATERAL (SELECT {published} OFFSET 0) {PUBLISHED}"
     where, params = conditions(layer, principal, selection)
-    sql = f"SELECT {', '.join(columns)} FROM {source} WHERE {where}"
+    sql = f"SELECT {', '.join([*columns, *extra])} FROM {source} WHERE {where}"
     return sql, params
 
 
@@ -343,7 +344,10 @@ def geojson_features(
     selection (the extra row absent) the page's own count is that figure, and the CASE
     never runs the subquery."""
     geometry = geometry_in(layer, srid, latlon=latlon)
-    rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k)
+    # A first page of a box counts its selection in the scan it makes anyway (below).
+    in_scan = count and selection.bbox is not None and offset == 0 and after is None
+    extra = [f"count(*) OVER () AS {MATCHED}"] if in_scan else []
+    rows, params = visible_rows(layer, principal, selection, geometry=geometry, k=k, extra=extra)
     paged, paging = _page(layer, principal, selection, rows, after, extra=True)
     shown = f"r.{ROW_NUMBER} <= :limit"
     ids = (
@@ -352,20 +356,18 @@ def geojson_features(
         else "NULL::text[]"
     )
     matched = "NULL::bigint"
-    if count:
+    if in_scan:
+        matched = f"coalesce(max(r.{MATCHED}), 0)"
+    elif count:
         total = f"({count_matched(layer, principal, selection)[0]})"
         whole = offset == 0 and after is None
         matched = f"CASE WHEN count(*) <= :limit THEN count(*) ELSE {total} END" if whole else total
-    decimals = 9 if srid == 28992 else 7
     names = output_properties(layer, selection)
     if principal.suppressed and any(p.suppress for p in layer.properties):
         names.append("onderdrukt")
-    props = ", ".join(f"'{n}', r.{n}" for n in names)
+    feature = feature_text("r", names, 9 if srid == 28992 else 7)
     sql = f"""
-        SELECT coalesce(string_agg(json_build_object(
-                   'type', 'Feature', 'id', r.id,
-                   'geometry', ST_AsGeoJSON(r.geom, {decimals})::json,
-                   'properties', json_build_object({props}))::text, ',' ORDER BY r.{ROW_NUMBER})
+        SELECT coalesce(string_agg({feature}, ',' ORDER BY r.{ROW_NUMBER})
                    FILTER (WHERE {shown}), '') AS features,
                count(*) FILTER (WHERE {shown}) AS aantal, {ids} AS ids, {matched} AS matched,
                max(r.id) FILTER (WHERE {shown}) AS laatste, count(*) > :limit AS meer
@@ -375,8 +377,29 @@ def geojson_features(
     return sql, {**params, **paging, "limit": limit, "offset": offset}
 
 
+def feature_text(alias: str, names: Sequence[str], decimals: int) -> str:
+    """One GeoJSON feature of row ``alias`` as text: its id, its geometry and the properties
+    ``names``.
+
+    Joined as text, not built as one ``json_build_object``: that needs the geometry as
+    ``json``, and the cast parses ST_AsGeoJSON's text again only to print it unchanged
+    (issue 16: with the outer object's per-argument type lookups, most of the SQL time of an
+    items page after the scan). The properties stay one ``json_build_object`` (its escaping
+    and its number, date and boolean forms). A NULL id or geometry is written ``null``, as
+    the object did: a NULL piece would make the whole feature NULL, which ``string_agg``
+    would skip without a trace."""
+    props = ", ".join(f"'{n}', {alias}.{n}" for n in names)
+    return (
+        f"""'{{"type":"Feature","id":' || coalesce(to_json({alias}.id)::text, 'null')"""
+        f"""|| ',"geometry":' || coalesce(ST_AsGeoJSON({alias}.geom, {decimals}), 'null')"""
+        f"""|| ',"properties":' || json_build_object({props})::text || '}}'"""
+    )
+
+
 #: The position of a row in its page (:func:`geojson_features`).
 ROW_NUMBER = "rij_nummer"
+#: The number of rows of the whole selection, counted in the page's own scan.
+MATCHED = "aantal_gevonden"
 
 
 def count_matched(layer: Layer, principal: Principal, selection: Selection) -> Statement:

@@ -8,7 +8,6 @@ Coordinates in CRS84, EPSG:4326 (latitude first) or RD New, named in ``Content-C
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 from typing import Annotated, Any
@@ -18,12 +17,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, text
 
-from app import audit, bulk, cql, layer_sql
+from app import audit, bulk, cql, items_page, layer_sql
 from app.access import rule
 from app.deps import LayerDep, PrincipalDep, ReadableLayerDep, feature_selection
 from app.errors import BadRequestError, NotFoundError
 from app.extents import CollectionExtent
 from app.filtering import FeatureQueryDep, narrowed
+from app.items_early import ItemsRoute
+from app.items_page import GEOJSON
 from app.layer_sql import Selection
 from app.links import root
 from app.pages import templates
@@ -36,7 +37,6 @@ from app.params import (
     OutputCrsDep,
     Page,
     PageDep,
-    encode_cursor,
     formats,
 )
 from app.services import ExtentsDep, ServicesDep
@@ -69,7 +69,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
 ]
-GEOJSON = "application/geo+json"
 SCHEMA_JSON = "application/schema+json"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
@@ -235,29 +234,51 @@ def queryables(request: Request, layer: LayerDep) -> Response:
     return Response(orjson.dumps(doc), media_type=SCHEMA_JSON)
 
 
-def _page_links(
-    request: Request, page: Page, last: str | None, more: bool, *, keyset: bool = True
-) -> list[dict[str, str]]:
-    """Self, next and, for an offset page, prev. Next goes by keyset (``cursor`` after this
-    page's last id, whatever brought the client here) while pages are in id order; a page in
-    another order (``keyset=False``) links on by offset."""
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "Deze pagina"}]
-    if more and last is not None:
-        if keyset:
-            url = request.url.remove_query_params("offset").include_query_params(
-                cursor=encode_cursor(last), limit=page.limit
-            )
-        else:
-            url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
-        links.append({"href": str(url), "rel": "next", "type": GEOJSON, "title": "Volgende pagina"})
-    if page.after is None and page.offset > 0:
-        url = request.url.include_query_params(offset=max(0, page.offset - page.limit), limit=page.limit)
-        links.append({"href": str(url), "rel": "prev", "type": GEOJSON, "title": "Vorige pagina"})
-    return links
+def items(
+    request: Request,
+    layer: ReadableLayerDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    fmt: Annotated[str, formats(*items_page.FORMATS)],
+    crs: OutputCrsDep,
+    box: BBoxDep,
+    period: IntervalDep,
+    query: FeatureQueryDep,
+    services: ServicesDep,
+) -> Response:
+    selection = narrowed(feature_selection(request, layer, box, period, services.settings), layer, query)
+    if selection.sortby and page.after is not None:
+        raise BadRequestError("cursor gaat niet samen met sortby: een gesorteerde pagina volgt met offset")
+    engine, k = services.engine, services.settings.suppression_k
+    if fmt in bulk.MEDIA:  # a download of the whole selection: app/bulk.py
+        return bulk.download(request, engine, layer, principal, selection, fmt=fmt, srid=crs.srid, k=k)
+    if fmt == "csv":
+        return _csv(request, engine, layer, principal, selection, crs, page, k)
+    if fmt != "html":
+        return items_page.json_page(request, services, layer, principal, page, crs, selection)
+    row, links = items_page.read_page(request, services, layer, principal, page, crs, selection)
+    parsed = json.loads("[" + row.features + "]")
+    rows = [{"id": feat["id"], **feat["properties"]} for feat in parsed]
+    columns = ["id", *layer_sql.output_properties(layer, selection)]
+    page_html = _html(
+        request,
+        layer.title,
+        description=layer.description,
+        links=links[1:],
+        rows=rows,
+        columns=columns,
+        meta={"gevonden": row.matched, "getoond": row.aantal},
+    )
+    page_html.headers["Content-Crs"] = crs.header
+    return page_html
 
 
-@router.get(
+router.add_api_route(
     "/collections/{collection_id}/items",
+    items,
+    methods=["GET"],
+    # JSON pages checked and started before the dependencies run: app/items_early.py.
+    route_class_override=ItemsRoute,
     summary="Objecten van een kaartlaag",
     response_class=Response,
     responses={
@@ -273,68 +294,6 @@ def _page_links(
     },
     openapi_extra=rule("gegevens"),
 )
-def items(
-    request: Request,
-    layer: ReadableLayerDep,
-    principal: PrincipalDep,
-    page: PageDep,
-    fmt: Annotated[str, formats("json", "html", "csv", "fgb", "jsonseq")],
-    crs: OutputCrsDep,
-    box: BBoxDep,
-    period: IntervalDep,
-    query: FeatureQueryDep,
-    services: ServicesDep,
-) -> Response:
-    selection = narrowed(feature_selection(request, layer, box, period, services.settings), layer, query)
-    if selection.sortby and page.after is not None:
-        raise BadRequestError("cursor gaat niet samen met sortby: een gesorteerde pagina volgt met offset")
-    engine, k = services.engine, services.settings.suppression_k
-    if fmt in bulk.MEDIA:  # a download of the whole selection: app/bulk.py
-        return bulk.download(request, engine, layer, principal, selection, fmt=fmt, srid=crs.srid, k=k)
-    if fmt == "csv":
-        return _csv(request, engine, layer, principal, selection, crs, page, k)
-    sql, params = layer_sql.geojson_features(
-        layer,
-        principal,
-        selection,
-        srid=crs.srid,
-        latlon=crs.latlon,
-        limit=page.limit,
-        offset=page.offset,
-        after=page.after,
-        k=k,
-        count=True,
-    )
-    row = audit.audited_one(request, engine, sql, params)
-    features, returned, matched = row.features, row.aantal, row.matched
-    # Sorted by other keys: paged by offset (layer_sql._page); in id order, by cursor.
-    links = _page_links(request, page, row.laatste, row.meer, keyset=not selection.sortby)
-    if fmt == "html":
-        parsed = json.loads("[" + features + "]")
-        rows = [{"id": feat["id"], **feat["properties"]} for feat in parsed]
-        columns = ["id", *layer_sql.output_properties(layer, selection)]
-        page_html = _html(
-            request,
-            layer.title,
-            description=layer.description,
-            links=links[1:],
-            rows=rows,
-            columns=columns,
-            meta={"gevonden": matched, "getoond": returned},
-        )
-        page_html.headers["Content-Crs"] = crs.header
-        return page_html
-    head = orjson.dumps(
-        {
-            "type": "FeatureCollection",
-            "numberMatched": matched,
-            "numberReturned": returned,
-            "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "links": links,
-        }
-    )
-    body = head[:-1] + b',"features":[' + features.encode() + b"]}"
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": crs.header})
 
 
 def _csv(

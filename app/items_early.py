@@ -1,0 +1,157 @@
+"""Plain JSON items pages started on the event loop, before FastAPI's dependency chain runs.
+
+An items page of a small box cost the service about as much CPU in Python as in PostgreSQL,
+and a third of the Python part was FastAPI solving the route's dependencies (the gate and
+nine more) for every request (issue 16: items at 0.68x MapServer). :class:`ItemsRoute` is
+the items route's class: before the ordinary handler runs, :func:`answer_plain` checks the
+request with the functions the gate and the dependencies use, in the same order, and then
+reads and answers the page with the route's own code (``app.items_page.json_page``), in the
+thread pool as the route would:
+
+* the access gate (``app.access.gate``): an audit entry opened first, the caller resolved
+  from the principal cache (no I/O), the per-key rate limit (a token this worker holds, else
+  one from the shared bucket, in a worker thread as the gate does);
+* the layer as this principal may see it (``app.deps._visible``: clearance, second factor);
+* the purpose, required below aggregate level and one of the principal's own;
+* the format (``app.pages.negotiate``), the page (``limit``, ``offset``, ``cursor``), the
+  output CRS, the bbox, ``datetime``, the property filters and the Part 3 parameters
+  (``app.params``, ``app.filtering``, ``app.deps.feature_selection``).
+
+It never refuses anything itself: whenever a check fails, or would need I/O (a caller the
+cache does not know), or the request is not one it reads exactly as FastAPI would (another
+format than JSON, a repeated parameter, a number FastAPI would parse otherwise), the request
+goes to the ordinary route, which gives the answer or the refusal, with its audit row,
+exactly as before. Only the read and the answer are shared, so what either path sends for a
+request it takes is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+
+from app import audit, items_page
+from app.access import rule_of
+from app.deps import _visible, caller_of, feature_selection, record_purpose, require_purpose
+from app.filtering import feature_query, narrowed
+from app.layer_sql import Selection
+from app.pages import negotiate
+from app.params import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Crs,
+    Page,
+    decode_cursor,
+    interval,
+    parse_bbox,
+    parse_crs,
+    purpose_of,
+)
+from app.services import Services, services_of
+from core.security import Principal
+from layers.base import Layer
+
+#: ``cursor``'s bound in ``app.params.page`` (FastAPI refuses a longer one).
+MAX_CURSOR = 400
+
+Checked = tuple[Principal, Layer, Page, Crs, Selection]
+
+
+def _count(text: str | None, default: int, least: int) -> int | None:
+    """A ``limit`` or ``offset`` as the route reads it, or None to leave it to FastAPI (not
+    plain digits, or below ``least``: FastAPI's own parsing and refusal apply)."""
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value >= least else None
+
+
+def _page(limit: str | None, offset: str | None, cursor: str | None) -> Page | None:
+    """``app.params.page`` for values FastAPI would take as they are; None otherwise."""
+    size, skip = _count(limit, DEFAULT_LIMIT, 1), _count(offset, 0, 0)
+    if size is None or skip is None or (cursor is not None and len(cursor) > MAX_CURSOR):
+        return None
+    after = decode_cursor(cursor) if cursor is not None else None
+    return Page(min(size, MAX_LIMIT), skip if after is None else 0, after)
+
+
+async def _checked(request: Request, services: Services) -> Checked | None:
+    """The gate's and the dependencies' checks, without I/O; None: leave it to the route.
+    Raises whatever those checks raise (the caller then leaves it to the route too)."""
+    query = request.query_params
+    pairs = query.multi_items()
+    if len({name for name, _ in pairs}) != len(pairs):
+        return None  # a repeated parameter: FastAPI's reading of it decides
+    if negotiate(request, query.get("f"), items_page.FORMATS) != "json":
+        return None  # HTML, CSV and the downloads: the route
+    entry = audit.open_entry(request, request.scope["route"].path, data=True)
+    caller = caller_of(request)
+    if not caller.resolved or caller.principal is None:
+        return None  # unknown to the cache, or refused: the gate decides (and counts) that
+    principal = entry.principal = caller.principal
+    layer = _visible(request, request.path_params["collection_id"], principal)
+    stated = purpose_of(request.headers.get("x-doel"), query.get("doel"))
+    record_purpose(request, stated)
+    if layer.clearance != "aggregaat":
+        require_purpose(principal, stated, f"laag {layer.id!r} bevat gegevens op objectniveau")
+    page = _page(query.get("limit"), query.get("offset"), query.get("cursor"))
+    if page is None:
+        return None
+    crs = parse_crs(query.get("crs"))
+    box = parse_bbox(query.get("bbox"), query.get("bbox-crs"))
+    period = await interval(query.get("datetime"))
+    asked = await feature_query(
+        query.get("filter"),
+        query.get("filter-lang"),
+        query.get("filter-crs"),
+        query.get("sortby"),
+        query.get("properties"),
+        query.get("ids"),
+    )
+    selection = narrowed(feature_selection(request, layer, box, period, services.settings), layer, asked)
+    if selection.sortby and page.after is not None:
+        return None  # the route's 400
+    return principal, layer, page, crs, selection
+
+
+async def answer_plain(request: Request) -> Response | None:
+    """A JSON items page, read with its audit row; None: the route answers."""
+    services = services_of(request.app)
+    try:
+        found = await _checked(request, services)
+    except Exception:  # a refusal: the route gives it, with its row
+        return None
+    if found is None:
+        return None
+    principal, layer, page, crs, selection = found
+    # The gate's rate limit, the same way: a token in hand, else one from the shared bucket.
+    limiter = services.rate_limiter
+    if limiter.enabled and not limiter.take_local(principal.id):
+        wait: float = await run_in_threadpool(limiter.take, principal.id)
+        if wait:
+            return None  # over the limit: the gate refuses it (429), with its row
+    return await run_in_threadpool(
+        items_page.json_page, request, services, layer, principal, page, crs, selection
+    )
+
+
+class ItemsRoute(APIRoute):
+    """The items route: :func:`answer_plain` first, the ordinary handler when it declines."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        if rule_of(self) != "gegevens":
+            raise ValueError(f"{self.path}: ItemsRoute answers data routes only")
+        ordinary = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            answered = await answer_plain(request)
+            return answered if answered is not None else await ordinary(request)
+
+        return handler

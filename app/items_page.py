@@ -1,0 +1,101 @@
+"""A page of a layer's items as GeoJSON: the one read and the answer built from it.
+
+Both ways to an items page use it: the route (app/routers/ogc.py, which also makes HTML of
+the same read) and the early path of a plain JSON request (app/items_early.py), so the two
+cannot drift apart in what they read, audit or send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import Row
+
+from app import audit, layer_sql
+from app.layer_sql import Selection
+from app.params import Crs, Page, encode_cursor
+from app.services import Services
+from core.security import Principal
+from layers.base import Layer
+
+GEOJSON = "application/geo+json"
+#: The formats of an items request (``f``); the early path answers ``json`` only.
+FORMATS = ("json", "html", "csv", "fgb", "jsonseq")
+
+
+def page_links(
+    request: Request, page: Page, last: str | None, more: bool, *, keyset: bool = True
+) -> list[dict[str, str]]:
+    """Self, next and, for an offset page, prev. Next goes by keyset (``cursor`` after this
+    page's last id, whatever brought the client here) while pages are in id order; a page in
+    another order (``keyset=False``) links on by offset."""
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "Deze pagina"}]
+    if more and last is not None:
+        if keyset:
+            url = request.url.remove_query_params("offset").include_query_params(
+                cursor=encode_cursor(last), limit=page.limit
+            )
+        else:
+            url = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+        links.append({"href": str(url), "rel": "next", "type": GEOJSON, "title": "Volgende pagina"})
+    if page.after is None and page.offset > 0:
+        url = request.url.include_query_params(offset=max(0, page.offset - page.limit), limit=page.limit)
+        links.append({"href": str(url), "rel": "prev", "type": GEOJSON, "title": "Vorige pagina"})
+    return links
+
+
+def read_page(
+    request: Request,
+    services: Services,
+    layer: Layer,
+    principal: Principal,
+    page: Page,
+    crs: Crs,
+    selection: Selection,
+) -> tuple[Row[Any], list[dict[str, str]]]:
+    """The page's features, counts and links, read with its audit row in one statement
+    (``app.audit.audited_one``)."""
+    sql, params = layer_sql.geojson_features(
+        layer,
+        principal,
+        selection,
+        srid=crs.srid,
+        latlon=crs.latlon,
+        limit=page.limit,
+        offset=page.offset,
+        after=page.after,
+        k=services.settings.suppression_k,
+        count=True,
+    )
+    row = audit.audited_one(request, services.engine, sql, params)
+    # Sorted by other keys: paged by offset (layer_sql._page); in id order, by cursor.
+    return row, page_links(request, page, row.laatste, row.meer, keyset=not selection.sortby)
+
+
+def json_page(
+    request: Request,
+    services: Services,
+    layer: Layer,
+    principal: Principal,
+    page: Page,
+    crs: Crs,
+    selection: Selection,
+) -> Response:
+    """The page as a GeoJSON FeatureCollection: the head from Python, the features as the
+    text PostgreSQL built, never parsed here."""
+    row, links = read_page(request, services, layer, principal, page, crs, selection)
+    head = orjson.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": row.matched,
+            "numberReturned": row.aantal,
+            "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "links": links,
+        }
+    )
+    body = head[:-1] + b',"features":[' + row.features.encode() + b"]}"
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": crs.header})
