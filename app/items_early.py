@@ -27,17 +27,13 @@ request it takes is the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 
-from app import audit, items_page
-from app.access import rule_of
-from app.deps import _visible, caller_of, feature_selection, record_purpose, require_purpose
+from app import items_page
+from app.deps import feature_selection
+from app.early import EarlyRoute, gate, rate_token
 from app.filtering import feature_query, narrowed
 from app.layer_sql import Selection
 from app.pages import negotiate
@@ -50,7 +46,6 @@ from app.params import (
     interval,
     parse_bbox,
     parse_crs,
-    purpose_of,
 )
 from app.services import Services, services_of
 from core.security import Principal
@@ -91,16 +86,10 @@ async def _checked(request: Request, services: Services) -> Checked | None:
         return None  # a repeated parameter: FastAPI's reading of it decides
     if negotiate(request, query.get("f"), items_page.FORMATS) != "json":
         return None  # HTML, CSV and the downloads: the route
-    entry = audit.open_entry(request, request.scope["route"].path, data=True)
-    caller = caller_of(request)
-    if not caller.resolved or caller.principal is None:
-        return None  # unknown to the cache, or refused: the gate decides (and counts) that
-    principal = entry.principal = caller.principal
-    layer = _visible(request, request.path_params["collection_id"], principal)
-    stated = purpose_of(request.headers.get("x-doel"), query.get("doel"))
-    record_purpose(request, stated)
-    if layer.clearance != "aggregaat":
-        require_purpose(principal, stated, f"laag {layer.id!r} bevat gegevens op objectniveau")
+    checked = gate(request)
+    if checked is None:
+        return None  # unknown to the cache: the gate decides (and counts) that
+    _, principal, layer = checked
     page = _page(query.get("limit"), query.get("offset"), query.get("cursor"))
     if page is None:
         return None
@@ -131,27 +120,16 @@ async def answer_plain(request: Request) -> Response | None:
     if found is None:
         return None
     principal, layer, page, crs, selection = found
-    # The gate's rate limit, the same way: a token in hand, else one from the shared bucket.
-    limiter = services.rate_limiter
-    if limiter.enabled and not limiter.take_local(principal.id):
-        wait: float = await run_in_threadpool(limiter.take, principal.id)
-        if wait:
-            return None  # over the limit: the gate refuses it (429), with its row
+    if not await rate_token(services, principal):
+        return None  # over the limit: the gate refuses it (429), with its row
     return await run_in_threadpool(
         items_page.json_page, request, services, layer, principal, page, crs, selection
     )
 
 
-class ItemsRoute(APIRoute):
+class ItemsRoute(EarlyRoute):
     """The items route: :func:`answer_plain` first, the ordinary handler when it declines."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        if rule_of(self) != "gegevens":
-            raise ValueError(f"{self.path}: ItemsRoute answers data routes only")
-        ordinary = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            answered = await answer_plain(request)
-            return answered if answered is not None else await ordinary(request)
-
-        return handler
+    @staticmethod
+    async def early(request: Request) -> Response | None:
+        return await answer_plain(request)  # looked up when called: tests make it decline

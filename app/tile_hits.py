@@ -42,22 +42,20 @@ database error while building is answered by the error handlers as the route's w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 
 from app import admission, audit, metrics
-from app.access import rule_of
 from app.dataversion import version
-from app.deps import _visible, caller_of, record_purpose, require_purpose, tile_selection
+from app.deps import tile_selection
+from app.early import EarlyRoute, gate, rate_token
 from app.filtering import narrowed, tile_query
 from app.layer_sql import Selection
-from app.params import Interval, interval, purpose_of, tile
+from app.params import Interval, interval, tile
 from app.services import Services, services_of
 from app.tile_build import MVT, build, empty, outside, tile_headers
 from app.tilecache import CachedTile
@@ -138,17 +136,11 @@ class Checked:
 async def _checked(request: Request, services: Services, runs: dict[str, int]) -> Checked | None:
     """The gate's and the dependencies' checks, without I/O; None: leave it to the route.
     Raises whatever those checks raise (the caller then leaves it to the route too)."""
-    entry = audit.open_entry(request, request.scope["route"].path, data=True)
-    caller = caller_of(request)
-    if not caller.resolved or caller.principal is None:
-        return None  # unknown to the cache, or refused: the gate decides (and counts) that
-    principal = entry.principal = caller.principal
+    checked = gate(request)
+    if checked is None:
+        return None  # unknown to the cache: the gate decides (and counts) that
+    entry, principal, layer = checked
     path, query = request.path_params, request.query_params
-    layer = _visible(request, path["collection_id"], principal)
-    stated = purpose_of(request.headers.get("x-doel"), query.get("doel"))
-    record_purpose(request, stated)
-    if layer.clearance != "aggregaat":
-        require_purpose(principal, stated, f"laag {layer.id!r} bevat gegevens op objectniveau")
     z, x, y = (_number(path[name]) for name in ("z", "x", "y"))
     if z is None or x is None or y is None or z > MAX_Z:
         return None
@@ -181,12 +173,8 @@ async def answer_early(request: Request) -> Response | None:
         return None
     if found is None:
         return None
-    # The gate's rate limit, the same way: a token in hand, else one from the shared bucket.
-    limiter = services.rate_limiter
-    if limiter.enabled and not limiter.take_local(found.principal.id):
-        wait: float = await run_in_threadpool(limiter.take, found.principal.id)
-        if wait:
-            return None  # over the limit: the gate refuses it (429), with its row
+    if not await rate_token(services, found.principal):
+        return None  # over the limit: the gate refuses it (429), with its row
     # From here on this path answers whatever happens: the route would run the same code.
     etag = found.etag
     if found.not_modified:
@@ -219,16 +207,9 @@ async def _hit(
     return Response(cached.data, media_type=MVT, headers=tile_headers(etag))
 
 
-class TileRoute(APIRoute):
+class TileRoute(EarlyRoute):
     """The tile route: :func:`answer_early` first, the ordinary handler when it declines."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        if rule_of(self) != "gegevens":
-            raise ValueError(f"{self.path}: TileRoute answers data routes only")
-        ordinary = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            answered = await answer_early(request)
-            return answered if answered is not None else await ordinary(request)
-
-        return handler
+    @staticmethod
+    async def early(request: Request) -> Response | None:
+        return await answer_early(request)  # looked up when called: tests make it decline
