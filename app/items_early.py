@@ -39,20 +39,17 @@ from app.layer_sql import Selection
 from app.pages import negotiate
 from app.params import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
+    MAX_CURSOR,
     Crs,
     Page,
-    decode_cursor,
     interval,
+    page,
     parse_bbox,
     parse_crs,
 )
 from app.services import Services, services_of
 from core.security import Principal
 from layers.base import Layer
-
-#: ``cursor``'s bound in ``app.params.page`` (FastAPI refuses a longer one).
-MAX_CURSOR = 400
 
 Checked = tuple[Principal, Layer, Page, Crs, Selection]
 
@@ -68,13 +65,12 @@ def _count(text: str | None, default: int, least: int) -> int | None:
     return value if value >= least else None
 
 
-def _page(limit: str | None, offset: str | None, cursor: str | None) -> Page | None:
+async def _page(limit: str | None, offset: str | None, cursor: str | None) -> Page | None:
     """``app.params.page`` for values FastAPI would take as they are; None otherwise."""
     size, skip = _count(limit, DEFAULT_LIMIT, 1), _count(offset, 0, 0)
     if size is None or skip is None or (cursor is not None and len(cursor) > MAX_CURSOR):
         return None
-    after = decode_cursor(cursor) if cursor is not None else None
-    return Page(min(size, MAX_LIMIT), skip if after is None else 0, after)
+    return await page(size, skip, cursor)
 
 
 async def _checked(request: Request, services: Services) -> Checked | None:
@@ -90,8 +86,8 @@ async def _checked(request: Request, services: Services) -> Checked | None:
     if checked is None:
         return None  # unknown to the cache: the gate decides (and counts) that
     _, principal, layer = checked
-    page = _page(query.get("limit"), query.get("offset"), query.get("cursor"))
-    if page is None:
+    asked_page = await _page(query.get("limit"), query.get("offset"), query.get("cursor"))
+    if asked_page is None:
         return None
     crs = parse_crs(query.get("crs"))
     box = parse_bbox(query.get("bbox"), query.get("bbox-crs"))
@@ -105,9 +101,9 @@ async def _checked(request: Request, services: Services) -> Checked | None:
         query.get("ids"),
     )
     selection = narrowed(feature_selection(request, layer, box, period, services.settings), layer, asked)
-    if selection.sortby and page.after is not None:
+    if selection.sortby and asked_page.after is not None:
         return None  # the route's 400
-    return principal, layer, page, crs, selection
+    return principal, layer, asked_page, crs, selection
 
 
 async def answer_plain(request: Request) -> Response | None:
@@ -119,11 +115,11 @@ async def answer_plain(request: Request) -> Response | None:
         return None
     if found is None:
         return None
-    principal, layer, page, crs, selection = found
+    principal, layer, asked_page, crs, selection = found
     if not await rate_token(services, principal):
         return None  # over the limit: the gate refuses it (429), with its row
     return await run_in_threadpool(
-        items_page.json_page, request, services, layer, principal, page, crs, selection
+        items_page.json_page, request, services, layer, principal, asked_page, crs, selection
     )
 
 

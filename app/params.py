@@ -68,6 +68,10 @@ def decode_cursor(cursor: str) -> str:
     return after
 
 
+#: The longest ``cursor`` taken (an encoded id; anything longer is refused).
+MAX_CURSOR = 400
+
+
 async def page(
     limit: Annotated[
         int,
@@ -85,7 +89,7 @@ async def page(
     cursor: Annotated[
         str | None,
         Query(
-            max_length=400,
+            max_length=MAX_CURSOR,
             description="Waar de pagina begint: uit de next-link van de vorige pagina (even snel op "
             "elke diepte, anders dan offset)",
         ),
