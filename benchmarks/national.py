@@ -62,9 +62,8 @@ class Peaks:
 
     def __init__(self) -> None:
         self.roots: dict[str, int] = {}
-        self.peak_kb: dict[str, int] = {}
-        self.anon_kb: dict[str, int] = {}
-        #: (root label, step) -> highest VmHWM / RssAnon booked to that step.
+        #: (root label, step) -> highest VmHWM / RssAnon booked to that step (a label's peak
+        #: is the highest over its steps).
         self.step_kb: dict[tuple[str, str], int] = {}
         self.step_anon_kb: dict[tuple[str, str], int] = {}
         self.step = ""
@@ -111,15 +110,15 @@ class Peaks:
             for label, root in list(self.roots.items()):
                 for pid in self._children(root):
                     hwm, anon = self._memory(pid)
-                    self._raise(self.peak_kb, label, hwm)
-                    self._raise(self.anon_kb, label, anon)
                     self._raise(self.step_anon_kb, (label, self.step), anon)
                     if hwm > self._seen.get(pid, 0):
                         self._seen[pid] = hwm
                         self._raise(self.step_kb, (label, self.step), hwm)
 
-    def mb(self, label: str) -> float:
-        return self.peak_kb.get(label, 0) / 1024
+    def mb(self, label: str, *, private: bool = False) -> float:
+        """The label's highest VmHWM (``private``: RssAnon) over every step, in MB."""
+        table = self.step_anon_kb if private else self.step_kb
+        return max((kb for (root, _), kb in table.items() if root == label), default=0) / 1024
 
     def by_step(self, label: str) -> dict[str, dict[str, float]]:
         """Per step: the highest VmHWM booked to it and the highest RssAnon seen, in MB."""
@@ -369,7 +368,7 @@ def run(rows: int | None = None, scale: float = 1.0, keep: Path | None = None) -
                 "postgres backend": peaks.mb("postgres"),
             }
             doc["postgres_backend_mb"] = {
-                "private (RssAnon)": peaks.anon_kb.get("postgres", 0) / 1024,
+                "private (RssAnon)": peaks.mb("postgres", private=True),
                 "per step": peaks.by_step("postgres"),
             }
         doc["timings"] = [asdict(t) for t in timings]
