@@ -18,7 +18,10 @@ Configurations:
   behaviour before issue 16;
 * ``standaard``: the default settings (slots per worker = twice the database's cores, here
   this machine's; queue 64; 0.5 s);
-* ``pool``: the first defaults, slots = the pool size (10) per worker, queue 32.
+* ``pool``: the first defaults, slots = the pool size (10) per worker, queue 32;
+* ``korte rij``: the defaults with a queue of 4, so that these loads are refused in part:
+  the default queue holds every client of this benchmark, and the refusals (their latency
+  is a target) would otherwise not be measured at all.
 
 Also the cost of the shared rate limit per request (``rate_take`` round trips, with a lease of
 1 and of 10). Reported per run: goodput (200s per second) against the peak, requests refused
@@ -59,6 +62,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     "zonder toelating": {"OKAART_ADMISSION_SLOTS": "10000", "OKAART_ADMISSION_QUEUE": "0"},
     "standaard": {},
     "pool": {"OKAART_ADMISSION_SLOTS": "10", "OKAART_ADMISSION_QUEUE": "32"},
+    "korte rij": {"OKAART_ADMISSION_QUEUE": "4"},
 }
 PROBE_EVERY_S = 0.02
 #: Processes the closed-loop clients are spread over.
