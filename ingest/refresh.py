@@ -53,6 +53,7 @@ def refresh_indicators(conn: Connection, k: int | None = None, *, per_gemeente: 
     """
     guard(conn)
     conn.execute(text("SET work_mem = '256MB'"))
+    conn.execute(text("SET hash_mem_multiplier = 1"))  # a hash bounded as a sort is
     marked = conn.execute(
         text(f"UPDATE ingest_run SET ververst_op = now() WHERE {PENDING} RETURNING gemeenten"),
         {"geslaagd": RunStatus.GESLAAGD},
