@@ -51,6 +51,7 @@ from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
 
 if TYPE_CHECKING:
+    from app.async_reads import AsyncReads
     from app.audit_batch import AuditBatch  # it imports this module
 
 log = logging.getLogger("okaart.audit")
@@ -265,17 +266,54 @@ def audited_one(
     with autocommit as conn:
         if entry is None:
             return conn.execute(text(sql), params).one()
-        wrapped = f"WITH r AS ({sql}), a AS ({_FROM_READ} RETURNING 1) SELECT r.* FROM r"
-        bound = {f"audit_{k}": v for k, v in entry.params(200).items() if k != "status"}
+        wrapped, bound = with_row(entry, sql, params, empty_status)
         try:
-            row = conn.execute(text(wrapped), {**params, **bound, "audit_empty": empty_status}).one()
+            row = conn.execute(text(wrapped), bound).one()
         except DBAPIError as exc:
-            if "audit_log" not in str(exc.orig):
-                raise  # a timeout or a broken connection: the error handlers answer
-            raise _refused(entry, exc) from exc
+            refuse_if_unrecorded(entry, exc)
+            raise  # a timeout or a broken connection: the error handlers answer
+    accounted(entry, row, empty_status)
+    return row
+
+
+async def audited_one_async(
+    request: Request, reads: AsyncReads, sql: str, params: dict[str, Any], *, empty_status: int = 200
+) -> Any:
+    """:func:`audited_one` on the event loop (app/async_reads.py): the same statement, the
+    same row, the same errors. The caller makes sure ``reads`` is usable and no replica is
+    configured."""
+    entry = entry_of(request)
+    if entry is None:
+        return await reads.one(sql, params)
+    wrapped, bound = with_row(entry, sql, params, empty_status)
+    try:
+        row = await reads.one(wrapped, bound)
+    except DBAPIError as exc:
+        refuse_if_unrecorded(entry, exc)
+        raise
+    accounted(entry, row, empty_status)
+    return row
+
+
+def with_row(
+    entry: AuditEntry, sql: str, params: dict[str, Any], empty_status: int
+) -> tuple[str, dict[str, Any]]:
+    """The read ``sql`` with the insert of its audit row, and their parameters."""
+    wrapped = f"WITH r AS ({sql}), a AS ({_FROM_READ} RETURNING 1) SELECT r.* FROM r"
+    bound = {f"audit_{k}": v for k, v in entry.params(200).items() if k != "status"}
+    return wrapped, {**params, **bound, "audit_empty": empty_status}
+
+
+def refuse_if_unrecorded(entry: AuditEntry, exc: DBAPIError) -> None:
+    """Raise the audit refusal when it was the row that could not be inserted."""
+    if "audit_log" in str(exc.orig):
+        raise _refused(entry, exc) from exc
+
+
+def accounted(entry: AuditEntry, row: Any, empty_status: int) -> None:
+    """Note on the entry what the read's row served (its row is committed with it)."""
     entry.accounted = empty_status if row.aantal == 0 else 200
     entry.aantal, entry.object_ids = row.aantal, list(row.ids) if row.ids is not None else None
-    return row
 
 
 def record_now(request: Request, writer: AuditBatch, *, aantal: int, ids: Sequence[str] | None) -> None:

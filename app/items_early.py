@@ -118,6 +118,11 @@ async def answer_plain(request: Request) -> Response | None:
     principal, layer, asked_page, crs, selection = found
     if not await rate_token(services, principal):
         return None  # over the limit: the gate refuses it (429), with its row
+    reads = services.reads_now()
+    if reads is not None:  # on the event loop: no thread hop (app/async_reads.py)
+        return await items_page.json_page_async(
+            request, services, reads, layer, principal, asked_page, crs, selection
+        )
     return await run_in_threadpool(
         items_page.json_page, request, services, layer, principal, asked_page, crs, selection
     )

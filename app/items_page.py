@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import Row
 
 from app import audit, layer_sql
+from app.async_reads import AsyncReads
 from app.layer_sql import Selection
 from app.params import Crs, Page, encode_cursor
 from app.services import Services
@@ -48,18 +49,11 @@ def page_links(
     return links
 
 
-def read_page(
-    request: Request,
-    services: Services,
-    layer: Layer,
-    principal: Principal,
-    page: Page,
-    crs: Crs,
-    selection: Selection,
-) -> tuple[Row[Any], list[dict[str, str]]]:
-    """The page's features, counts and links, read with its audit row in one statement
-    (``app.audit.audited_one``)."""
-    sql, params = layer_sql.geojson_features(
+def statement(
+    services: Services, layer: Layer, principal: Principal, page: Page, crs: Crs, selection: Selection
+) -> tuple[str, dict[str, Any]]:
+    """The page's one read: features, counts and what the links need."""
+    return layer_sql.geojson_features(
         layer,
         principal,
         selection,
@@ -71,9 +65,27 @@ def read_page(
         k=services.settings.suppression_k,
         count=True,
     )
+
+
+def read_page(
+    request: Request,
+    services: Services,
+    layer: Layer,
+    principal: Principal,
+    page: Page,
+    crs: Crs,
+    selection: Selection,
+) -> tuple[Row[Any], list[dict[str, str]]]:
+    """The page's features, counts and links, read with its audit row in one statement
+    (``app.audit.audited_one``)."""
+    sql, params = statement(services, layer, principal, page, crs, selection)
     row = audit.audited_one(request, services.engine, sql, params)
+    return row, links_of(request, page, row, selection)
+
+
+def links_of(request: Request, page: Page, row: Any, selection: Selection) -> list[dict[str, str]]:
     # Sorted by other keys: paged by offset (layer_sql._page); in id order, by cursor.
-    return row, page_links(request, page, row.laatste, row.meer, keyset=not selection.sortby)
+    return page_links(request, page, row.laatste, row.meer, keyset=not selection.sortby)
 
 
 def json_page(
@@ -85,9 +97,29 @@ def json_page(
     crs: Crs,
     selection: Selection,
 ) -> Response:
-    """The page as a GeoJSON FeatureCollection: the head from Python, the features as the
-    text PostgreSQL built, never parsed here."""
+    """The page as a GeoJSON FeatureCollection, read in a worker thread through the engine."""
     row, links = read_page(request, services, layer, principal, page, crs, selection)
+    return _collection(row, links, crs)
+
+
+async def json_page_async(
+    request: Request,
+    services: Services,
+    reads: AsyncReads,
+    layer: Layer,
+    principal: Principal,
+    page: Page,
+    crs: Crs,
+    selection: Selection,
+) -> Response:
+    """:func:`json_page` read on the event loop (app/async_reads.py)."""
+    sql, params = statement(services, layer, principal, page, crs, selection)
+    row = await audit.audited_one_async(request, reads, sql, params)
+    return _collection(row, links_of(request, page, row, selection), crs)
+
+
+def _collection(row: Any, links: list[dict[str, str]], crs: Crs) -> Response:
+    """The head from Python, the features as the text PostgreSQL built, never parsed here."""
     head = orjson.dumps(
         {
             "type": "FeatureCollection",

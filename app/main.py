@@ -46,8 +46,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         # The startup heap frozen and the loop watched (app/looplag.py); shared state: the
         # revocation listener and the sealer of failed sign-ins.
+        reads = services_of(served).async_reads
+        if reads is not None:
+            await reads.open()
         async with looplag.watching(), background.running(services_of(served)):
             yield
+        if reads is not None:
+            await reads.close()
         services_of(served).audit_batch.stop()  # after the rows already handed to it
         replicas = services_of(served).replicas
         if replicas is not None:

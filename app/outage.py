@@ -94,8 +94,9 @@ class ThrottleFilter(logging.Filter):
 
 
 #: Loggers that write a line per request when the database is away (the audit trail's
-#: "row could not be written; answering 503").
-THROTTLED = ("okaart.audit",)
+#: "row could not be written; answering 503"; psycopg_pool's "error connecting" of the early
+#: paths' async connections, app/async_reads.py).
+THROTTLED = ("okaart.audit", "psycopg.pool")
 
 
 def install() -> None:

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from app import audit_batch as batching  # a module: app.audit_batch's imports reach this one
 from app.admission import Admission
+from app.async_reads import AsyncReads
 from app.auth_failures import AuthFailures
 from app.dataversion import DataVersions
 from app.extents import Extents
@@ -49,6 +50,15 @@ class Services:
     audit_batch: batching.AuditBatch
     #: Streaming replicas the audited reads may go to (app/replica_reads.py); None: none.
     replicas: ReplicaSet | None = None
+    #: Async connections for the early paths' reads (app/async_reads.py); None: the engine's.
+    async_reads: AsyncReads | None = None
+
+    def reads_now(self) -> AsyncReads | None:
+        """The async connections, when this request may use them: opened on the running
+        loop, and no replica to read from (reads on a replica go through the engine's way,
+        app/replica_reads.py)."""
+        reads = self.async_reads
+        return reads if reads is not None and self.replicas is None and reads.usable() else None
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> Services:
@@ -75,6 +85,7 @@ class Services:
             providers=Providers(settings.oidc_providers),
             audit_batch=batching.AuditBatch(engine),
             replicas=ReplicaSet.from_settings(settings, engine),
+            async_reads=AsyncReads.for_engine(engine, settings),
         )
 
 

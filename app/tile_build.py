@@ -11,19 +11,22 @@ never depend on the way it came:
 * :func:`build`: the tile's SQL (``app.layer_sql.mvt`` on the stored EPSG:3857 copy, or
   ``mvt_rd`` in RD New) run with its audit row in the same statement
   (``app.audit.audited_one``), then put in the tile cache. Blocking: it runs in a worker
-  thread.
+  thread. :func:`build_async` is the same on the event loop, for the early path when the
+  async connections are usable (app/async_reads.py).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import morecantile
 from fastapi import Request
 from fastapi.responses import Response
 
 from app import audit, layer_sql, metrics
+from app.async_reads import AsyncReads
 from app.dataversion import run_ids
 from app.layer_sql import Selection
 from app.services import Services
@@ -57,6 +60,16 @@ def empty(etag: str) -> Response:
     return Response(b"", media_type=MVT, headers=tile_headers(etag))
 
 
+def statement(
+    services: Services, layer: Layer, principal: Principal, xyz: GridTile, selection: Selection
+) -> tuple[str, dict[str, Any]]:
+    """The tile's SQL: ``app.layer_sql.mvt`` on the stored EPSG:3857 copy, or ``mvt_rd``."""
+    k = services.settings.suppression_k
+    if xyz.grid.srid == 3857:
+        return layer_sql.mvt(layer, principal, selection, xyz.tile, k=k)
+    return layer_sql.mvt_rd(layer, principal, selection, xyz.grid.xy_bounds(xyz.tile), k=k)
+
+
 def build(
     request: Request,
     services: Services,
@@ -77,13 +90,32 @@ def build(
     replica that has not replayed them is not read (app/replica_reads.py). ``early``: asked
     by app/tile_hits.py (counted apart)."""
     metrics.tile_cache(hit=False, early=early)
-    k = services.settings.suppression_k
-    grid = xyz.grid
-    if grid.srid == 3857:
-        sql, params = layer_sql.mvt(layer, principal, selection, xyz.tile, k=k)
-    else:
-        sql, params = layer_sql.mvt_rd(layer, principal, selection, grid.xy_bounds(xyz.tile), k=k)
+    sql, params = statement(services, layer, principal, xyz, selection)
     row = audit.audited_one(request, services.engine, sql, params, runs=run_ids(runs, layer))
+    return _cached(services, etag, row)
+
+
+async def build_async(
+    request: Request,
+    services: Services,
+    reads: AsyncReads,
+    layer: Layer,
+    principal: Principal,
+    xyz: GridTile,
+    selection: Selection,
+    etag: str,
+) -> Response:
+    """:func:`build` on the event loop (app/async_reads.py), for the early path: the same
+    statement, row, cache entry and errors. No replica is read this way, so the ingest runs
+    of the key need no check."""
+    metrics.tile_cache(hit=False, early=True)
+    sql, params = statement(services, layer, principal, xyz, selection)
+    row = await audit.audited_one_async(request, reads, sql, params)
+    return _cached(services, etag, row)
+
+
+def _cached(services: Services, etag: str, row: Any) -> Response:
+    """The tile of the read's row, put in the cache."""
     data = bytes(row.tile or b"")
     if services.tile_cache.max_bytes:  # an entry computes its size and logged ids: not for nothing
         services.tile_cache.put(etag, CachedTile(data, int(row.aantal), tuple(row.ids) if row.ids else None))

@@ -57,7 +57,7 @@ from app.filtering import narrowed, tile_query
 from app.layer_sql import Selection
 from app.params import Interval, interval, tile
 from app.services import Services, services_of
-from app.tile_build import MVT, build, empty, outside, tile_headers
+from app.tile_build import MVT, build, build_async, empty, outside, tile_headers
 from app.tilecache import CachedTile
 from app.tms import WEB_MERCATOR, Grid, GridTile
 from core.security import Principal
@@ -184,10 +184,13 @@ async def answer_early(request: Request) -> Response | None:
         return await _hit(request, services, found.entry, cached, etag)
     if outside(services, found.layer, found.xyz):
         return empty(etag)  # its row is written by the audit middleware, as the route's
-    # A miss: the tile's query with its audit row in the same statement, in a worker thread
-    # as the (synchronous) route runs it. It keeps its admission slot: this is the work the
-    # slots bound.
+    # A miss: the tile's query with its audit row in the same statement, on the event loop
+    # (app/async_reads.py), else in a worker thread as the (synchronous) route runs it. It
+    # keeps its admission slot: this is the work the slots bound.
     layer, principal, xyz, selection = found.layer, found.principal, found.xyz, found.selection
+    reads = services.reads_now()
+    if reads is not None:  # on the event loop: no thread hop (app/async_reads.py)
+        return await build_async(request, services, reads, layer, principal, xyz, selection, etag)
     return await run_in_threadpool(
         build, request, services, layer, principal, xyz, selection, etag, runs, early=True
     )

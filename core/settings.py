@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Wait for a pooled connection before a 503; admission control keeps this rare.",
     )
+    async_reads: bool = Field(
+        default=True,
+        description="Read early items pages and uncached tiles on async connections from the "
+        "event loop (app/async_reads.py); off: in a worker thread through the engine.",
+    )
     admission_slots: int = Field(
         default=0,
         ge=0,

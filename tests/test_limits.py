@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from app.main import create_app
+from app.services import services_of
 from core import db
 from core.settings import Settings
 from tests.conftest import auth
@@ -250,12 +251,15 @@ def test_a_repeated_request_is_planned_for_its_own_values(make_client: Any, api_
     params = {"periode": "2024", "thema": "alle", "bbox": "6.55,53.20,6.57,53.22"}
     for _ in range(12):
         assert client.get("/collections/buurten/items", params=params, headers=headers).status_code == 200
-    with api.connect() as conn:  # the pool's only connection: the one that served the requests
-        prepared = conn.execute(
-            text("SELECT count(*), coalesce(sum(generic_plans), 0) FROM pg_prepared_statements")
-        ).one()
-    assert prepared[0] > 0, "psycopg prepared nothing: the test no longer shows the risk"
-    assert prepared[1] == 0
+    count = "SELECT count(*) AS n, coalesce(sum(generic_plans), 0) AS generic FROM pg_prepared_statements"
+    with api.connect() as conn:  # the engine's only connection
+        prepared = [tuple(conn.execute(text(count)).one())]
+    # The early path's reads (app/async_reads.py): the async pool's only connection.
+    reads = services_of(client.app).async_reads
+    assert reads is not None
+    prepared.append(tuple(client.portal.call(reads.one, count, {})))
+    assert sum(n for n, _ in prepared) > 0, "psycopg prepared nothing: the test no longer shows the risk"
+    assert [generic for _, generic in prepared] == [0, 0]
 
 
 def test_rate_take_refills_takes_and_writes_the_bucket_once_per_call(demo_engine: Engine) -> None:

@@ -160,6 +160,23 @@ def ordinary(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
     return declining
 
 
+def watch_reads(monkeypatch: pytest.MonkeyPatch, seen: Callable[[Any], object]) -> None:
+    """Call ``seen(request)`` before every audited read, whichever way it runs: in a worker
+    thread through the engine, or on the event loop (app/async_reads.py)."""
+    threaded, awaited = audit.audited_one, audit.audited_one_async
+
+    def in_thread(request: Any, *args: Any, **kwargs: Any) -> Any:
+        seen(request)
+        return threaded(request, *args, **kwargs)
+
+    async def on_loop(request: Any, *args: Any, **kwargs: Any) -> Any:
+        seen(request)
+        return await awaited(request, *args, **kwargs)
+
+    monkeypatch.setattr("app.audit.audited_one", in_thread)
+    monkeypatch.setattr("app.audit.audited_one_async", on_loop)
+
+
 def three_ways(
     c: Copy, ordinary: Callable[[], Any], url: str, who: str | None, doel: str | None = None
 ) -> tuple[Answer, Answer, Answer]:
@@ -204,13 +221,7 @@ def test_a_tile_outside_the_layer_is_empty_without_a_query_either_way(
 ) -> None:
     c, url = copy, URLS[kind]
     queried: list[str] = []
-    real = audit.audited_one
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        queried.append(url)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr("app.audit.audited_one", counted)
+    watch_reads(monkeypatch, lambda _request: queried.append(url))
     route, cold, warm = three_ways(c, ordinary, url, "analist")
     assert route.status == 200 and route.content == b""
     assert cold == route and warm == route
@@ -281,13 +292,7 @@ def test_a_miss_keeps_its_admission_slot_during_the_query(
     back before its row's commit."""
     c = copy
     held: list[bool] = []
-    real = audit.audited_one
-
-    def watched(request: Any, *args: Any, **kwargs: Any) -> Any:
-        held.append(request.scope["state"][admission.SLOT_KEY].held)
-        return real(request, *args, **kwargs)
-
-    monkeypatch.setattr("app.audit.audited_one", watched)
+    watch_reads(monkeypatch, lambda request: held.append(request.scope["state"][admission.SLOT_KEY].held))
     fresh(c)
     builds, hits = early_builds(), early_hits()
     assert ask(c, URLS["signalen"], "analist").status == 200

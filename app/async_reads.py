@@ -1,0 +1,142 @@
+"""The early paths' one-row reads on the event loop, on psycopg's own async connections.
+
+An items page and an uncached tile answered early (app/items_early.py, app/tile_hits.py) ran
+their one statement in a worker thread through SQLAlchemy: the hop to the thread and back, the
+engine's checkout, its text compilation and result wrapping, and the thread's contention for
+the interpreter lock with the event loop cost about as much Python CPU as the rest of the
+answer (issue 16: items at 0.74x MapServer, CPU per answer 3.5 against 2.9 ms). Here the same
+statement runs from the event loop on an :class:`psycopg_pool.AsyncConnectionPool`, with no
+thread and no SQLAlchemy in between.
+
+What stays the same as the engine's way, so either path sends the same thing:
+
+* the connections: same database, same role, the engine's own set-up statements
+  (``core.db.session_of``: role, statement timeout, custom plans), autocommit, a recycle age;
+* the statement: the SQL as ``sqlalchemy.text`` reads it (``:name`` parameters, ``::`` casts,
+  ``\\:`` for a colon), turned into psycopg's ``%(name)s`` once per text;
+* the errors: a psycopg error is raised as SQLAlchemy would wrap it, and a pool that gives no
+  connection in ``pool_timeout_s`` as SQLAlchemy's pool timeout, so the error handlers answer
+  both exactly as for the engine (app/errors.py: the 503s).
+
+It is only used where it is bound to the running loop (opened in the app's lifespan) and no
+replica is configured (reads on a replica keep app/replica_reads.py); otherwise the callers
+take the engine's way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time
+from typing import Any
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from core import db
+from core.settings import Settings
+
+log = logging.getLogger("okaart.async_reads")
+
+#: Seconds background reconnects keep trying before a request may start a new attempt.
+RECONNECT_S = 2.0
+#: A bound parameter as ``sqlalchemy.text`` finds one: a colon not after a colon, a word
+#: character or a backslash, and a name not followed by another colon.
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+@functools.lru_cache(maxsize=1024)
+def psycopg_sql(sql: str) -> str:
+    """``sql`` in psycopg's parameter style, read as ``sqlalchemy.text`` reads it."""
+    escaped = sql.replace("%", "%%")
+    return _BIND.sub(r"%(\1)s", escaped).replace("\\:", ":")
+
+
+class AsyncReads:
+    """A pool of async connections to the engine's database, set up as its connections are."""
+
+    def __init__(self, engine: Engine, statements: tuple[str, ...], settings: Settings) -> None:
+        self.statements = statements
+        self.timeout_s = settings.pool_timeout_s
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.pool = AsyncConnectionPool(
+            url,
+            min_size=min(settings.slots_per_worker(), settings.pool_size),
+            max_size=settings.pool_size,
+            timeout=settings.pool_timeout_s,
+            max_lifetime=600.0,  # as the engine's pool_recycle
+            configure=self._configure,
+            kwargs={"autocommit": True, "connect_timeout": 2},
+            open=False,
+            name="okaart-async",
+            # Background reconnects back off up to this long before giving up; after that a
+            # request that finds no connection starts a new attempt at once. Short, so a
+            # database that is back is used again within seconds, as the engine's pool does.
+            reconnect_timeout=RECONNECT_S,
+            reconnect_failed=self._unreachable,
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        #: When a connection was last made, and when reconnecting last gave up (monotonic).
+        self.connected_at = self.failed_at = 0.0
+
+    @classmethod
+    def for_engine(cls, engine: Engine, settings: Settings) -> AsyncReads | None:
+        """The pool for ``engine``, or None when its connections' set-up is not known (an
+        engine not made by ``core.db.make_engine``) or it is turned off."""
+        statements = db.session_of(engine)
+        if statements is None or not settings.async_reads:
+            return None
+        return cls(engine, statements, settings)
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        for statement in self.statements:
+            await conn.execute(statement)
+        self.connected_at = time.monotonic()
+
+    async def _unreachable(self, _pool: AsyncConnectionPool) -> None:
+        self.failed_at = time.monotonic()
+
+    async def open(self) -> None:
+        """Open on the running loop (the app's lifespan); connections are made in the
+        background, so a database that is down does not keep the service from starting."""
+        await self.pool.open(wait=False)
+        self.loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        self.loop = None
+        await self.pool.close()
+
+    def usable(self) -> bool:
+        """Open, on this loop (a test client without its lifespan runs each request on a
+        loop of its own: the engine's way serves it)."""
+        try:
+            return self.loop is asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+
+    async def one(self, sql: str, params: dict[str, Any]) -> Any:
+        """The statement's one row (attributes by column name), or the error SQLAlchemy
+        would have raised for it."""
+        try:
+            async with self.pool.connection() as conn:
+                cursor = conn.cursor(row_factory=namedtuple_row)
+                await cursor.execute(psycopg_sql(sql), params)
+                row = await cursor.fetchone()
+        except PoolTimeout as exc:
+            if self.failed_at > self.connected_at:
+                # Reconnecting gave up since the last connection was made: the database is
+                # not reachable, which is what the engine's pool says then.
+                down = psycopg.OperationalError(f"no connection to the database: {exc}")
+                raise DBAPIError.instance(sql, params, down, psycopg.Error) from exc
+            raise PoolTimeoutError(str(exc)) from exc
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+        if row is None:
+            raise DBAPIError.instance(sql, params, psycopg.ProgrammingError("no row"), psycopg.Error)
+        return row
