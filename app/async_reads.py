@@ -14,9 +14,10 @@ What stays the same as the engine's way, so either path sends the same thing:
   (``core.db.session_of``: role, statement timeout, custom plans), autocommit, a recycle age;
 * the statement: the SQL as ``sqlalchemy.text`` reads it (``:name`` parameters, ``::`` casts,
   ``\\:`` for a colon), turned into psycopg's ``%(name)s`` once per text;
-* the errors: a psycopg error is raised as SQLAlchemy would wrap it, and a pool that gives no
-  connection in ``pool_timeout_s`` as SQLAlchemy's pool timeout, so the error handlers answer
-  both exactly as for the engine (app/errors.py: the 503s).
+* the errors: a psycopg error is raised as SQLAlchemy would wrap it, so the error handlers
+  answer it exactly as for the engine (app/errors.py: the 503s); when this pool has no
+  connection to give, the engine runs the statement (and fails as it always did when the
+  database is away).
 
 It is only used where it is bound to the running loop (opened in the app's lifespan) and no
 replica is configured (reads on a replica keep app/replica_reads.py); otherwise the callers
@@ -27,24 +28,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import re
-import time
+import select
 from typing import Any
 
+import anyio
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Row, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from core import db
 from core.settings import Settings
 
-log = logging.getLogger("okaart.async_reads")
-
-#: Seconds background reconnects keep trying before a request may start a new attempt.
+#: Seconds background reconnects keep trying before a waiting request starts a new attempt.
 RECONNECT_S = 2.0
 #: A bound parameter as ``sqlalchemy.text`` finds one: a colon not after a colon, a word
 #: character or a backslash, and a name not followed by another colon.
@@ -59,11 +57,12 @@ def psycopg_sql(sql: str) -> str:
 
 
 class AsyncReads:
-    """A pool of async connections to the engine's database, set up as its connections are."""
+    """A pool of async connections to the engine's database, set up as its connections are;
+    the engine itself when the pool has no connection to give."""
 
     def __init__(self, engine: Engine, statements: tuple[str, ...], settings: Settings) -> None:
+        self.engine = engine
         self.statements = statements
-        self.timeout_s = settings.pool_timeout_s
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.pool = AsyncConnectionPool(
             url,
@@ -77,13 +76,10 @@ class AsyncReads:
             name="okaart-async",
             # Background reconnects back off up to this long before giving up; after that a
             # request that finds no connection starts a new attempt at once. Short, so a
-            # database that is back is used again within seconds, as the engine's pool does.
+            # database that is back is used again within seconds.
             reconnect_timeout=RECONNECT_S,
-            reconnect_failed=self._unreachable,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
-        #: When a connection was last made, and when reconnecting last gave up (monotonic).
-        self.connected_at = self.failed_at = 0.0
 
     @classmethod
     def for_engine(cls, engine: Engine, settings: Settings) -> AsyncReads | None:
@@ -97,10 +93,6 @@ class AsyncReads:
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         for statement in self.statements:
             await conn.execute(statement)
-        self.connected_at = time.monotonic()
-
-    async def _unreachable(self, _pool: AsyncConnectionPool) -> None:
-        self.failed_at = time.monotonic()
 
     async def open(self) -> None:
         """Open on the running loop (the app's lifespan); connections are made in the
@@ -122,21 +114,40 @@ class AsyncReads:
 
     async def one(self, sql: str, params: dict[str, Any]) -> Any:
         """The statement's one row (attributes by column name), or the error SQLAlchemy
-        would have raised for it."""
-        try:
-            async with self.pool.connection() as conn:
-                cursor = conn.cursor(row_factory=namedtuple_row)
-                await cursor.execute(psycopg_sql(sql), params)
-                row = await cursor.fetchone()
-        except PoolTimeout as exc:
-            if self.failed_at > self.connected_at:
-                # Reconnecting gave up since the last connection was made: the database is
-                # not reachable, which is what the engine's pool says then.
-                down = psycopg.OperationalError(f"no connection to the database: {exc}")
-                raise DBAPIError.instance(sql, params, down, psycopg.Error) from exc
-            raise PoolTimeoutError(str(exc)) from exc
-        except psycopg.Error as exc:
-            raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
-        if row is None:
-            raise DBAPIError.instance(sql, params, psycopg.ProgrammingError("no row"), psycopg.Error)
-        return row
+        would have raised for it.
+
+        A connection the server has ended while it sat in the pool (a restart, a failover,
+        ``pg_terminate_backend``) is closed and the next one taken. When the pool has no
+        connection to give within ``pool_timeout_s`` (the database away, or still
+        reconnecting after it came back), the engine's way answers: it connects on demand,
+        so the request gets what it got before this pool existed (the row, or its 503)."""
+        for _ in range(self.pool.max_size + 1):
+            try:
+                async with self.pool.connection() as conn:
+                    if _ended(conn):
+                        await conn.close()  # the pool replaces a closed connection
+                        continue
+                    cursor = conn.cursor(row_factory=namedtuple_row)
+                    await cursor.execute(psycopg_sql(sql), params)
+                    row = await cursor.fetchone()
+            except PoolTimeout:
+                break
+            except psycopg.Error as exc:
+                raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+            if row is None:
+                raise DBAPIError.instance(sql, params, psycopg.ProgrammingError("no row"), psycopg.Error)
+            return row
+        return await anyio.to_thread.run_sync(self._engine_one, sql, params)
+
+    def _engine_one(self, sql: str, params: dict[str, Any]) -> Row[Any]:
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(text(sql), params).one()
+
+
+def _ended(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the server ended this idle connection: its last words (an error, the end of
+    the stream) wait on the socket. Asked without a round trip: the engine pings neither."""
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
