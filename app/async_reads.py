@@ -64,22 +64,39 @@ class AsyncReads:
         self.engine = engine
         self.statements = statements
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.pool = AsyncConnectionPool(
+        slots = min(settings.slots_per_worker(), settings.pool_size)
+        self.pool = self._pool(url, statements, settings, slots, "okaart-async")
+        #: Connections on generic plans, for the statements that are safe on one (:meth:`one`).
+        generic = tuple(
+            "SET plan_cache_mode = force_generic_plan" if s.startswith("SET plan_cache_mode") else s
+            for s in statements
+        )
+        self.generic = self._pool(url, generic, settings, 1, "okaart-async-generic")
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @staticmethod
+    def _pool(
+        url: str, statements: tuple[str, ...], settings: Settings, min_size: int, name: str
+    ) -> AsyncConnectionPool:
+        async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+            for statement in statements:
+                await conn.execute(statement)
+
+        return AsyncConnectionPool(
             url,
-            min_size=min(settings.slots_per_worker(), settings.pool_size),
+            min_size=min_size,
             max_size=settings.pool_size,
             timeout=settings.pool_timeout_s,
             max_lifetime=600.0,  # as the engine's pool_recycle
-            configure=self._configure,
+            configure=configure,
             kwargs={"autocommit": True, "connect_timeout": 2},
             open=False,
-            name="okaart-async",
+            name=name,
             # Background reconnects back off up to this long before giving up; after that a
             # request that finds no connection starts a new attempt at once. Short, so a
             # database that is back is used again within seconds.
             reconnect_timeout=RECONNECT_S,
         )
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def for_engine(cls, engine: Engine, settings: Settings) -> AsyncReads | None:
@@ -90,19 +107,17 @@ class AsyncReads:
             return None
         return cls(engine, statements, settings)
 
-    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        for statement in self.statements:
-            await conn.execute(statement)
-
     async def open(self) -> None:
         """Open on the running loop (the app's lifespan); connections are made in the
         background, so a database that is down does not keep the service from starting."""
-        await self.pool.open(wait=False)
+        for pool in (self.pool, self.generic):
+            await pool.open(wait=False)
         self.loop = asyncio.get_running_loop()
 
     async def close(self) -> None:
         self.loop = None
-        await self.pool.close()
+        for pool in (self.pool, self.generic):
+            await pool.close()
 
     def usable(self) -> bool:
         """Open, on this loop (a test client without its lifespan runs each request on a
@@ -112,18 +127,28 @@ class AsyncReads:
         except RuntimeError:
             return False
 
-    async def one(self, sql: str, params: dict[str, Any]) -> Any:
+    async def one(self, sql: str, params: dict[str, Any], *, generic: bool = False) -> Any:
         """The statement's one row (attributes by column name), or the error SQLAlchemy
         would have raised for it.
+
+        ``generic``: on a connection that runs a prepared statement on one generic plan
+        instead of planning it for every run's values (psycopg prepares a statement after
+        five runs on a connection). Planning was a third of an items page's PostgreSQL CPU.
+        Only for statements whose every plan scans the same way whatever the values: a
+        page that counts its whole box in its own scan (``layer_sql.geojson_features``)
+        reads every row in the box, so its plan is the box's index scan for any box. The
+        engine's connections plan every run (core/db.py): a generic plan of a bbox over the
+        indicator view took 600 ms.
 
         A connection the server has ended while it sat in the pool (a restart, a failover,
         ``pg_terminate_backend``) is closed and the next one taken. When the pool has no
         connection to give within ``pool_timeout_s`` (the database away, or still
         reconnecting after it came back), the engine's way answers: it connects on demand,
         so the request gets what it got before this pool existed (the row, or its 503)."""
-        for _ in range(self.pool.max_size + 1):
+        pool = self.generic if generic else self.pool
+        for _ in range(pool.max_size + 1):
             try:
-                async with self.pool.connection() as conn:
+                async with pool.connection() as conn:
                     if _ended(conn):
                         await conn.close()  # the pool replaces a closed connection
                         continue

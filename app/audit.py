@@ -277,17 +277,23 @@ def audited_one(
 
 
 async def audited_one_async(
-    request: Request, reads: AsyncReads, sql: str, params: dict[str, Any], *, empty_status: int = 200
+    request: Request,
+    reads: AsyncReads,
+    sql: str,
+    params: dict[str, Any],
+    *,
+    empty_status: int = 200,
+    generic: bool = False,
 ) -> Any:
     """:func:`audited_one` on the event loop (app/async_reads.py): the same statement, the
     same row, the same errors. The caller makes sure ``reads`` is usable and no replica is
-    configured."""
+    configured. ``generic``: see ``AsyncReads.one``."""
     entry = entry_of(request)
     if entry is None:
-        return await reads.one(sql, params)
+        return await reads.one(sql, params, generic=generic)
     wrapped, bound = with_row(entry, sql, params, empty_status)
     try:
-        row = await reads.one(wrapped, bound)
+        row = await reads.one(wrapped, bound, generic=generic)
     except DBAPIError as exc:
         refuse_if_unrecorded(entry, exc)
         raise

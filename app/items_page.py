@@ -50,9 +50,17 @@ def page_links(
 
 
 def statement(
-    services: Services, layer: Layer, principal: Principal, page: Page, crs: Crs, selection: Selection
+    services: Services,
+    layer: Layer,
+    principal: Principal,
+    page: Page,
+    crs: Crs,
+    selection: Selection,
+    *,
+    planned_once: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """The page's one read: features, counts and what the links need."""
+    """The page's one read: features, counts and what the links need (``planned_once``:
+    written for a generic plan, ``layer_sql.conditions``)."""
     return layer_sql.geojson_features(
         layer,
         principal,
@@ -64,7 +72,16 @@ def statement(
         after=page.after,
         k=services.settings.suppression_k,
         count=True,
+        planned_once=planned_once,
     )
+
+
+def generic_plan(layer: Layer, page: Page, selection: Selection) -> bool:
+    """Whether the page's statement may run on a generic plan (app/async_reads.py): a point
+    layer's page that counts its whole box in its own scan. Every plan of it is then the
+    scan of the box's rows through the layer's spatial index; the area layers (the
+    indicator view's joins) keep a plan per run."""
+    return layer.kind == "punten" and layer_sql.counted_in_scan(selection, page.offset, page.after)
 
 
 def read_page(
@@ -112,9 +129,11 @@ async def json_page_async(
     crs: Crs,
     selection: Selection,
 ) -> Response:
-    """:func:`json_page` read on the event loop (app/async_reads.py)."""
-    sql, params = statement(services, layer, principal, page, crs, selection)
-    row = await audit.audited_one_async(request, reads, sql, params)
+    """:func:`json_page` read on the event loop (app/async_reads.py), on a generic plan
+    where :func:`generic_plan` allows it."""
+    generic = generic_plan(layer, page, selection)
+    sql, params = statement(services, layer, principal, page, crs, selection, planned_once=generic)
+    row = await audit.audited_one_async(request, reads, sql, params, generic=generic)
     return _collection(row, links_of(request, page, row, selection), crs)
 
 

@@ -4,6 +4,7 @@ answer, row and errors as the engine's way, and a database that comes back is us
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,27 @@ def test_a_database_that_comes_back_is_used_again_within_seconds(own_cluster: Cl
             await reads.close()
 
     asyncio.run(run())
+
+
+def test_a_point_layers_first_page_of_a_box_runs_on_a_generic_plan_with_the_same_answers(
+    make_client: Callable[..., TestClient], api_keys: dict[str, str]
+) -> None:
+    """psycopg prepares a statement after five runs on a connection; on the generic pool its
+    later runs take the generic plan. Each box must still get exactly its own page."""
+    headers = auth(api_keys["analist"])
+    on_loop, threaded = make_client(), make_client(async_reads=False)
+    boxes = [f"6.55{i},53.21{i},6.57{i},53.22{i}" for i in range(9)]
+    pages = [f"/collections/signalen/items?limit=10&bbox={box}" for box in boxes]
+    for client in (on_loop, threaded):
+        assert client.get(pages[0], headers=headers).status_code == 200  # the key known
+    answers = [(on_loop.get(p, headers=headers), threaded.get(p, headers=headers)) for p in pages * 2]
+    assert all(a.status_code == b.status_code == 200 for a, b in answers)
+    assert all(_without_time(a.content) == _without_time(b.content) for a, b in answers)
+    assert len({a.json()["numberMatched"] for a, _ in answers}) > 1, "the boxes differ in what they hold"
+    reads = services_of(on_loop.app).async_reads
+    assert reads is not None
+    count = "SELECT coalesce(sum(generic_plans), 0) AS generic FROM pg_prepared_statements"
+    generic = on_loop.portal.call(functools.partial(reads.one, count, {}, generic=True))
+    assert generic.generic > 0, "no page ran on a generic plan"
+    custom = on_loop.portal.call(functools.partial(reads.one, count, {}))
+    assert custom.generic == 0
