@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry looked for a global provider on every request (2 % of
+        # a cached tile's CPU) to find none: the service's metrics are Prometheus (/metrics).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         # Every route passes the access gate first; see app/access.py.
         dependencies=[Depends(gate)],
     )
