@@ -4,7 +4,8 @@ waiting requests, and a fast 503 beyond them.
 Without it every request that arrives starts its queries: at 50 concurrent 2-3 s requests
 on 2 cores each slowed the others past the statement timeout and none succeeded (goodput
 fell to zero), and pool waits ran to 3.3 s. Here a worker lets ``slots`` requests run at
-once (by default twice the database's cores, ``core.settings.admission_slots_for``) and
+once (by default twice the database's cores, shared by the workers,
+``core.settings.admission_slots_for``) and
 answers every request it cannot seat or queue at once with a 503 problem and
 ``Retry-After``: the requests that run finish at the database's pace, and the refused ones
 learn it in well under a second.

@@ -151,7 +151,8 @@ def start_okaart(
     """
     port = free_port()
     environment = {**os.environ, "DATABASE_URL": url, "OKAART_ENVIRONMENT": "development"}
-    environment |= {"OKAART_LOG_LEVEL": "WARNING", **(env or {})}
+    # The workers share the database's cores, as under `okaart serve --workers`.
+    environment |= {"OKAART_LOG_LEVEL": "WARNING", "OKAART_WORKERS": str(workers), **(env or {})}
     cmd = [
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--app-dir", str(ROOT),

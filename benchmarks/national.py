@@ -250,7 +250,7 @@ def serve_and_measure(
         "OKAART_LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
-    env |= {"OKAART_RATE_LIMIT_PER_MINUTE": "0", "OKAART_TILE_CACHE_MB": "0"}
+    env |= {"OKAART_RATE_LIMIT_PER_MINUTE": "0", "OKAART_TILE_CACHE_MB": "0", "OKAART_WORKERS": "2"}
     cmd = [
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
         "--port", str(port), "--workers", "2", "--log-level", "warning", "--app-dir", str(ROOT),

@@ -7,6 +7,7 @@ one line and exit 1; a bug is one line too, with where its traceback was saved
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from functools import cache
@@ -134,6 +135,10 @@ def serve(
     """Serve the API and the maps with uvicorn."""
     import uvicorn
 
+    # The workers share the database's cores: each takes its part of the admission slots
+    # (core.settings.admission_slots_for). They read it from the environment they inherit.
+    os.environ["OKAART_WORKERS"] = str(workers)
+    get_settings.cache_clear()
     settings = get_settings()
     url = start_database(settings)
     _heal(url)

@@ -95,7 +95,13 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description="Requests per worker doing database work at once (0: derived from the "
-        "database's CPU cores, see admission_slots_for).",
+        "database's CPU cores and the workers, see admission_slots_for).",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Worker processes of this instance sharing the database's cores; the default "
+        "admission slots are divided among them (`okaart serve --workers` sets it).",
     )
     database_cores: int = Field(
         default=0,
@@ -190,7 +196,7 @@ class Settings(BaseSettings):
         """``OKAART_ADMISSION_SLOTS``, or the rule of :func:`admission_slots_for`."""
         if self.admission_slots:
             return self.admission_slots
-        return admission_slots_for(self.database_cores or machine_cores(), self.pool_size)
+        return admission_slots_for(self.database_cores or machine_cores(), self.pool_size, self.workers)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -227,9 +233,9 @@ class Settings(BaseSettings):
         return self
 
 
-def admission_slots_for(cores: int, pool_size: int) -> int:
-    """Default requests per worker doing database work at once: two per database core, at
-    most one per pooled connection.
+def admission_slots_for(cores: int, pool_size: int, workers: int = 1) -> int:
+    """Default requests per worker doing database work at once: two per database core, shared
+    by the instance's workers, at most one per pooled connection (and at least one).
 
     A request's statements are CPU-bound in PostgreSQL, and more of them at once than the
     cores can run do not finish sooner: they share the cores and each takes longer, until
@@ -240,8 +246,14 @@ def admission_slots_for(cores: int, pool_size: int) -> int:
     what 10 gave. Two per core keeps a statement ready for every core while another request is
     outside it. A slot needs a connection, hence the pool size as the cap. Set
     ``OKAART_DATABASE_CORES`` when the database runs on another machine.
+
+    The two per core are the instance's, not each worker's: with two per core in every
+    worker, two workers ran four statements per core, and the backends crowded the workers
+    off the cores. ``/healthz`` then took up to 60-67 ms under twice the saturating load,
+    and items ran at 0.95x MapServer; divided among the workers, 19-22 ms and 1.29x in the
+    same benchmarks (docs/decisions.md).
     """
-    return max(1, min(2 * cores, pool_size))
+    return max(1, min(2 * cores // workers, pool_size))
 
 
 def machine_cores() -> int:

@@ -296,16 +296,29 @@ def test_the_same_bad_key_again_is_counted_but_not_looked_up(
 
 
 @pytest.mark.parametrize(
-    ("cores", "pool_size", "slots"), [(1, 10, 2), (2, 10, 4), (4, 10, 8), (16, 10, 10), (8, 3, 3)]
+    ("cores", "pool_size", "workers", "slots"),
+    [
+        (1, 10, 1, 2),
+        (2, 10, 1, 4),
+        (4, 10, 1, 8),
+        (16, 10, 1, 10),
+        (8, 3, 1, 3),
+        (2, 10, 2, 2),
+        (4, 10, 2, 4),
+        (2, 10, 8, 1),
+    ],
 )
-def test_admission_slots_default_to_the_database_cores_capped_by_the_pool(
-    cores: int, pool_size: int, slots: int
+def test_admission_slots_default_to_the_database_cores_shared_by_the_workers_capped_by_the_pool(
+    cores: int, pool_size: int, workers: int, slots: int
 ) -> None:
-    """Two slots per database core (at most one per connection), whatever this machine has
-    when the database's cores are given; building the app opens no connection."""
-    assert admission_slots_for(cores, pool_size) == slots
+    """Two slots per database core for the instance, divided among its workers (at most one
+    per connection, at least one), whatever this machine has when the database's cores are
+    given; building the app opens no connection."""
+    assert admission_slots_for(cores, pool_size, workers) == slots
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
-    settings = Settings(database_url=url, environment="test", pool_size=pool_size, database_cores=cores)
+    settings = Settings(
+        database_url=url, environment="test", pool_size=pool_size, database_cores=cores, workers=workers
+    )
     assert settings.slots_per_worker() == slots
     admission = services_of(create_app(settings, engine=create_engine(url))).admission
     assert (admission.slots, admission.queue, admission.wait_s) == (slots, 64, 0.5)
