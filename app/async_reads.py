@@ -63,16 +63,26 @@ class AsyncReads:
     def __init__(self, engine: Engine, statements: tuple[str, ...], settings: Settings) -> None:
         self.engine = engine
         self.statements = statements
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        slots = min(settings.slots_per_worker(), settings.pool_size)
-        self.pool = self._pool(url, statements, settings, slots, "okaart-async")
-        #: Connections on generic plans, for the statements that are safe on one (:meth:`one`).
+        self.settings = settings
+        self.url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.pool, self.generic = self._pools()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        #: Whether the pools were ever opened: a closed pool cannot open again, and an app's
+        #: lifespan can run more than once (a test client entered twice).
+        self.opened = False
+
+    def _pools(self) -> tuple[AsyncConnectionPool, AsyncConnectionPool]:
+        """The pool planning every run, and the pool on generic plans for the statements
+        that are safe on one (:meth:`one`)."""
+        slots = min(self.settings.slots_per_worker(), self.settings.pool_size)
         generic = tuple(
             "SET plan_cache_mode = force_generic_plan" if s.startswith("SET plan_cache_mode") else s
-            for s in statements
+            for s in self.statements
         )
-        self.generic = self._pool(url, generic, settings, 1, "okaart-async-generic")
-        self.loop: asyncio.AbstractEventLoop | None = None
+        return (
+            self._pool(self.url, self.statements, self.settings, slots, "okaart-async"),
+            self._pool(self.url, generic, self.settings, 1, "okaart-async-generic"),
+        )
 
     @staticmethod
     def _pool(
@@ -110,6 +120,9 @@ class AsyncReads:
     async def open(self) -> None:
         """Open on the running loop (the app's lifespan); connections are made in the
         background, so a database that is down does not keep the service from starting."""
+        if self.opened:
+            self.pool, self.generic = self._pools()
+        self.opened = True
         for pool in (self.pool, self.generic):
             await pool.open(wait=False)
         self.loop = asyncio.get_running_loop()
