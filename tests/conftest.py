@@ -374,6 +374,10 @@ def serving_demo(demo_engine: Engine, api_login: Callable[[str], str], **setting
     # fires dozens of tile requests at once: with the cores-based default a slow CI machine
     # could shed a tile with a 503, failing a map test for what tests/test_overload.py tests.
     settings.setdefault("admission_slots", 10)
+    # The test keys are the session's: every module's requests draw on their shared rate
+    # buckets, so a map test run after busy ones could get 429s for what tests/test_limits.py
+    # and tests/test_gedeelde_staat.py test. A module that tests the limit sets it.
+    settings.setdefault("rate_limit_per_minute", 0)
     url = demo_engine.url.render_as_string(hide_password=False)
     api = db.make_engine(api_login(url), statement_timeout_ms=5000)
     app = create_app(Settings(database_url=url, environment="test", basemap_url="", **settings), engine=api)
