@@ -36,7 +36,7 @@ import anyio
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import Engine, Row, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from core import db
@@ -60,9 +60,9 @@ class AsyncReads:
     """A pool of async connections to the engine's database, set up as its connections are;
     the engine itself when the pool has no connection to give."""
 
-    def __init__(self, engine: Engine, statements: tuple[str, ...], settings: Settings) -> None:
+    def __init__(self, engine: Engine, session: db.Session, settings: Settings) -> None:
         self.engine = engine
-        self.statements = statements
+        self.session = session
         self.settings = settings
         self.url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.pool, self.generic = self._pools()
@@ -75,12 +75,9 @@ class AsyncReads:
         """The pool planning every run, and the pool on generic plans for the statements
         that are safe on one (:meth:`one`)."""
         slots = min(self.settings.slots_per_worker(), self.settings.pool_size)
-        generic = tuple(
-            "SET plan_cache_mode = force_generic_plan" if s.startswith("SET plan_cache_mode") else s
-            for s in self.statements
-        )
+        generic = self.session.statements(plans="force_generic_plan")
         return (
-            self._pool(self.url, self.statements, self.settings, slots, "okaart-async"),
+            self._pool(self.url, self.session.statements(), self.settings, slots, "okaart-async"),
             self._pool(self.url, generic, self.settings, 1, "okaart-async-generic"),
         )
 
@@ -112,10 +109,10 @@ class AsyncReads:
     def for_engine(cls, engine: Engine, settings: Settings) -> AsyncReads | None:
         """The pool for ``engine``, or None when its connections' set-up is not known (an
         engine not made by ``core.db.make_engine``) or it is turned off."""
-        statements = db.session_of(engine)
-        if statements is None or not settings.async_reads:
+        session = db.session_of(engine)
+        if session is None or not settings.async_reads:
             return None
-        return cls(engine, statements, settings)
+        return cls(engine, session, settings)
 
     async def open(self) -> None:
         """Open on the running loop (the app's lifespan); connections are made in the
@@ -175,11 +172,7 @@ class AsyncReads:
             if row is None:
                 raise DBAPIError.instance(sql, params, psycopg.ProgrammingError("no row"), psycopg.Error)
             return row
-        return await anyio.to_thread.run_sync(self._engine_one, sql, params)
-
-    def _engine_one(self, sql: str, params: dict[str, Any]) -> Row[Any]:
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return conn.execute(text(sql), params).one()
+        return await anyio.to_thread.run_sync(db.one_row, self.engine, sql, params)
 
 
 def _ended(conn: psycopg.AsyncConnection[Any]) -> bool:

@@ -47,6 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics, replica_reads
 from app.errors import ProblemError, problem
+from core import db
 from core.security import Principal, principal_for_key
 from core.sessions import SESSION_COOKIE, principal_for_session
 
@@ -262,16 +263,14 @@ def audited_one(
     entry = entry_of(request)
     if (replicated := replica_reads.one(request, sql, params, empty_status, runs)) is not None:
         return replicated  # read on a replica, its row committed on the primary first
-    autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    with autocommit as conn:
-        if entry is None:
-            return conn.execute(text(sql), params).one()
-        wrapped, bound = with_row(entry, sql, params, empty_status)
-        try:
-            row = conn.execute(text(wrapped), bound).one()
-        except DBAPIError as exc:
-            refuse_if_unrecorded(entry, exc)
-            raise  # a timeout or a broken connection: the error handlers answer
+    if entry is None:
+        return db.one_row(engine, sql, params)
+    wrapped, bound = with_row(entry, sql, params, empty_status)
+    try:
+        row = db.one_row(engine, wrapped, bound)
+    except DBAPIError as exc:
+        refuse_if_unrecorded(entry, exc)
+        raise  # a timeout or a broken connection: the error handlers answer
     accounted(entry, row, empty_status)
     return row
 

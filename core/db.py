@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Row, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from core.pgcluster import API_ROLE, Cluster, ClusterError
@@ -58,29 +59,38 @@ def owner_url(settings: Settings) -> str:
     return cluster.url()
 
 
+@dataclass(frozen=True)
+class Session:
+    """How a connection of the service is set up: its role and its statement timeout."""
+
+    role: str | None
+    statement_timeout_ms: int | None
+
+    def statements(self, plans: str = "force_custom_plan") -> tuple[str, ...]:
+        """What the connection runs first: its role, its statement timeout, its name in
+        ``pg_stat_activity`` and its ``plan_cache_mode``.
+
+        Custom plans by default: psycopg prepares a statement after five runs, and
+        PostgreSQL may then switch to a generic plan, blind to the bound values: for a bbox
+        over the indicator view that plan took 600 ms where the custom one takes 6 ms.
+        Planning each run costs far less than that risk. Only connections kept for
+        statements that are safe on a generic plan ask for one (app/async_reads.py)."""
+        statements = [f'SET ROLE "{self.role}"'] if self.role else []
+        if self.statement_timeout_ms:
+            statements.append(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+        statements.append("SET application_name = 'okaart'")
+        statements.append(f"SET plan_cache_mode = {plans}")
+        return tuple(statements)
+
+
 #: How each engine of :func:`make_engine` sets up its connections, for code that opens
 #: connections of its own to the same database as the same role (app/async_reads.py).
-_SESSIONS: weakref.WeakKeyDictionary[Engine, tuple[str, ...]] = weakref.WeakKeyDictionary()
+_SESSIONS: weakref.WeakKeyDictionary[Engine, Session] = weakref.WeakKeyDictionary()
 
 
-def session_statements(role: str | None, statement_timeout_ms: int | None) -> tuple[str, ...]:
-    """What every connection of the service runs first: its role, its statement timeout, its
-    name in ``pg_stat_activity`` and custom plans only."""
-    statements = [f'SET ROLE "{role}"'] if role else []
-    if statement_timeout_ms:
-        statements.append(f"SET statement_timeout = {int(statement_timeout_ms)}")
-    statements.append("SET application_name = 'okaart'")
-    # psycopg prepares a statement after five runs, and PostgreSQL may then switch to a
-    # generic plan, blind to the bound values: for a bbox over the indicator view that plan
-    # took 600 ms where the custom one takes 6 ms. Planning each run costs far less than that
-    # risk.
-    statements.append("SET plan_cache_mode = force_custom_plan")
-    return tuple(statements)
-
-
-def session_of(engine: Engine) -> tuple[str, ...] | None:
-    """The statements ``engine``'s connections start with; None: not an engine of
-    :func:`make_engine` (its set-up is unknown)."""
+def session_of(engine: Engine) -> Session | None:
+    """How ``engine``'s connections are set up; None: not an engine of :func:`make_engine`
+    (its set-up is unknown)."""
     return _SESSIONS.get(engine)
 
 
@@ -94,7 +104,8 @@ def make_engine(
     """An engine whose every connection runs as ``role`` with a statement timeout."""
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(normalise_url(url), **kwargs)
-    statements = _SESSIONS[engine] = session_statements(role, statement_timeout_ms)
+    session = _SESSIONS[engine] = Session(role, statement_timeout_ms)
+    statements = session.statements()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -104,6 +115,13 @@ def make_engine(
         dbapi_conn.commit()
 
     return engine
+
+
+def one_row(engine: Engine, sql: str, params: dict[str, Any]) -> Row[Any]:
+    """A one-row statement in autocommit: it commits as it ends, in its one round trip (a
+    read together with its audit row, app/audit.py)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return conn.execute(text(sql), params).one()
 
 
 def api_url(settings: Settings) -> tuple[str, str | None]:
